@@ -1,0 +1,186 @@
+"""Compile a Circuit into ONE Brian2 Network with all trials replicated block-diagonally.
+
+Neuron ``j`` of trial ``r`` in a population of size ``S`` is neuron ``r*S + j`` of that
+population's NeuronGroup; synapses only connect neurons of the same trial. Inputs, parameters
+and initial values may differ per trial, so trials and sweep cells share one run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from brian2 import Clock, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray
+from brian2.units.fundamentalunits import get_dimensions
+
+from .graph import Circuit
+from .models import check_quantity
+
+__all__ = ["BuiltNetwork", "build_network", "SCHEDULES", "per_neuron_values"]
+
+#: Slot orders. ``resets_first`` runs resets before synaptic propagation, so an input that
+#: arrives on the step a neuron fires is added after its reset instead of being erased by it.
+SCHEDULES = {
+    "resets_first": ["start", "groups", "thresholds", "resets", "synapses", "end"],
+    "brian": ["start", "groups", "thresholds", "synapses", "resets", "end"],
+}
+
+
+@dataclass
+class BuiltNetwork:
+    """The Brian2 objects of one built circuit."""
+
+    network: Network
+    groups: dict  # population name -> NeuronGroup
+    synapses: dict  # projection name -> Synapses
+    counters: dict  # population name -> SpikeMonitor (record=False unless spike times asked)
+    out_degree: dict  # projection name -> int array (source size,): synapses per source neuron
+    trials: int
+
+
+def per_neuron_values(name: str, value, unit, trials: int, size: int) -> np.ndarray:
+    """Broadcast a scalar, (size,), (trials,) or (trials, size) value to (trials*size,).
+
+    Checks the unit against ``unit`` and that every value is finite; returns a Quantity or a
+    float array in the unit's SI base.
+    """
+    check_quantity(name, value, unit)
+    array = np.asarray(value, dtype=float)
+    shape = array.shape
+    if shape in ((), (size,), (trials, size)):
+        full = np.broadcast_to(array, (trials, size))
+    elif shape == (trials,):
+        full = np.broadcast_to(array[:, None], (trials, size))
+    else:
+        raise ValueError(f"'{name}' must be a scalar or have shape (size,) = ({size},), "
+                         f"(trials,) = ({trials},) or (trials, size) = ({trials}, {size}), "
+                         f"got {shape}")
+    return full.reshape(-1).copy()
+
+
+def _brian_name(index: int, name: str) -> str:
+    return f"p{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", name)
+
+
+def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, parameters=None,
+                  initial=None, record_spikes: bool = False,
+                  schedule: str = "resets_first") -> BuiltNetwork:
+    """Create the NeuronGroups, Synapses and spike counters of ``circuit`` x ``trials``.
+
+    ``inputs``: input port -> value for the port population's input variable, either constant
+    (broadcast by :func:`per_neuron_values`) or time-varying with shape (steps, trials, size).
+    ``parameters`` and ``initial``: population -> {variable: value}, broadcast the same way.
+    """
+    circuit.validate()
+    inputs, parameters, initial = inputs or {}, parameters or {}, initial or {}
+    _check_ports(circuit, inputs)
+    for kind, mapping in (("parameters", parameters), ("initial", initial)):
+        for population in mapping:
+            circuit.population(population)
+    groups, counters, brian_names = {}, {}, {}
+    for index, population in enumerate(circuit.populations):
+        model = population.model
+        name = _brian_name(index, population.name)
+        brian_names[population.name] = name
+        group = NeuronGroup(
+            trials * population.size, model.equations, threshold=model.threshold,
+            reset=model.reset, refractory=model.refractory or False, method=model.method,
+            clock=clock, name=name, namespace={})
+        overrides = parameters.get(population.name, {})
+        unknown = set(overrides) - set(model.parameters)
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {sorted(unknown)} for population "
+                             f"'{population.name}' ({model.name}); accepted: "
+                             f"{sorted(model.parameters)}")
+        for key, default in model.parameters.items():
+            value = overrides.get(key, default)
+            setattr(group, key, per_neuron_values(f"{population.name}.{key}", value, default,
+                                                  trials, population.size) * _unit_of(default))
+        for key, value in initial.get(population.name, {}).items():
+            if key not in group.variables or key.startswith("_"):
+                raise ValueError(f"unknown variable '{key}' in initial for population "
+                                 f"'{population.name}'")
+            unit = group.variables[key].dim
+            setattr(group, key, per_neuron_values(f"initial {population.name}.{key}", value,
+                                                  _quantity_of(unit), trials,
+                                                  population.size) * _quantity_of(unit))
+        for port in [p for p, target in circuit.inputs.items() if target == population.name]:
+            _set_input(group, model, inputs[port], port, trials, population.size, clock)
+        if model.step_code:
+            group.run_regularly(model.step_code, when="groups", name=f"{name}_step")
+        groups[population.name] = group
+        counters[population.name] = SpikeMonitor(group, record=record_spikes, name=f"{name}_spk")
+
+    synapses, out_degree = {}, {}
+    for index, projection in enumerate(circuit.projections):
+        pre_size = circuit.population(projection.source).size
+        post_size = circuit.population(projection.target).size
+        pre, post = projection.pairs(pre_size, post_size)
+        weights = projection.synapse_weights(pre_size, post_size)
+        offsets_pre = (np.arange(trials) * pre_size)[:, None]
+        offsets_post = (np.arange(trials) * post_size)[:, None]
+        variable = circuit.population(projection.target).model.synaptic_variable
+        syn = Synapses(groups[projection.source], groups[projection.target], "w : 1 (constant)"
+                       if get_dimensions(weights).is_dimensionless else
+                       f"w : {_unit_name(weights)} (constant)",
+                       on_pre=f"{variable}_post += w", clock=clock,
+                       name=f"s{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", projection.name))
+        syn.connect(i=(offsets_pre + pre).ravel(), j=(offsets_post + post).ravel())
+        syn.w = np.tile(np.asarray(weights, dtype=float), trials) * _unit_of(weights)
+        if float(projection.delay) > 0:
+            syn.delay = projection.delay
+        synapses[projection.name] = syn
+        out_degree[projection.name] = np.bincount(pre, minlength=pre_size)
+
+    network = Network(*groups.values(), *synapses.values(), *counters.values())
+    network.schedule = SCHEDULES[schedule]
+    return BuiltNetwork(network, groups, synapses, counters, out_degree, trials)
+
+
+def _check_ports(circuit: Circuit, inputs: dict) -> None:
+    unknown = set(inputs) - set(circuit.inputs)
+    if unknown:
+        raise ValueError(f"unknown input port(s) {sorted(unknown)}; circuit '{circuit.name}' "
+                         f"accepts: {sorted(circuit.inputs)}")
+    missing = set(circuit.inputs) - set(inputs)
+    if missing:
+        raise ValueError(f"input port(s) {sorted(missing)} of circuit '{circuit.name}' are not "
+                         "connected: pass a value for each in 'inputs'")
+
+
+def _set_input(group: NeuronGroup, model, value, port: str, trials: int, size: int,
+               clock: Clock) -> None:
+    """Set a constant input, or drive it from a (steps, trials, size) array step by step."""
+    variable, unit = model.input_variable, model.input_unit
+    if np.ndim(value) != 3:
+        values = per_neuron_values(f"inputs['{port}']", value, unit, trials, size)
+        model.check_input(values, clock.dt)
+        setattr(group, variable, values * unit)
+        return
+    check_quantity(f"inputs['{port}']", value, unit)
+    array = np.asarray(value, dtype=float)
+    if array.shape[1:] != (trials, size):
+        raise ValueError(f"time-varying inputs['{port}'] must have shape (steps, trials, size) "
+                         f"= (steps, {trials}, {size}), got {array.shape}")
+    model.check_input(array, clock.dt)
+    stimulus = TimedArray(array.reshape(len(array), -1) * unit, dt=clock.dt,
+                          name=f"{group.name}_{variable}_stim")
+    group.namespace[stimulus.name] = stimulus
+    group.run_regularly(f"{variable} = {stimulus.name}(t, i)", when="start",
+                        name=f"{group.name}_{variable}_input")
+
+
+def _unit_of(value):
+    """The SI base unit of a quantity (1 for plain numbers)."""
+    return _quantity_of(get_dimensions(value))
+
+
+def _quantity_of(dimensions):
+    from brian2.units.fundamentalunits import get_unit
+
+    return 1 if dimensions.is_dimensionless else get_unit(dimensions)
+
+
+def _unit_name(value) -> str:
+    return repr(_unit_of(value))

@@ -1,0 +1,228 @@
+"""Circuits as explicit neuron graphs.
+
+A :class:`Circuit` is a networkx ``MultiDiGraph``: nodes are populations (a neuron model and a
+size), edges are projections (weights, connectivity, delay, sign). Named input ports say which
+populations receive external inputs; output ports name what a user reads out. Sub-circuits are
+composed with :meth:`Circuit.include`, which prefixes their names with ``prefix/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+from brian2 import Quantity, ms
+
+from .models import NeuronModel, check_quantity
+
+__all__ = ["Population", "Projection", "Circuit", "CONNECTIVITIES", "SIGNS"]
+
+CONNECTIVITIES = ("all_to_all", "one_to_one", "matrix")
+SIGNS = ("excitatory", "inhibitory")
+
+
+@dataclass(frozen=True)
+class Population:
+    """``size`` neurons of one model (per trial)."""
+
+    name: str
+    model: NeuronModel
+    size: int
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Synapses from ``source`` to ``target``.
+
+    ``weight`` is a non-negative magnitude in the unit of the target's synaptic variable: a
+    scalar for ``all_to_all``/``one_to_one``, an array of shape (source size, target size) for
+    ``matrix`` (zero entries make no synapse). ``sign`` says whether it adds or subtracts.
+    ``delay`` is extra transmission delay; every hop already costs one time step.
+    """
+
+    name: str
+    source: str
+    target: str
+    weight: object
+    connectivity: str
+    delay: Quantity
+    sign: str
+
+    @property
+    def signed_weight(self):
+        """The weight with its sign applied."""
+        return self.weight if self.sign == "excitatory" else -self.weight
+
+    def pairs(self, source_size: int, target_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pre and post indices (within one trial) of every synapse."""
+        if self.connectivity == "one_to_one":
+            index = np.arange(source_size)
+            return index, index
+        if self.connectivity == "all_to_all":
+            pre, post = np.meshgrid(np.arange(source_size), np.arange(target_size), indexing="ij")
+            return pre.ravel(), post.ravel()
+        return np.nonzero(np.asarray(self.weight))
+
+    def synapse_weights(self, source_size: int, target_size: int):
+        """Signed weight of every synapse, in the order of :meth:`pairs`."""
+        pre, post = self.pairs(source_size, target_size)
+        if self.connectivity == "matrix":
+            return self.signed_weight[pre, post]
+        return self.signed_weight * np.ones(len(pre))
+
+
+def _check_name(kind: str, name) -> None:
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_/" for c in name):
+        raise ValueError(
+            f"{kind} name must be a non-empty string of letters, digits, '_' or '/', got {name!r}"
+        )
+
+
+class Circuit:
+    """A spiking circuit as a networkx MultiDiGraph of populations and projections.
+
+    Examples
+    --------
+    >>> from evsim import Circuit, models
+    >>> from brian2 import mV
+    >>> c = Circuit("pair")
+    >>> _ = c.add_population("exc", models.lif(), 16)
+    >>> _ = c.add_population("inh", models.lif(), 1)
+    >>> _ = c.connect("exc", "inh", 2 * mV)
+    >>> _ = c.connect("inh", "exc", 5 * mV, sign="inhibitory")
+    >>> c.add_input("drive", "exc"); c.add_output("spikes", "exc")
+    """
+
+    def __init__(self, name: str = "circuit"):
+        _check_name("circuit", name)
+        self.name = name
+        self.graph = nx.MultiDiGraph(name=name)
+        self.inputs: dict[str, str] = {}
+        self.outputs: dict[str, str] = {}
+
+    # -- description --------------------------------------------------------------------------
+    def add_population(self, name: str, model: NeuronModel, size: int) -> Population:
+        """Add ``size`` neurons of ``model``; returns the Population."""
+        _check_name("population", name)
+        if name in self.graph:
+            raise ValueError(f"population '{name}' already exists in circuit '{self.name}'")
+        if not isinstance(model, NeuronModel):
+            raise ValueError(f"parameter 'model' must be an evsim NeuronModel, got {model!r}")
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"parameter 'size' must be an integer >= 1, got {size!r}")
+        population = Population(name, model, int(size))
+        self.graph.add_node(name, population=population)
+        return population
+
+    def connect(self, source: str, target: str, weight, *, connectivity: str = "all_to_all",
+                delay=0 * ms, sign: str = "excitatory", name: str | None = None) -> Projection:
+        """Add a projection; weights carry the unit of the target's synaptic variable."""
+        pre, post = self.population(source), self.population(target)
+        if connectivity not in CONNECTIVITIES:
+            raise ValueError(f"parameter 'connectivity' must be one of {CONNECTIVITIES}, "
+                             f"got {connectivity!r}")
+        if sign not in SIGNS:
+            raise ValueError(f"parameter 'sign' must be one of {SIGNS}, got {sign!r}")
+        if post.model.synaptic_variable is None:
+            raise ValueError(f"population '{target}' ({post.model.name}) is a source and cannot "
+                             "receive a projection")
+        check_quantity("weight", weight, post.model.synaptic_unit, nonnegative=True)
+        check_quantity("delay", delay, ms, nonnegative=True)
+        shape = np.shape(weight)
+        if connectivity == "matrix" and shape != (pre.size, post.size):
+            raise ValueError(f"parameter 'weight' must have shape (source size, target size) = "
+                             f"({pre.size}, {post.size}) for matrix connectivity, got {shape}")
+        if connectivity != "matrix" and shape != ():
+            raise ValueError(f"parameter 'weight' must be a scalar for {connectivity} "
+                             f"connectivity, got shape {shape}; use connectivity='matrix'")
+        if connectivity == "one_to_one" and pre.size != post.size:
+            raise ValueError(f"one_to_one needs equal sizes, got source '{source}' size "
+                             f"{pre.size} and target '{target}' size {post.size}")
+        name = name or f"{source}->{target}#{self.graph.number_of_edges(source, target)}"
+        if name in {p.name for p in self.projections}:
+            raise ValueError(f"projection '{name}' already exists in circuit '{self.name}'")
+        projection = Projection(name, source, target, weight, connectivity, delay, sign)
+        self.graph.add_edge(source, target, key=name, projection=projection)
+        return projection
+
+    def add_input(self, port: str, population: str) -> None:
+        """Declare an input port: external inputs for ``port`` drive ``population``."""
+        self._add_port(self.inputs, port, population)
+        if self.population(population).model.input_variable is None:
+            raise ValueError(f"population '{population}' has no input variable")
+
+    def add_output(self, port: str, population: str) -> None:
+        """Declare an output port reading the spikes of ``population``."""
+        self._add_port(self.outputs, port, population)
+
+    def _add_port(self, ports: dict, port: str, population: str) -> None:
+        _check_name("port", port)
+        self.population(population)
+        if port in ports:
+            raise ValueError(f"port '{port}' already exists in circuit '{self.name}'")
+        ports[port] = population
+
+    def include(self, other: "Circuit", prefix: str) -> None:
+        """Copy ``other`` into this circuit with every name (and port) prefixed by ``prefix/``."""
+        _check_name("prefix", prefix)
+        for population in other.populations:
+            self.add_population(f"{prefix}/{population.name}", population.model, population.size)
+        for p in other.projections:
+            self.connect(f"{prefix}/{p.source}", f"{prefix}/{p.target}", p.weight,
+                         connectivity=p.connectivity, delay=p.delay, sign=p.sign,
+                         name=f"{prefix}/{p.name}")
+        for port, population in other.inputs.items():
+            self.add_input(f"{prefix}/{port}", f"{prefix}/{population}")
+        for port, population in other.outputs.items():
+            self.add_output(f"{prefix}/{port}", f"{prefix}/{population}")
+
+    # -- queries ------------------------------------------------------------------------------
+    def population(self, name: str) -> Population:
+        """The population called ``name`` (clear error if there is none)."""
+        if name not in self.graph:
+            raise ValueError(f"unknown population '{name}' in circuit '{self.name}'; "
+                             f"accepted: {sorted(self.graph.nodes)}")
+        return self.graph.nodes[name]["population"]
+
+    @property
+    def populations(self) -> list[Population]:
+        return [data["population"] for _, data in self.graph.nodes(data=True)]
+
+    @property
+    def projections(self) -> list[Projection]:
+        return [data["projection"] for _, _, data in self.graph.edges(data=True)]
+
+    def validate(self) -> None:
+        """Check that the circuit can be built: non-empty, and every port names a population."""
+        if self.graph.number_of_nodes() == 0:
+            raise ValueError(f"circuit '{self.name}' has no populations")
+        for population in {**self.inputs, **self.outputs}.values():
+            self.population(population)
+
+    def __repr__(self) -> str:
+        return (f"<Circuit '{self.name}': {len(self.populations)} populations, "
+                f"{len(self.projections)} projections, inputs {sorted(self.inputs)}, "
+                f"outputs {sorted(self.outputs)}>")
+
+    # -- drawing ------------------------------------------------------------------------------
+    def draw(self, ax=None):
+        """Draw the population graph (inhibitory projections in red, dashed); returns the Axes."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.gca()
+        layout = nx.spring_layout(self.graph, seed=1) if len(self.graph) > 2 else \
+            {n: (i, 0) for i, n in enumerate(self.graph)}
+        labels = {p.name: f"{p.name}\n{p.model.name} x{p.size}" for p in self.populations}
+        nx.draw_networkx_nodes(self.graph, layout, ax=ax, node_color="#dddddd", node_size=900)
+        nx.draw_networkx_labels(self.graph, layout, labels, ax=ax, font_size=6)
+        for sign, colour, style in (("excitatory", "#0072B2", "solid"),
+                                    ("inhibitory", "#D55E00", "dashed")):
+            edges = [(p.source, p.target) for p in self.projections if p.sign == sign]
+            nx.draw_networkx_edges(self.graph, layout, edgelist=edges, ax=ax, edge_color=colour,
+                                   style=style, arrows=True, node_size=900,
+                                   connectionstyle="arc3,rad=0.15")
+        ax.set_title(self.name)
+        ax.set_axis_off()
+        return ax
+

@@ -1,0 +1,250 @@
+"""Neuron models as Brian2 equations plus validated parameters.
+
+A :class:`NeuronModel` is a description only: equation text, threshold, reset, refractoriness,
+the integration method and per-neuron parameter values (with Brian2 units). ``evsim.build``
+turns it into a ``NeuronGroup``. Every parameter is a per-neuron variable, so trials and sweep
+cells can carry different values inside one group.
+
+Voltages are relative to rest (rest = 0 V). Synaptic input is a jump of the model's
+``synaptic_variable`` by the projection weight (delta synapses).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from brian2 import Hz, Mohm, amp, mV, ms
+from brian2.units.fundamentalunits import get_dimensions, get_unit
+
+__all__ = [
+    "NeuronModel",
+    "lif",
+    "integrate_and_fire",
+    "escape_noise_lif",
+    "discrete_lif",
+    "poisson_source",
+    "bernoulli_source",
+    "MODELS",
+    "get_model",
+    "check_quantity",
+]
+
+
+@dataclass(frozen=True)
+class NeuronModel:
+    """A neuron model: Brian2 equation text plus default per-neuron parameter values.
+
+    Attributes
+    ----------
+    name : registry name of the model (``"lif"``, ``"discrete_lif"``, ...).
+    equations : Brian2 equations; every parameter is declared ``(constant)`` per neuron.
+    threshold, reset : Brian2 code strings (``reset`` may be ``None``).
+    method : integration method handed to Brian2 (``"exact"`` for linear models).
+    parameters : parameter name -> value (Brian2 Quantity or float).
+    input_variable, input_unit : the per-neuron variable that external inputs set, and its unit.
+    input_check : optional ``f(values, dt_seconds)`` raising ValueError for inputs out of range.
+    synaptic_variable, synaptic_unit : what an incoming spike increments, and its unit
+        (``None`` for sources, which cannot be targets).
+    refractory : Brian2 refractory expression (a parameter name) or ``None``.
+    step_code : code run once per time step in the ``groups`` slot (discrete-time models).
+    time_constants : parameters that must exceed ``dt``.
+    """
+
+    name: str
+    equations: str
+    threshold: str
+    reset: str | None
+    method: str | None
+    parameters: dict = field(default_factory=dict)
+    input_variable: str | None = None
+    input_unit: object = 1
+    synaptic_variable: str | None = None
+    synaptic_unit: object = 1
+    refractory: str | None = None
+    step_code: str | None = None
+    time_constants: tuple = ()
+    input_check: Callable | None = None
+
+    def check_input(self, values, dt) -> None:
+        """Raise ValueError if external input ``values`` are outside the model's accepted range."""
+        if self.input_check is not None:
+            self.input_check(np.asarray(values), float(dt))
+
+
+def check_quantity(name: str, value, reference, *, positive: bool = False, nonnegative=False):
+    """Raise ValueError unless ``value`` has the dimensions of ``reference`` and is finite."""
+    dimensions = get_dimensions(reference)
+    if get_dimensions(value) != dimensions:
+        expected = ("a plain number" if dimensions.is_dimensionless
+                    else f"a quantity in units of {get_unit(dimensions)!r}")
+        raise ValueError(f"parameter '{name}' must be {expected}, got {value!r}")
+    array = np.asarray(value)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"parameter '{name}' must be finite, got {value!r}")
+    if positive and not np.all(array > 0):
+        raise ValueError(f"parameter '{name}' must be > 0, got {value!r}")
+    if nonnegative and not np.all(array >= 0):
+        raise ValueError(f"parameter '{name}' must be >= 0, got {value!r}")
+
+
+def _reset_code(reset: str, allowed: tuple[str, ...], subtract: str, to_value: str) -> str | None:
+    if reset not in allowed:
+        raise ValueError(f"parameter 'reset' must be one of {allowed}, got {reset!r}")
+    return {"value": to_value, "hard": to_value, "subtract": subtract, "soft": subtract}.get(reset)
+
+
+_MEMBRANE_PARAMETERS = """
+tau_m : second (constant)
+resistance : ohm (constant)
+t_ref : second (constant)
+I : amp
+"""
+
+
+def lif(tau_m=20 * ms, v_th=20 * mV, v_reset=0 * mV, t_ref=2 * ms, resistance=1 * Mohm,
+        reset="value") -> NeuronModel:
+    """Leaky integrate-and-fire neuron, integrated exactly (matrix exponential per step).
+
+    ``tau_m dv/dt = R I - v``; spike when ``v > v_th``; then ``v = v_reset`` (``reset="value"``)
+    or ``v -= v_th - v_reset`` (``reset="subtract"``); ``v`` is clamped and synaptic jumps are
+    dropped during the absolute refractory period ``t_ref``. Input: current ``I`` (amp).
+    """
+    for name, value, ref in (("tau_m", tau_m, ms), ("resistance", resistance, Mohm)):
+        check_quantity(name, value, ref, positive=True)
+    check_quantity("v_th", v_th, mV, positive=True)
+    check_quantity("v_reset", v_reset, mV)
+    check_quantity("t_ref", t_ref, ms, nonnegative=True)
+    if not v_reset < v_th:
+        raise ValueError(f"parameter 'v_reset' must be < v_th = {v_th}, got {v_reset}")
+    return NeuronModel(
+        name="lif",
+        equations="dv/dt = (resistance*I - v)/tau_m : volt (unless refractory)\n"
+        "v_th : volt (constant)\nv_reset : volt (constant)" + _MEMBRANE_PARAMETERS,
+        threshold="v > v_th",
+        reset=_reset_code(reset, ("value", "subtract"), "v -= v_th - v_reset", "v = v_reset"),
+        method="exact",
+        parameters=dict(tau_m=tau_m, v_th=v_th, v_reset=v_reset, t_ref=t_ref,
+                        resistance=resistance),
+        input_variable="I", input_unit=amp,
+        synaptic_variable="v", synaptic_unit=mV, refractory="t_ref", time_constants=("tau_m",),
+    )
+
+
+def integrate_and_fire(tau_m=20 * ms, v_th=20 * mV, v_reset=0 * mV, t_ref=0 * ms,
+                       resistance=1 * Mohm, reset="subtract") -> NeuronModel:
+    """Non-leaky integrate-and-fire neuron: ``tau_m dv/dt = R I``.
+
+    The right-hand side is constant within a time step, so forward Euler is exact here
+    (Brian2's ``exact`` solver rejects equations without a leak). Default reset: subtraction,
+    which keeps the residual charge (a sigma-delta encoder).
+    """
+    base = lif(tau_m, v_th, v_reset, t_ref, resistance, reset)
+    return NeuronModel(**{**base.__dict__, "name": "integrate_and_fire", "method": "euler",
+                          "equations": base.equations.replace("(resistance*I - v)/tau_m",
+                                                              "resistance*I/tau_m")})
+
+
+def escape_noise_lif(tau_m=10 * ms, rho0=100 * Hz, theta=0 * mV, delta=1 * mV, t_ref=0 * ms,
+                     v_reset=0 * mV, resistance=1 * Mohm, reset="none") -> NeuronModel:
+    """LIF with a stochastic threshold (escape noise).
+
+    Hazard ``rho = rho0 exp((v - theta)/delta)``; in each step of length dt the neuron fires
+    with probability ``1 - exp(-rho dt)``. ``reset`` is ``"none"`` (v is a filtered drive),
+    ``"value"`` or ``"subtract"`` (``v -= theta - v_reset``).
+    """
+    check_quantity("tau_m", tau_m, ms, positive=True)
+    check_quantity("rho0", rho0, Hz, positive=True)
+    check_quantity("theta", theta, mV)
+    check_quantity("delta", delta, mV, positive=True)
+    check_quantity("t_ref", t_ref, ms, nonnegative=True)
+    check_quantity("v_reset", v_reset, mV)
+    check_quantity("resistance", resistance, Mohm, positive=True)
+    return NeuronModel(
+        name="escape_noise_lif",
+        equations="dv/dt = (resistance*I - v)/tau_m : volt (unless refractory)\n"
+        "rho0 : Hz (constant)\ntheta : volt (constant)\ndelta : volt (constant)\n"
+        "v_reset : volt (constant)" + _MEMBRANE_PARAMETERS,
+        threshold="rand() < 1 - exp(-rho0*exp((v - theta)/delta)*dt)",
+        reset=_reset_code(reset, ("none", "value", "subtract"), "v -= theta - v_reset",
+                          "v = v_reset"),
+        method="exact",
+        parameters=dict(tau_m=tau_m, rho0=rho0, theta=theta, delta=delta, t_ref=t_ref,
+                        v_reset=v_reset, resistance=resistance),
+        input_variable="I", input_unit=amp,
+        synaptic_variable="v", synaptic_unit=mV, refractory="t_ref", time_constants=("tau_m",),
+    )
+
+
+def discrete_lif(tau=2.0, v_th=1.0, v_reset=0.0, reset="hard") -> NeuronModel:
+    """Discrete-time LIF with SpikingJelly's semantics (``decay_input=True``, ``v_reset=0`` leak).
+
+    Each step: ``H = (1 - 1/tau) V + X/tau`` with ``X`` the external input plus the synaptic
+    input that arrived in the previous step; spike if ``H >= v_th``; then ``V = v_reset``
+    (``reset="hard"``) or ``V = H - v_th`` (``reset="soft"``), else ``V = H``. Dimensionless.
+    It equals the exact continuous LIF only when ``tau_m = dt / ln 2`` (i.e. ``tau = 2``).
+    """
+    for name, value in (("tau", tau), ("v_th", v_th), ("v_reset", v_reset)):
+        check_quantity(name, value, 1.0)
+    if not tau >= 1:
+        raise ValueError(f"parameter 'tau' must be >= 1 (time steps), got {tau}")
+    if not v_th > 0:
+        raise ValueError(f"parameter 'v_th' must be > 0, got {v_th}")
+    return NeuronModel(
+        name="discrete_lif",
+        equations="v : 1\nx : 1\nI : 1\ntau : 1 (constant)\nv_th : 1 (constant)\n"
+        "v_reset : 1 (constant)",
+        threshold="v >= v_th",
+        reset=_reset_code(reset, ("hard", "soft"), "v -= v_th", "v = v_reset"),
+        method=None,
+        parameters=dict(tau=float(tau), v_th=float(v_th), v_reset=float(v_reset)),
+        input_variable="I", input_unit=1,
+        synaptic_variable="x", synaptic_unit=1,
+        step_code="v = (1 - 1/tau)*v + (I + x)/tau\nx = 0",
+    )
+
+
+def _check_rates(rate, dt):
+    if np.any(rate < 0) or np.any(rate * dt > 1):
+        raise ValueError(f"input 'rate' must lie in [0, 1/dt] = [0, {1 / dt:g}] Hz, got values "
+                         f"in [{rate.min():g}, {rate.max():g}] Hz")
+
+
+def _check_probabilities(p, dt):
+    if np.any(p < 0) or np.any(p > 1):
+        raise ValueError(f"input 'p' must lie in [0, 1], got values in [{p.min():g}, {p.max():g}]")
+
+
+def poisson_source() -> NeuronModel:
+    """Poisson spike source (at most one spike per step): fires with probability ``rate*dt``.
+
+    Input: ``rate`` (Hz) per neuron and trial; ``rate*dt`` must not exceed 1.
+    """
+    return NeuronModel(name="poisson_source", equations="rate : Hz", threshold="rand() < rate*dt",
+                       reset=None, method=None, input_variable="rate", input_unit=Hz,
+                       input_check=_check_rates)
+
+
+def bernoulli_source() -> NeuronModel:
+    """Bernoulli spike source: fires in each step with probability ``p`` (dimensionless)."""
+    return NeuronModel(name="bernoulli_source", equations="p : 1", threshold="rand() < p",
+                       reset=None, method=None, input_variable="p", input_unit=1,
+                       input_check=_check_probabilities)
+
+
+MODELS: dict[str, Callable[..., NeuronModel]] = {
+    "lif": lif,
+    "integrate_and_fire": integrate_and_fire,
+    "escape_noise_lif": escape_noise_lif,
+    "discrete_lif": discrete_lif,
+    "poisson_source": poisson_source,
+    "bernoulli_source": bernoulli_source,
+}
+
+
+def get_model(name: str, **parameters) -> NeuronModel:
+    """Build a registered model by name, e.g. ``get_model("lif", tau_m=10*ms)``."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model '{name}'; accepted: {sorted(MODELS)}")
+    return MODELS[name](**parameters)

@@ -1,0 +1,71 @@
+"""SpikeRecord: what one simulation returns.
+
+Counts are read at nested checkpoints T1 < T2 < ... of one run: ``counts[population]`` has
+shape (checkpoints, trials, neurons) and holds the number of spikes in [0, T_k).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from brian2 import Quantity, second
+
+__all__ = ["SpikeTrains", "SpikeRecord"]
+
+
+@dataclass(frozen=True)
+class SpikeTrains:
+    """Every spike of one population: parallel arrays sorted by time."""
+
+    trial: np.ndarray
+    neuron: np.ndarray
+    time: Quantity
+
+    def of(self, trial: int, neuron: int) -> Quantity:
+        """Spike times of one neuron in one trial."""
+        mask = (self.trial == trial) & (self.neuron == neuron)
+        return self.time[mask]
+
+
+@dataclass
+class SpikeRecord:
+    """Spike counts at checkpoints, optional spike times and synaptic event counts.
+
+    Attributes
+    ----------
+    checkpoints : read-out durations T_k (Quantity, seconds), increasing.
+    counts : population -> int array (checkpoints, trials, neurons).
+    synaptic_events : projection -> int array (checkpoints, trials): synaptic events triggered
+        by presynaptic spikes in [0, T_k) (one per spike and outgoing synapse).
+    spikes : population -> SpikeTrains, or None when spike times were not recorded.
+    metadata : dt, seed, target, schedule, integration methods, wall time.
+    """
+
+    checkpoints: Quantity
+    counts: dict
+    synaptic_events: dict
+    spikes: dict | None = None
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def trials(self) -> int:
+        return next(iter(self.counts.values())).shape[1]
+
+    def rates(self, population: str, checkpoint: int = -1) -> Quantity:
+        """Firing rates (Hz) over [0, T_k): array (trials, neurons)."""
+        if population not in self.counts:
+            raise ValueError(f"unknown population '{population}'; accepted: {sorted(self.counts)}")
+        return self.counts[population][checkpoint] / self.checkpoints[checkpoint]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Long table: one row per (checkpoint, population, trial, neuron) with its count."""
+        frames = []
+        for population, counts in self.counts.items():
+            k, t, n = np.meshgrid(*(np.arange(s) for s in counts.shape), indexing="ij")
+            frames.append(pd.DataFrame({
+                "checkpoint_s": np.asarray(self.checkpoints / second)[k.ravel()],
+                "population": population, "trial": t.ravel(), "neuron": n.ravel(),
+                "count": counts.ravel()}))
+        return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,170 @@
+"""simulate(): build a circuit once for all trials, run it once, read counts at checkpoints."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+import numpy as np
+from brian2 import Clock, ms, prefs, second
+from brian2 import seed as brian_seed
+from brian2.devices.device import device, reset_device, set_device
+
+from .build import SCHEDULES, build_network
+from .graph import Circuit
+from .models import check_quantity
+from .record import SpikeRecord, SpikeTrains
+
+__all__ = ["simulate", "TARGETS"]
+
+TARGETS = ("numpy", "cython", "cpp_standalone")
+
+
+def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, seed=None,
+             dt=0.1 * ms, checkpoints=None, parameters=None, initial=None,
+             record_spikes: bool = False, target: str = "numpy",
+             schedule: str = "resets_first") -> SpikeRecord:
+    """Simulate ``trials`` independent copies of ``circuit`` in one Brian2 run.
+
+    Parameters
+    ----------
+    circuit : the Circuit to run.
+    inputs : input port -> input value (unit of the port population's input variable); a
+        scalar, (size,), (trials,), (trials, size), or (steps, trials, size) for inputs that
+        change every time step.
+    duration : total simulated time (Brian2 time quantity, > 0).
+    trials : number of independent copies, >= 1.
+    seed : integer seed for Brian2's random numbers (None: not reproducible).
+    dt : time step (> 0 and smaller than every membrane time constant).
+    checkpoints : increasing durations T_k <= duration, multiples of dt, at which counts are
+        read (default: [duration]).
+    parameters, initial : population -> {name: value} per-trial parameter values and initial
+        state (broadcast like constant inputs).
+    record_spikes : also keep every spike time (memory grows with the number of spikes).
+    target : Brian2 code generation target, one of ``TARGETS``.
+    schedule : ``"resets_first"`` (resets before synaptic propagation; default) or ``"brian"``.
+
+    Returns
+    -------
+    SpikeRecord with counts[population] of shape (checkpoints, trials, neurons).
+    """
+    duration, dt, checkpoints = _check_times(duration, dt, checkpoints)
+    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
+        raise ValueError(f"parameter 'trials' must be an integer >= 1, got {trials!r}")
+    if target not in TARGETS:
+        raise ValueError(f"parameter 'target' must be one of {TARGETS}, got {target!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"parameter 'schedule' must be one of {tuple(SCHEDULES)}, "
+                         f"got {schedule!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or seed < 0):
+        raise ValueError(f"parameter 'seed' must be a non-negative integer or None, got {seed!r}")
+    _check_time_constants(circuit, dt, parameters or {})
+    steps = int(round(float(duration / dt)))
+    for port, value in (inputs or {}).items():
+        if np.ndim(value) == 3 and np.shape(value)[0] < steps:
+            raise ValueError(f"time-varying inputs['{port}'] must cover the run: at least "
+                             f"{steps} steps, got {np.shape(value)[0]}")
+
+    runner = _run_standalone if target == "cpp_standalone" else _run_runtime
+    started = time.perf_counter()
+    counts, spikes, built = runner(circuit, inputs, trials, seed, dt, checkpoints,
+                                   parameters, initial, record_spikes, schedule, target)
+    wall = time.perf_counter() - started
+    events = {name: np.einsum("kts,s->kt", counts[p.source], built.out_degree[name])
+              for name, p in ((p.name, p) for p in circuit.projections)}
+    # The method is passed to Brian2 explicitly, so Brian2 raises if it does not apply.
+    methods = {p.name: p.model.method for p in circuit.populations}
+    metadata = dict(dt_s=float(dt / second), seed=seed, target=target, schedule=schedule,
+                    trials=trials, integration=methods, wall_time_s=wall)
+    return SpikeRecord(checkpoints, counts, events, spikes, metadata)
+
+
+def _check_times(duration, dt, checkpoints):
+    if duration is None:
+        raise ValueError("parameter 'duration' is required (a Brian2 time, e.g. 1*second)")
+    check_quantity("duration", duration, second, positive=True)
+    check_quantity("dt", dt, second, positive=True)
+    if checkpoints is None:
+        checkpoints = [float(duration / second)] * second
+    check_quantity("checkpoints", checkpoints, second, positive=True)
+    checkpoints = np.atleast_1d(np.asarray(checkpoints / second, dtype=float)) * second
+    steps = np.asarray(checkpoints / dt, dtype=float)
+    if np.any(np.abs(steps - np.round(steps)) > 1e-6) or np.any(np.round(steps) < 1):
+        raise ValueError(f"parameter 'checkpoints' must be positive multiples of dt = {dt}, "
+                         f"got {checkpoints}")
+    if np.any(np.diff(steps) <= 0) or steps[-1] > float(duration / dt) + 1e-6:
+        raise ValueError(f"parameter 'checkpoints' must increase and not exceed duration = "
+                         f"{duration}, got {checkpoints}")
+    return duration, dt, checkpoints
+
+
+def _check_time_constants(circuit: Circuit, dt, parameters: dict) -> None:
+    for population in circuit.populations:
+        for name in population.model.time_constants:
+            value = parameters.get(population.name, {}).get(name,
+                                                            population.model.parameters[name])
+            if np.any(np.asarray(value) <= float(dt)):
+                raise ValueError(f"parameter 'dt' must be smaller than {population.name}.{name} "
+                                 f"= {value}, got dt = {dt}")
+
+
+def _build(circuit, inputs, trials, seed, dt, parameters, initial, record_spikes, schedule):
+    clock = Clock(dt, name="evsim_clock")
+    built = build_network(circuit, trials, clock, inputs=inputs, parameters=parameters,
+                          initial=initial, record_spikes=record_spikes, schedule=schedule)
+    if seed is not None:
+        brian_seed(int(seed))
+    return built
+
+
+def _run_runtime(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,
+                 record_spikes, schedule, target):
+    prefs.codegen.target = target
+    built = _build(circuit, inputs, trials, seed, dt, parameters, initial, record_spikes,
+                   schedule)
+    snapshots = {name: [] for name in built.counters}
+    elapsed = 0 * second
+    for checkpoint in checkpoints:
+        built.network.run(checkpoint - elapsed)
+        elapsed = checkpoint
+        for name, monitor in built.counters.items():
+            snapshots[name].append(np.array(monitor.count[:], dtype=np.int64))
+    counts = {name: np.stack(s).reshape(len(checkpoints), trials, -1)
+              for name, s in snapshots.items()}
+    spikes = _spike_trains(built, circuit) if record_spikes else None
+    return counts, spikes, built
+
+
+def _run_standalone(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,
+                    record_spikes, schedule, target):
+    """cpp_standalone: one compiled run recording spike times; counts binned at checkpoints."""
+    with tempfile.TemporaryDirectory(prefix="evsim_standalone_") as directory:
+        set_device("cpp_standalone", build_on_run=False)
+        try:
+            built = _build(circuit, inputs, trials, seed, dt, parameters, initial, True,
+                           schedule)
+            built.network.run(checkpoints[-1])
+            device.build(directory=directory, compile=True, run=True)
+            trains = _spike_trains(built, circuit)
+        finally:
+            device.reinit()
+            reset_device()
+    counts = {}
+    for name, train in trains.items():
+        size = circuit.population(name).size
+        step = np.round(np.asarray(train.time / dt)).astype(np.int64)
+        ends = np.round(np.asarray(checkpoints / dt)).astype(np.int64)
+        counts[name] = np.stack([
+            np.bincount(train.trial[step < end] * size + train.neuron[step < end],
+                        minlength=trials * size).reshape(trials, size) for end in ends])
+    return counts, (trains if record_spikes else None), built
+
+
+def _spike_trains(built, circuit) -> dict:
+    trains = {}
+    for name, monitor in built.counters.items():
+        size = circuit.population(name).size
+        index = np.asarray(monitor.i[:], dtype=np.int64)
+        trains[name] = SpikeTrains(index // size, index % size, monitor.t[:])
+    return trains
