@@ -1,0 +1,67 @@
+"""claims.json and report.md from measured claim results."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from evsim.store import atomic_write_json, atomic_write_text
+
+__all__ = ["jsonable", "write_claims_json", "write_report"]
+
+
+def jsonable(value):
+    """Convert numpy scalars/arrays and non-finite floats into plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def write_claims_json(path, entries: list[dict], manifest: dict) -> None:
+    """The contract of DESIGN.md: {"claims": [...], "manifest": {...}}."""
+    atomic_write_json(path, jsonable({"claims": entries, "manifest": manifest}))
+
+
+def _number(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_number(v) for v in value) + "]"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) -> None:
+    """report.md: a table of every claim, then one section per claim with rule and figures."""
+    lines = ["# evsim verification report", "",
+             f"evsim {manifest['evsim']}, brian2 {manifest['brian2']}, target "
+             f"`{manifest['target']}`, seed {manifest['seed']}, "
+             f"{'quick' if manifest['quick'] else 'full'} run, git {manifest['git_commit']}.", "",
+             "| claim | statement | source | expected | estimate | 95% CI | verdict | figure |",
+             "|---|---|---|---|---|---|---|---|"]
+    for e in entries:
+        figure = next((f for f in e["figures"] if f.endswith(".pdf")), None)
+        link = f"[pdf]({figure})" if figure else "-"
+        lines.append(f"| `{e['id']}` | {e['statement']} | {e['source']} | "
+                     f"{_number(e['expected'])} | {_number(e['estimate'])} | "
+                     f"{_number(e['ci95'])} | **{e['verdict']}** | {link} |")
+    if not_run:
+        lines += ["", "Claims of DESIGN.md not measured in this run (not implemented yet, or not "
+                      "selected): " + ", ".join(f"`{c}`" for c in not_run) + "."]
+    for e in entries:
+        lines += ["", f"## `{e['id']}`: {e['verdict']}", "", f"**Statement.** {e['statement']} "
+                  f"({e['source']})", "", f"**Protocol and rule.** {e['protocol']}", "",
+                  "**Measured.**", ""]
+        lines += [f"- {key}: {_number(value) if not isinstance(value, str) else value}"
+                  for key, value in e["details"].items()]
+        lines += [""] + [f"![{e['id']}]({f})" for f in e["figures"] if f.endswith(".png")]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+

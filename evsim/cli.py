@@ -1,0 +1,93 @@
+"""The ``evsim`` command: verify claims, list claims and circuits, draw a circuit, show versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="evsim: spiking circuits as neuron graphs, exact Brian2 simulation, "
+                       "numerical verdicts on theorems.")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wider CIs (minutes)"),
+           out: Optional[Path] = typer.Option(None, "--out", help="run directory "
+                                              "[default: results/quick or results/full]"),
+           only: Optional[str] = typer.Option(None, "--only", help="comma-separated claim ids"),
+           seed: int = typer.Option(1, "--seed", min=0, help="random seed"),
+           target: str = typer.Option("numpy", "--target",
+                                      help="Brian2 codegen target: numpy, cython, cpp_standalone"),
+           progress: bool = typer.Option(True, "--progress/--no-progress")) -> None:
+    """Run the registered claims; write claims.json, report.md, figures, manifest.json."""
+    from analyses.verify import default_out, verify as run_verify
+    from evsim.simulate import TARGETS
+
+    if target not in TARGETS:
+        _fail(f"--target must be one of {TARGETS}, got '{target}'")
+    ids = [part.strip() for part in only.split(",") if part.strip()] if only else None
+    if only is not None and not ids:
+        _fail("--only must name at least one claim id (see `evsim list`)")
+    out = out or default_out(quick)
+    try:
+        entries = run_verify(out, quick=quick, only=ids, seed=seed, target=target,
+                             progress=progress)
+    except (ValueError, RuntimeError) as error:
+        _fail(str(error))
+    for entry in entries:
+        typer.echo(f"{entry['id']:32s} {entry['verdict']:13s} estimate={entry['estimate']}")
+    typer.echo(f"wrote {out}/claims.json, report.md, figures/, manifest.json")
+
+
+@app.command("list")
+def list_items() -> None:
+    """List claims (implemented or planned) and circuits."""
+    from analyses.claims import PLANNED, REGISTRY, select
+    from circuits import CIRCUITS
+
+    select()
+    typer.echo("claims:")
+    for claim_id in PLANNED:
+        state = "implemented" if claim_id in REGISTRY else "planned"
+        statement = REGISTRY[claim_id].statement if claim_id in REGISTRY else ""
+        typer.echo(f"  {claim_id:32s} {state:12s} {statement}")
+    typer.echo("circuits:")
+    for name, factory in CIRCUITS.items():
+        typer.echo(f"  {name:32s} {(factory.__doc__ or '').strip().splitlines()[0]}")
+
+
+@app.command()
+def graph(name: str = typer.Argument(..., help="circuit name (see `evsim list`)"),
+          out: Path = typer.Option(..., "--out", help="figure file (.pdf or .png)")) -> None:
+    """Draw a registered circuit's population graph to a figure file."""
+    from analyses.plots import figure, paper_style
+    from circuits import CIRCUITS
+
+    if name not in CIRCUITS:
+        _fail(f"unknown circuit '{name}'; accepted: {sorted(CIRCUITS)}")
+    if out.suffix not in (".pdf", ".png"):
+        _fail(f"--out must end in .pdf or .png, got '{out}'")
+    with paper_style():
+        fig, ax = figure("single", 3.0)
+        CIRCUITS[name]().draw(ax)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out)
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def info() -> None:
+    """Versions of evsim, brian2, numpy, Python; codegen targets; git commit."""
+    from evsim.simulate import TARGETS
+    from evsim.store import manifest
+
+    typer.echo(json.dumps({**manifest(), "targets": list(TARGETS), "default_target": "numpy"},
+                          indent=2))

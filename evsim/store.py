@@ -1,0 +1,101 @@
+"""Run directories and atomic writes.
+
+Everything is written to a temporary file or directory first and renamed into place, so a
+crash never leaves a half-written file and never touches the previous results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+__all__ = ["atomic_write_text", "atomic_write_json", "write_table", "staged_directory",
+           "manifest"]
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return path
+
+
+def atomic_write_json(path, data) -> Path:
+    """Write ``data`` as indented JSON, atomically."""
+    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def write_table(path, frame) -> Path:
+    """Write a pandas DataFrame as CSV, atomically."""
+    return atomic_write_text(path, frame.to_csv(index=False))
+
+
+@contextlib.contextmanager
+def staged_directory(target):
+    """Yield an empty temporary directory that replaces ``target`` only if the block succeeds.
+
+    A second writer of the same ``target`` is refused while the first holds its lock. If the
+    block raises, ``target`` (the previous results, if any) is left exactly as it was.
+    """
+    target = Path(target).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(target) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RuntimeError(f"another evsim run is writing '{target}'; wait for it or choose "
+                           "another --out directory") from None
+    try:
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.staging-"))
+        try:
+            yield staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        previous = target.with_name(f".{target.name}.previous-{os.getpid()}")
+        if target.exists():
+            os.replace(target, previous)
+        os.replace(staging, target)
+        shutil.rmtree(previous, ignore_errors=True)
+    finally:
+        lock.release()
+
+
+def _git_commit() -> str | None:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                                capture_output=True, text=True, timeout=5, check=False)
+    except OSError:
+        return None
+    return result.stdout.strip() or None
+
+
+def manifest(**extra) -> dict:
+    """Versions of evsim, brian2, numpy and Python, the platform and git commit, plus ``extra``."""
+    import brian2
+    import numpy
+
+    from . import __version__
+
+    return {"evsim": __version__, "brian2": brian2.__version__, "numpy": numpy.__version__,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "git_commit": _git_commit(), **extra}
