@@ -1,0 +1,75 @@
+"""One batched run equals separate runs; same seed, same counts; checkpoints are nested."""
+
+import numpy as np
+from brian2 import Hz, mV, ms, nA
+from scipy import stats
+
+from circuits import shared_inhibition
+from evsim import Circuit, models, simulate
+
+
+def test_batched_deterministic_trials_equal_separate_runs(seed):
+    rng = np.random.default_rng(seed)
+    drives = rng.uniform(20, 60, (6, 16)) * nA
+    batched = simulate(shared_inhibition(), {"drive": drives}, 100 * ms, trials=6,
+                       checkpoints=[20, 50, 100] * ms)
+    assert batched.counts["inh"][-1].sum() > 0  # the inhibitory loop is active
+    for trial in range(6):
+        alone = simulate(shared_inhibition(), {"drive": drives[trial]}, 100 * ms,
+                         checkpoints=[20, 50, 100] * ms)
+        for name in ("exc", "inh"):
+            np.testing.assert_array_equal(batched.counts[name][:, trial], alone.counts[name][:, 0])
+        for name in batched.synaptic_events:
+            np.testing.assert_array_equal(batched.synaptic_events[name][:, trial],
+                                          alone.synaptic_events[name][:, 0])
+
+
+def noisy_circuit():
+    """Poisson input -> LIF with shared inhibition: a stochastic circuit."""
+    circuit = shared_inhibition(n=4)
+    circuit.add_population("noise", models.poisson_source(), 4)
+    circuit.connect("noise", "exc", 8 * mV, connectivity="one_to_one")
+    circuit.add_input("rate", "noise")
+    return circuit
+
+
+def test_batched_stochastic_statistics_equal_separate_runs(seed):
+    inputs = {"drive": 15 * nA, "rate": 400 * Hz}
+    batched = simulate(noisy_circuit(), inputs, 200 * ms, trials=40, seed=seed)
+    separate = [simulate(noisy_circuit(), inputs, 200 * ms, seed=seed + k).counts["exc"][-1, 0]
+                for k in range(1, 41)]
+    a, b = batched.counts["exc"][-1].sum(axis=1), np.array(separate).sum(axis=1)
+    assert stats.mannwhitneyu(a, b).pvalue > 1e-3  # same distribution of total counts
+    assert stats.ks_2samp(a, b).pvalue > 1e-3
+
+
+def test_same_seed_same_counts_other_seed_other_counts():
+    inputs = {"drive": 15 * nA, "rate": 400 * Hz}
+    first = simulate(noisy_circuit(), inputs, 100 * ms, trials=10, seed=7)
+    again = simulate(noisy_circuit(), inputs, 100 * ms, trials=10, seed=7)
+    other = simulate(noisy_circuit(), inputs, 100 * ms, trials=10, seed=8)
+    np.testing.assert_array_equal(first.counts["exc"], again.counts["exc"])
+    assert not np.array_equal(first.counts["exc"], other.counts["exc"])
+
+
+def test_checkpoints_are_nested_and_match_a_shorter_run(seed):
+    inputs = {"drive": 15 * nA, "rate": 400 * Hz}
+    long = simulate(noisy_circuit(), inputs, 100 * ms, trials=5, seed=seed,
+                    checkpoints=[10, 40, 100] * ms)
+    counts = long.counts["exc"]
+    assert np.all(np.diff(counts, axis=0) >= 0)
+    short = simulate(noisy_circuit(), inputs, 40 * ms, trials=5, seed=seed)
+    np.testing.assert_array_equal(counts[1], short.counts["exc"][0])
+
+
+def test_synaptic_events_count_each_spike_times_out_degree():
+    circuit = Circuit("fan")
+    circuit.add_population("src", models.bernoulli_source(), 3)
+    circuit.add_population("dst", models.lif(), 2)
+    weights = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]) * mV
+    circuit.connect("src", "dst", weights, connectivity="matrix")
+    circuit.add_input("p", "src")
+    record = simulate(circuit, {"p": 0.2}, 50 * ms, trials=4, seed=3, record_spikes=True)
+    train = record.spikes["src"]
+    expected = [np.sum((train.trial == t) * np.array([1, 2, 0])[train.neuron]) for t in range(4)]
+    np.testing.assert_array_equal(record.synaptic_events["src->dst#0"][-1], expected)
