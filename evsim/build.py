@@ -75,9 +75,17 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
     circuit.validate()
     inputs, parameters, initial = inputs or {}, parameters or {}, initial or {}
     _check_ports(circuit, inputs)
-    for kind, mapping in (("parameters", parameters), ("initial", initial)):
-        for population in mapping:
-            circuit.population(population)
+    prepared = {port: _prepare_input(circuit.population(population), inputs[port], port,
+                                     trials, clock.dt)
+                for port, population in circuit.inputs.items()}
+    for population in [*parameters, *initial]:
+        circuit.population(population)
+    for name, overrides in parameters.items():
+        model = circuit.population(name).model
+        unknown = set(overrides) - set(model.parameters)
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {sorted(unknown)} for population '{name}' "
+                             f"({model.name}); accepted: {sorted(model.parameters)}")
     groups, counters, brian_names = {}, {}, {}
     for index, population in enumerate(circuit.populations):
         model = population.model
@@ -88,11 +96,6 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
             reset=model.reset, refractory=model.refractory or False, method=model.method,
             clock=clock, name=name, namespace={})
         overrides = parameters.get(population.name, {})
-        unknown = set(overrides) - set(model.parameters)
-        if unknown:
-            raise ValueError(f"unknown parameter(s) {sorted(unknown)} for population "
-                             f"'{population.name}' ({model.name}); accepted: "
-                             f"{sorted(model.parameters)}")
         for key, default in model.parameters.items():
             value = overrides.get(key, default)
             setattr(group, key, per_neuron_values(f"{population.name}.{key}", value, default,
@@ -106,7 +109,7 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
                                                   _quantity_of(unit), trials,
                                                   population.size) * _quantity_of(unit))
         for port in [p for p, target in circuit.inputs.items() if target == population.name]:
-            _set_input(group, model, inputs[port], port, trials, population.size, clock)
+            _set_input(group, model, prepared[port], clock)
         if model.step_code:
             group.run_regularly(model.step_code, when="groups", name=f"{name}_step")
         groups[population.name] = group
@@ -149,23 +152,29 @@ def _check_ports(circuit: Circuit, inputs: dict) -> None:
                          "connected: pass a value for each in 'inputs'")
 
 
-def _set_input(group: NeuronGroup, model, value, port: str, trials: int, size: int,
-               clock: Clock) -> None:
-    """Set a constant input, or drive it from a (steps, trials, size) array step by step."""
-    variable, unit = model.input_variable, model.input_unit
+def _prepare_input(population, value, port: str, trials: int, dt) -> np.ndarray:
+    """Validate an input: (trials*size,) for a constant, (steps, trials*size) if time-varying."""
+    model, size = population.model, population.size
     if np.ndim(value) != 3:
-        values = per_neuron_values(f"inputs['{port}']", value, unit, trials, size)
-        model.check_input(values, clock.dt)
+        values = per_neuron_values(f"inputs['{port}']", value, model.input_unit, trials, size)
+    else:
+        check_quantity(f"inputs['{port}']", value, model.input_unit)
+        values = np.asarray(value, dtype=float)
+        if values.shape[1:] != (trials, size):
+            raise ValueError(f"time-varying inputs['{port}'] must have shape (steps, trials, "
+                             f"size) = (steps, {trials}, {size}), got {values.shape}")
+        values = values.reshape(len(values), -1)
+    model.check_input(values, dt)
+    return values
+
+
+def _set_input(group: NeuronGroup, model, values: np.ndarray, clock: Clock) -> None:
+    """Set a constant input, or drive it from a (steps, neurons) array step by step."""
+    variable, unit = model.input_variable, model.input_unit
+    if values.ndim == 1:
         setattr(group, variable, values * unit)
         return
-    check_quantity(f"inputs['{port}']", value, unit)
-    array = np.asarray(value, dtype=float)
-    if array.shape[1:] != (trials, size):
-        raise ValueError(f"time-varying inputs['{port}'] must have shape (steps, trials, size) "
-                         f"= (steps, {trials}, {size}), got {array.shape}")
-    model.check_input(array, clock.dt)
-    stimulus = TimedArray(array.reshape(len(array), -1) * unit, dt=clock.dt,
-                          name=f"{group.name}_{variable}_stim")
+    stimulus = TimedArray(values * unit, dt=clock.dt, name=f"{group.name}_{variable}_stim")
     group.namespace[stimulus.name] = stimulus
     group.run_regularly(f"{variable} = {stimulus.name}(t, i)", when="start",
                         name=f"{group.name}_{variable}_input")

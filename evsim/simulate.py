@@ -48,7 +48,9 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
     -------
     SpikeRecord with counts[population] of shape (checkpoints, trials, neurons).
     """
-    duration, dt, checkpoints = _check_times(duration, dt, checkpoints)
+    check_quantity("dt", dt, second, positive=True)
+    _check_time_constants(circuit, dt, parameters or {})
+    duration, checkpoints = _check_times(duration, dt, checkpoints)
     if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
         raise ValueError(f"parameter 'trials' must be an integer >= 1, got {trials!r}")
     if target not in TARGETS:
@@ -59,7 +61,6 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                              or seed < 0):
         raise ValueError(f"parameter 'seed' must be a non-negative integer or None, got {seed!r}")
-    _check_time_constants(circuit, dt, parameters or {})
     steps = int(round(float(duration / dt)))
     for port, value in (inputs or {}).items():
         if np.ndim(value) == 3 and np.shape(value)[0] < steps:
@@ -84,7 +85,6 @@ def _check_times(duration, dt, checkpoints):
     if duration is None:
         raise ValueError("parameter 'duration' is required (a Brian2 time, e.g. 1*second)")
     check_quantity("duration", duration, second, positive=True)
-    check_quantity("dt", dt, second, positive=True)
     if checkpoints is None:
         checkpoints = [float(duration / second)] * second
     check_quantity("checkpoints", checkpoints, second, positive=True)
@@ -96,7 +96,7 @@ def _check_times(duration, dt, checkpoints):
     if np.any(np.diff(steps) <= 0) or steps[-1] > float(duration / dt) + 1e-6:
         raise ValueError(f"parameter 'checkpoints' must increase and not exceed duration = "
                          f"{duration}, got {checkpoints}")
-    return duration, dt, checkpoints
+    return duration, checkpoints
 
 
 def _check_time_constants(circuit: Circuit, dt, parameters: dict) -> None:

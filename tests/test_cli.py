@@ -1,0 +1,47 @@
+"""The evsim command end to end (in-process through typer's runner)."""
+
+import json
+
+from typer.testing import CliRunner
+
+from evsim.cli import app
+
+runner = CliRunner()
+
+
+def test_verify_quick_fi_curve_writes_contract(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["verify", "--quick", "--only", "lif.fi_curve", "--out", str(out),
+                                 "--no-progress"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "claims.json").read_text())
+    (claim,) = data["claims"]
+    assert set(claim) == {"id", "source", "statement", "protocol", "expected", "estimate",
+                          "ci95", "verdict", "figures", "details"}
+    assert claim["id"] == "lif.fi_curve" and claim["verdict"] == "supported"
+    assert claim["details"]["euler_control_rejected_by_rule"] is True
+    for figure in claim["figures"]:
+        assert (out / figure).stat().st_size > 1000
+    assert {"evsim", "brian2", "target", "seed", "quick"} <= set(data["manifest"])
+    assert "lif.fi_curve" in (out / "report.md").read_text()
+    assert (out / "tables" / "lif.fi_curve" / "fi_curve.csv").exists()
+
+
+def test_unknown_claim_id_is_one_clear_error(tmp_path):
+    result = runner.invoke(app, ["verify", "--only", "nope", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "unknown claim id 'nope'" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_list_graph_and_info(tmp_path):
+    listing = runner.invoke(app, ["list"])
+    assert listing.exit_code == 0 and "lif.fi_curve" in listing.output
+    assert "shared_inhibition" in listing.output
+    figure = tmp_path / "g.pdf"
+    drawn = runner.invoke(app, ["graph", "shared_inhibition", "--out", str(figure)])
+    assert drawn.exit_code == 0 and figure.stat().st_size > 1000
+    unknown = runner.invoke(app, ["graph", "nope", "--out", str(figure)])
+    assert unknown.exit_code == 2 and "unknown circuit 'nope'" in unknown.output
+    info = runner.invoke(app, ["info"])
+    assert info.exit_code == 0 and json.loads(info.output)["brian2"]
