@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from brian2 import Clock, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray
-from brian2.units.fundamentalunits import get_dimensions
+from brian2.units.fundamentalunits import Dimension, get_dimensions, get_unit
 
 from .graph import Circuit
 from .models import check_quantity
@@ -86,11 +86,10 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
         if unknown:
             raise ValueError(f"unknown parameter(s) {sorted(unknown)} for population '{name}' "
                              f"({model.name}); accepted: {sorted(model.parameters)}")
-    groups, counters, brian_names = {}, {}, {}
+    groups, counters = {}, {}
     for index, population in enumerate(circuit.populations):
         model = population.model
         name = _brian_name(index, population.name)
-        brian_names[population.name] = name
         group = NeuronGroup(
             trials * population.size, model.equations, threshold=model.threshold,
             reset=model.reset, refractory=model.refractory or False, method=model.method,
@@ -104,10 +103,9 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
             if key not in group.variables or key.startswith("_"):
                 raise ValueError(f"unknown variable '{key}' in initial for population "
                                  f"'{population.name}'")
-            unit = group.variables[key].dim
+            unit = _unit_of(group.variables[key].dim)
             setattr(group, key, per_neuron_values(f"initial {population.name}.{key}", value,
-                                                  _quantity_of(unit), trials,
-                                                  population.size) * _quantity_of(unit))
+                                                  unit, trials, population.size) * unit)
         for port in [p for p, target in circuit.inputs.items() if target == population.name]:
             _set_input(group, model, prepared[port], clock)
         if model.step_code:
@@ -124,9 +122,8 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
         offsets_pre = (np.arange(trials) * pre_size)[:, None]
         offsets_post = (np.arange(trials) * post_size)[:, None]
         variable = circuit.population(projection.target).model.synaptic_variable
-        syn = Synapses(groups[projection.source], groups[projection.target], "w : 1 (constant)"
-                       if get_dimensions(weights).is_dimensionless else
-                       f"w : {_unit_name(weights)} (constant)",
+        syn = Synapses(groups[projection.source], groups[projection.target],
+                       f"w : {_unit_of(weights)!r} (constant)",
                        on_pre=f"{variable}_post += w", clock=clock,
                        name=f"s{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", projection.name))
         syn.connect(i=(offsets_pre + pre).ravel(), j=(offsets_post + post).ravel())
@@ -181,15 +178,6 @@ def _set_input(group: NeuronGroup, model, values: np.ndarray, clock: Clock) -> N
 
 
 def _unit_of(value):
-    """The SI base unit of a quantity (1 for plain numbers)."""
-    return _quantity_of(get_dimensions(value))
-
-
-def _quantity_of(dimensions):
-    from brian2.units.fundamentalunits import get_unit
-
+    """The SI base unit of a quantity or of Brian2 dimensions (1 for plain numbers)."""
+    dimensions = value if isinstance(value, Dimension) else get_dimensions(value)
     return 1 if dimensions.is_dimensionless else get_unit(dimensions)
-
-
-def _unit_name(value) -> str:
-    return repr(_unit_of(value))

@@ -126,7 +126,7 @@ def _run_runtime(circuit, inputs, trials, seed, dt, checkpoints, parameters, ini
     snapshots = {name: [] for name in built.counters}
     elapsed = 0 * second
     for checkpoint in checkpoints:
-        built.network.run(checkpoint - elapsed)
+        built.network.run(checkpoint - elapsed, namespace={})
         elapsed = checkpoint
         for name, monitor in built.counters.items():
             snapshots[name].append(np.array(monitor.count[:], dtype=np.int64))
@@ -144,7 +144,7 @@ def _run_standalone(circuit, inputs, trials, seed, dt, checkpoints, parameters, 
         try:
             built = _build(circuit, inputs, trials, seed, dt, parameters, initial, True,
                            schedule)
-            built.network.run(checkpoints[-1])
+            built.network.run(checkpoints[-1], namespace={})
             device.build(directory=directory, compile=True, run=True)
             trains = _spike_trains(built, circuit)
         finally:

@@ -45,3 +45,35 @@ def test_list_graph_and_info(tmp_path):
     assert unknown.exit_code == 2 and "unknown circuit 'nope'" in unknown.output
     info = runner.invoke(app, ["info"])
     assert info.exit_code == 0 and json.loads(info.output)["brian2"]
+
+
+def test_crash_during_verify_leaves_previous_results_intact(tmp_path, monkeypatch):
+    from analyses import claims
+
+    out = tmp_path / "run"
+    first = runner.invoke(app, ["verify", "--quick", "--only", "lif.fi_curve", "--out", str(out),
+                                "--no-progress"])
+    assert first.exit_code == 0
+    before = (out / "claims.json").read_text()
+
+    def crash(context):
+        raise RuntimeError("simulated crash in the middle of a claim")
+
+    claim = claims.REGISTRY["lif.fi_curve"]
+    monkeypatch.setitem(claims.REGISTRY, "lif.fi_curve",
+                        claims.Claim(**{**claim.__dict__, "measure": crash}))
+    second = runner.invoke(app, ["verify", "--quick", "--only", "lif.fi_curve", "--out",
+                                 str(out), "--no-progress"])
+    assert second.exit_code != 0
+    assert (out / "claims.json").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run.lock"]
+
+
+def test_same_seed_gives_identical_claims_numbers(tmp_path):
+    estimates = []
+    for name in ("a", "b"):
+        runner.invoke(app, ["verify", "--quick", "--only", "lif.fi_curve", "--out",
+                            str(tmp_path / name), "--no-progress", "--seed", "5"])
+        data = json.loads((tmp_path / name / "claims.json").read_text())
+        estimates.append([(c["estimate"], c["details"]) for c in data["claims"]])
+    assert estimates[0] == estimates[1]
