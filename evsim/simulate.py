@@ -165,6 +165,8 @@ def _spike_trains(built, circuit) -> dict:
     trains = {}
     for name, monitor in built.counters.items():
         size = circuit.population(name).size
-        index = np.asarray(monitor.i[:], dtype=np.int64)
-        trains[name] = SpikeTrains(index // size, index % size, monitor.t[:])
+        # copies: since brian2 2.10 monitor arrays are views of C++ memory freed with the monitor
+        index = np.array(monitor.i[:], dtype=np.int64)
+        trains[name] = SpikeTrains(index // size, index % size,
+                                   np.array(monitor.t_[:], dtype=float) * second)
     return trains
