@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["STYLE", "SINGLE_COLUMN", "DOUBLE_COLUMN", "paper_style", "figure", "save_figure",
-           "plot_fi_curve"]
+           "log_log", "plot_fi_curve"]
 
 STYLE = Path(__file__).with_name("evsim.mplstyle")
 SINGLE_COLUMN = 3.3  # inches
@@ -42,6 +42,16 @@ def save_figure(fig, directory, stem: str) -> list[str]:
             fig.savefig(directory / name)
     plt.close(fig)
     return names
+
+
+def log_log(ax, xlabel: str, ylabel: str):
+    """Log-log axes with labels and without cluttered minor tick labels; returns the Axes."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel)
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_formatter(NullFormatter())
+    return ax
 
 
 def plot_fi_curve(table, ax=None, dt_ms: float | None = None):

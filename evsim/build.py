@@ -121,10 +121,9 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
         weights = projection.synapse_weights(pre_size, post_size)
         offsets_pre = (np.arange(trials) * pre_size)[:, None]
         offsets_post = (np.arange(trials) * post_size)[:, None]
-        variable = circuit.population(projection.target).model.synaptic_variable
         syn = Synapses(groups[projection.source], groups[projection.target],
                        f"w : {_unit_of(weights)!r} (constant)",
-                       on_pre=f"{variable}_post += w", clock=clock,
+                       on_pre=f"{projection.variable}_post += w", clock=clock,
                        name=f"s{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", projection.name))
         syn.connect(i=(offsets_pre + pre).ravel(), j=(offsets_post + post).ravel())
         syn.w = np.tile(np.asarray(weights, dtype=float), trials) * _unit_of(weights)

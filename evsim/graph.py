@@ -39,6 +39,7 @@ class Projection:
     scalar for ``all_to_all``/``one_to_one``, an array of shape (source size, target size) for
     ``matrix`` (zero entries make no synapse). ``sign`` says whether it adds or subtracts.
     ``delay`` is extra transmission delay; every hop already costs one time step.
+    ``variable`` is the target's variable that each spike increments.
     """
 
     name: str
@@ -48,6 +49,7 @@ class Projection:
     connectivity: str
     delay: Quantity
     sign: str
+    variable: str
 
     @property
     def signed_weight(self):
@@ -116,18 +118,27 @@ class Circuit:
         return population
 
     def connect(self, source: str, target: str, weight, *, connectivity: str = "all_to_all",
-                delay=0 * ms, sign: str = "excitatory", name: str | None = None) -> Projection:
-        """Add a projection; weights carry the unit of the target's synaptic variable."""
+                delay=0 * ms, sign: str = "excitatory", variable: str | None = None,
+                name: str | None = None) -> Projection:
+        """Add a projection; weights carry the unit of the target's synaptic ``variable``.
+
+        ``variable`` defaults to the target model's first synaptic target (e.g. ``v``).
+        """
         pre, post = self.population(source), self.population(target)
         if connectivity not in CONNECTIVITIES:
             raise ValueError(f"parameter 'connectivity' must be one of {CONNECTIVITIES}, "
                              f"got {connectivity!r}")
         if sign not in SIGNS:
             raise ValueError(f"parameter 'sign' must be one of {SIGNS}, got {sign!r}")
-        if post.model.synaptic_variable is None:
+        targets = post.model.synaptic_targets
+        if not targets:
             raise ValueError(f"population '{target}' ({post.model.name}) is a source and cannot "
                              "receive a projection")
-        check_quantity("weight", weight, post.model.synaptic_unit, nonnegative=True)
+        variable = next(iter(targets)) if variable is None else variable
+        if variable not in targets:
+            raise ValueError(f"parameter 'variable' must be one of {sorted(targets)} for target "
+                             f"'{target}' ({post.model.name}), got {variable!r}")
+        check_quantity("weight", weight, targets[variable], nonnegative=True)
         check_quantity("delay", delay, ms, nonnegative=True)
         shape = np.shape(weight)
         if connectivity == "matrix" and shape != (pre.size, post.size):
@@ -142,7 +153,7 @@ class Circuit:
         name = name or f"{source}->{target}#{self.graph.number_of_edges(source, target)}"
         if name in {p.name for p in self.projections}:
             raise ValueError(f"projection '{name}' already exists in circuit '{self.name}'")
-        projection = Projection(name, source, target, weight, connectivity, delay, sign)
+        projection = Projection(name, source, target, weight, connectivity, delay, sign, variable)
         self.graph.add_edge(source, target, key=name, projection=projection)
         return projection
 
@@ -171,7 +182,7 @@ class Circuit:
         for p in other.projections:
             self.connect(f"{prefix}/{p.source}", f"{prefix}/{p.target}", p.weight,
                          connectivity=p.connectivity, delay=p.delay, sign=p.sign,
-                         name=f"{prefix}/{p.name}")
+                         variable=p.variable, name=f"{prefix}/{p.name}")
         for port, population in other.inputs.items():
             self.add_input(f"{prefix}/{port}", f"{prefix}/{population}")
         for port, population in other.outputs.items():

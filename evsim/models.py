@@ -6,7 +6,8 @@ turns it into a ``NeuronGroup``. Every parameter is a per-neuron variable, so tr
 cells can carry different values inside one group.
 
 Voltages are relative to rest (rest = 0 V). Synaptic input is a jump of the model's
-``synaptic_variable`` by the projection weight (delta synapses).
+synaptic target variable (by default the first of ``synaptic_targets``) by the projection
+weight (delta synapses).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from brian2 import Hz, Mohm, amp, mV, ms
+from brian2 import Hz, Mohm, amp, mV, ms, second
 from brian2.units.fundamentalunits import get_dimensions, get_unit
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "lif",
     "integrate_and_fire",
     "escape_noise_lif",
+    "gain_modulated_if",
     "discrete_lif",
     "poisson_source",
     "bernoulli_source",
@@ -45,8 +47,8 @@ class NeuronModel:
     parameters : parameter name -> value (Brian2 Quantity or float).
     input_variable, input_unit : the per-neuron variable that external inputs set, and its unit.
     input_check : optional ``f(values, dt_seconds)`` raising ValueError for inputs out of range.
-    synaptic_variable, synaptic_unit : what an incoming spike increments, and its unit
-        (``None`` for sources, which cannot be targets).
+    synaptic_targets : variables an incoming spike may increment -> their units; the first is
+        the default (empty for sources, which cannot be targets).
     refractory : Brian2 refractory expression (a parameter name) or ``None``.
     step_code : code run once per time step in the ``groups`` slot (discrete-time models).
     time_constants : parameters that must exceed ``dt``.
@@ -60,8 +62,7 @@ class NeuronModel:
     parameters: dict = field(default_factory=dict)
     input_variable: str | None = None
     input_unit: object = 1
-    synaptic_variable: str | None = None
-    synaptic_unit: object = 1
+    synaptic_targets: dict = field(default_factory=dict)
     refractory: str | None = None
     step_code: str | None = None
     time_constants: tuple = ()
@@ -139,7 +140,7 @@ def lif(tau_m=20 * ms, v_th=20 * mV, v_reset=0 * mV, t_ref=2 * ms, resistance=1 
         parameters=dict(tau_m=tau_m, v_th=v_th, v_reset=v_reset, t_ref=t_ref,
                         resistance=resistance),
         input_variable="I", input_unit=amp,
-        synaptic_variable="v", synaptic_unit=mV, refractory="t_ref", time_constants=("tau_m",),
+        synaptic_targets={"v": mV}, refractory="t_ref", time_constants=("tau_m",),
     )
 
 
@@ -158,12 +159,18 @@ def integrate_and_fire(tau_m=20 * ms, v_th=20 * mV, v_reset=0 * mV, t_ref=0 * ms
 
 
 def escape_noise_lif(tau_m=10 * ms, rho0=100 * Hz, theta=0 * mV, delta=1 * mV, t_ref=0 * ms,
-                     v_reset=0 * mV, resistance=1 * Mohm, reset="none") -> NeuronModel:
-    """LIF with a stochastic threshold (escape noise).
+                     v_reset=0 * mV, resistance=1 * Mohm, reset="none", tau_syn=1 * ms,
+                     slow_drift=0 * mV / second, inhibition="subtractive") -> NeuronModel:
+    """LIF with a stochastic threshold (escape noise) and two synaptic traces.
 
-    Hazard ``rho = rho0 exp((v - theta)/delta)``; in each step of length dt the neuron fires
-    with probability ``1 - exp(-rho dt)``. ``reset`` is ``"none"`` (v is a filtered drive),
-    ``"value"`` or ``"subtract"`` (``v -= theta - v_reset``).
+    Hazard ``rho = rho0 exp((v + syn_fast + syn_slow - theta)/delta)``; in each step of length
+    dt the neuron fires with probability ``1 - exp(-rho dt)``. ``syn_fast`` decays with
+    ``tau_syn``; ``syn_slow`` does not decay but rises at the constant rate ``slow_drift``
+    (with inhibitory input it forms an integral controller). Synaptic targets: ``v`` (default),
+    ``syn_fast``, ``syn_slow``. ``reset`` is ``"none"`` (v is a filtered drive), ``"value"``
+    or ``"subtract"`` (``v -= theta - v_reset``). ``inhibition="shunting"`` makes negative
+    traces act as a conductance that divides the membrane drive instead of subtracting:
+    ``rho = rho0 exp((v/(1 + g) - theta)/delta)`` with ``g = max(0, -(syn_fast + syn_slow))/delta``.
     """
     check_quantity("tau_m", tau_m, ms, positive=True)
     check_quantity("rho0", rho0, Hz, positive=True)
@@ -172,20 +179,50 @@ def escape_noise_lif(tau_m=10 * ms, rho0=100 * Hz, theta=0 * mV, delta=1 * mV, t
     check_quantity("t_ref", t_ref, ms, nonnegative=True)
     check_quantity("v_reset", v_reset, mV)
     check_quantity("resistance", resistance, Mohm, positive=True)
+    check_quantity("tau_syn", tau_syn, ms, positive=True)
+    check_quantity("slow_drift", slow_drift, mV / second)
+    effective = {"subtractive": "v + syn_fast + syn_slow",
+                 "shunting": "v/(1 + clip(-(syn_fast + syn_slow)/delta, 0, inf))"}
+    if inhibition not in effective:
+        raise ValueError(f"parameter 'inhibition' must be one of {tuple(effective)}, "
+                         f"got {inhibition!r}")
     return NeuronModel(
         name="escape_noise_lif",
         equations="dv/dt = (resistance*I - v)/tau_m : volt (unless refractory)\n"
+        "dsyn_fast/dt = -syn_fast/tau_syn : volt\nsyn_slow : volt\n"
         "rho0 : Hz (constant)\ntheta : volt (constant)\ndelta : volt (constant)\n"
-        "v_reset : volt (constant)" + _MEMBRANE_PARAMETERS,
-        threshold="rand() < 1 - exp(-rho0*exp((v - theta)/delta)*dt)",
+        "v_reset : volt (constant)\ntau_syn : second (constant)\n"
+        "slow_drift : volt/second (constant)" + _MEMBRANE_PARAMETERS,
+        threshold=f"rand() < 1 - exp(-rho0*exp(({effective[inhibition]} - theta)/delta)*dt)",
         reset=_reset_code(reset, ("none", "value", "subtract"), "v -= theta - v_reset",
                           "v = v_reset"),
         method="exact",
         parameters=dict(tau_m=tau_m, rho0=rho0, theta=theta, delta=delta, t_ref=t_ref,
-                        v_reset=v_reset, resistance=resistance),
+                        v_reset=v_reset, resistance=resistance, tau_syn=tau_syn,
+                        slow_drift=slow_drift),
         input_variable="I", input_unit=amp,
-        synaptic_variable="v", synaptic_unit=mV, refractory="t_ref", time_constants=("tau_m",),
+        synaptic_targets={"v": mV, "syn_fast": mV, "syn_slow": mV}, refractory="t_ref",
+        step_code="syn_slow += slow_drift*dt", time_constants=("tau_m", "tau_syn"),
     )
+
+
+def gain_modulated_if(tau_m=10 * ms, v_th=1 * mV, v_reset=0 * mV, t_ref=0 * ms,
+                      resistance=1 * Mohm, gain_drift=0 * Hz, reset="subtract") -> NeuronModel:
+    """Non-leaky integrate-and-fire neuron whose input is multiplied by a gain exp(log_gain).
+
+    ``tau_m dv/dt = exp(log_gain) R I``; ``log_gain`` rises at ``gain_drift`` (1/s) and is a
+    synaptic target (inhibitory spikes lower it). Forward Euler: within a step every neuron of
+    a trial that shares the same ``log_gain`` history gets the same gain factor, so ratios of
+    accumulated charge are exact. Synaptic targets: ``v`` (default), ``log_gain``.
+    """
+    check_quantity("gain_drift", gain_drift, Hz)
+    base = integrate_and_fire(tau_m, v_th, v_reset, t_ref, resistance, reset)
+    return NeuronModel(**{
+        **base.__dict__, "name": "gain_modulated_if",
+        "equations": base.equations.replace("resistance*I/tau_m", "exp(log_gain)*resistance*I/tau_m")
+        + "\ndlog_gain/dt = gain_drift : 1\ngain_drift : Hz (constant)",
+        "parameters": {**base.parameters, "gain_drift": gain_drift},
+        "synaptic_targets": {"v": mV, "log_gain": 1}})
 
 
 def discrete_lif(tau=2.0, v_th=1.0, v_reset=0.0, reset="hard") -> NeuronModel:
@@ -211,7 +248,7 @@ def discrete_lif(tau=2.0, v_th=1.0, v_reset=0.0, reset="hard") -> NeuronModel:
         method=None,
         parameters=dict(tau=float(tau), v_th=float(v_th), v_reset=float(v_reset)),
         input_variable="I", input_unit=1,
-        synaptic_variable="x", synaptic_unit=1,
+        synaptic_targets={"x": 1},
         step_code="v = (1 - 1/tau)*v + (I + x)/tau\nx = 0",
     )
 
@@ -248,6 +285,7 @@ MODELS: dict[str, Callable[..., NeuronModel]] = {
     "lif": lif,
     "integrate_and_fire": integrate_and_fire,
     "escape_noise_lif": escape_noise_lif,
+    "gain_modulated_if": gain_modulated_if,
     "discrete_lif": discrete_lif,
     "poisson_source": poisson_source,
     "bernoulli_source": bernoulli_source,

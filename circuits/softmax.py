@@ -1,0 +1,180 @@
+"""Lateral-inhibition softmax circuits (constructions S and D of reference/theory.md 1.6-1.7).
+
+Both circuits have ``n`` excitatory neurons (population ``exc``, input port ``scores``) and ONE
+inhibitory relay interneuron per trial (population ``inh``): every excitatory spike excites it,
+it fires once per received spike (an integrate-and-fire counter with reset by subtraction,
+so no spike is lost when several arrive in one step) and its spikes inhibit all excitatory
+neurons identically. Because the inhibition is shared, it cancels from every ratio of
+excitatory rates: that is what makes the spike histogram converge to softmax(s / temperature).
+
+* :func:`stochastic_softmax` (S): escape-noise neurons, hazard ``rho0 exp(u_j - I(t))``; the
+  interneuron's spikes feed a fast decaying trace (a global soft dead time) and a slow
+  integrating trace with constant upward drift (an integral controller that holds the
+  population rate at ``rate``, so the slow trace tracks the log-sum-exp of the scores).
+* :func:`deterministic_softmax` (D): non-leaky integrate-and-fire neurons with reset by
+  subtraction, driven by exp((s_j - max s)/temperature) times a shared multiplicative gain that
+  the interneuron lowers on every spike and that rises at a constant rate between spikes.
+
+Scores are dimensionless; :func:`score_inputs` turns a (trials, n) score array into the input
+currents and the initial state (warm start at the controller's equilibrium) of either circuit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from brian2 import Hz, Mohm, mV, ms, second
+
+from evsim import Circuit, models
+from evsim.models import check_quantity
+
+__all__ = ["stochastic_softmax", "deterministic_softmax", "score_inputs", "softmax",
+           "MAX_RATE_DT"]
+
+#: Largest population rate x dt accepted by default: above it, simultaneous spikes and the
+#: concavity of 1 - exp(-rho dt) bias the histogram (reference/theory.md 1.2).
+MAX_RATE_DT = 0.01
+
+_DELTA = 1 * mV  # one unit of score = one delta of the escape-noise hazard
+_RESISTANCE = 1 * Mohm
+
+
+def softmax(scores, temperature: float = 1.0) -> np.ndarray:
+    """Exact softmax(scores / temperature) along the last axis (the reference)."""
+    z = np.asarray(scores, dtype=float) / temperature
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def _check_common(n, temperature, rate, dt, max_rate_dt):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"parameter 'n' must be an integer >= 2, got {n!r}")
+    if not (isinstance(temperature, (int, float)) and np.isfinite(temperature)
+            and temperature > 0):
+        raise ValueError(f"parameter 'temperature' must be a number > 0, got {temperature!r}")
+    check_quantity("rate", rate, Hz, positive=True)
+    check_quantity("dt", dt, ms, positive=True)
+    if float(rate * dt) > max_rate_dt:
+        raise ValueError(f"parameter 'rate' x dt must be <= {max_rate_dt} (got {float(rate * dt):g}"
+                         f" for rate = {rate}, dt = {dt}); lower the rate or dt, or raise "
+                         "max_rate_dt knowingly (the histogram is then biased)")
+
+
+def _relay():
+    """An IF counter that fires once per received 1 mV input, keeping any backlog."""
+    return models.integrate_and_fire(v_th=0.5 * mV, v_reset=-0.5 * mV, t_ref=0 * ms,
+                                     reset="subtract")
+
+
+def stochastic_softmax(n: int, *, temperature: float = 1.0, rate=80 * Hz, dt=0.1 * ms,
+                       fast_weight: float = 5.0, tau_fast=1 * ms, slow_weight: float = 0.05,
+                       t_ref=0 * ms, inhibition: str | None = "subtractive",
+                       max_rate_dt: float = MAX_RATE_DT) -> Circuit:
+    """Construction S: escape-noise neurons with one shared inhibitory interneuron.
+
+    ``rate`` is the population rate the integral controller holds; ``fast_weight`` and
+    ``slow_weight`` are the interneuron's jumps of the fast and slow traces in units of the
+    hazard's delta; ``t_ref`` is a per-neuron refractory period (keep it below the global
+    dead time ~ tau_fast ln(fast_weight)); ``inhibition`` is ``"subtractive"`` (the
+    construction), ``"shunting"`` (the traces divide the drive: an ablation) or ``None`` (no
+    interneuron: an ablation).
+    """
+    _check_common(n, temperature, rate, dt, max_rate_dt)
+    for name, value in (("fast_weight", fast_weight), ("slow_weight", slow_weight)):
+        if not (isinstance(value, (int, float)) and value >= 0):
+            raise ValueError(f"parameter '{name}' must be a number >= 0, got {value!r}")
+    if inhibition not in ("subtractive", "shunting", None):
+        raise ValueError("parameter 'inhibition' must be 'subtractive', 'shunting' or None, "
+                         f"got {inhibition!r}")
+    model = models.escape_noise_lif(
+        tau_m=10 * ms, rho0=1 * Hz, delta=_DELTA, t_ref=t_ref, resistance=_RESISTANCE,
+        tau_syn=tau_fast, slow_drift=slow_weight * _DELTA * rate if inhibition else 0 * mV / second,
+        inhibition=inhibition or "subtractive")
+    circuit = Circuit("stochastic_softmax")
+    circuit.add_population("exc", model, n)
+    circuit.add_input("scores", "exc")
+    circuit.add_output("spikes", "exc")
+    if inhibition:
+        circuit.add_population("inh", _relay(), 1)
+        circuit.connect("exc", "inh", 1 * mV)
+        circuit.connect("inh", "exc", fast_weight * _DELTA, sign="inhibitory",
+                        variable="syn_fast", name="inh->exc fast")
+        circuit.connect("inh", "exc", slow_weight * _DELTA, sign="inhibitory",
+                        variable="syn_slow", name="inh->exc slow")
+        circuit.add_output("inhibition", "inh")
+    return circuit
+
+
+def deterministic_softmax(n: int, *, temperature: float = 1.0, rate=80 * Hz, dt=0.1 * ms,
+                          gain_step: float = 0.05, t_ref=0 * ms,
+                          max_rate_dt: float = MAX_RATE_DT) -> Circuit:
+    """Construction D: IF neurons (reset by subtraction) with a shared multiplicative gain.
+
+    Each interneuron spike lowers every excitatory neuron's log-gain by ``gain_step``; between
+    spikes it rises at ``gain_step * rate`` per second, so the population rate settles at
+    ``rate`` while the shared gain cancels from every count ratio.
+    """
+    _check_common(n, temperature, rate, dt, max_rate_dt)
+    if not (isinstance(gain_step, (int, float)) and gain_step > 0):
+        raise ValueError(f"parameter 'gain_step' must be a number > 0, got {gain_step!r}")
+    model = models.gain_modulated_if(tau_m=10 * ms, v_th=1 * mV, t_ref=t_ref,
+                                     resistance=_RESISTANCE, gain_drift=gain_step * rate)
+    circuit = Circuit("deterministic_softmax")
+    circuit.add_population("exc", model, n)
+    circuit.add_population("inh", _relay(), 1)
+    circuit.connect("exc", "inh", 1 * mV)
+    circuit.connect("inh", "exc", gain_step, sign="inhibitory", variable="log_gain",
+                    name="inh->exc gain")
+    circuit.add_input("scores", "exc")
+    circuit.add_output("spikes", "exc")
+    circuit.add_output("inhibition", "inh")
+    return circuit
+
+
+def score_inputs(kind: str, scores, *, temperature: float = 1.0, rate=80 * Hz, rng=None,
+                 offset: float = 0.0, inhibition: str | None = "subtractive") -> tuple:
+    """Input currents (trials, n) and initial state for circuit ``kind`` ("S" or "D").
+
+    S: drive u_j = s_j/temperature (in units of delta), membrane started at its fixed point,
+    slow trace started at the controller equilibrium -log(sum_j exp(u_j)) + log(rate/rho0);
+    ``offset`` is added to every drive (subtractive inhibition removes it exactly); for
+    ``inhibition="shunting"`` the slow trace starts at the conductance g that gives ``rate``.
+    D: drive exp((s_j - max s)/temperature), log-gain started at its equilibrium, membranes
+    at random phases in [0, V_th) (drawn from ``rng``) so that count errors average out.
+    """
+    z = np.atleast_2d(np.asarray(scores, dtype=float)) / temperature
+    if not np.all(np.isfinite(z)):
+        raise ValueError("parameter 'scores' must be finite")
+    if kind == "S":
+        z = z + offset
+        drive = z * _DELTA / _RESISTANCE
+        if inhibition == "shunting":
+            slow = -_shunting_equilibrium(z, np.log(float(rate / Hz)))
+        else:
+            log_sum = np.log(np.exp(z - z.max(1, keepdims=True)).sum(1)) + z.max(1)
+            slow = np.log(float(rate / Hz)) - log_sum  # in units of delta; rho0 = 1 Hz
+        initial = {"exc": {"v": z * _DELTA, "syn_slow": slow * _DELTA}}
+        return drive, initial
+    if kind == "D":
+        relative = np.exp(z - z.max(1, keepdims=True))
+        drive = relative * _DELTA / _RESISTANCE
+        # population rate = gain * sum_j R I_j / (tau_m V_th)  =>  gain = rate tau_m / sum_j J_j
+        gain = float(rate * 10 * ms) / relative.sum(1)
+        rng = rng or np.random.default_rng()
+        initial = {"exc": {"log_gain": np.log(gain), "v": rng.uniform(0, 1, z.shape) * mV}}
+        return drive, initial
+    raise ValueError(f"parameter 'kind' must be 'S' or 'D', got {kind!r}")
+
+
+def _shunting_equilibrium(z: np.ndarray, log_rate: float) -> np.ndarray:
+    """Per row, the conductance g >= 0 with log sum_j exp(z_j / (1 + g)) = log_rate (bisection)."""
+    def log_total(g):
+        scaled = z / (1 + g[:, None])
+        top = scaled.max(1)
+        return np.log(np.exp(scaled - top[:, None]).sum(1)) + top
+
+    low, high = np.zeros(len(z)), np.full(len(z), 1e3)
+    for _ in range(80):
+        middle = (low + high) / 2
+        too_fast = log_total(middle) > log_rate
+        low, high = np.where(too_fast, middle, low), np.where(too_fast, high, middle)
+    return (low + high) / 2

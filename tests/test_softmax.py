@@ -1,0 +1,85 @@
+"""Softmax circuits S and D: convergence to softmax, invariances, the D invariant, bad input."""
+
+import numpy as np
+import pytest
+from brian2 import Hz, ms
+from scipy import stats
+
+from analyses.convergence import errors, predicted_tv, run_softmax, score_vectors
+from circuits.softmax import deterministic_softmax, score_inputs, softmax, stochastic_softmax
+from evsim import simulate
+
+
+def pooled_counts(kind, scores, trials, duration, seed):
+    z = np.repeat(np.atleast_2d(scores), trials, axis=0)
+    drive, initial = score_inputs(kind, z, rng=np.random.default_rng(seed))
+    circuit = (stochastic_softmax if kind == "S" else deterministic_softmax)(z.shape[1])
+    record = simulate(circuit, {"scores": drive}, duration, trials=trials, seed=seed,
+                      initial=initial, checkpoints=[20 * ms, duration])
+    return record.counts["exc"][1] - record.counts["exc"][0]
+
+
+@pytest.mark.parametrize("scores", [[1.5, 0.0, -1.0, 0.5], [0.7, 0.7, 0.7, 0.7]],
+                         ids=["random", "all-equal"])
+def test_stochastic_histogram_is_multinomial_softmax(scores, seed):
+    counts = pooled_counts("S", scores, 40, 2.52 * 1000 * ms, seed).sum(axis=0)
+    p = softmax(scores)
+    total = counts.sum()
+    assert total > 5000
+    # every coordinate within 4 multinomial standard deviations (Bonferroni over 4: p ~ 2.5e-4)
+    assert np.all(np.abs(counts / total - p) < 4 * np.sqrt(p * (1 - p) / total))
+    assert stats.chisquare(counts, total * p).pvalue > 1e-3
+
+
+def test_shifting_scores_changes_nothing(seed):
+    scores = np.array([1.0, -0.5, 0.3, 2.0])
+    for kind in ("S", "D"):
+        base = pooled_counts(kind, scores, 5, 500 * ms, seed)
+        shifted = pooled_counts(kind, scores + 3.0, 5, 500 * ms, seed)
+        np.testing.assert_array_equal(base, shifted)
+
+
+def test_deterministic_counts_track_softmax_within_the_invariant_bound(seed):
+    """n_j - p_j N = e_j - p_j sum_k e_k with e_k in (-1, 1]: |.| < (1 - p_j) + p_j (n - 1)."""
+    vectors = score_vectors((4, 16), (1.0,), 2, seed)
+    run = run_softmax("D", vectors, 3, [16, 64, 256, 1024], seed=seed)
+    spikes = run.counts.sum(-1, keepdims=True)
+    n = run.trials["n"].to_numpy()[:, None]
+    bound = (1 - run.p) + run.p * (n - 1)
+    deviation = np.abs(run.counts - run.p * spikes)
+    assert np.all(deviation[:, run.p > 0] < bound[run.p > 0] + 1e-9)
+    assert np.all(run.counts[:, run.p == 0] == 0)  # padded neurons stay silent
+
+
+def test_prediction_matches_an_independent_multinomial_sampler():
+    rng = np.random.default_rng(3)
+    p = softmax(rng.normal(0, 1.5, 8))
+    for spikes in (50, 1000):
+        samples = rng.multinomial(spikes, p, size=20000) / spikes
+        mean_tv = 0.5 * np.abs(samples - p).sum(-1).mean()
+        assert mean_tv == pytest.approx(predicted_tv(p, spikes), rel=0.06 if spikes == 50 else 0.02)
+
+
+def test_errors_table_on_known_counts():
+    from analyses.convergence import SoftmaxRun
+    import pandas as pd
+
+    run = SoftmaxRun("S", np.array([10]), np.array([[[5, 5, 0]]]), np.array([[0.5, 0.25, 0.25]]),
+                     pd.DataFrame({"vector": [0], "seed": [0], "n": [3], "temperature": [1.0]}),
+                     None)
+    row = errors(run).iloc[0]
+    assert row.N == 10 and row.tv == pytest.approx(0.25) and row.max_abs == pytest.approx(0.25)
+    assert row.kl == pytest.approx(0.5 * np.log(1.0) + 0.5 * np.log(0.5 / 0.25))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: stochastic_softmax(4, temperature=-1.0), "parameter 'temperature' must be a number > 0"),
+    (lambda: deterministic_softmax(1), "parameter 'n' must be an integer >= 2"),
+    (lambda: stochastic_softmax(4, rate=500 * Hz), r"parameter 'rate' x dt must be <= 0.01"),
+    (lambda: stochastic_softmax(4, inhibition="divisive"), "parameter 'inhibition' must be"),
+    (lambda: score_inputs("X", [[0.0, 1.0]]), "parameter 'kind' must be 'S' or 'D'"),
+    (lambda: score_inputs("S", [[np.nan, 1.0]]), "parameter 'scores' must be finite"),
+])
+def test_bad_softmax_parameters(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
