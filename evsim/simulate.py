@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import tempfile
+import hashlib
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 from brian2 import Clock, ms, prefs, second
 from brian2 import seed as brian_seed
 from brian2.devices.device import device, reset_device, set_device
+from filelock import FileLock
 
 from .build import SCHEDULES, build_network
 from .graph import Circuit
 from .models import check_quantity
 from .record import SpikeRecord, SpikeTrains
 
-__all__ = ["simulate", "TARGETS"]
+__all__ = ["simulate", "TARGETS", "standalone_directory"]
 
 TARGETS = ("numpy", "cython", "cpp_standalone")
 
@@ -136,16 +139,33 @@ def _run_runtime(circuit, inputs, trials, seed, dt, checkpoints, parameters, ini
     return counts, spikes, built
 
 
+def standalone_directory(circuit: Circuit, trials: int) -> Path:
+    """Persistent build directory for cpp_standalone, one per circuit structure and size.
+
+    Brian2 rewrites only generated files whose content changed, so a rerun of the same
+    circuit recompiles little. Override the root with the EVSIM_CACHE_DIR variable.
+    """
+    root = Path(os.environ.get("EVSIM_CACHE_DIR", Path.home() / ".cache" / "evsim"))
+    signature = repr([(p.name, p.model.equations, p.model.threshold, p.model.reset, p.size)
+                      for p in circuit.populations] +
+                     [(p.name, p.connectivity, p.variable) for p in circuit.projections] +
+                     [trials])
+    digest = hashlib.sha256(signature.encode()).hexdigest()[:16]
+    return root / "standalone" / f"{circuit.name}-{digest}"
+
+
 def _run_standalone(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,
                     record_spikes, schedule, target):
     """cpp_standalone: one compiled run recording spike times; counts binned at checkpoints."""
-    with tempfile.TemporaryDirectory(prefix="evsim_standalone_") as directory:
+    directory = standalone_directory(circuit, trials)
+    directory.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(directory) + ".lock"):
         set_device("cpp_standalone", build_on_run=False)
         try:
             built = _build(circuit, inputs, trials, seed, dt, parameters, initial, True,
                            schedule)
             built.network.run(checkpoints[-1], namespace={})
-            device.build(directory=directory, compile=True, run=True)
+            device.build(directory=str(directory), compile=True, run=True)
             trains = _spike_trains(built, circuit)
         finally:
             device.reinit()
