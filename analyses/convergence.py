@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from brian2 import Hz, ms
 
-from circuits.softmax import deterministic_softmax, score_inputs, softmax, stochastic_softmax
+from circuits.softmax import (deterministic_softmax, score_inputs, softmax, stochastic_softmax,
+                              windowed_softmax)
 from evsim import simulate
 
 __all__ = ["T_QUICK", "T_FULL", "SoftmaxRun", "score_vectors", "run_softmax", "errors",
@@ -24,6 +25,7 @@ __all__ = ["T_QUICK", "T_FULL", "SoftmaxRun", "score_vectors", "run_softmax", "e
 T_QUICK = np.unique(np.round(np.geomspace(16, 1024, 9))).astype(int)
 T_FULL = np.unique(np.round(np.geomspace(16, 4096, 11))).astype(int)
 BURN_IN = 20 * ms
+WINDOW, RACE_RATE = 5 * ms, 1000 * Hz  # construction S': 5 expected racers' spikes per window
 SILENT_SCORE = -1e4  # padding: exp(-1e4) underflows to a zero rate
 
 
@@ -58,10 +60,11 @@ def _padded(vectors: pd.DataFrame, n_max: int) -> np.ndarray:
 def run_softmax(kind: str, vectors: pd.DataFrame, seeds: int, T_values, *, seed: int = 1,
                 rate=80 * Hz, dt=0.1 * ms, target: str = "numpy", offset: float = 0.0,
                 **circuit_options) -> SoftmaxRun:
-    """Simulate every vector x seed of circuit ``kind`` ("S" or "D") in one Brian2 run.
+    """Simulate every vector x seed of circuit ``kind`` ("S", "S'" or "D") in one Brian2 run.
 
-    ``offset`` shifts every drive of S (see :func:`circuits.softmax.score_inputs`);
-    ``circuit_options`` go to the circuit factory.
+    T is read out after T / rate (S, D) or after T windows of 5 ms (S'). ``offset`` shifts
+    every drive of S (see :func:`circuits.softmax.score_inputs`); ``circuit_options`` go to
+    the circuit factory.
     """
     n_max = int(vectors["n"].max())
     z = np.repeat(_padded(vectors, n_max), seeds, axis=0)
@@ -69,13 +72,22 @@ def run_softmax(kind: str, vectors: pd.DataFrame, seeds: int, T_values, *, seed:
                            "seed": np.tile(np.arange(seeds), len(vectors)),
                            "n": np.repeat(vectors["n"].to_numpy(), seeds),
                            "temperature": np.repeat(vectors["temperature"].to_numpy(), seeds)})
-    factory = stochastic_softmax if kind == "S" else deterministic_softmax
-    circuit = factory(n_max, rate=rate, dt=dt, **circuit_options)
-    extra = {"offset": offset, "inhibition": circuit_options.get("inhibition", "subtractive")} \
-        if kind == "S" else {}
-    drive, initial = score_inputs(kind, z, rate=rate, rng=np.random.default_rng(seed), **extra)
+    rng = np.random.default_rng(seed)
+    if kind == "S'":
+        circuit = windowed_softmax(n_max, window=WINDOW, race_rate=RACE_RATE, dt=dt,
+                                   **circuit_options)
+        drive, initial = score_inputs("S", z, rate=RACE_RATE)
+        samples_per_second = 1 / WINDOW
+    else:
+        factory = stochastic_softmax if kind == "S" else deterministic_softmax
+        circuit = factory(n_max, rate=rate, dt=dt, **circuit_options)
+        extra = {"offset": offset, "inhibition": circuit_options.get("inhibition",
+                                                                     "subtractive")} \
+            if kind == "S" else {}
+        drive, initial = score_inputs(kind, z, rate=rate, rng=rng, **extra)
+        samples_per_second = rate
     T = np.asarray(T_values, dtype=int)
-    steps = np.round(np.asarray((BURN_IN + T / rate) / dt)).astype(int)
+    steps = np.round(np.asarray((BURN_IN + T / samples_per_second) / dt)).astype(int)
     checkpoints = np.concatenate([[round(float(BURN_IN / dt))], steps]) * dt
     record = simulate(circuit, {"scores": drive}, checkpoints[-1], trials=len(z), seed=seed,
                       dt=dt, checkpoints=checkpoints, initial=initial, target=target)

@@ -85,7 +85,9 @@ RATE_PROTOCOL = (
     "all trials. Slope: least squares of log mean TV on log T; 95% CI from 2000 bootstrap "
     "resamples of seeds within each score vector, paired across T. Rule (before the run): "
     "supported if the CI's upper end <= -0.45, refuted if its lower end > -0.45, partial "
-    "otherwise; tight if the CI lies within [-0.55, -0.45]."
+    "otherwise; tight if the CI lies within [-0.55, -0.45]. The windowed race S' (one winner "
+    "per 5 ms window, race rate 1 kHz, T = number of windows) is measured on the same vectors "
+    "and reported in details with the same rule."
 )
 
 PREFACTOR_PROTOCOL = (
@@ -115,11 +117,18 @@ def _interval_verdict(ci, low: float, high: float) -> str:
 
 def measure_stochastic_rate(context) -> ClaimResult:
     table, example = experiment("S", context.quick, context.seed, context.target)
+    windowed, _ = experiment("S'", context.quick, context.seed, context.target)
     details = _rate_details(table)
     verdict, details["tight"] = rate_verdict(details["ci95_tv_vs_T"])
+    race = _summary(windowed)
+    details["windowed_S'"] = {
+        "slope_tv_vs_windows": race["slope"], "ci95": race["ci95"],
+        "verdict_by_same_rule": rate_verdict(race["ci95"])[0],
+        "spikes_per_window": float((windowed["N"] / windowed["T"]).mean())}
     raster = _raster(context.seed, context.target)
     return ClaimResult(verdict, details["slope_tv_vs_T"], details["ci95_tv_vs_T"], details,
-                       {"errors": table, "example_counts": example, "raster": raster})
+                       {"errors": table, "errors_windowed": windowed, "example_counts": example,
+                        "raster": raster})
 
 
 def measure_prefactor(context) -> ClaimResult:
@@ -253,6 +262,7 @@ def plot_stochastic_rate(tables, directory) -> list[str]:
     with paper_style():
         fig, (left, right) = figure("double", 2.4, ncols=2)
         summary = _band(left, table, "construction S (mean, 95% CI)")
+        _band(left, tables["errors_windowed"], "S' (T = windows)", color="C2")
         left.plot(summary["T"], table.groupby("T")["predicted_tv"].mean(), "-", color="C1",
                   label="multinomial prediction")
         _reference(left, summary["T"], summary["mean"][0])

@@ -11,6 +11,10 @@ excitatory rates: that is what makes the spike histogram converge to softmax(s /
   interneuron's spikes feed a fast decaying trace (a global soft dead time) and a slow
   integrating trace with constant upward drift (an integral controller that holds the
   population rate at ``rate``, so the slow trace tracks the log-sum-exp of the scores).
+* :func:`windowed_softmax` (S'): time is cut into windows; in each window the neurons race
+  (hazard rho0 exp(u_j) with no controller), the first spike drives the interneuron, whose
+  strong fast inhibition blocks everyone until the window ends: about one spike per window,
+  whose identity is a softmax sample, so T windows give N ~= T samples.
 * :func:`deterministic_softmax` (D): non-leaky integrate-and-fire neurons with reset by
   subtraction, driven by exp((s_j - max s)/temperature) times a shared multiplicative gain that
   the interneuron lowers on every spike and that rises at a constant rate between spikes.
@@ -27,8 +31,8 @@ from brian2 import Hz, Mohm, mV, ms, second
 from evsim import Circuit, models
 from evsim.models import check_quantity
 
-__all__ = ["stochastic_softmax", "deterministic_softmax", "score_inputs", "softmax",
-           "MAX_RATE_DT"]
+__all__ = ["stochastic_softmax", "windowed_softmax", "deterministic_softmax", "score_inputs",
+           "softmax", "MAX_RATE_DT"]
 
 #: Largest population rate x dt accepted by default: above it, simultaneous spikes and the
 #: concavity of 1 - exp(-rho dt) bias the histogram (reference/theory.md 1.2).
@@ -101,6 +105,35 @@ def stochastic_softmax(n: int, *, temperature: float = 1.0, rate=80 * Hz, dt=0.1
         circuit.connect("inh", "exc", slow_weight * _DELTA, sign="inhibitory",
                         variable="syn_slow", name="inh->exc slow")
         circuit.add_output("inhibition", "inh")
+    return circuit
+
+
+def windowed_softmax(n: int, *, temperature: float = 1.0, window=5 * ms, race_rate=1000 * Hz,
+                     dt=0.1 * ms, block_weight: float = 30.0, max_rate_dt: float = 0.1) -> Circuit:
+    """Construction S': one winner spike per ``window`` (a race of escape-noise neurons).
+
+    ``race_rate`` is the summed hazard during the race (start the slow trace with
+    :func:`score_inputs` at ``rate=race_rate``); ``race_rate x window`` >= 5 makes empty windows
+    rare (< 1 %). ``block_weight`` (in units of delta) is the interneuron's inhibition, which
+    lasts until the window ends. The race needs rate x dt <= 0.1 (a winner per window, not a
+    steady rate: the per-step bias of 1 - exp(-rho dt) stays near the noise floor).
+    """
+    _check_common(n, temperature, race_rate, dt, max_rate_dt)
+    check_quantity("window", window, ms, positive=True)
+    if float(race_rate * window) < 5:
+        raise ValueError(f"parameter 'race_rate' x window must be >= 5 (got "
+                         f"{float(race_rate * window):g}), else many windows stay empty")
+    model = models.escape_noise_lif(tau_m=10 * ms, rho0=1 * Hz, delta=_DELTA,
+                                    resistance=_RESISTANCE, tau_syn=1000 * window, window=window)
+    circuit = Circuit("windowed_softmax")
+    circuit.add_population("exc", model, n)
+    circuit.add_population("inh", _relay(), 1)
+    circuit.connect("exc", "inh", 1 * mV)
+    circuit.connect("inh", "exc", block_weight * _DELTA, sign="inhibitory", variable="syn_fast",
+                    name="inh->exc block")
+    circuit.add_input("scores", "exc")
+    circuit.add_output("spikes", "exc")
+    circuit.add_output("inhibition", "inh")
     return circuit
 
 

@@ -160,7 +160,8 @@ def integrate_and_fire(tau_m=20 * ms, v_th=20 * mV, v_reset=0 * mV, t_ref=0 * ms
 
 def escape_noise_lif(tau_m=10 * ms, rho0=100 * Hz, theta=0 * mV, delta=1 * mV, t_ref=0 * ms,
                      v_reset=0 * mV, resistance=1 * Mohm, reset="none", tau_syn=1 * ms,
-                     slow_drift=0 * mV / second, inhibition="subtractive") -> NeuronModel:
+                     slow_drift=0 * mV / second, inhibition="subtractive",
+                     window=None) -> NeuronModel:
     """LIF with a stochastic threshold (escape noise) and two synaptic traces.
 
     Hazard ``rho = rho0 exp((v + syn_fast + syn_slow - theta)/delta)``; in each step of length
@@ -171,6 +172,8 @@ def escape_noise_lif(tau_m=10 * ms, rho0=100 * Hz, theta=0 * mV, delta=1 * mV, t
     or ``"subtract"`` (``v -= theta - v_reset``). ``inhibition="shunting"`` makes negative
     traces act as a conductance that divides the membrane drive instead of subtracting:
     ``rho = rho0 exp((v/(1 + g) - theta)/delta)`` with ``g = max(0, -(syn_fast + syn_slow))/delta``.
+    With a ``window`` (time), ``syn_fast`` is cleared at the start of every window (t = k window),
+    which turns a strong fast inhibition into "blocked until the next window".
     """
     check_quantity("tau_m", tau_m, ms, positive=True)
     check_quantity("rho0", rho0, Hz, positive=True)
@@ -186,23 +189,29 @@ def escape_noise_lif(tau_m=10 * ms, rho0=100 * Hz, theta=0 * mV, delta=1 * mV, t
     if inhibition not in effective:
         raise ValueError(f"parameter 'inhibition' must be one of {tuple(effective)}, "
                          f"got {inhibition!r}")
+    parameters = dict(tau_m=tau_m, rho0=rho0, theta=theta, delta=delta, t_ref=t_ref,
+                      v_reset=v_reset, resistance=resistance, tau_syn=tau_syn,
+                      slow_drift=slow_drift)
+    equations, step_code = "", "syn_slow += slow_drift*dt"
+    if window is not None:
+        check_quantity("window", window, ms, positive=True)
+        parameters["window"] = window
+        equations = "\nwindow : second (constant)"
+        step_code += "\nsyn_fast = syn_fast * int(timestep(t, dt) % timestep(window, dt) != 0)"
     return NeuronModel(
         name="escape_noise_lif",
         equations="dv/dt = (resistance*I - v)/tau_m : volt (unless refractory)\n"
         "dsyn_fast/dt = -syn_fast/tau_syn : volt\nsyn_slow : volt\n"
         "rho0 : Hz (constant)\ntheta : volt (constant)\ndelta : volt (constant)\n"
         "v_reset : volt (constant)\ntau_syn : second (constant)\n"
-        "slow_drift : volt/second (constant)" + _MEMBRANE_PARAMETERS,
+        "slow_drift : volt/second (constant)" + equations + _MEMBRANE_PARAMETERS,
         threshold=f"rand() < 1 - exp(-rho0*exp(({effective[inhibition]} - theta)/delta)*dt)",
         reset=_reset_code(reset, ("none", "value", "subtract"), "v -= theta - v_reset",
                           "v = v_reset"),
         method="exact",
-        parameters=dict(tau_m=tau_m, rho0=rho0, theta=theta, delta=delta, t_ref=t_ref,
-                        v_reset=v_reset, resistance=resistance, tau_syn=tau_syn,
-                        slow_drift=slow_drift),
-        input_variable="I", input_unit=amp,
+        parameters=parameters, input_variable="I", input_unit=amp,
         synaptic_targets={"v": mV, "syn_fast": mV, "syn_slow": mV}, refractory="t_ref",
-        step_code="syn_slow += slow_drift*dt", time_constants=("tau_m", "tau_syn"),
+        step_code=step_code, time_constants=("tau_m", "tau_syn"),
     )
 
 

@@ -83,3 +83,21 @@ def test_errors_table_on_known_counts():
 def test_bad_softmax_parameters(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_windowed_race_gives_about_one_softmax_sample_per_window(seed):
+    vectors = score_vectors((6,), (1.0,), 1, seed)
+    run = run_softmax("S'", vectors, 20, [400], seed=seed)
+    counts = run.counts[0].sum(axis=0)[:6]
+    spikes_per_window = run.counts[0].sum(-1) / 400
+    # at most a few percent empty windows (race rate x window = 5) and a few ties
+    assert 0.95 < spikes_per_window.mean() < 1.3
+    p = run.p[0, :6]
+    assert stats.chisquare(counts, counts.sum() * p).pvalue > 1e-3
+
+
+def test_windowed_race_rejects_too_short_windows():
+    from circuits.softmax import windowed_softmax
+
+    with pytest.raises(ValueError, match="parameter 'race_rate' x window must be >= 5"):
+        windowed_softmax(4, window=1 * ms)
