@@ -1,8 +1,12 @@
 """Concrete circuits, each a function returning an evsim Circuit."""
 
 from .basic import shared_inhibition, single_lif
+from .softmax import deterministic_softmax, stochastic_softmax, windowed_softmax
 
 #: name -> factory (keyword arguments only); used by ``evsim list`` and ``evsim graph``.
-CIRCUITS = {"single_lif": single_lif, "shared_inhibition": shared_inhibition}
+CIRCUITS = {"single_lif": single_lif, "shared_inhibition": shared_inhibition,
+            "stochastic_softmax": stochastic_softmax, "windowed_softmax": windowed_softmax,
+            "deterministic_softmax": deterministic_softmax}
 
-__all__ = ["CIRCUITS", "shared_inhibition", "single_lif"]
+__all__ = ["CIRCUITS", "deterministic_softmax", "shared_inhibition", "single_lif",
+           "stochastic_softmax", "windowed_softmax"]

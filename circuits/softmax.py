@@ -19,8 +19,9 @@ excitatory rates: that is what makes the spike histogram converge to softmax(s /
   subtraction, driven by exp((s_j - max s)/temperature) times a shared multiplicative gain that
   the interneuron lowers on every spike and that rises at a constant rate between spikes.
 
-Scores are dimensionless; :func:`score_inputs` turns a (trials, n) score array into the input
-currents and the initial state (warm start at the controller's equilibrium) of either circuit.
+Scores are dimensionless; :func:`score_inputs` turns a (trials, n) score array and a
+temperature into the input currents and the initial state (warm start at the controller's
+equilibrium) of either circuit: the temperature is part of the input encoding.
 """
 
 from __future__ import annotations
@@ -49,12 +50,9 @@ def softmax(scores, temperature: float = 1.0) -> np.ndarray:
     return z / z.sum(axis=-1, keepdims=True)
 
 
-def _check_common(n, temperature, rate, dt, max_rate_dt):
+def _check_common(n, rate, dt, max_rate_dt):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"parameter 'n' must be an integer >= 2, got {n!r}")
-    if not (isinstance(temperature, (int, float)) and np.isfinite(temperature)
-            and temperature > 0):
-        raise ValueError(f"parameter 'temperature' must be a number > 0, got {temperature!r}")
     check_quantity("rate", rate, Hz, positive=True)
     check_quantity("dt", dt, ms, positive=True)
     if float(rate * dt) > max_rate_dt:
@@ -69,7 +67,7 @@ def _relay():
                                      reset="subtract")
 
 
-def stochastic_softmax(n: int, *, temperature: float = 1.0, rate=80 * Hz, dt=0.1 * ms,
+def stochastic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
                        fast_weight: float = 5.0, tau_fast=1 * ms, slow_weight: float = 0.05,
                        t_ref=0 * ms, inhibition: str | None = "subtractive",
                        max_rate_dt: float = MAX_RATE_DT) -> Circuit:
@@ -82,7 +80,7 @@ def stochastic_softmax(n: int, *, temperature: float = 1.0, rate=80 * Hz, dt=0.1
     construction), ``"shunting"`` (the traces divide the drive: an ablation) or ``None`` (no
     interneuron: an ablation).
     """
-    _check_common(n, temperature, rate, dt, max_rate_dt)
+    _check_common(n, rate, dt, max_rate_dt)
     for name, value in (("fast_weight", fast_weight), ("slow_weight", slow_weight)):
         if not (isinstance(value, (int, float)) and value >= 0):
             raise ValueError(f"parameter '{name}' must be a number >= 0, got {value!r}")
@@ -108,7 +106,7 @@ def stochastic_softmax(n: int, *, temperature: float = 1.0, rate=80 * Hz, dt=0.1
     return circuit
 
 
-def windowed_softmax(n: int, *, temperature: float = 1.0, window=5 * ms, race_rate=1000 * Hz,
+def windowed_softmax(n: int = 8, *, window=5 * ms, race_rate=1000 * Hz,
                      dt=0.1 * ms, block_weight: float = 30.0, max_rate_dt: float = 0.1) -> Circuit:
     """Construction S': one winner spike per ``window`` (a race of escape-noise neurons).
 
@@ -118,7 +116,7 @@ def windowed_softmax(n: int, *, temperature: float = 1.0, window=5 * ms, race_ra
     lasts until the window ends. The race needs rate x dt <= 0.1 (a winner per window, not a
     steady rate: the per-step bias of 1 - exp(-rho dt) stays near the noise floor).
     """
-    _check_common(n, temperature, race_rate, dt, max_rate_dt)
+    _check_common(n, race_rate, dt, max_rate_dt)
     check_quantity("window", window, ms, positive=True)
     if float(race_rate * window) < 5:
         raise ValueError(f"parameter 'race_rate' x window must be >= 5 (got "
@@ -137,7 +135,7 @@ def windowed_softmax(n: int, *, temperature: float = 1.0, window=5 * ms, race_ra
     return circuit
 
 
-def deterministic_softmax(n: int, *, temperature: float = 1.0, rate=80 * Hz, dt=0.1 * ms,
+def deterministic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
                           gain_step: float = 0.05, t_ref=0 * ms,
                           max_rate_dt: float = MAX_RATE_DT) -> Circuit:
     """Construction D: IF neurons (reset by subtraction) with a shared multiplicative gain.
@@ -146,7 +144,7 @@ def deterministic_softmax(n: int, *, temperature: float = 1.0, rate=80 * Hz, dt=
     spikes it rises at ``gain_step * rate`` per second, so the population rate settles at
     ``rate`` while the shared gain cancels from every count ratio.
     """
-    _check_common(n, temperature, rate, dt, max_rate_dt)
+    _check_common(n, rate, dt, max_rate_dt)
     if not (isinstance(gain_step, (int, float)) and gain_step > 0):
         raise ValueError(f"parameter 'gain_step' must be a number > 0, got {gain_step!r}")
     model = models.gain_modulated_if(tau_m=10 * ms, v_th=1 * mV, t_ref=t_ref,
@@ -174,6 +172,9 @@ def score_inputs(kind: str, scores, *, temperature: float = 1.0, rate=80 * Hz, r
     D: drive exp((s_j - max s)/temperature), log-gain started at its equilibrium, membranes
     at random phases in [0, V_th) (drawn from ``rng``) so that count errors average out.
     """
+    if not (isinstance(temperature, (int, float)) and np.isfinite(temperature)
+            and temperature > 0):
+        raise ValueError(f"parameter 'temperature' must be a number > 0, got {temperature!r}")
     z = np.atleast_2d(np.asarray(scores, dtype=float)) / temperature
     if not np.all(np.isfinite(z)):
         raise ValueError("parameter 'scores' must be finite")

@@ -73,7 +73,8 @@ def test_errors_table_on_known_counts():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: stochastic_softmax(4, temperature=-1.0), "parameter 'temperature' must be a number > 0"),
+    (lambda: score_inputs("S", [[0.0, 1.0]], temperature=-1.0),
+     "parameter 'temperature' must be a number > 0"),
     (lambda: deterministic_softmax(1), "parameter 'n' must be an integer >= 2"),
     (lambda: stochastic_softmax(4, rate=500 * Hz), r"parameter 'rate' x dt must be <= 0.01"),
     (lambda: stochastic_softmax(4, inhibition="divisive"), "parameter 'inhibition' must be"),
