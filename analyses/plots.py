@@ -66,8 +66,9 @@ def plot_fi_curve(table, ax=None, dt_ms: float | None = None):
         mean = table["rate_hz_mean"].to_numpy()[order]
         ax.plot(drive, table["analytic_hz"].to_numpy()[order], "-", color="0.3",
                 label="analytic  1/(t_ref + tau ln(RI/(RI - V_th)))")
-        ax.errorbar(drive, mean, yerr=[mean - table["rate_hz_min"].to_numpy()[order],
-                                       table["rate_hz_max"].to_numpy()[order] - mean],
+        spread = [mean - table["rate_hz_min"].to_numpy()[order],
+                  table["rate_hz_max"].to_numpy()[order] - mean]
+        ax.errorbar(drive, mean, yerr=np.clip(spread, 0, None),  # clip float round-off
                     fmt="o", mfc="none", label="simulated (mean, trial range)")
         ax.set_xlabel("drive current I (nA)")
         ax.set_ylabel("firing rate (Hz)")

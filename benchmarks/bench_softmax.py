@@ -44,17 +44,21 @@ def _tv(counts: np.ndarray, scores: np.ndarray) -> float:
     return float(0.5 * np.abs(p_hat - softmax(scores)).sum(-1).mean())
 
 
-def run_evsim(trials: int, steps: int, seed: int, target: str = "numpy") -> np.ndarray:
+def run_evsim(trials: int, steps: int, seed: int, target: str = "numpy",
+              simulation_seed: int | None = None) -> np.ndarray:
+    """Batched evsim run; scores from ``seed``, random numbers from ``simulation_seed``."""
     scores = _scores(trials, seed)
     drive, initial = score_inputs("S", scores)
     record = simulate(stochastic_softmax(N), {"scores": drive}, steps * DT * 1000 * ms,
-                      trials=trials, seed=seed, initial=initial, target=target,
+                      trials=trials, seed=seed if simulation_seed is None else simulation_seed,
+                      initial=initial, target=target,
                       checkpoints=[BURN_IN_STEPS * DT * 1000, steps * DT * 1000] * ms)
     return record.counts["exc"][1] - record.counts["exc"][0]
 
 
 def run_loop(trials: int, steps: int, seed: int) -> np.ndarray:
-    return np.concatenate([run_evsim(1, steps, seed + k) for k in range(trials)])
+    return np.concatenate([run_evsim(1, steps, seed, simulation_seed=seed + k)
+                           for k in range(trials)])
 
 
 def run_numpy(trials: int, steps: int, seed: int) -> np.ndarray:
