@@ -92,7 +92,7 @@ def _nan_extreme(function, values):
     return float(function(values)) if np.isfinite(values).any() else np.nan
 
 
-def measure_claim(context) -> "ClaimResult":
+def measure_claim(context):
     """Run the ``lif.fi_curve`` protocol (exact method plus the forward-Euler control)."""
     from .claims import ClaimResult
 

@@ -11,18 +11,17 @@ Usage: python benchmarks/bench_batched_vs_loop.py [--trials 20,50,...] [--out DI
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import resource
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import brian2 as b2
 import numpy as np
 import pandas as pd
-from brian2 import Mohm, mV, ms, nA
+from brian2 import Mohm, ms, nA
 
 from circuits import shared_inhibition
+from common import in_fresh_process, markdown
 from evsim import simulate
 
 DURATION = 100 * ms  # 1000 steps of 0.1 ms
@@ -54,12 +53,6 @@ def hand_written_trial(drive):
     return np.array(monitor.count[:])
 
 
-def markdown(frame: pd.DataFrame) -> str:
-    """A pipe table of ``frame`` (floats to 3 significant digits)."""
-    cells = [[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row]
-             for row in frame.itertuples(index=False)]
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
 
 
 def _measure_in_child(kind: str, trials: int, duration_ms: float, record_spikes: bool,
@@ -80,10 +73,7 @@ def _measure_in_child(kind: str, trials: int, duration_ms: float, record_spikes:
 
 def measure(kind, trials, duration_ms=100.0, record_spikes=False, seed=1):
     """One measurement in a new process, so timings and peak memory do not mix."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(_measure_in_child, kind, trials, duration_ms, record_spikes,
-                           seed).result()
+    return in_fresh_process(_measure_in_child, kind, trials, duration_ms, record_spikes, seed)
 
 
 def baseline_rss() -> float:

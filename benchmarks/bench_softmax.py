@@ -17,15 +17,15 @@ Usage: python benchmarks/bench_softmax.py [--out DIR] [--loop-trials 5]
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import resource
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from brian2 import Hz, ms
+from brian2 import ms
+
+from common import in_fresh_process, markdown
 
 from circuits.softmax import score_inputs, softmax, stochastic_softmax
 from evsim import simulate
@@ -101,20 +101,13 @@ def _child(method: str, trials: int, steps: int, seed: int):
 
 
 def measure(method: str, trials: int, steps: int, seed: int = 1) -> dict:
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        seconds, rss, tv = pool.submit(_child, method, trials, steps, seed).result()
+    seconds, rss, tv = in_fresh_process(_child, method, trials, steps, seed)
     row = dict(method=method, trials=trials, steps=steps, seconds=seconds,
                trial_steps_per_s=trials * steps / seconds, peak_rss_mib=rss, mean_tv=tv)
     print(row, flush=True)
     return row
 
 
-def markdown(frame: pd.DataFrame) -> str:
-    cells = [[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row]
-             for row in frame.itertuples(index=False)]
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
 
 
 def main():

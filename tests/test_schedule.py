@@ -1,6 +1,5 @@
 """Resets before synapses: input arriving on a firing step is kept, not erased by the reset."""
 
-import numpy as np
 import pytest
 from brian2 import mV, ms, nA
 
