@@ -15,7 +15,7 @@ from brian2 import Clock, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArr
 from brian2.units.fundamentalunits import Dimension, get_dimensions, get_unit
 
 from .graph import Circuit
-from .models import check_quantity
+from .models import RELEASE_ZERO_REFRACTORY, check_quantity
 
 __all__ = ["BuiltNetwork", "build_network", "SCHEDULES", "per_neuron_values"]
 
@@ -90,15 +90,24 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
     for index, population in enumerate(circuit.populations):
         model = population.model
         name = _brian_name(index, population.name)
-        group = NeuronGroup(
-            trials * population.size, model.equations, threshold=model.threshold,
-            reset=model.reset, refractory=model.refractory or False, method=model.method,
-            clock=clock, name=name, namespace={})
         overrides = parameters.get(population.name, {})
+        equations, reset, refractory = _share_parameters(model, overrides), model.reset, \
+            model.refractory or False
+        if refractory and _never_refractory(model, overrides, clock.dt):
+            equations = equations.replace(" (unless refractory)", "")
+            reset = "\n".join(line for line in reset.split("\n")
+                              if line != RELEASE_ZERO_REFRACTORY) or None
+            refractory = False
+        group = NeuronGroup(
+            trials * population.size, equations, threshold=model.threshold, reset=reset,
+            refractory=refractory, method=model.method, clock=clock, name=name, namespace={})
         for key, default in model.parameters.items():
-            value = overrides.get(key, default)
-            setattr(group, key, per_neuron_values(f"{population.name}.{key}", value, default,
-                                                  trials, population.size) * _unit_of(default))
+            if key in overrides:
+                setattr(group, key, per_neuron_values(f"{population.name}.{key}", overrides[key],
+                                                      default, trials, population.size)
+                        * _unit_of(default))
+            else:
+                setattr(group, key, default)
         for key, value in initial.get(population.name, {}).items():
             if key not in group.variables or key.startswith("_"):
                 raise ValueError(f"unknown variable '{key}' in initial for population "
@@ -135,6 +144,29 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
     network = Network(*groups.values(), *synapses.values(), *counters.values())
     network.schedule = SCHEDULES[schedule]
     return BuiltNetwork(network, groups, synapses, counters, out_degree, trials)
+
+
+def _never_refractory(model, overrides: dict, dt) -> bool:
+    """True if every neuron's t_ref rounds to zero steps (Brian2: t_ref < dt (1 - 1e-3)).
+
+    Such neurons never block input or spikes, so the refractoriness machinery is dropped.
+    """
+    t_ref = overrides.get("t_ref", model.parameters.get("t_ref"))
+    return t_ref is not None and bool(np.all(np.asarray(t_ref) < float(dt) * (1 - 1e-3)))
+
+
+def _share_parameters(model, overrides: dict) -> str:
+    """The model's equations with every parameter not overridden per trial declared shared.
+
+    A shared parameter is one scalar for the whole group, so Brian2 computes expressions of
+    it (e.g. exp(-dt/tau)) once per step instead of once per neuron.
+    """
+    equations = model.equations
+    for key in model.parameters:
+        if key not in overrides:
+            equations = re.sub(rf"^(\s*{key}\s*:[^(\n]*)\(constant\)", r"\1(constant, shared)",
+                               equations, flags=re.MULTILINE)
+    return equations
 
 
 def _check_ports(circuit: Circuit, inputs: dict) -> None:

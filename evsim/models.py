@@ -31,6 +31,7 @@ __all__ = [
     "MODELS",
     "get_model",
     "check_quantity",
+    "RELEASE_ZERO_REFRACTORY",
 ]
 
 
@@ -94,7 +95,7 @@ def check_quantity(name: str, value, reference, *, positive: bool = False, nonne
 #: is shorter than one step, so synaptic input arriving on the firing step (after the reset in
 #: the ``resets_first`` schedule) would be dropped. This line, appended to the reset, lifts the
 #: block for neurons whose refractory period rounds to zero steps.
-_RELEASE_ZERO_REFRACTORY = "not_refractory = timestep(t_ref, dt) == 0"
+RELEASE_ZERO_REFRACTORY = "not_refractory = timestep(t_ref, dt) == 0"
 
 
 def _reset_code(reset: str, allowed: tuple[str, ...], subtract: str, to_value: str,
@@ -104,7 +105,7 @@ def _reset_code(reset: str, allowed: tuple[str, ...], subtract: str, to_value: s
     code = {"value": to_value, "hard": to_value, "subtract": subtract, "soft": subtract}.get(reset)
     if not refractory:
         return code
-    return "\n".join(filter(None, [code, _RELEASE_ZERO_REFRACTORY]))
+    return "\n".join(filter(None, [code, RELEASE_ZERO_REFRACTORY]))
 
 
 _MEMBRANE_PARAMETERS = """
