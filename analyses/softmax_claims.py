@@ -86,8 +86,8 @@ RATE_PROTOCOL = (
     "resamples of seeds within each score vector, paired across T. Rule (before the run): "
     "supported if the CI's upper end <= -0.45, refuted if its lower end > -0.45, partial "
     "otherwise; tight if the CI lies within [-0.55, -0.45]. The windowed race S' (one winner "
-    "per 5 ms window, race rate 1 kHz, T = number of windows) is measured on the same vectors "
-    "and reported in details with the same rule."
+    "per 5 ms window, race rate 1 kHz so race rate x dt = 0.1, T = number of windows) is "
+    "measured on the same vectors and reported in details with the same rule."
 )
 
 PREFACTOR_PROTOCOL = (
@@ -121,7 +121,10 @@ def measure_stochastic_rate(context) -> ClaimResult:
     details = _rate_details(table)
     verdict, details["tight"] = rate_verdict(details["ci95_tv_vs_T"])
     race = _summary(windowed)
+    race_last = windowed[windowed["T"] == windowed["T"].max()]
     details["windowed_S'"] = {
+        "tv_over_prediction_at_largest_T": float(race_last["tv"].mean()
+                                                 / race_last["predicted_tv"].mean()),
         "slope_tv_vs_windows": race["slope"], "ci95": race["ci95"],
         "verdict_by_same_rule": rate_verdict(race["ci95"])[0],
         "spikes_per_window": float((windowed["N"] / windowed["T"]).mean())}

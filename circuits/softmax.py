@@ -106,15 +106,16 @@ def stochastic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
     return circuit
 
 
-def windowed_softmax(n: int = 8, *, window=5 * ms, race_rate=1000 * Hz,
-                     dt=0.1 * ms, block_weight: float = 30.0, max_rate_dt: float = 0.1) -> Circuit:
+def windowed_softmax(n: int = 8, *, window=50 * ms, race_rate=100 * Hz,
+                     dt=0.1 * ms, block_weight: float = 30.0,
+                     max_rate_dt: float = MAX_RATE_DT) -> Circuit:
     """Construction S': one winner spike per ``window`` (a race of escape-noise neurons).
 
     ``race_rate`` is the summed hazard during the race (start the slow trace with
     :func:`score_inputs` at ``rate=race_rate``); ``race_rate x window`` >= 5 makes empty windows
     rare (< 1 %). ``block_weight`` (in units of delta) is the interneuron's inhibition, which
-    lasts until the window ends. The race needs rate x dt <= 0.1 (a winner per window, not a
-    steady rate: the per-step bias of 1 - exp(-rho dt) stays near the noise floor).
+    lasts until the window ends. Defaults keep race_rate x dt = 0.01; a faster race (shorter
+    windows, fewer steps) needs ``max_rate_dt`` raised knowingly.
     """
     _check_common(n, race_rate, dt, max_rate_dt)
     check_quantity("window", window, ms, positive=True)

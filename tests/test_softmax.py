@@ -101,4 +101,6 @@ def test_windowed_race_rejects_too_short_windows():
     from circuits.softmax import windowed_softmax
 
     with pytest.raises(ValueError, match="parameter 'race_rate' x window must be >= 5"):
-        windowed_softmax(4, window=1 * ms)
+        windowed_softmax(4, window=10 * ms)
+    with pytest.raises(ValueError, match=r"parameter 'rate' x dt must be <= 0.01"):
+        windowed_softmax(4, window=5 * ms, race_rate=1000 * Hz)
