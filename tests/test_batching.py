@@ -1,6 +1,7 @@
 """One batched run equals separate runs; same seed, same counts; checkpoints are nested."""
 
 import numpy as np
+import pytest
 from brian2 import Hz, mV, ms, nA
 from scipy import stats
 
@@ -73,3 +74,15 @@ def test_synaptic_events_count_each_spike_times_out_degree():
     train = record.spikes["src"]
     expected = [np.sum((train.trial == t) * np.array([1, 2, 0])[train.neuron]) for t in range(4)]
     np.testing.assert_array_equal(record.synaptic_events["src->dst#0"][-1], expected)
+
+
+def test_record_rates_and_long_table():
+    record = simulate(shared_inhibition(n=3), {"drive": 40 * nA}, 100 * ms, trials=2,
+                      checkpoints=[50, 100] * ms)
+    rates = record.rates("exc")
+    np.testing.assert_allclose(np.asarray(rates), record.counts["exc"][-1] / 0.1)
+    table = record.to_dataframe()
+    assert len(table) == 2 * 2 * (3 + 1)  # checkpoints x trials x neurons (exc + inh)
+    assert table["count"].sum() == sum(c.sum() for c in record.counts.values())
+    with pytest.raises(ValueError, match="unknown population 'nope'"):
+        record.rates("nope")
