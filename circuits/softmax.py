@@ -67,6 +67,24 @@ def _relay():
                                      reset="subtract")
 
 
+def _lateral_inhibition(name: str, model, n: int, feedback: list) -> Circuit:
+    """``n`` excitatory neurons (input ``scores``) and, if ``feedback`` is not empty, one relay
+    interneuron that every excitatory spike drives and whose spikes inhibit all of them through
+    each (weight, target variable, label) of ``feedback``."""
+    circuit = Circuit(name)
+    circuit.add_population("exc", model, n)
+    circuit.add_input("scores", "exc")
+    circuit.add_output("spikes", "exc")
+    if feedback:
+        circuit.add_population("inh", _relay(), 1)
+        circuit.connect("exc", "inh", 1 * mV)
+        for weight, variable, label in feedback:
+            circuit.connect("inh", "exc", weight, sign="inhibitory", variable=variable,
+                            name=f"inh->exc {label}")
+        circuit.add_output("inhibition", "inh")
+    return circuit
+
+
 def stochastic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
                        fast_weight: float = 5.0, tau_fast=1 * ms, slow_weight: float = 0.05,
                        t_ref=0 * ms, inhibition: str | None = "subtractive",
@@ -91,19 +109,9 @@ def stochastic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
         tau_m=10 * ms, rho0=1 * Hz, delta=_DELTA, t_ref=t_ref, resistance=_RESISTANCE,
         tau_syn=tau_fast, slow_drift=slow_weight * _DELTA * rate if inhibition else 0 * mV / second,
         inhibition=inhibition or "subtractive")
-    circuit = Circuit("stochastic_softmax")
-    circuit.add_population("exc", model, n)
-    circuit.add_input("scores", "exc")
-    circuit.add_output("spikes", "exc")
-    if inhibition:
-        circuit.add_population("inh", _relay(), 1)
-        circuit.connect("exc", "inh", 1 * mV)
-        circuit.connect("inh", "exc", fast_weight * _DELTA, sign="inhibitory",
-                        variable="syn_fast", name="inh->exc fast")
-        circuit.connect("inh", "exc", slow_weight * _DELTA, sign="inhibitory",
-                        variable="syn_slow", name="inh->exc slow")
-        circuit.add_output("inhibition", "inh")
-    return circuit
+    feedback = [(fast_weight * _DELTA, "syn_fast", "fast"),
+                (slow_weight * _DELTA, "syn_slow", "slow")] if inhibition else []
+    return _lateral_inhibition("stochastic_softmax", model, n, feedback)
 
 
 def windowed_softmax(n: int = 8, *, window=50 * ms, race_rate=100 * Hz,
@@ -124,16 +132,8 @@ def windowed_softmax(n: int = 8, *, window=50 * ms, race_rate=100 * Hz,
                          f"{float(race_rate * window):g}), else many windows stay empty")
     model = models.escape_noise_lif(tau_m=10 * ms, rho0=1 * Hz, delta=_DELTA,
                                     resistance=_RESISTANCE, tau_syn=1000 * window, window=window)
-    circuit = Circuit("windowed_softmax")
-    circuit.add_population("exc", model, n)
-    circuit.add_population("inh", _relay(), 1)
-    circuit.connect("exc", "inh", 1 * mV)
-    circuit.connect("inh", "exc", block_weight * _DELTA, sign="inhibitory", variable="syn_fast",
-                    name="inh->exc block")
-    circuit.add_input("scores", "exc")
-    circuit.add_output("spikes", "exc")
-    circuit.add_output("inhibition", "inh")
-    return circuit
+    return _lateral_inhibition("windowed_softmax", model, n,
+                               [(block_weight * _DELTA, "syn_fast", "block")])
 
 
 def deterministic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
@@ -150,16 +150,8 @@ def deterministic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
         raise ValueError(f"parameter 'gain_step' must be a number > 0, got {gain_step!r}")
     model = models.gain_modulated_if(tau_m=10 * ms, v_th=1 * mV, t_ref=t_ref,
                                      resistance=_RESISTANCE, gain_drift=gain_step * rate)
-    circuit = Circuit("deterministic_softmax")
-    circuit.add_population("exc", model, n)
-    circuit.add_population("inh", _relay(), 1)
-    circuit.connect("exc", "inh", 1 * mV)
-    circuit.connect("inh", "exc", gain_step, sign="inhibitory", variable="log_gain",
-                    name="inh->exc gain")
-    circuit.add_input("scores", "exc")
-    circuit.add_output("spikes", "exc")
-    circuit.add_output("inhibition", "inh")
-    return circuit
+    return _lateral_inhibition("deterministic_softmax", model, n,
+                               [(gain_step, "log_gain", "gain")])
 
 
 def score_inputs(kind: str, scores, *, temperature: float = 1.0, rate=80 * Hz, rng=None,
