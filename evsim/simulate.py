@@ -75,8 +75,8 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
     counts, spikes, built = runner(circuit, inputs, trials, seed, dt, checkpoints,
                                    parameters, initial, record_spikes, schedule, target)
     wall = time.perf_counter() - started
-    events = {name: np.einsum("kts,s->kt", counts[p.source], built.out_degree[name])
-              for name, p in ((p.name, p) for p in circuit.projections)}
+    events = {p.name: np.einsum("kts,s->kt", counts[p.source], built.out_degree[p.name])
+              for p in circuit.projections}
     # The method is passed to Brian2 explicitly, so Brian2 raises if it does not apply.
     methods = {p.name: p.model.method for p in circuit.populations}
     metadata = dict(dt_s=float(dt / second), seed=seed, target=target, schedule=schedule,
