@@ -284,7 +284,7 @@ def plot_stochastic_rate(tables, directory) -> list[str]:
                    label="spike histogram")
             ax.set(title=f"T = {T} (N = {rows['count'].sum()})", xlabel="neuron j")
         axes[0].set_ylabel("probability")
-        axes[0].legend()
+        axes[-1].legend(loc="upper right")
         names += save_figure(fig, directory, "softmax_histograms")
 
         fig, ax = figure("single", 2.2)
