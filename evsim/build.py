@@ -15,9 +15,15 @@ from brian2 import Clock, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArr
 from brian2.units.fundamentalunits import Dimension, get_dimensions, get_unit
 
 from .graph import Circuit
-from .models import RELEASE_ZERO_REFRACTORY, check_quantity
+from .models import check_quantity
 
 __all__ = ["BuiltNetwork", "build_network", "SCHEDULES", "per_neuron_values"]
+
+#: Brian2 marks a neuron refractory from its spike to the end of that step even when t_ref
+#: is shorter than one step, so synaptic input arriving on the firing step (after the reset in
+#: the ``resets_first`` schedule) would be dropped. Appended to the reset of every model with
+#: a refractory period, this line lifts the block for neurons whose t_ref rounds to zero steps.
+RELEASE_ZERO_REFRACTORY = "not_refractory = timestep(t_ref, dt) == 0"
 
 #: Slot orders. ``resets_first`` runs resets before synaptic propagation, so an input that
 #: arrives on the step a neuron fires is added after its reset instead of being erased by it.
@@ -94,10 +100,9 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
         equations, reset, refractory = _share_parameters(model, overrides), model.reset, \
             model.refractory or False
         if refractory and _never_refractory(model, overrides, clock.dt):
-            equations = equations.replace(" (unless refractory)", "")
-            reset = "\n".join(line for line in reset.split("\n")
-                              if line != RELEASE_ZERO_REFRACTORY) or None
-            refractory = False
+            equations, refractory = equations.replace(" (unless refractory)", ""), False
+        elif refractory:
+            reset = "\n".join(filter(None, [reset, RELEASE_ZERO_REFRACTORY]))
         group = NeuronGroup(
             trials * population.size, equations, threshold=model.threshold, reset=reset,
             refractory=refractory, method=model.method, clock=clock, name=name, namespace={})

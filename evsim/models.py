@@ -31,7 +31,6 @@ __all__ = [
     "MODELS",
     "get_model",
     "check_quantity",
-    "RELEASE_ZERO_REFRACTORY",
 ]
 
 
@@ -91,21 +90,10 @@ def check_quantity(name: str, value, reference, *, positive: bool = False, nonne
         raise ValueError(f"parameter '{name}' must be >= 0, got {value!r}")
 
 
-#: Brian2 marks a neuron refractory from its spike to the end of that step even when t_ref
-#: is shorter than one step, so synaptic input arriving on the firing step (after the reset in
-#: the ``resets_first`` schedule) would be dropped. This line, appended to the reset, lifts the
-#: block for neurons whose refractory period rounds to zero steps.
-RELEASE_ZERO_REFRACTORY = "not_refractory = timestep(t_ref, dt) == 0"
-
-
-def _reset_code(reset: str, allowed: tuple[str, ...], subtract: str, to_value: str,
-                refractory: bool = True) -> str | None:
+def _reset_code(reset: str, allowed: tuple[str, ...], subtract: str, to_value: str) -> str | None:
     if reset not in allowed:
         raise ValueError(f"parameter 'reset' must be one of {allowed}, got {reset!r}")
-    code = {"value": to_value, "hard": to_value, "subtract": subtract, "soft": subtract}.get(reset)
-    if not refractory:
-        return code
-    return "\n".join(filter(None, [code, RELEASE_ZERO_REFRACTORY]))
+    return {"value": to_value, "hard": to_value, "subtract": subtract, "soft": subtract}.get(reset)
 
 
 _MEMBRANE_PARAMETERS = """
@@ -254,7 +242,7 @@ def discrete_lif(tau=2.0, v_th=1.0, v_reset=0.0, reset="hard") -> NeuronModel:
         equations="v : 1\nx : 1\nI : 1\ntau : 1 (constant)\nv_th : 1 (constant)\n"
         "v_reset : 1 (constant)",
         threshold="v >= v_th",
-        reset=_reset_code(reset, ("hard", "soft"), "v -= v_th", "v = v_reset", refractory=False),
+        reset=_reset_code(reset, ("hard", "soft"), "v -= v_th", "v = v_reset"),
         method=None,
         parameters=dict(tau=float(tau), v_th=float(v_th), v_reset=float(v_reset)),
         input_variable="I", input_unit=1,
