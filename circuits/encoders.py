@@ -17,6 +17,7 @@ import numpy as np
 from brian2 import Mohm, mV, ms
 
 from evsim import Circuit, models
+from evsim.models import check_integer
 
 __all__ = ["bernoulli_encoder", "sigma_delta_encoder", "encoder_inputs", "decode"]
 
@@ -25,8 +26,7 @@ _TAU = 10 * ms  # no leak: only sets the current scale; dt must stay below it
 
 
 def _encoder(name: str, model, n: int) -> Circuit:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"parameter 'n' must be an integer >= 1, got {n!r}")
+    check_integer("n", n, 1)
     circuit = Circuit(name)
     circuit.add_population("enc", model, n)
     circuit.add_input("values", "enc")
@@ -67,6 +67,5 @@ def encoder_inputs(kind: str, values, dt, *, rng=None) -> tuple:
 
 def decode(counts, steps: int) -> np.ndarray:
     """Decoded values count / steps (the rate per time step)."""
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"parameter 'steps' must be an integer >= 1, got {steps!r}")
+    check_integer("steps", steps, 1)
     return np.asarray(counts, dtype=float) / steps

@@ -30,7 +30,7 @@ import numpy as np
 from brian2 import Hz, Mohm, mV, ms, second
 
 from evsim import Circuit, models
-from evsim.models import check_quantity
+from evsim.models import check_integer, check_quantity
 
 __all__ = ["stochastic_softmax", "windowed_softmax", "deterministic_softmax", "score_inputs",
            "softmax", "MAX_RATE_DT"]
@@ -51,8 +51,7 @@ def softmax(scores, temperature: float = 1.0) -> np.ndarray:
 
 
 def _check_common(n, rate, dt, max_rate_dt):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"parameter 'n' must be an integer >= 2, got {n!r}")
+    check_integer("n", n, 2)
     check_quantity("rate", rate, Hz, positive=True)
     check_quantity("dt", dt, ms, positive=True)
     if float(rate * dt) > max_rate_dt:

@@ -14,7 +14,7 @@ import networkx as nx
 import numpy as np
 from brian2 import Quantity, ms
 
-from .models import NeuronModel, check_quantity
+from .models import NeuronModel, check_integer, check_quantity
 
 __all__ = ["Population", "Projection", "Circuit", "CONNECTIVITIES", "SIGNS"]
 
@@ -111,8 +111,7 @@ class Circuit:
             raise ValueError(f"population '{name}' already exists in circuit '{self.name}'")
         if not isinstance(model, NeuronModel):
             raise ValueError(f"parameter 'model' must be an evsim NeuronModel, got {model!r}")
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-            raise ValueError(f"parameter 'size' must be an integer >= 1, got {size!r}")
+        check_integer("size", size, 1)
         population = Population(name, model, int(size))
         self.graph.add_node(name, population=population)
         return population

@@ -31,6 +31,7 @@ __all__ = [
     "MODELS",
     "get_model",
     "check_quantity",
+    "check_integer",
 ]
 
 
@@ -88,6 +89,12 @@ def check_quantity(name: str, value, reference, *, positive: bool = False, nonne
         raise ValueError(f"parameter '{name}' must be > 0, got {value!r}")
     if nonnegative and not np.all(array >= 0):
         raise ValueError(f"parameter '{name}' must be >= 0, got {value!r}")
+
+
+def check_integer(name: str, value, minimum: int) -> None:
+    """Raise ValueError unless ``value`` is an integer (not a bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"parameter '{name}' must be an integer >= {minimum}, got {value!r}")
 
 
 def _reset_code(reset: str, allowed: tuple[str, ...], subtract: str, to_value: str) -> str | None:

@@ -15,7 +15,7 @@ from filelock import FileLock
 
 from .build import SCHEDULES, build_network
 from .graph import Circuit
-from .models import check_quantity
+from .models import check_integer, check_quantity
 from .record import SpikeRecord, SpikeTrains
 
 __all__ = ["simulate", "TARGETS", "standalone_directory"]
@@ -54,8 +54,7 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
     check_quantity("dt", dt, second, positive=True)
     _check_time_constants(circuit, dt, parameters or {})
     duration, checkpoints = _check_times(duration, dt, checkpoints)
-    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
-        raise ValueError(f"parameter 'trials' must be an integer >= 1, got {trials!r}")
+    check_integer("trials", trials, 1)
     if target not in TARGETS:
         raise ValueError(f"parameter 'target' must be one of {TARGETS}, got {target!r}")
     if schedule not in SCHEDULES:

@@ -17,6 +17,7 @@ from typing import Callable
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .models import check_integer
 from .store import atomic_write_json
 
 __all__ = ["grid_cells", "cell_key", "run_sweep"]
@@ -48,8 +49,7 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
     ``function`` must be importable (module level) and return a dict of JSON-serialisable
     values. Finished cells are cached in ``cache_dir`` and reused on the next call.
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"parameter 'workers' must be an integer >= 1, got {workers!r}")
+    check_integer("workers", workers, 1)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     cells = grid_cells(grid)
