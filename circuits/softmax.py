@@ -33,14 +33,15 @@ from evsim import Circuit, models
 from evsim.models import check_integer, check_quantity
 
 __all__ = ["stochastic_softmax", "windowed_softmax", "deterministic_softmax", "score_inputs",
-           "softmax", "MAX_RATE_DT"]
+           "softmax", "stochastic_unit", "relay", "MAX_RATE_DT", "DELTA", "RESISTANCE", "TAU_M"]
 
 #: Largest population rate x dt accepted by default: above it, simultaneous spikes and the
 #: concavity of 1 - exp(-rho dt) bias the histogram (reference/theory.md 1.2).
 MAX_RATE_DT = 0.01
 
-_DELTA = 1 * mV  # one unit of score = one delta of the escape-noise hazard
-_RESISTANCE = 1 * Mohm
+DELTA = 1 * mV  # one unit of score = one delta of the escape-noise hazard
+RESISTANCE = 1 * Mohm
+TAU_M = 10 * ms  # membrane time constant of the excitatory neurons
 
 
 def softmax(scores, temperature: float = 1.0) -> np.ndarray:
@@ -60,7 +61,7 @@ def _check_common(n, rate, dt, max_rate_dt):
                          "max_rate_dt knowingly (the histogram is then biased)")
 
 
-def _relay():
+def relay():
     """An IF counter that fires once per received 1 mV input, keeping any backlog."""
     return models.integrate_and_fire(v_th=0.5 * mV, v_reset=-0.5 * mV, t_ref=0 * ms,
                                      reset="subtract")
@@ -75,7 +76,7 @@ def _lateral_inhibition(name: str, model, n: int, feedback: list) -> Circuit:
     circuit.add_input("scores", "exc")
     circuit.add_output("spikes", "exc")
     if feedback:
-        circuit.add_population("inh", _relay(), 1)
+        circuit.add_population("inh", relay(), 1)
         circuit.connect("exc", "inh", 1 * mV)
         for weight, variable, label in feedback:
             circuit.connect("inh", "exc", weight, sign="inhibitory", variable=variable,
@@ -104,13 +105,23 @@ def stochastic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
     if inhibition not in ("subtractive", "shunting", None):
         raise ValueError("parameter 'inhibition' must be 'subtractive', 'shunting' or None, "
                          f"got {inhibition!r}")
-    model = models.escape_noise_lif(
-        tau_m=10 * ms, rho0=1 * Hz, delta=_DELTA, t_ref=t_ref, resistance=_RESISTANCE,
-        tau_syn=tau_fast, slow_drift=slow_weight * _DELTA * rate if inhibition else 0 * mV / second,
-        inhibition=inhibition or "subtractive")
-    feedback = [(fast_weight * _DELTA, "syn_fast", "fast"),
-                (slow_weight * _DELTA, "syn_slow", "slow")] if inhibition else []
+    model, feedback = stochastic_unit(rate, fast_weight=fast_weight, tau_fast=tau_fast,
+                                      slow_weight=slow_weight, t_ref=t_ref,
+                                      inhibition=inhibition)
     return _lateral_inhibition("stochastic_softmax", model, n, feedback)
+
+
+def stochastic_unit(rate, *, fast_weight: float = 5.0, tau_fast=1 * ms, slow_weight: float = 0.05,
+                    t_ref=0 * ms, inhibition: str | None = "subtractive") -> tuple:
+    """The excitatory model of construction S and its inhibitory feedback
+    [(weight, target variable, label)] (empty without inhibition); see stochastic_softmax."""
+    model = models.escape_noise_lif(
+        tau_m=TAU_M, rho0=1 * Hz, delta=DELTA, t_ref=t_ref, resistance=RESISTANCE,
+        tau_syn=tau_fast, slow_drift=slow_weight * DELTA * rate if inhibition else 0 * mV / second,
+        inhibition=inhibition or "subtractive")
+    feedback = [(fast_weight * DELTA, "syn_fast", "fast"),
+                (slow_weight * DELTA, "syn_slow", "slow")] if inhibition else []
+    return model, feedback
 
 
 def windowed_softmax(n: int = 8, *, window=50 * ms, race_rate=100 * Hz,
@@ -129,10 +140,10 @@ def windowed_softmax(n: int = 8, *, window=50 * ms, race_rate=100 * Hz,
     if float(race_rate * window) < 5:
         raise ValueError(f"parameter 'race_rate' x window must be >= 5 (got "
                          f"{float(race_rate * window):g}), else many windows stay empty")
-    model = models.escape_noise_lif(tau_m=10 * ms, rho0=1 * Hz, delta=_DELTA,
-                                    resistance=_RESISTANCE, tau_syn=1000 * window, window=window)
+    model = models.escape_noise_lif(tau_m=TAU_M, rho0=1 * Hz, delta=DELTA,
+                                    resistance=RESISTANCE, tau_syn=1000 * window, window=window)
     return _lateral_inhibition("windowed_softmax", model, n,
-                               [(block_weight * _DELTA, "syn_fast", "block")])
+                               [(block_weight * DELTA, "syn_fast", "block")])
 
 
 def deterministic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
@@ -148,7 +159,7 @@ def deterministic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
     if not (isinstance(gain_step, (int, float)) and gain_step > 0):
         raise ValueError(f"parameter 'gain_step' must be a number > 0, got {gain_step!r}")
     model = models.gain_modulated_if(tau_m=10 * ms, v_th=1 * mV, t_ref=t_ref,
-                                     resistance=_RESISTANCE, gain_drift=gain_step * rate)
+                                     resistance=RESISTANCE, gain_drift=gain_step * rate)
     return _lateral_inhibition("deterministic_softmax", model, n,
                                [(gain_step, "log_gain", "gain")])
 
@@ -172,17 +183,17 @@ def score_inputs(kind: str, scores, *, temperature: float = 1.0, rate=80 * Hz, r
         raise ValueError("parameter 'scores' must be finite")
     if kind == "S":
         z = z + offset
-        drive = z * _DELTA / _RESISTANCE
+        drive = z * DELTA / RESISTANCE
         if inhibition == "shunting":
             slow = -_shunting_equilibrium(z, np.log(float(rate / Hz)))
         else:
             log_sum = np.log(np.exp(z - z.max(1, keepdims=True)).sum(1)) + z.max(1)
             slow = np.log(float(rate / Hz)) - log_sum  # in units of delta; rho0 = 1 Hz
-        initial = {"exc": {"v": z * _DELTA, "syn_slow": slow * _DELTA}}
+        initial = {"exc": {"v": z * DELTA, "syn_slow": slow * DELTA}}
         return drive, initial
     if kind == "D":
         relative = np.exp(z - z.max(1, keepdims=True))
-        drive = relative * _DELTA / _RESISTANCE
+        drive = relative * DELTA / RESISTANCE
         # population rate = gain * sum_j R I_j / (tau_m V_th)  =>  gain = rate tau_m / sum_j J_j
         gain = float(rate * 10 * ms) / relative.sum(1)
         rng = rng or np.random.default_rng()

@@ -97,7 +97,8 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
         model = population.model
         name = _brian_name(index, population.name)
         overrides = parameters.get(population.name, {})
-        equations, reset, refractory = _share_parameters(model, overrides), model.reset, \
+        # "" (not None) tells Brian2 that a threshold without reset is intended (sources)
+        equations, reset, refractory = _share_parameters(model, overrides), model.reset or "", \
             model.refractory or False
         if refractory and _never_refractory(model, overrides, clock.dt):
             equations, refractory = equations.replace(" (unless refractory)", ""), False
@@ -135,9 +136,11 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
         weights = projection.synapse_weights(pre_size, post_size)
         offsets_pre = (np.arange(trials) * pre_size)[:, None]
         offsets_post = (np.arange(trials) * post_size)[:, None]
+        payload = circuit.population(projection.source).model.payload
+        effect = f"w * {payload}_pre" if payload else "w"
         syn = Synapses(groups[projection.source], groups[projection.target],
                        f"w : {_unit_of(weights)!r} (constant)",
-                       on_pre=f"{projection.variable}_post += w", clock=clock,
+                       on_pre=f"{projection.variable}_post += {effect}", clock=clock,
                        name=f"s{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", projection.name))
         syn.connect(i=(offsets_pre + pre).ravel(), j=(offsets_post + post).ravel())
         syn.w = np.tile(np.asarray(weights, dtype=float), trials) * _unit_of(weights)

@@ -28,6 +28,10 @@ __all__ = [
     "discrete_lif",
     "poisson_source",
     "bernoulli_source",
+    "spike_source",
+    "graded_source",
+    "discrete_counter",
+    "gated_graded",
     "MODELS",
     "get_model",
     "check_quantity",
@@ -53,6 +57,8 @@ class NeuronModel:
     refractory : Brian2 refractory expression (a parameter name) or ``None``.
     step_code : code run once per time step in the ``groups`` slot (discrete-time models).
     time_constants : parameters that must exceed ``dt``.
+    payload : for graded events, the variable whose value a spike carries: every outgoing
+        synapse adds ``weight x payload`` instead of ``weight`` (``None``: binary spikes).
     """
 
     name: str
@@ -68,6 +74,7 @@ class NeuronModel:
     step_code: str | None = None
     time_constants: tuple = ()
     input_check: Callable | None = None
+    payload: str | None = None
 
     def check_input(self, values, dt) -> None:
         """Raise ValueError if external input ``values`` are outside the model's accepted range."""
@@ -286,6 +293,58 @@ def bernoulli_source() -> NeuronModel:
                        input_check=_check_probabilities)
 
 
+def _check_spikes(values, dt):
+    if not np.all((values == 0) | (values == 1)):
+        bad = values[(values != 0) & (values != 1)]
+        raise ValueError(f"input 'spikes' must be binary (0 or 1 per step), got values such as "
+                         f"{bad.ravel()[:3].tolist()}")
+
+
+def _check_finite(values, dt):
+    if not np.all(np.isfinite(values)):
+        raise ValueError("input 'values' must be finite")
+
+
+def spike_source() -> NeuronModel:
+    """Replays a given binary spike tensor: fires in step t exactly when its input is 1."""
+    return NeuronModel(name="spike_source", equations="I : 1", threshold="I > 0.5", reset=None,
+                       method=None, input_variable="I", input_unit=1, input_check=_check_spikes)
+
+
+def graded_source() -> NeuronModel:
+    """Emits a graded event carrying its real input value in every step where it is non-zero.
+
+    For real-valued activations (e.g. ReLU outputs) that a circuit must transmit as they are:
+    a graded spike (as on Loihi 2), not a binary one; each event still costs one synaptic
+    operation per outgoing synapse.
+    """
+    return NeuronModel(name="graded_source", equations="I : 1", threshold="I != 0", reset=None,
+                       method=None, input_variable="I", input_unit=1, input_check=_check_finite,
+                       payload="I")
+
+
+def discrete_counter() -> NeuronModel:
+    """A counter: non-leaky discrete integrator (``v += x`` per step) that fires once per step
+    while ``v >= 1`` and subtracts 1, so after the inputs stop it has fired exactly once per
+    unit of input (the backlog drains at one spike per step)."""
+    return NeuronModel(name="discrete_counter", equations="v : 1\nx : 1", threshold="v >= 1",
+                       reset="v -= 1", method=None, synaptic_targets={"x": 1},
+                       step_code="v += x\nx = 0")
+
+
+def gated_graded(gates: int = 2) -> NeuronModel:
+    """A coincidence unit that forwards an amplitude: fires in step t+1 iff at least ``gates``
+    binary spikes reached its ``gate`` input in step t, and its event carries the amplitude
+    (graded input ``amplitude``) that arrived in the same step. Memoryless: both are cleared
+    every step. Synaptic targets: ``gate`` (default), ``amplitude``."""
+    check_integer("gates", gates, 1)
+    return NeuronModel(
+        name="gated_graded", equations="g : 1\na : 1\ngate : 1\namplitude : 1\n"
+        "gates : 1 (constant)", threshold="g >= gates", reset=None, method=None,
+        parameters=dict(gates=float(gates)), synaptic_targets={"gate": 1, "amplitude": 1},
+        step_code="g = gate\na = amplitude\ngate = 0\namplitude = 0", payload="a")
+
+
 MODELS: dict[str, Callable[..., NeuronModel]] = {
     "lif": lif,
     "integrate_and_fire": integrate_and_fire,
@@ -294,6 +353,10 @@ MODELS: dict[str, Callable[..., NeuronModel]] = {
     "discrete_lif": discrete_lif,
     "poisson_source": poisson_source,
     "bernoulli_source": bernoulli_source,
+    "spike_source": spike_source,
+    "graded_source": graded_source,
+    "discrete_counter": discrete_counter,
+    "gated_graded": gated_graded,
 }
 
 

@@ -1,0 +1,166 @@
+"""A spiking softmax-attention head as one explicit neuron graph, and a multi-head block.
+
+For token values q, k, v in [0, 1]^(n x d) (rates per time step) the head approximates the
+target  y_i = sum_j softmax_j(beta q_i . k_j) v_j  (softmax attention with fixed projections):
+
+1. ``Q``, ``K``, ``V``: Bernoulli sources, ``replicas`` independent copies of every value
+   (Q and K fire with probability p_max q, p_max k per step, V with probability v).
+2. ``qk``: AND units Q[r,i,e] AND K[r,j,e]; their spike rate summed over e and r is
+   replicas p_max^2 (q_i . k_j): the score as a coincidence count.
+3. ``exc``/``inh``: per replica and query row, the lateral-inhibition softmax S
+   (circuits.softmax): escape-noise neurons whose membrane filters the coincidence spikes of
+   their (i, j) score (the mean membrane is beta q_i . k_j in units of the hazard's delta) and
+   one inhibitory interneuron per row. Neuron (r, i, j) fires at a rate proportional to
+   softmax_j(beta q_i . k_j).
+4. ``av``: AND units exc[r,i,j] AND V[r,j,c]; ``out``: counters summing them over r and j.
+   out[i,c] / (spikes of row i) estimates y_ic: each attention spike samples v_jc once.
+
+Errors: the softmax sampling and V sampling noise shrink as 1/sqrt(spikes) (longer T or more
+replicas); the shot noise of the coincidence drive biases the exponential (Jensen) by about
+beta^2 (q.k) / (2 replicas p_max^2 tau_m / dt), which shrinks with more replicas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from brian2 import Hz, mV, ms
+
+from evsim import Circuit, models
+from evsim.models import check_integer, check_quantity
+
+from .arithmetic import coincidence, connect_pairs, counter, tensor_index
+from .softmax import (DELTA, MAX_RATE_DT, RESISTANCE, TAU_M, relay, score_inputs,
+                      stochastic_unit)
+
+__all__ = ["attention_head", "multi_head_attention", "head_inputs", "head_estimate",
+           "attention_target"]
+
+
+def attention_target(q, k, v, beta: float) -> np.ndarray:
+    """The target: softmax_j(beta q_i . k_j) v_j for arrays (..., n, d) -> (..., n, d)."""
+    scores = beta * np.einsum("...ie,...je->...ij", q, k)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    return np.einsum("...ij,...jc->...ic", weights, v)
+
+
+@dataclass(frozen=True)
+class Head:
+    """An attention-head circuit and the parameters its inputs and read-out need."""
+
+    circuit: Circuit
+    tokens: int
+    dim: int
+    replicas: int
+    beta: float
+    p_max: float
+    rate: object
+    dt: object
+
+
+def attention_head(tokens: int = 4, dim: int = 4, *, replicas: int = 1, beta: float = 1.0,
+                   p_max: float = 0.5, rate=80 * Hz, dt=0.1 * ms) -> Head:
+    """One head (see the module text). ``rate`` is the spike rate of each softmax row
+    (replica); rate x dt <= 0.01. Input ports Q, K, V (probabilities per step) and
+    ``key_bias`` (extra drive of the softmax neurons: zero for the head itself)."""
+    check_integer("tokens", tokens, 2)
+    check_integer("dim", dim, 1)
+    check_integer("replicas", replicas, 1)
+    if not (isinstance(beta, (int, float)) and np.isfinite(beta) and beta > 0):
+        raise ValueError(f"parameter 'beta' must be a number > 0, got {beta!r}")
+    if not (isinstance(p_max, (int, float)) and 0 < p_max <= 1):
+        raise ValueError(f"parameter 'p_max' must lie in (0, 1], got {p_max!r}")
+    check_quantity("rate", rate, Hz, positive=True)
+    check_quantity("dt", dt, ms, positive=True)
+    if float(rate * dt) > MAX_RATE_DT:
+        raise ValueError(f"parameter 'rate' x dt must be <= {MAX_RATE_DT}, got "
+                         f"{float(rate * dt):g}")
+    n, d, m = tokens, dim, replicas
+    circuit = Circuit("attention_head")
+    for name in "QKV":
+        circuit.add_population(name, models.bernoulli_source(), m * n * d)
+        circuit.add_input(name, name)
+    values = (m, n, d)
+    qk_shape, exc_shape, av_shape = (m, n, n, d), (m, n, n), (m, n, n, d)
+    circuit.add_population("qk", coincidence(2), int(np.prod(qk_shape)))
+    model, feedback = stochastic_unit(rate)
+    circuit.add_population("exc", model, int(np.prod(exc_shape)))
+    circuit.add_population("inh", relay(), m * n)
+    circuit.add_population("av", coincidence(2), int(np.prod(av_shape)))
+    circuit.add_population("out", counter(), n * d)
+    circuit.add_input("key_bias", "exc")
+
+    r, i, j, e = np.indices(qk_shape)
+    qk = tensor_index(qk_shape, r, i, j, e)
+    connect_pairs(circuit, "Q", "qk", tensor_index(values, r, i, e), qk, name="Q->qk")
+    connect_pairs(circuit, "K", "qk", tensor_index(values, r, j, e), qk, name="K->qk")
+    # every exc (r', i, j) listens to the score units of (i, j) of all replicas
+    decay = np.exp(-float(dt / TAU_M))
+    jump = beta * float(DELTA / mV) * (1 - decay) / (decay * m * p_max ** 2)
+    r2, i2, j2, e2, r3 = np.indices(qk_shape + (m,))
+    connect_pairs(circuit, "qk", "exc", tensor_index(qk_shape, r2, i2, j2, e2),
+                  tensor_index(exc_shape, r3, i2, j2), jump, unit=mV, name="score")
+    r, i, j = np.indices(exc_shape)
+    exc, row = tensor_index(exc_shape, r, i, j), tensor_index((m, n), r, i)
+    connect_pairs(circuit, "exc", "inh", exc, row, 1.0, unit=mV, name="exc->inh")
+    for weight, variable, label in feedback:
+        connect_pairs(circuit, "inh", "exc", row, exc, -float(weight / mV), unit=mV,
+                      variable=variable, name=f"inh->exc {label}")
+    r, i, j, c = np.indices(av_shape)
+    av = tensor_index(av_shape, r, i, j, c)
+    connect_pairs(circuit, "exc", "av", tensor_index(exc_shape, r, i, j), av, name="A->av")
+    connect_pairs(circuit, "V", "av", tensor_index(values, r, j, c), av, name="V->av")
+    connect_pairs(circuit, "av", "out", av, tensor_index((n, d), i, c), name="sum")
+    circuit.add_output("attention", "exc")
+    circuit.add_output("output", "out")
+    return Head(circuit, n, d, m, float(beta), float(p_max), rate, dt)
+
+
+def head_inputs(head: Head, q, k, v, *, key_bias=None, rng=None) -> tuple:
+    """(inputs, initial) for values q, k, v of shape (trials, n, d) in [0, 1].
+
+    ``key_bias`` (n,): extra drive (units of delta) of every softmax neuron attending to key
+    position j, the same for every query: a position-dependent, non-equivariant control.
+    The softmax neurons start at their mean membrane and their rows' controllers at
+    equilibrium (a warm start, as for the softmax claims).
+    """
+    n, d, m = head.tokens, head.dim, head.replicas
+    arrays = []
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        x = np.asarray(x, dtype=float)
+        if x.ndim != 3 or x.shape[1:] != (n, d):
+            raise ValueError(f"parameter '{name}' must have shape (trials, n, d) = (trials, {n}, "
+                             f"{d}), got {x.shape}")
+        if not np.all(np.isfinite(x)) or np.any(x < 0) or np.any(x > 1):
+            raise ValueError(f"parameter '{name}' must be finite and lie in [0, 1]")
+        arrays.append(x)
+    q, k, v = arrays
+    if not len(q) == len(k) == len(v):
+        raise ValueError("parameters 'q', 'k', 'v' must have the same number of trials")
+    trials = len(q)
+    bias = np.zeros(n) if key_bias is None else np.asarray(key_bias, dtype=float)
+    if bias.shape != (n,) or not np.all(np.isfinite(bias)):
+        raise ValueError(f"parameter 'key_bias' must be finite with shape (n,) = ({n},)")
+    def tile(x):  # (trials, ...) -> (trials, replicas * ...)
+        return np.broadcast_to(x[:, None], (trials, m) + x.shape[1:]).reshape(trials, -1)
+
+    scores = head.beta * np.einsum("tie,tje->tij", q, k)
+    drive = np.broadcast_to(bias, (trials, m, n, n))
+    _, start = score_inputs("S", (scores[:, None] + drive).reshape(-1, n), rate=head.rate)
+    slow = np.asarray(start["exc"]["syn_slow"] / DELTA).reshape(trials, m, n, 1)
+    slow = np.broadcast_to(slow, (trials, m, n, n)).reshape(trials, -1)
+    membrane = (scores[:, None] + drive).reshape(trials, -1)
+    initial = {"exc": {"v": membrane * DELTA, "syn_slow": slow * DELTA}}
+    inputs = {"Q": tile(q * head.p_max), "K": tile(k * head.p_max), "V": tile(v),
+              "key_bias": drive.reshape(trials, -1) * DELTA / RESISTANCE}
+    return inputs, initial
+
+
+def head_estimate(head: Head, record) -> np.ndarray:
+    """Output estimates out[i, c] / (attention spikes of row i): (checkpoints, trials, n, d)."""
+    n, d, m = head.tokens, head.dim, head.replicas
+    out = record.counts["out"].reshape(-1, record.trials, n, d)
+    rows = record.counts["exc"].reshape(-1, record.trials, m, n, n).sum(axis=(2, 4))
+    return out / np.maximum(rows, 1)[..., None]
