@@ -3,14 +3,18 @@
 Written from the equations in ../shared/reference/attention_mechanisms.md (sections 1.1 and 3),
 independently of the circuits: every function maps operand tensors (trials, T, N, D) to the
 output spike tensor (trials, T, N, D), with the SpikingJelly LIF (decay_input, hard reset to 0)
-run over T.
+run over T. ``tau`` is SpikingJelly's time constant in steps (2 in every model); the
+exact-LIF pitfall of the reference, tau_m = 2 dt, corresponds to tau = 1 / (1 - e^(-1/2)).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sj_lif", "ssa", "sdsa", "qkta", "dssa", "a2os2a", "REFERENCES"]
+#: SpikingJelly tau equivalent to an exact LIF with tau_m = 2 dt (the pitfall of section 1.3).
+PITFALL_TAU = 1 / (1 - np.exp(-0.5))
+
+__all__ = ["PITFALL_TAU", "sj_lif", "ssa", "sdsa", "qkta", "dssa", "a2os2a", "REFERENCES"]
 
 
 def sj_lif(x: np.ndarray, v_th: float, tau: float = 2.0) -> np.ndarray:
@@ -36,23 +40,24 @@ def _merge(x: np.ndarray) -> np.ndarray:
     return x.transpose(0, 1, 3, 2, 4).reshape(trials, T, n, heads * d)
 
 
-def ssa(Q, K, V, heads: int, scale: float = 0.125, v_th: float = 0.5) -> np.ndarray:
+def ssa(Q, K, V, heads: int, scale: float = 0.125, v_th: float = 0.5,
+        tau: float = 2.0) -> np.ndarray:
     """Spikformer: SN(scale * Q K^T V) per head."""
     q, k, v = (_heads(np.asarray(a, float), heads) for a in (Q, K, V))
     scores = np.einsum("bthie,bthje->bthij", q, k)
-    return sj_lif(_merge(scale * np.einsum("bthij,bthjc->bthic", scores, v)), v_th)
+    return sj_lif(_merge(scale * np.einsum("bthij,bthjc->bthic", scores, v)), v_th, tau)
 
 
-def sdsa(Q, K, V, v_th: float = 0.5) -> np.ndarray:
+def sdsa(Q, K, V, v_th: float = 0.5, tau: float = 2.0) -> np.ndarray:
     """Spike-driven Transformer V1 (released code): Q * SN(sum over tokens of K * V)."""
-    mask = sj_lif(np.sum(np.asarray(K, float) * np.asarray(V, float), axis=2), v_th)
+    mask = sj_lif(np.sum(np.asarray(K, float) * np.asarray(V, float), axis=2), v_th, tau)
     return np.asarray(Q, bool) & mask[:, :, None, :]
 
 
-def qkta(Q, K, heads: int, v_th: float = 0.5) -> np.ndarray:
+def qkta(Q, K, heads: int, v_th: float = 0.5, tau: float = 2.0) -> np.ndarray:
     """QKFormer token attention: K * SN(sum over the head's channels of Q)."""
     q = _heads(np.asarray(Q, float), heads).sum(axis=4)  # (trials, T, heads, N)
-    mask = sj_lif(q, v_th)
+    mask = sj_lif(q, v_th, tau)
     d = np.shape(Q)[3] // heads
     return np.asarray(K, bool) & np.repeat(mask.transpose(0, 1, 3, 2), d, axis=3)
 
@@ -64,7 +69,8 @@ def _patch_map(X, W, b, patch):
     return np.einsum("ekq,btaqk->btea", W, patches) + b[None, None, :, None]
 
 
-def dssa(X, weights: dict, heads: int, patch: int = 1, v_th: float = 1.0) -> np.ndarray:
+def dssa(X, weights: dict, heads: int, patch: int = 1, v_th: float = 1.0,
+         tau: float = 2.0) -> np.ndarray:
     """SpikingResformer DSSA: A_h = SN(c1 Y1_h^T X_h), O_h = SN(c2 Y2_h A_h)."""
     X = np.asarray(X, float)
     trials, T, n, D = X.shape
@@ -74,16 +80,16 @@ def dssa(X, weights: dict, heads: int, patch: int = 1, v_th: float = 1.0) -> np.
     y1h = y1.reshape(trials, T, heads, d, -1)
     y2h = y2.reshape(trials, T, heads, d, -1)
     xh = _heads(X, heads)  # (b, t, h, N, d)
-    A = sj_lif(weights["c1"] * np.einsum("bthea,bthne->bthan", y1h, xh), v_th)
-    O = sj_lif(weights["c2"] * np.einsum("bthea,bthan->bthne", y2h, A.astype(float)), v_th)
+    A = sj_lif(weights["c1"] * np.einsum("bthea,bthne->bthan", y1h, xh), v_th, tau)
+    O = sj_lif(weights["c2"] * np.einsum("bthea,bthan->bthne", y2h, A.astype(float)), v_th, tau)
     return _merge(O)
 
 
-def a2os2a(Q, K, V, heads: int, v_th: float = 0.5) -> np.ndarray:
+def a2os2a(Q, K, V, heads: int, v_th: float = 0.5, tau: float = 2.0) -> np.ndarray:
     """A²OS²A: SN(Q K^T V) per head; Q binary, K real >= 0, V ternary; no softmax, no scale."""
     q, k, v = (_heads(np.asarray(a, float), heads) for a in (Q, K, V))
     scores = np.einsum("bthie,bthje->bthij", q, k)
-    return sj_lif(_merge(np.einsum("bthij,bthjc->bthic", scores, v)), v_th)
+    return sj_lif(_merge(np.einsum("bthij,bthjc->bthic", scores, v)), v_th, tau)
 
 
 REFERENCES = {"ssa": ssa, "sdsa": sdsa, "qkta": qkta, "dssa": dssa, "a2os2a": a2os2a}

@@ -94,4 +94,4 @@ def select(only=None) -> list[Claim]:
 
 def _load_registry() -> None:
     """Import the modules that register claims (kept here so the registry has one entry point)."""
-    from . import fi_curve, softmax_claims  # noqa: F401
+    from . import attention_claims, fi_curve, softmax_claims  # noqa: F401

@@ -34,8 +34,8 @@ from .arithmetic import coincidence, connect_pairs, counter, tensor_index
 from .softmax import (DELTA, MAX_RATE_DT, RESISTANCE, TAU_M, relay, score_inputs,
                       stochastic_unit)
 
-__all__ = ["attention_head", "multi_head_attention", "head_inputs", "head_estimate",
-           "attention_target"]
+__all__ = ["Head", "MultiHead", "attention_head", "multi_head_attention", "head_inputs",
+           "head_estimate", "multi_head_inputs", "multi_head_estimate", "attention_target"]
 
 
 def attention_target(q, k, v, beta: float) -> np.ndarray:
@@ -62,9 +62,11 @@ class Head:
 
 def attention_head(tokens: int = 4, dim: int = 4, *, replicas: int = 1, beta: float = 1.0,
                    p_max: float = 0.5, rate=80 * Hz, dt=0.1 * ms) -> Head:
-    """One head (see the module text). ``rate`` is the spike rate of each softmax row
-    (replica); rate x dt <= 0.01. Input ports Q, K, V (probabilities per step) and
-    ``key_bias`` (extra drive of the softmax neurons: zero for the head itself)."""
+    """A spiking softmax-attention head: Q AND K scores, lateral-inhibition softmax, AND V.
+
+    See the module text. ``rate`` is the spike rate of each softmax row (replica); rate x dt
+    <= 0.01. Input ports Q, K, V (probabilities per step) and ``key_bias`` (extra drive of the
+    softmax neurons: zero for the head itself)."""
     check_integer("tokens", tokens, 2)
     check_integer("dim", dim, 1)
     check_integer("replicas", replicas, 1)
@@ -160,7 +162,55 @@ def head_inputs(head: Head, q, k, v, *, key_bias=None, rng=None) -> tuple:
 
 def head_estimate(head: Head, record) -> np.ndarray:
     """Output estimates out[i, c] / (attention spikes of row i): (checkpoints, trials, n, d)."""
+    return _estimate(head, record, "")
+
+
+def _estimate(head: Head, record, prefix: str) -> np.ndarray:
     n, d, m = head.tokens, head.dim, head.replicas
-    out = record.counts["out"].reshape(-1, record.trials, n, d)
-    rows = record.counts["exc"].reshape(-1, record.trials, m, n, n).sum(axis=(2, 4))
+    out = record.counts[prefix + "out"].reshape(-1, record.trials, n, d)
+    rows = record.counts[prefix + "exc"].reshape(-1, record.trials, m, n, n).sum(axis=(2, 4))
     return out / np.maximum(rows, 1)[..., None]
+
+
+@dataclass(frozen=True)
+class MultiHead:
+    """``heads`` attention heads on contiguous channel groups, in one circuit."""
+
+    circuit: Circuit
+    heads: tuple  # Head per group; its ports and populations are prefixed "h<k>/"
+
+
+def multi_head_attention(tokens: int = 4, dim: int = 8, heads: int = 2, **head_options):
+    """A multi-head block: head k attends with channels k d .. (k+1) d - 1 (d = dim / heads)
+    and writes the same channels of the output; ``head_options`` go to every head."""
+    check_integer("heads", heads, 1)
+    check_integer("dim", dim, 1)
+    if dim % heads:
+        raise ValueError(f"parameter 'heads' must divide dim = {dim}, got {heads}")
+    circuit = Circuit("multi_head_attention")
+    parts = []
+    for k in range(heads):
+        head = attention_head(tokens, dim // heads, **head_options)
+        circuit.include(head.circuit, f"h{k}")
+        parts.append(head)
+    return MultiHead(circuit, tuple(parts))
+
+
+def multi_head_inputs(block: MultiHead, q, k, v, **options) -> tuple:
+    """(inputs, initial) of a multi-head block for values (trials, n, dim)."""
+    inputs, initial = {}, {}
+    d = block.heads[0].dim
+    for index, head in enumerate(block.heads):
+        part = slice(index * d, (index + 1) * d)
+        own_inputs, own_initial = head_inputs(head, np.asarray(q)[..., part],
+                                              np.asarray(k)[..., part], np.asarray(v)[..., part],
+                                              **options)
+        inputs.update({f"h{index}/{port}": value for port, value in own_inputs.items()})
+        initial.update({f"h{index}/{name}": value for name, value in own_initial.items()})
+    return inputs, initial
+
+
+def multi_head_estimate(block: MultiHead, record) -> np.ndarray:
+    """Concatenated head estimates: (checkpoints, trials, n, dim)."""
+    return np.concatenate([_estimate(head, record, f"h{index}/")
+                           for index, head in enumerate(block.heads)], axis=-1)

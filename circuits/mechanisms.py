@@ -309,7 +309,7 @@ MECHANISMS: dict[str, Callable[..., Mechanism]] = {
 
 
 def run_mechanism(mechanism: Mechanism, operands: dict, *, seed: int | None = None,
-                  target: str = "numpy", extra_inputs: dict | None = None):
+                  target: str = "numpy"):
     """Simulate ``mechanism`` on operand tensors (trials, T, N, D).
 
     Returns (spikes, record): output spikes as a bool array (trials, T, N, D), aligned with
@@ -317,15 +317,14 @@ def run_mechanism(mechanism: Mechanism, operands: dict, *, seed: int | None = No
     """
     trials, T = np.shape(next(iter(operands.values())))[:2]
     steps = T + mechanism.depth
-    inputs = mechanism.inputs(operands, steps)
-    inputs.update(extra_inputs or {})
-    record = simulate(mechanism.circuit, inputs, steps * STEP, dt=STEP, trials=trials,
-                      seed=seed, record_spikes=True, target=target)
+    record = simulate(mechanism.circuit, mechanism.inputs(operands, steps), steps * STEP,
+                      dt=STEP, trials=trials, seed=seed, record_spikes=True, target=target)
     train = record.spikes[mechanism.output]
     step = np.round(np.asarray(train.time / ms) / float(STEP / ms)).astype(int)
     spikes = np.zeros((trials, steps, mechanism.tokens * mechanism.channels), bool)
     spikes[train.trial, step, train.neuron] = True
-    out = spikes[:, mechanism.depth:].reshape(trials, T, mechanism.tokens, mechanism.channels)
+    # spikes before the pipeline depth cannot come from the operands (they would be a bug)
     if spikes[:, :mechanism.depth].any():
         raise RuntimeError(f"{mechanism.name}: output spikes before the pipeline depth")
-    return out, record
+    return spikes[:, mechanism.depth:].reshape(trials, T, mechanism.tokens,
+                                               mechanism.channels), record
