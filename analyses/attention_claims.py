@@ -10,7 +10,7 @@ from scipy import stats
 from circuits import mechanisms
 
 from . import energy, information
-from .attention_runs import compare, random_operands, run_head
+from .attention_runs import build, compare, random_operands, run_head
 from .claims import Claim, ClaimResult, register
 from .plots import figure, log_log, paper_style, save_figure
 from .stats import bootstrap_ratio, bootstrap_slope
@@ -115,13 +115,10 @@ def _permute(operands: dict, perms: np.ndarray) -> dict:
 
 def _deterministic_equivariance(name, rng, trials, *, patch=1, positional_bias=None) -> dict:
     n, D, h, T = 8, 8, 2, 8
-    if name == "dssa":
-        from .attention_runs import dssa_weights
-        mechanism = mechanisms.dssa(dssa_weights(n, D, h, patch, rng), n, D, h, patch=patch)
-    elif positional_bias is not None:
+    if positional_bias is not None:
         mechanism = mechanisms.ssa(n, D, h, positional_bias=positional_bias)
     else:
-        mechanism = mechanisms.MECHANISMS[name](n, D, h)
+        mechanism, _ = build(name, n, D, h, rng, patch)
     operands = random_operands(name, (trials, T, n, D), h, rng)
     perms = np.stack([rng.permutation(n) for _ in range(trials)])
     both = {k: np.concatenate([x, _permute({k: x}, perms)[k]]) for k, x in operands.items()}
@@ -337,14 +334,9 @@ def measure_energy(context) -> ClaimResult:
         cells = [(fr, T) for fr in ENERGY_RATES for T in ENERGY_T]
         for name in names:
             patch = _patch(name, n)
-            if name == "dssa":
-                from .attention_runs import dssa_weights
-                mechanism = mechanisms.dssa(dssa_weights(n, D, h, patch, rng), n, D, h,
-                                            patch=patch)
-                macs = energy.dssa_macs(n, D, patch)
-            else:
-                mechanism = mechanisms.MECHANISMS[name](n, D, h)
-                macs = energy.vanilla_attention_macs(n, D)
+            mechanism, _ = build(name, n, D, h, rng, patch)
+            macs = (energy.dssa_macs(n, D, patch) if name == "dssa"
+                    else energy.vanilla_attention_macs(n, D))
             parts = [random_operands(name, (1, max(ENERGY_T), n, D), h, rng, rate=fr)
                      for fr, _ in cells]
             operands = {key: np.concatenate([_truncate(p[key], T)
