@@ -402,8 +402,10 @@ CAPACITY_PROTOCOL = (
     "event); Miller-Madow plug-in entropy per element with a bootstrap CI. Rule (before the "
     "run): supported if every measured entropy's CI lower end <= its capacity, the uniform "
     "binary and ternary codes reach their capacity within 0.01 bits, and the measured order "
-    "binary < ternary < ReLU holds with disjoint CIs; refuted otherwise. Output patterns of "
-    "A²OS²A and all-binary SSA on matched inputs are reported (entropy of D-bit output words)."
+    "binary < ternary < ReLU holds (binary and ternary CIs disjoint, ternary CI below the ReLU "
+    "estimate, itself a sample-limited lower bound without CI); refuted otherwise. Output "
+    "patterns of A²OS²A and all-binary SSA on matched inputs are reported (entropy of D-bit "
+    "output words; their bootstrap intervals are biased low when most words are distinct)."
 )
 
 
@@ -425,6 +427,8 @@ def measure_capacity(context) -> ClaimResult:
     for code, values in codes.items():
         symbols = values.astype(np.float32).ravel()
         estimate, ci = information.bootstrap_entropy(symbols, rng=rng)
+        if code == "relu_float32":  # nearly all values distinct: resampling duplicates them,
+            ci = [np.nan, np.nan]  # so a bootstrap interval is biased low; none is given
         rows.append(dict(code=code, capacity_bits=information.CAPACITY_BITS[code],
                          entropy_bits=estimate, ci_low=ci[0], ci_high=ci[1],
                          samples=len(symbols)))
@@ -437,11 +441,12 @@ def measure_capacity(context) -> ClaimResult:
                          ci_low=ci[0], ci_high=ci[1], samples=len(words)))
     table = pd.DataFrame(rows)
     codes_table = table.iloc[:3]
-    within = bool((codes_table.ci_low <= codes_table.capacity_bits + 1e-9).all())
+    lower = codes_table.ci_low.fillna(codes_table.entropy_bits)
+    within = bool((lower <= codes_table.capacity_bits + 1e-9).all())
     attained = bool(all(abs(codes_table.entropy_bits[i] - codes_table.capacity_bits[i]) <= 0.01
                         for i in (0, 1)))
     ordered = bool(codes_table.ci_high[0] < codes_table.ci_low[1] and
-                   codes_table.ci_high[1] < codes_table.ci_low[2])
+                   codes_table.ci_high[1] < codes_table.entropy_bits[2])
     verdict = "supported" if within and attained and ordered else "refuted"
     details = {"capacity_bits": information.CAPACITY_BITS, "within_capacity": within,
                "binary_ternary_attain_capacity": attained, "ordered": ordered,
