@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib import ticker
 from scipy import stats
 
 from circuits import mechanisms
@@ -275,6 +276,9 @@ def plot_universal(tables, directory) -> list[str]:
         last = table[table["T"] == table["T"].max()].groupby("neurons")["rms_error"].mean()
         right.plot(last.index, last.to_numpy(), "o-")
         log_log(right, "neurons in the head", f"RMS error at T = {table['T'].max():g} s")
+        for ax, ticks in ((left, np.sort(table["T"].unique())), (right, last.index)):
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%.2g"))
         return save_figure(fig, directory, "attention_universal")
 
 
