@@ -27,11 +27,23 @@ PLANNED = (
 
 @dataclass(frozen=True)
 class ClaimContext:
-    """What a measurement may depend on: size (quick or full), seed and codegen target."""
+    """What a measurement may depend on: size (quick or full), seed, codegen target, the
+    number of worker processes for sweeps and the root of their resumable cell caches."""
 
     quick: bool = True
     seed: int = 1
     target: str = "numpy"
+    workers: int = 1
+    cache_dir: str | None = None  # default: $EVSIM_CACHE_DIR or ~/.cache/evsim, + /sweeps
+
+    def sweep_cache(self, claim_id: str):
+        """The directory where claim ``claim_id`` caches finished sweep cells."""
+        import os
+        from pathlib import Path
+
+        root = self.cache_dir or os.environ.get("EVSIM_CACHE_DIR",
+                                                Path.home() / ".cache" / "evsim")
+        return Path(root) / "sweeps" / claim_id
 
 
 @dataclass
@@ -94,4 +106,4 @@ def select(only=None) -> list[Claim]:
 
 def _load_registry() -> None:
     """Import the modules that register claims (kept here so the registry has one entry point)."""
-    from . import attention_claims, fi_curve, softmax_claims  # noqa: F401
+    from . import attention_claims, fi_curve, softmax_claims, spike_bounds  # noqa: F401

@@ -17,15 +17,20 @@ __all__ = ["verify"]
 
 
 def verify(out, *, quick: bool = True, only=None, seed: int = 1, target: str = "numpy",
-           progress: bool = True) -> list[dict]:
+           workers: int = 1, cache_dir=None, progress: bool = True) -> list[dict]:
     """Run the selected claims; replace ``out`` with the new results only if all succeed.
 
-    Returns the claims.json entries. A refuted claim is a result, not an error.
+    Returns the claims.json entries. A refuted claim is a result, not an error. ``workers``
+    processes run sweep cells; finished cells are cached under ``cache_dir`` (see
+    ClaimContext.sweep_cache), so an interrupted run resumes where it stopped.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"parameter 'seed' must be a non-negative integer, got {seed!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"parameter 'workers' must be an integer >= 1, got {workers!r}")
     claims = select(only)
-    context = ClaimContext(quick=quick, seed=seed, target=target)
+    context = ClaimContext(quick=quick, seed=seed, target=target, workers=workers,
+                           cache_dir=None if cache_dir is None else str(cache_dir))
     entries, wall_times = [], {}
     started = time.perf_counter()
     with staged_directory(out) as stage:
@@ -42,7 +47,7 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, target: str = "
                                 estimate=result.estimate, ci95=result.ci95,
                                 verdict=result.verdict, figures=figures,
                                 details=result.details))
-        manifest = base_manifest(target=target, seed=seed, quick=quick,
+        manifest = base_manifest(target=target, seed=seed, quick=quick, workers=workers,
                                  claims=[c.id for c in claims], wall_time_s=wall_times,
                                  total_wall_time_s=round(time.perf_counter() - started, 3))
         atomic_write_json(stage / "manifest.json", jsonable(manifest))

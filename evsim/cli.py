@@ -26,6 +26,10 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
            seed: int = typer.Option(1, "--seed", min=0, help="random seed"),
            target: str = typer.Option("numpy", "--target",
                                       help="Brian2 codegen target: numpy, cython, cpp_standalone"),
+           workers: int = typer.Option(1, "--workers", min=1,
+                                       help="processes for sweep cells (bounds.spike_count)"),
+           cache: Optional[Path] = typer.Option(None, "--cache", help="root of the resumable "
+                                                "sweep caches [default: ~/.cache/evsim]"),
            progress: bool = typer.Option(True, "--progress/--no-progress")) -> None:
     """Run the registered claims; write claims.json, report.md, figures, manifest.json."""
     from analyses.verify import default_out, verify as run_verify
@@ -39,7 +43,7 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
     out = out or default_out(quick)
     try:
         entries = run_verify(out, quick=quick, only=ids, seed=seed, target=target,
-                             progress=progress)
+                             workers=workers, cache_dir=cache, progress=progress)
     except (ValueError, RuntimeError) as error:
         _fail(str(error))
     for entry in entries:
