@@ -107,5 +107,4 @@ def select(only=None) -> list[Claim]:
 def _load_registry() -> None:
     """Import the modules that register claims (kept here so the registry has one entry point)."""
     from . import (attention_claims, deff_claims, design_rules, fi_curve,  # noqa: F401
-                   softmax_claims,
-                   spike_bounds)
+                   hyper_claims, softmax_claims, spike_bounds)

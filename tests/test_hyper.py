@@ -1,0 +1,46 @@
+"""The hyperparameter claim's pieces: analytic LIF rate, settings, statement judging."""
+
+import numpy as np
+import pandas as pd
+
+from analyses.hyper_claims import BASE, COMBINED, SWEEPS, analytic_rate, judge, settings
+
+
+def test_analytic_rate_is_the_lif_fi_curve():
+    # u = 2 V_th, reset 0, tau 20 ms, t_ref 2 ms: 1 / (2 ms + 20 ms ln 2)
+    assert np.isclose(analytic_rate(40.0, 20.0, 0.0, 2.0, 20.0), 1000 / (2 + 20 * np.log(2)))
+    assert analytic_rate(19.0, 20.0, 0.0, 0.0, 20.0) == 0.0
+    # reset to 0.5 V_th: ln((u - 10)/(u - 20))
+    assert np.isclose(analytic_rate(40.0, 20.0, 0.5, 0.0, 20.0), 1000 / (20 * np.log(1.5)))
+
+
+def test_settings_vary_one_knob_at_a_time():
+    table = settings()
+    assert (table.knob == "base").sum() == 1 and (table.knob == "combined").sum() == 1
+    for knob, values in SWEEPS.items():
+        rows = table[table.knob == knob]
+        assert set(rows[knob]) == set(values) - {BASE[knob]}
+        others = [k for k in SWEEPS if k != knob]
+        assert (rows[others] == pd.Series(BASE)[others]).all().all()
+
+
+def test_judge_accepts_a_layer_that_follows_the_note():
+    """A synthetic table built from the note's own rules passes the monotonicity and product
+    statements and fails none of the limits."""
+    table = settings()
+    r_th = np.exp(-table.v_th / 40)  # 1 at V_th -> 0, -> 0 at large V_th, falling
+    r_reset = 1 / (1 + 0.5 * table.beta ** 2)
+    r_ref = 1 - table.t_ref / 50
+    table["R_counts"] = r_th * r_reset * r_ref
+    table["deff_counts"] = 10 * table.R_counts * (1 + table.tau_m / 1000)
+    table["closed_threshold"] = r_th
+    table["isi_ms"] = 50.0
+    statements = judge(table, "counts")["statements"]
+    for name in ("R in (0, 1]", "R -> 1 as V_th -> 0", "R -> 0 as V_th -> infinity",
+                 "d_eff falls with V_th", "d_eff falls with the reset value",
+                 "R falls with t_ref", "d_eff rises with tau_m",
+                 "R = R_threshold R_reset R_refractory (within 20%)",
+                 "R_reset = 1/(1 + gamma beta^2) (within 0.05)",
+                 "R_refractory = 1 - t_ref/T_ISI (within 0.1)"):
+        assert statements[name], name
+    assert COMBINED["v_th"] in SWEEPS["v_th"]
