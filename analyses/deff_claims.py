@@ -72,8 +72,8 @@ def plot_range(tables, directory) -> list[str]:
     with paper_style():
         fig, ax = figure("double", 2.6)
         x = np.arange(len(table))
-        for k, estimator in enumerate(ESTIMATORS):
-            ax.plot(x + (k - 4) * 0.07, table[estimator], "o", ms=3, color=f"C{k % 10}",
+        for k, (estimator, marker) in enumerate(zip(ESTIMATORS, "o^sDv<>Px")):
+            ax.plot(x + (k - 4) * 0.07, table[estimator], marker, ms=3, color=f"C{k % 8}",
                     label=estimator)
         ax.axhspan(*PAPER_RANGE, color="0.85", label="paper: 47-89")
         ax.set(xticks=x, yscale="log", ylabel="effective dimension")
