@@ -31,7 +31,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["gaussian_rate", "uniform_rate_bounds", "lipschitz_bits", "stochastic_count_spikes",
-           "deterministic_count_spikes", "timing_code_spikes", "minimal_T"]
+           "deterministic_count_spikes", "timing_code_spikes", "minimal_T", "minimal_T_on_curve"]
 
 
 def _positive(name: str, value) -> np.ndarray:
@@ -122,3 +122,13 @@ def minimal_T(error_at: Callable[[int], float], eps: float, candidates) -> int |
         else:
             low = middle
     return int(candidates[high])
+
+
+def minimal_T_on_curve(errors, candidates, eps: float) -> int | None:
+    """:func:`minimal_T` on a measured curve: ``errors[k]`` is the error at ``candidates[k]``."""
+    errors, candidates = np.asarray(errors, dtype=float), np.asarray(candidates)
+    if errors.shape != candidates.shape:
+        raise ValueError(f"parameter 'errors' must have the shape of 'candidates' "
+                         f"{candidates.shape}, got {errors.shape}")
+    index = {int(t): k for k, t in enumerate(candidates)}
+    return minimal_T(lambda t: errors[index[t]], eps, candidates)

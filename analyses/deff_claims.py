@@ -9,7 +9,7 @@ from circuits.encoders import bernoulli_encoder
 from evsim import simulate
 
 from . import effective_dim as ed
-from .bounds import minimal_T
+from .bounds import minimal_T_on_curve
 from .claims import Claim, ClaimResult, register
 from .datasets import DATASETS, load
 from .plots import figure, log_log, paper_style, save_figure
@@ -118,9 +118,8 @@ def measure_t4(context) -> ClaimResult:
     rows = []
     for label, groups in (("per neuron", None), ("d_eff = 89", 89), ("d_eff = 47", 47)):
         error = _pooled_errors(counts, T, groups).mean(axis=1)
-        column = {int(t): k for k, t in enumerate(T)}
         for eps in T4_EPS:
-            T_star = minimal_T(lambda t: error[column[t]], eps, T)
+            T_star = minimal_T_on_curve(error, T, eps)
             rows.append(dict(decoder=label, eps=eps, T_star=T_star,
                              predicted=1 / (4 * eps ** 2) * (1 if groups is None else
                                                              groups / d)))

@@ -15,7 +15,7 @@ import pandas as pd
 from circuits.encoders import bernoulli_encoder
 from evsim import simulate
 
-from .bounds import minimal_T
+from .bounds import minimal_T_on_curve
 from .claims import Claim, ClaimResult, register
 from .plots import figure, log_log, paper_style, save_figure
 from .spike_bounds import DT, checkpoints
@@ -64,7 +64,6 @@ def calibrate(table: pd.DataFrame, *, seed: int = 0, resamples: int = 2000) -> d
 def _minimal_T_table(size: dict, seed: int, target: str) -> pd.DataFrame:
     rows = []
     T = checkpoints(size["T_max"])
-    column = {int(t): k for k, t in enumerate(T)}
     rng = np.random.default_rng(seed)
     for d in size["d"]:
         combos = [(e, L) for e in size["d_eff"] if e <= d for L in size["L"]]
@@ -82,7 +81,7 @@ def _minimal_T_table(size: dict, seed: int, target: str) -> pd.DataFrame:
             error = np.sqrt(((decoded - L * u[c]) ** 2).mean(-1)).mean(-1)  # (K,)
             for eps in size["eps"]:
                 rows.append(dict(d=d, d_eff=e, L=L, eps=eps,
-                                 T_star=minimal_T(lambda t: error[column[t]], eps, T)))
+                                 T_star=minimal_T_on_curve(error, T, eps)))
     return pd.DataFrame(rows)
 
 

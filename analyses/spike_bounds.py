@@ -23,7 +23,7 @@ from circuits.encoders import bernoulli_encoder, encoder_inputs, sigma_delta_enc
 from evsim import Circuit, simulate
 from evsim.sweep import run_sweep
 
-from .bounds import minimal_T
+from .bounds import minimal_T_on_curve
 from .claims import Claim, ClaimResult, register
 from .plots import figure, log_log, paper_style, save_figure
 
@@ -110,18 +110,17 @@ def minimal_spikes(cells: pd.DataFrame, eps_values, seed_index=None) -> pd.DataF
     rows = []
     for index, cell in cells.iterrows():
         T = np.asarray(cell["T"])
-        column = {int(t): k for k, t in enumerate(T)}
         pick = slice(None) if seed_index is None else seed_index[index]
         for code in CODES:
             error = np.asarray(cell[f"error_{code}"])[:, :, pick].mean(axis=2)  # (K, combos)
             spikes = np.asarray(cell[f"spikes_{code}"])[:, :, pick].mean(axis=2)
             for c, (L, family) in enumerate(combos):
                 for eps in eps_values:
-                    T_star = minimal_T(lambda t: error[column[t], c], eps, T)
+                    T_star = minimal_T_on_curve(error[:, c], T, eps)
                     rows.append(dict(code=code, family=family, L=L, n=cell["n"], d=cell["d"],
                                      eps=eps, T_star=T_star,
                                      spikes=None if T_star is None
-                                     else float(spikes[column[T_star], c])))
+                                     else float(spikes[np.searchsorted(T, T_star), c])))
     return pd.DataFrame(rows)
 
 
