@@ -27,13 +27,15 @@ PLANNED = (
 
 @dataclass(frozen=True)
 class ClaimContext:
-    """What a measurement may depend on: size (quick or full), seed, codegen target, the
-    number of worker processes for sweeps and the root of their resumable cell caches."""
+    """What a measurement may depend on: size (quick or full), seed, codegen target, where
+    sweep cells run (local worker processes or a dask scheduler) and the root of their
+    resumable cell caches."""
 
     quick: bool = True
     seed: int = 1
     target: str = "numpy"
     workers: int = 1
+    scheduler: str | None = None  # dask.distributed address; None: local processes
     cache_dir: str | None = None  # default: $EVSIM_CACHE_DIR or ~/.cache/evsim, + /sweeps
 
     def sweep_cache(self, claim_id: str):

@@ -176,7 +176,7 @@ def measure(context) -> ClaimResult:
     grid = {"n": list(size["n"]), "d": list(size["d"]), "quick": [context.quick],
             "seed": [context.seed], "version": [VERSION]}
     cells = run_sweep(bounds_cell, grid, context.sweep_cache("bounds.spike_count"),
-                      workers=context.workers, progress=False)
+                      workers=context.workers, scheduler=context.scheduler, progress=False)
     table = minimal_spikes(cells, size["eps"])
     table["bound"] = table.L ** 2 * table.n * table.d / table.eps ** 2
     table["spikes_over_bound"] = table.spikes / table.bound

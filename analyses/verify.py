@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -13,11 +14,12 @@ from evsim.store import atomic_write_json, staged_directory, write_table
 from .claims import PLANNED, ClaimContext, select
 from .report import jsonable, write_claims_json, write_report
 
-__all__ = ["verify"]
+__all__ = ["verify", "replot"]
 
 
 def verify(out, *, quick: bool = True, only=None, seed: int = 1, target: str = "numpy",
-           workers: int = 1, cache_dir=None, progress: bool = True) -> list[dict]:
+           workers: int = 1, scheduler: str | None = None, cache_dir=None,
+           progress: bool = True) -> list[dict]:
     """Run the selected claims; replace ``out`` with the new results only if all succeed.
 
     Returns the claims.json entries. A refuted claim is a result, not an error. ``workers``
@@ -30,6 +32,7 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, target: str = "
         raise ValueError(f"parameter 'workers' must be an integer >= 1, got {workers!r}")
     claims = select(only)
     context = ClaimContext(quick=quick, seed=seed, target=target, workers=workers,
+                           scheduler=scheduler,
                            cache_dir=None if cache_dir is None else str(cache_dir))
     entries, wall_times = [], {}
     started = time.perf_counter()
@@ -48,6 +51,7 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, target: str = "
                                 verdict=result.verdict, figures=figures,
                                 details=result.details))
         manifest = base_manifest(target=target, seed=seed, quick=quick, workers=workers,
+                                 scheduler=scheduler,
                                  claims=[c.id for c in claims], wall_time_s=wall_times,
                                  total_wall_time_s=round(time.perf_counter() - started, 3))
         atomic_write_json(stage / "manifest.json", jsonable(manifest))
@@ -55,6 +59,32 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, target: str = "
         not_run = [c for c in PLANNED if c not in {e["id"] for e in entries}]
         write_report(stage / "report.md", entries, manifest, not_run)
     return entries
+
+
+def replot(run_dir, only=None) -> list[str]:
+    """Redraw every figure of a run directory from its stored tables (no simulation)."""
+    import pandas as pd
+
+    from .claims import REGISTRY
+
+    run_dir = Path(run_dir)
+    claims_file = run_dir / "claims.json"
+    if not claims_file.is_file():
+        raise ValueError(f"RUN_DIR '{run_dir}' has no claims.json (not an evsim verify run)")
+    ids = [entry["id"] for entry in json.loads(claims_file.read_text())["claims"]]
+    select()
+    unknown = sorted(set(only or []) - set(ids))
+    if unknown:
+        raise ValueError(f"claim(s) {unknown} are not in {claims_file}; it has {ids}")
+    written = []
+    for claim_id in only or ids:
+        folder = run_dir / "tables" / claim_id
+        tables = {path.stem: pd.read_csv(path) for path in sorted(folder.glob("*.csv"))}
+        if not tables:
+            raise ValueError(f"no tables for claim '{claim_id}' under {folder}")
+        written += [f"figures/{name}" for name in REGISTRY[claim_id].plot(tables,
+                                                                           run_dir / "figures")]
+    return written
 
 
 def default_out(quick: bool) -> Path:

@@ -28,6 +28,8 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
                                       help="Brian2 codegen target: numpy, cython, cpp_standalone"),
            workers: int = typer.Option(1, "--workers", min=1,
                                        help="processes for sweep cells (bounds.spike_count)"),
+           scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed "
+                                                   "scheduler address for sweep cells"),
            cache: Optional[Path] = typer.Option(None, "--cache", help="root of the resumable "
                                                 "sweep caches [default: ~/.cache/evsim]"),
            progress: bool = typer.Option(True, "--progress/--no-progress")) -> None:
@@ -43,12 +45,50 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
     out = out or default_out(quick)
     try:
         entries = run_verify(out, quick=quick, only=ids, seed=seed, target=target,
-                             workers=workers, cache_dir=cache, progress=progress)
+                             workers=workers, scheduler=scheduler, cache_dir=cache,
+                             progress=progress)
     except (ValueError, RuntimeError) as error:
         _fail(str(error))
     for entry in entries:
         typer.echo(f"{entry['id']:32s} {entry['verdict']:13s} estimate={entry['estimate']}")
     typer.echo(f"wrote {out}/claims.json, report.md, figures/, manifest.json")
+
+
+@app.command()
+def plot(run_dir: Path = typer.Argument(..., help="a run directory written by `evsim verify`"),
+         only: Optional[str] = typer.Option(None, "--only", help="comma-separated claim ids")
+         ) -> None:
+    """Redraw every figure of RUN_DIR from its stored tables, without simulating."""
+    from analyses.verify import replot
+
+    ids = [part.strip() for part in only.split(",") if part.strip()] if only else None
+    try:
+        written = replot(run_dir, ids)
+    except ValueError as error:
+        _fail(str(error))
+    typer.echo(f"wrote {len(written)} figure files under {run_dir}/figures")
+
+
+@app.command()
+def run(experiment: str = typer.Argument(..., help="softmax, attention_head or mechanism"),
+        settings: list[str] = typer.Option([], "--set", help="key=value (repeatable)"),
+        sweep: Optional[Path] = typer.Option(None, "--sweep", help="TOML file with a [grid] "
+                                             "of lists and optional [fixed] values"),
+        out: Path = typer.Option(Path("results/run"), "--out", help="run directory"),
+        workers: int = typer.Option(1, "--workers", min=1, help="local processes for cells"),
+        scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                                help="dask.distributed scheduler address"),
+        progress: bool = typer.Option(True, "--progress/--no-progress")) -> None:
+    """Run one experiment (with --set overrides) or a grid (--sweep) into a run directory."""
+    from analyses.experiments import run_experiment
+
+    try:
+        table = run_experiment(experiment, out, settings=settings, sweep_file=sweep,
+                               workers=workers, scheduler=scheduler, progress=progress)
+    except (ValueError, TypeError) as error:
+        _fail(str(error))
+    typer.echo(table.to_string(index=False))
+    typer.echo(f"wrote {out}/results.csv, manifest.json")
 
 
 @app.command("list")

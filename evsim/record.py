@@ -59,6 +59,37 @@ class SpikeRecord:
             raise ValueError(f"unknown population '{population}'; accepted: {sorted(self.counts)}")
         return self.counts[population][checkpoint] / self.checkpoints[checkpoint]
 
+    def to_neo(self, population: str):
+        """Spike times of ``population`` as a neo.Block: one Segment per trial, one SpikeTrain
+        per neuron (annotated with its index), for Elephant and other Neo-based tools.
+
+        Needs spike times (``simulate(..., record_spikes=True)``) and the ``neo`` extra.
+        """
+        try:
+            import neo
+            import quantities as pq
+        except ImportError as error:
+            raise ValueError("to_neo needs the neo package: pip install 'evsim[neo]'") from error
+        if self.spikes is None:
+            raise ValueError("to_neo needs spike times: simulate with record_spikes=True")
+        if population not in self.spikes:
+            raise ValueError(f"unknown population '{population}'; accepted: "
+                             f"{sorted(self.spikes)}")
+        train = self.spikes[population]
+        size = self.counts[population].shape[2]
+        stop = float(self.checkpoints[-1] / second)
+        block = neo.Block(name=population)
+        times = np.asarray(train.time / second)
+        for trial in range(self.trials):
+            segment = neo.Segment(name=f"trial {trial}", index=trial)
+            for neuron in range(size):
+                mask = (train.trial == trial) & (train.neuron == neuron)
+                segment.spiketrains.append(neo.SpikeTrain(
+                    times[mask] * pq.s, t_stop=stop * pq.s, name=f"{population}[{neuron}]",
+                    neuron=neuron))
+            block.segments.append(segment)
+        return block
+
     def to_dataframe(self) -> pd.DataFrame:
         """Long table: one row per (checkpoint, population, trial, neuron) with its count."""
         frames = []

@@ -1,7 +1,8 @@
-"""Parameter sweeps on a local process pool with a resumable on-disk cell cache.
+"""Parameter sweeps on local processes or a dask.distributed cluster, with a resumable cache.
 
-Each finished cell is written atomically to ``cache_dir/<key>.json`` as soon as it finishes,
-so a killed sweep, run again, skips the finished cells and neither loses nor repeats one.
+Each finished cell is written atomically to ``cache_dir/<key>.json`` as soon as it finishes
+(by the process that submitted it), so a killed sweep, run again, skips the finished cells and
+neither loses nor repeats one, on either backend.
 """
 
 from __future__ import annotations
@@ -43,13 +44,18 @@ def cell_key(function: Callable, cell: dict) -> str:
 
 
 def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: int = 1,
-              progress: bool = True) -> pd.DataFrame:
+              scheduler: str | None = None, progress: bool = True) -> pd.DataFrame:
     """Run ``function(**cell)`` for every cell of ``grid``; returns one row per cell.
 
     ``function`` must be importable (module level) and return a dict of JSON-serialisable
-    values. Finished cells are cached in ``cache_dir`` and reused on the next call.
+    values. Finished cells are cached in ``cache_dir`` and reused on the next call. Cells run
+    in ``workers`` local processes, or on the dask.distributed cluster at ``scheduler``
+    (an address such as ``tcp://host:8786``; needs the ``dask`` extra) when it is given.
     """
     check_integer("workers", workers, 1)
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler):
+        raise ValueError(f"parameter 'scheduler' must be a dask scheduler address string, "
+                         f"got {scheduler!r}")
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     cells = grid_cells(grid)
@@ -67,7 +73,11 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
 
     bar = tqdm(total=len(cells), initial=len(cells) - len(pending), desc="sweep cells",
                disable=not progress)
-    if workers == 1:
+    if scheduler is not None and pending:
+        for (key, cell), result in _on_dask(function, pending, scheduler):
+            finish(key, cell, result)
+            bar.update()
+    elif workers == 1:
         for key, cell in pending:
             finish(key, cell, function(**cell))
             bar.update()
@@ -80,3 +90,22 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
                 bar.update()
     bar.close()
     return pd.DataFrame([{**cell, **results[key]} for key, cell in zip(keys, cells)])
+
+
+def _on_dask(function: Callable, pending: list, address: str):
+    """Yield ((key, cell), result) as the cells finish on the dask cluster at ``address``."""
+    try:
+        from dask.distributed import Client, as_completed as dask_completed
+    except ImportError as error:
+        raise ValueError("parameter 'scheduler' needs dask.distributed: pip install "
+                         "'evsim[dask]'") from error
+    try:
+        client = Client(address, timeout="10s", set_as_default=False)
+    except OSError as error:
+        raise ValueError(f"parameter 'scheduler': no dask scheduler at {address!r} ({error})") \
+            from error
+    with client:
+        futures = {client.submit(function, pure=False, **cell): (key, cell)
+                   for key, cell in pending}
+        for future in dask_completed(futures):
+            yield futures[future], future.result()
