@@ -100,7 +100,7 @@ def _on_dask(function: Callable, pending: list, address: str):
         raise ValueError("parameter 'scheduler' needs dask.distributed: pip install "
                          "'evsim[dask]'") from error
     try:
-        client = Client(address, timeout="10s", set_as_default=False)
+        client = Client(address, timeout="10s")
     except OSError as error:
         raise ValueError(f"parameter 'scheduler': no dask scheduler at {address!r} ({error})") \
             from error

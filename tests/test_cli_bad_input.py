@@ -1,0 +1,60 @@
+"""Bad input on the command line: each case exits 2 with one exact line naming the problem.
+
+(The Python API's bad-input table is tests/test_bad_input.py; together they cover > 40 cases.)
+"""
+
+import pytest
+from typer.testing import CliRunner
+
+from evsim.cli import app
+
+runner = CliRunner()
+
+CASES = [
+    (["verify", "--only", "nope"], "error: unknown claim id 'nope'; accepted: ['a2os2a.capacity'"),
+    (["verify", "--only", ","], "error: --only must name at least one claim id (see `evsim list`)"),
+    (["verify", "--target", "gpu"],
+     "error: --target must be one of ('numpy', 'cython', 'cpp_standalone'), got 'gpu'"),
+    (["plot", "{tmp}/nothing"], "error: RUN_DIR '{tmp}/nothing' has no claims.json (not an "
+                                "evsim verify run)"),
+    (["run", "nope"], "error: unknown experiment 'nope'; accepted: ['attention_head', "
+                      "'mechanism', 'softmax']"),
+    (["run", "softmax", "--set", "n"], "error: --set must look like key=value, got 'n'"),
+    (["run", "softmax", "--set", "nn=3"],
+     "error: unknown parameter(s) ['nn'] for experiment 'softmax'; accepted: ['kind', 'n', "
+     "'temperature', 'duration_s', 'trials', 'seed']"),
+    (["run", "softmax", "--sweep", "{tmp}/missing.toml"],
+     "error: --sweep file '{tmp}/missing.toml' does not exist"),
+    (["run", "softmax", "--sweep", "{tmp}/broken.toml"],
+     "error: --sweep file '{tmp}/broken.toml' is not valid TOML"),
+    (["run", "softmax", "--sweep", "{tmp}/nogrid.toml"],
+     "error: --sweep file '{tmp}/nogrid.toml' needs a non-empty [grid] table of lists"),
+    (["run", "softmax", "--sweep", "{tmp}/scalar.toml"],
+     "error: grid entry 'n' must be a non-empty list of values, got 'oops'"),
+    (["run", "softmax", "--set", "kind=X"], "error: parameter 'kind' must be 'S' or 'D', got 'X'"),
+    (["run", "softmax", "--set", "n=1"], "error: parameter 'n' must be an integer >= 2, got 1"),
+    (["graph", "nope", "--out", "{tmp}/g.pdf"], "error: unknown circuit 'nope'; accepted: ["),
+    (["graph", "single_lif", "--out", "{tmp}/g.txt"],
+     "error: --out must end in .pdf or .png, got '{tmp}/g.txt'"),
+]
+
+
+@pytest.mark.parametrize("args, message", CASES, ids=[" ".join(c[0][:3]) for c in CASES])
+def test_cli_bad_input_is_one_clear_line(args, message, tmp_path):
+    (tmp_path / "broken.toml").write_text("grid = [\n")
+    (tmp_path / "nogrid.toml").write_text("[fixed]\nn = 4\n")
+    (tmp_path / "scalar.toml").write_text('[grid]\nn = "oops"\n')
+    args = [a.format(tmp=tmp_path) for a in args]
+    if args[0] == "run":
+        args += ["--out", str(tmp_path / "run"), "--no-progress"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and lines[0].startswith(message.format(tmp=tmp_path)), result.output
+
+
+def test_cli_rejects_out_of_range_options():
+    for args in (["verify", "--workers", "0"], ["verify", "--seed", "-1"],
+                 ["run", "softmax", "--workers", "0"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "Invalid value" in result.output
