@@ -18,7 +18,7 @@ verify: $(STAMP)
 	$(BIN)/evsim verify --quick --out results/quick
 
 verify-full: $(STAMP)
-	$(BIN)/evsim verify --out results/full
+	$(BIN)/evsim verify --out results/full --workers 2
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
