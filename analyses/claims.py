@@ -90,10 +90,11 @@ def register(claim: Claim) -> Claim:
 
 
 def select(only=None) -> list[Claim]:
-    """The claims to run: all registered ones, or those named in ``only`` (ids, in order)."""
+    """The claims to run: all registered ones (in DESIGN.md order), or those named in
+    ``only`` (in the given order)."""
     _load_registry()
-    if not only:
-        return list(REGISTRY.values())
+    if not only:  # in the order of DESIGN.md's claims table
+        return sorted(REGISTRY.values(), key=lambda claim: PLANNED.index(claim.id))
     chosen = []
     for claim_id in only:
         if claim_id in REGISTRY:
