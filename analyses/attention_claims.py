@@ -363,7 +363,12 @@ def measure_energy(context) -> ClaimResult:
                                for (m, n), (lo, hi) in reaches.iterrows()},
                "paper_formula_at_T4": {fr: round(float(energy.paper_formula_ratio(fr, 4)), 2)
                                        for fr in ENERGY_RATES},
-               "constants_pJ": {"E_AC": 0.9, "E_MAC": 4.6}}
+               "constants_pJ": {"E_AC": 0.9, "E_MAC": 4.6},
+               "sizes_run": {f"{n}x{D}/{h}": list(names) for (n, D, h), names in
+                             ENERGY_SIZES[context.quick]["sizes"].items()},
+               "a2os2a_note": "K is dense (ReLU of N(0,1): half the entries > 0) whatever fr, "
+                              "and each non-zero K reaches N d gated units: A²OS²A's cost "
+                              "hardly falls with fr; gated units with K = 0 send nothing"}
     ssa = at4[(at4.mechanism == "ssa") & (at4.N == 8) & (at4.fr == 0.1)].counted_ratio
     return ClaimResult(verdict, float(ssa.iloc[0]), None, details, {"energy": table})
 
@@ -456,7 +461,11 @@ def measure_capacity(context) -> ClaimResult:
                "binary_ternary_attain_capacity": attained, "ordered": ordered,
                "relu_note": "the ReLU entropy is limited by the sample size (log2 of the number "
                             "of samples), so it is a lower bound on the code's entropy",
-               "output_words_bits": dict(zip(table.code[3:], table.entropy_bits[3:].round(3)))}
+               "output_words_bits": dict(zip(table.code[3:], table.entropy_bits[3:].round(3))),
+               "scope": "Proposition 1 is a statement about codes: this checks its arithmetic on "
+                        "the codes the circuit's sources emit (uniform inputs chosen to reach "
+                        "capacity; the ReLU payloads are read from the inputs at the recorded "
+                        "events). It says nothing about A²OS²A's accuracy on a task."}
     return ClaimResult(verdict, float(table.entropy_bits[1]), [float(table.ci_low[1]),
                                                                float(table.ci_high[1])],
                        details, {"entropy": table})

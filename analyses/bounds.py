@@ -16,10 +16,11 @@ coordinate, T time steps, firing probability p per step (reference/theory.md 2 a
   estimate of p from T bins has variance >= p (1 - p) / T, and the value error is w times the
   rate error, so T >= p (1 - p) w^2 / eps^2 and spikes = p T  ~  L^2 / eps^2.
 * :func:`deterministic_count_spikes`: an IF (sigma-delta) code with reset by subtraction has
-  |count - p T| < 1; with a uniformly random initial phase the rate error is uniform with RMS
-  1 / (sqrt(12) T), so T >= w / (sqrt(12) eps) and spikes = p T  ~  L / eps.
+  |count - p T| < 1; with a uniformly random initial phase, count - p T is -f or 1 - f
+  (f = frac(p T)) with variance f (1 - f), 1/6 on average, so the rate error has RMS
+  1 / (sqrt(6) T): T >= w / (sqrt(6) eps) and spikes = p T  ~  L / eps.
 * :func:`timing_code_spikes`: one spike per coordinate whose time (T bins) carries the value:
-  T >= w / (sqrt(12) eps) bins but 1 spike, whatever eps.
+  T >= w / (sqrt(12) eps) bins (uniform rounding error) but 1 spike, whatever eps.
 
 So Omega(L^2 n d / eps^2) is a bound for stochastic count codes, not for all spike codes.
 """
@@ -84,9 +85,9 @@ def stochastic_count_spikes(value_range, eps, p=0.5) -> np.ndarray:
 
 
 def deterministic_count_spikes(value_range, eps, p=0.5) -> np.ndarray:
-    """Sigma-delta spikes per coordinate: p T with T = w / (sqrt(12) eps)."""
+    """Sigma-delta spikes per coordinate: p T with T = w / (sqrt(6) eps)."""
     w, eps, p = _nonnegative("value_range", value_range), _positive("eps", eps), _probability(p)
-    return p * w / (np.sqrt(12) * eps)
+    return p * w / (np.sqrt(6) * eps)
 
 
 def timing_code_spikes(value_range, eps) -> np.ndarray:
@@ -106,8 +107,10 @@ def minimal_T(error_at: Callable[[int], float], eps: float, candidates) -> int |
     """
     eps = float(_positive("eps", eps))
     candidates = np.asarray(candidates)
-    if candidates.ndim != 1 or len(candidates) == 0 or np.any(np.diff(candidates) <= 0):
-        raise ValueError("parameter 'candidates' must be a non-empty increasing 1-D sequence")
+    if candidates.ndim != 1 or len(candidates) == 0 or np.any(np.diff(candidates) <= 0) \
+            or candidates[0] < 1:
+        raise ValueError("parameter 'candidates' must be a non-empty increasing 1-D sequence "
+                         "of time-step counts >= 1")
     low, index = -1, 0
     while error_at(int(candidates[index])) > eps:
         if index == len(candidates) - 1:

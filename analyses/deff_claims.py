@@ -117,7 +117,7 @@ def measure_t4(context) -> ClaimResult:
     counts = record.counts["enc"]
     rows = []
     for label, groups in (("per neuron", None), ("d_eff = 89", 89), ("d_eff = 47", 47)):
-        error = _pooled_errors(counts, T, groups).mean(axis=1)
+        error = np.sqrt((_pooled_errors(counts, T, groups) ** 2).mean(axis=1))  # RMS
         for eps in T4_EPS:
             T_star = minimal_T_on_curve(error, T, eps)
             rows.append(dict(decoder=label, eps=eps, T_star=T_star,

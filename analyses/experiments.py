@@ -116,6 +116,10 @@ def run_experiment(name: str, out, *, settings=(), sweep_file=None, workers: int
         if not isinstance(spec.get("grid"), dict) or not spec["grid"]:
             raise ValueError(f"--sweep file '{path}' needs a non-empty [grid] table of lists")
         grid = spec["grid"]
+        both = sorted(set(grid) & set(fixed))
+        if both:
+            raise ValueError(f"--set {both} also appear in the [grid] of '{path}'; set each "
+                             "parameter in one place")
         fixed = {**spec.get("fixed", {}), **fixed}
     _check_parameters(name, function, [*fixed, *grid])
     out = Path(out)

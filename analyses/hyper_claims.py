@@ -114,7 +114,7 @@ def measure_layer(quick: bool, seed: int, target: str) -> pd.DataFrame:
 def _monotone(values, direction: int) -> bool:
     """Never moves against ``direction`` (+1 rises, -1 falls) and changes by > 1 % in all."""
     values = np.asarray(values, float)
-    net = direction * (values[-1] - values[0]) / abs(values[0])
+    net = direction * (values[-1] - values[0]) / max(abs(values[0]), 1e-12)
     return bool(np.all(direction * np.diff(values) >= -1e-9) and net > 0.01)
 
 

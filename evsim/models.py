@@ -334,13 +334,14 @@ def discrete_counter() -> NeuronModel:
 
 def gated_graded(gates: int = 2) -> NeuronModel:
     """A coincidence unit that forwards an amplitude: fires in step t+1 iff at least ``gates``
-    binary spikes reached its ``gate`` input in step t, and its event carries the amplitude
-    (graded input ``amplitude``) that arrived in the same step. Memoryless: both are cleared
-    every step. Synaptic targets: ``gate`` (default), ``amplitude``."""
+    binary spikes reached its ``gate`` input in step t and the amplitude (graded input
+    ``amplitude``) that arrived in the same step is not zero; its event carries that amplitude.
+    Memoryless: both are cleared every step. Synaptic targets: ``gate`` (default),
+    ``amplitude``."""
     check_integer("gates", gates, 1)
     return NeuronModel(
         name="gated_graded", equations="g : 1\na : 1\ngate : 1\namplitude : 1\n"
-        "gates : 1 (constant)", threshold="g >= gates", reset=None, method=None,
+        "gates : 1 (constant)", threshold="g >= gates and a != 0", reset=None, method=None,
         parameters=dict(gates=float(gates)), synaptic_targets={"gate": 1, "amplitude": 1},
         step_code="g = gate\na = amplitude\ngate = 0\namplitude = 0", payload="a")
 

@@ -7,6 +7,7 @@ neither loses nor repeats one, on either backend.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -105,7 +106,8 @@ def _on_dask(function: Callable, pending: list, address: str):
         raise ValueError(f"parameter 'scheduler': no dask scheduler at {address!r} ({error})") \
             from error
     with client:
-        futures = {client.submit(function, pure=False, **cell): (key, cell)
+        # partial: cell names such as "key" or "workers" must reach the function, not dask
+        futures = {client.submit(functools.partial(function, **cell), pure=False): (key, cell)
                    for key, cell in pending}
         for future in dask_completed(futures):
             yield futures[future], future.result()

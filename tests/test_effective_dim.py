@@ -75,7 +75,10 @@ def test_calibration_recovers_a_known_constant(seed):
                          for L in (0.5, 1, 2) for eps in (0.2, 0.1, 0.05)])
     grid["T_star"] = 2.3 * rule_form(grid.L, grid.d_eff, grid.d, grid.eps) * \
         np.exp(rng.normal(0, 0.1, len(grid)))
-    result = calibrate(grid, seed=seed)
+    result = calibrate(grid, seed=seed, floor=0)  # continuous synthetic T: nothing censored
     assert result["ci95"][0] < 2.3 < result["ci95"][1]
     assert result["r2_held_out"] > 0.95
+    assert result["censored"] == 0
     assert result["cells_fit"] + result["cells_held_out"] == len(grid)
+    floored = calibrate(grid.assign(T_star=np.maximum(grid.T_star, 1.0)), seed=seed)
+    assert floored["censored"] == int((grid.T_star <= 1).sum())  # T at the floor is left out
