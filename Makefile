@@ -29,6 +29,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_batched_vs_loop.py
 	$(BIN)/python benchmarks/bench_softmax.py
+	$(BIN)/python benchmarks/bench_mechanisms.py
 
 clean:
 	rm -rf $(VENV) results

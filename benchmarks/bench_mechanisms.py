@@ -1,0 +1,67 @@
+"""Benchmark: the five attention mechanisms as Brian2 neuron circuits vs their NumPy tensor
+references, side by side in one run (same operands, outputs checked identical).
+
+For each mechanism at (N, D, heads) = (16, 16, 4) (DSSA with patch 2), T = 8 steps and
+1, 10 and 50 trials: wall time of evsim's run_mechanism (build + run, numpy target; each
+measurement in a fresh process) and of the NumPy reference, their ratio, the circuit's size and
+its synaptic events per trial. The circuit does what the hardware would (every synaptic event
+is simulated), the reference only the arithmetic, so the ratio is the price of explicit
+neurons, not a target.
+
+Usage: python benchmarks/bench_mechanisms.py [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from common import in_fresh_process, markdown
+
+from analyses.attention_runs import build, random_operands
+from circuits.mechanisms import run_mechanism
+
+NAMES = ("ssa", "sdsa", "qkta", "dssa", "a2os2a")
+SIZE, T = (16, 16, 4), 8
+
+
+def measure(name: str, trials: int) -> dict:
+    n, D, h = SIZE
+    rng = np.random.default_rng(0)
+    mechanism, reference = build(name, n, D, h, rng, 2 if name == "dssa" else 1)
+    operands = random_operands(name, (trials, T, n, D), h, rng)
+    started = time.perf_counter()
+    out, record = run_mechanism(mechanism, operands, seed=0)
+    circuit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    expected = reference(operands, 2.0)
+    numpy_s = time.perf_counter() - started
+    events = sum(e[-1].sum() for e in record.synaptic_events.values()) / trials
+    return dict(mechanism=name, trials=trials, circuit_s=circuit_s, numpy_s=numpy_s,
+                ratio=circuit_s / numpy_s, identical=bool((out == expected).all()),
+                neurons_per_trial=sum(p.size for p in mechanism.circuit.populations),
+                events_per_trial=float(events))
+
+
+def main(out: str) -> pd.DataFrame:
+    rows = [in_fresh_process(measure, name, trials) for name in NAMES for trials in (1, 10, 50)]
+    table = pd.DataFrame(rows)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(folder / "mechanisms.csv", index=False)
+    (folder / "mechanisms.md").write_text(
+        "# Attention mechanisms: Brian2 circuit vs NumPy reference\n\n"
+        f"(N, D, heads) = {SIZE}, T = {T}; wall seconds, one fresh process per row.\n\n"
+        + markdown(table) + "\n")
+    print(markdown(table))
+    return table
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    main(parser.parse_args().out)
