@@ -11,7 +11,7 @@ from scipy import stats
 from circuits import mechanisms
 
 from . import energy, information
-from .attention_runs import build, compare, random_operands, run_head
+from .attention_runs import build, compare, default_patch, random_operands, run_head
 from .claims import Claim, ClaimResult, register
 from .plots import figure, log_log, paper_style, save_figure
 from .stats import bootstrap_ratio, bootstrap_slope
@@ -20,10 +20,6 @@ PAPER = "000_c5669d2150cc77d4.txt, abstract; 002_29131b17ca07a63b.txt"
 NAMES = ("ssa", "sdsa", "qkta", "dssa", "a2os2a")
 LABELS = {"ssa": "Spikformer SSA", "sdsa": "SDT SDSA", "qkta": "QKFormer QKTA",
           "dssa": "SpikingResformer DSSA", "a2os2a": "A²OS²A"}
-
-
-def _patch(name: str, tokens: int) -> int:
-    return 2 if name == "dssa" and tokens >= 8 else 1
 
 
 # -- attention.mechanisms ------------------------------------------------------------------
@@ -49,7 +45,7 @@ MECHANISMS_PROTOCOL = (
 def measure_mechanisms(context) -> ClaimResult:
     size = MECHANISM_SIZES[context.quick]
     rng = np.random.default_rng(context.seed)
-    rows = [compare(name, n, D, h, size["T"], size["trials"], rng, patch=_patch(name, n))
+    rows = [compare(name, n, D, h, size["T"], size["trials"], rng)
             for n, D, h in size["sizes"] for name in NAMES]
     table = pd.DataFrame(rows)
     fraction = table.reference_spikes / table.outputs
@@ -110,8 +106,9 @@ EQUIVARIANCE_PROTOCOL = (
 )
 
 
-def _permute(operands: dict, perms: np.ndarray) -> dict:
-    return {k: np.stack([x[r][:, perms[r]] for r in range(len(x))]) for k, x in operands.items()}
+def _permute_tokens(x: np.ndarray, perms: np.ndarray) -> np.ndarray:
+    """Tokens (axis 2) of each trial r of x (trials, T, N, ...) reordered by perms[r]."""
+    return np.stack([x[r][:, perms[r]] for r in range(len(perms))])
 
 
 def _deterministic_equivariance(name, rng, trials, *, patch=1, positional_bias=None) -> dict:
@@ -119,12 +116,12 @@ def _deterministic_equivariance(name, rng, trials, *, patch=1, positional_bias=N
     if positional_bias is not None:
         mechanism = mechanisms.ssa(n, D, h, positional_bias=positional_bias)
     else:
-        mechanism, _ = build(name, n, D, h, rng, patch)
+        mechanism, _ = build(name, n, D, h, rng, patch=patch)
     operands = random_operands(name, (trials, T, n, D), h, rng)
     perms = np.stack([rng.permutation(n) for _ in range(trials)])
-    both = {k: np.concatenate([x, _permute({k: x}, perms)[k]]) for k, x in operands.items()}
+    both = {k: np.concatenate([x, _permute_tokens(x, perms)]) for k, x in operands.items()}
     out, _ = mechanisms.run_mechanism(mechanism, both, seed=0)
-    expected = np.stack([out[r][:, perms[r]] for r in range(trials)])
+    expected = _permute_tokens(out[:trials], perms)
     return dict(mechanism=name, patch=patch, control=positional_bias is not None,
                 outputs=int(expected.size), spikes=int(out[:trials].sum()),
                 mismatches=int((out[trials:] != expected).sum()))
@@ -337,9 +334,8 @@ def measure_energy(context) -> ClaimResult:
     for (n, D, h), names in ENERGY_SIZES[context.quick]["sizes"].items():
         cells = [(fr, T) for fr in ENERGY_RATES for T in ENERGY_T]
         for name in names:
-            patch = _patch(name, n)
-            mechanism, _ = build(name, n, D, h, rng, patch)
-            macs = (energy.dssa_macs(n, D, patch) if name == "dssa"
+            mechanism, _ = build(name, n, D, h, rng)
+            macs = (energy.dssa_macs(n, D, default_patch(name, n)) if name == "dssa"
                     else energy.vanilla_attention_macs(n, D))
             parts = [random_operands(name, (1, max(ENERGY_T), n, D), h, rng, rate=fr)
                      for fr, _ in cells]
@@ -429,9 +425,11 @@ def measure_capacity(context) -> ClaimResult:
     v = rng.choice([-1.0, 0.0, 1.0], shape)
     mechanism = mechanisms.a2os2a(n, D, 2)
     out, record = mechanisms.run_mechanism(mechanism, {"Q": q, "K": k, "V": v}, seed=0)
-    codes = {"binary": _events(record, "Q", shape),
-             "ternary": _events(record, "V_pos", shape) - _events(record, "V_neg", shape),
-             "relu_float32": _events(record, "K", shape) * k}
+    def events(population):  # the sources fire in the input steps 0 .. T-1
+        return record.raster(population)[:, :T].reshape(shape).astype(float)
+
+    codes = {"binary": events("Q"), "ternary": events("V_pos") - events("V_neg"),
+             "relu_float32": events("K") * k}
     rows = []
     for code, values in codes.items():
         symbols = values.astype(np.float32).ravel()
@@ -469,16 +467,6 @@ def measure_capacity(context) -> ClaimResult:
     return ClaimResult(verdict, float(table.entropy_bits[1]), [float(table.ci_low[1]),
                                                                float(table.ci_high[1])],
                        details, {"entropy": table})
-
-
-def _events(record, population: str, shape: tuple) -> np.ndarray:
-    """0/1 array (trials, T, N, D) of a source population's events (input step = time)."""
-    trials, T = shape[:2]
-    train = record.spikes[population]
-    step = np.round(np.asarray(train.time) * 1e3).astype(int)  # STEP = 1 ms
-    events = np.zeros((trials, T + 2, int(np.prod(shape[2:]))))
-    events[train.trial, step, train.neuron] = 1
-    return events[:, :T].reshape(shape)
 
 
 def plot_capacity(tables, directory) -> list[str]:

@@ -13,7 +13,13 @@ from evsim import simulate
 
 from . import attention_reference as reference
 
-__all__ = ["random_operands", "dssa_weights", "build", "compare", "run_head"]
+__all__ = ["random_operands", "dssa_weights", "default_patch", "build", "compare", "run_head"]
+
+
+def default_patch(name: str, tokens: int) -> int:
+    """The patch size our runs give a mechanism: 2 for DSSA with 8 or more (even) tokens (its
+    patch stages), else 1 (no patching)."""
+    return 2 if name == "dssa" and tokens >= 8 and tokens % 2 == 0 else 1
 
 
 def dssa_weights(tokens: int, channels: int, heads: int, patch: int, rng,
@@ -50,8 +56,10 @@ def random_operands(name: str, shape: tuple, heads: int, rng, rate: float | None
     return {"Q": spikes(), "K": spikes(), "V": spikes()}
 
 
-def build(name: str, tokens: int, channels: int, heads: int, rng, patch: int = 1):
-    """(Mechanism, reference (operands, tau) -> spikes) for one mechanism and size."""
+def build(name: str, tokens: int, channels: int, heads: int, rng, patch: int | None = None):
+    """(Mechanism, reference (operands, tau) -> spikes) for one mechanism and size; ``patch``
+    (DSSA only) defaults to :func:`default_patch`."""
+    patch = default_patch(name, tokens) if patch is None else patch
     if name == "dssa":
         weights = dssa_weights(tokens, channels, heads, patch, rng)
         return (mechanisms.dssa(weights, tokens, channels, heads, patch=patch),
@@ -63,7 +71,7 @@ def build(name: str, tokens: int, channels: int, heads: int, rng, patch: int = 1
 
 
 def compare(name: str, tokens: int, channels: int, heads: int, T: int, trials: int, rng, *,
-            patch: int = 1) -> dict:
+            patch: int | None = None) -> dict:
     """Run one mechanism on random operands and compare with its NumPy reference; also
     count mismatches against a reference with the exact-LIF pitfall decay (a sensitivity
     check: the comparison can fail)."""
@@ -72,7 +80,8 @@ def compare(name: str, tokens: int, channels: int, heads: int, T: int, trials: i
     started = time.perf_counter()
     out, record = mechanisms.run_mechanism(mechanism, operands, seed=0)
     expected = ref(operands, 2.0)
-    return dict(mechanism=name, N=tokens, D=channels, heads=heads, patch=patch, T=T,
+    return dict(mechanism=name, N=tokens, D=channels, heads=heads,
+                patch=default_patch(name, tokens) if patch is None else patch, T=T,
                 trials=trials, outputs=int(expected.size),
                 reference_spikes=int(expected.sum()), circuit_spikes=int(out.sum()),
                 mismatches=int((out != expected).sum()),

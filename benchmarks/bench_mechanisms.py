@@ -32,7 +32,7 @@ SIZE, T = (16, 16, 4), 8
 def measure(name: str, trials: int) -> dict:
     n, D, h = SIZE
     rng = np.random.default_rng(0)
-    mechanism, reference = build(name, n, D, h, rng, 2 if name == "dssa" else 1)
+    mechanism, reference = build(name, n, D, h, rng)  # DSSA: patch 2 at 16 tokens
     operands = random_operands(name, (trials, T, n, D), h, rng)
     started = time.perf_counter()
     out, record = run_mechanism(mechanism, operands, seed=0)

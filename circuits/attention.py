@@ -120,7 +120,7 @@ def attention_head(tokens: int = 4, dim: int = 4, *, replicas: int = 1, beta: fl
     return Head(circuit, n, d, m, float(beta), float(p_max), rate, dt)
 
 
-def head_inputs(head: Head, q, k, v, *, key_bias=None, rng=None) -> tuple:
+def head_inputs(head: Head, q, k, v, *, key_bias=None) -> tuple:
     """(inputs, initial) for values q, k, v of shape (trials, n, d) in [0, 1].
 
     ``key_bias`` (n,): extra drive (units of delta) of every softmax neuron attending to key
@@ -145,16 +145,17 @@ def head_inputs(head: Head, q, k, v, *, key_bias=None, rng=None) -> tuple:
     bias = np.zeros(n) if key_bias is None else np.asarray(key_bias, dtype=float)
     if bias.shape != (n,) or not np.all(np.isfinite(bias)):
         raise ValueError(f"parameter 'key_bias' must be finite with shape (n,) = ({n},)")
+
     def tile(x):  # (trials, ...) -> (trials, replicas * ...)
         return np.broadcast_to(x[:, None], (trials, m) + x.shape[1:]).reshape(trials, -1)
 
     scores = head.beta * np.einsum("tie,tje->tij", q, k)
     drive = np.broadcast_to(bias, (trials, m, n, n))
-    _, start = score_inputs("S", (scores[:, None] + drive).reshape(-1, n), rate=head.rate)
+    membrane = scores[:, None] + drive  # mean membrane of exc (r, i, j), units of delta
+    _, start = score_inputs("S", membrane.reshape(-1, n), rate=head.rate)
     slow = np.asarray(start["exc"]["syn_slow"] / DELTA).reshape(trials, m, n, 1)
     slow = np.broadcast_to(slow, (trials, m, n, n)).reshape(trials, -1)
-    membrane = (scores[:, None] + drive).reshape(trials, -1)
-    initial = {"exc": {"v": membrane * DELTA, "syn_slow": slow * DELTA}}
+    initial = {"exc": {"v": membrane.reshape(trials, -1) * DELTA, "syn_slow": slow * DELTA}}
     inputs = {"Q": tile(q * head.p_max), "K": tile(k * head.p_max), "V": tile(v),
               "key_bias": drive.reshape(trials, -1) * DELTA / RESISTANCE}
     return inputs, initial

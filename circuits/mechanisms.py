@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from brian2 import ms
 
 from evsim import Circuit, models, simulate
 from evsim.models import check_integer
@@ -120,6 +119,20 @@ def _sources(circuit: Circuit, names, size: int, model=None) -> None:
         circuit.add_input(name, name)
 
 
+def _product_terms(tokens: int, channels: int, heads: int) -> tuple:
+    """Index algebra of the terms Q[i,e] K[j,e] V[j,c] (e, c in one head): (number of terms,
+    and the term numbers with the neuron numbers of their Q, K, V operands and output (i, c)
+    in populations laid out (N, D))."""
+    d = channels // heads
+    shape = (heads, tokens, tokens, d, d)
+    h, i, j, e, c = np.indices(shape)
+    channel = (tokens, channels)
+    return int(np.prod(shape)), dict(
+        terms=tensor_index(shape, h, i, j, e, c), Q=tensor_index(channel, i, h * d + e),
+        K=tensor_index(channel, j, h * d + e), V=tensor_index(channel, j, h * d + c),
+        out=tensor_index(channel, i, h * d + c))
+
+
 def ssa(tokens: int = 8, channels: int = 8, heads: int = 2, *, scale: float = 0.125,
         v_th: float = 0.5, positional_bias=None) -> Mechanism:
     """Spikformer SSA: attn[i, c] = SN(scale * sum_{j, e in head(c)} Q[i,e] K[j,e] V[j,c]).
@@ -127,21 +140,16 @@ def ssa(tokens: int = 8, channels: int = 8, heads: int = 2, *, scale: float = 0.
     ``positional_bias`` (N,) adds a constant input to token i's attention neurons: a
     deliberately non-equivariant variant (a negative control for equivariance tests).
     """
-    d = _check_sizes(tokens, channels, heads)
+    _check_sizes(tokens, channels, heads)
     n = tokens
     circuit = Circuit("spikformer_ssa")
     _sources(circuit, "QKV", n * channels)
-    shape = (heads, n, n, d, d)
-    circuit.add_population("triple", coincidence(3), int(np.prod(shape)))
+    count, index = _product_terms(n, channels, heads)
+    circuit.add_population("triple", coincidence(3), count)
     circuit.add_population("attn", sj_lif(v_th), n * channels)
-    h, i, j, e, c = np.indices(shape)
-    units = tensor_index(shape, h, i, j, e, c)
-    channel = (n, channels)
-    connect_pairs(circuit, "Q", "triple", tensor_index(channel, i, h * d + e), units, name="Q")
-    connect_pairs(circuit, "K", "triple", tensor_index(channel, j, h * d + e), units, name="K")
-    connect_pairs(circuit, "V", "triple", tensor_index(channel, j, h * d + c), units, name="V")
-    connect_pairs(circuit, "triple", "attn", units, tensor_index(channel, i, h * d + c),
-                  scale, name="scale")
+    for operand in "QKV":
+        connect_pairs(circuit, operand, "triple", index[operand], index["terms"], name=operand)
+    connect_pairs(circuit, "triple", "attn", index["terms"], index["out"], scale, name="scale")
     circuit.add_output("attention", "attn")
     ports = {k: [(k, _identity)] for k in "QKV"}
     if positional_bias is not None:
@@ -274,27 +282,22 @@ def a2os2a(tokens: int = 8, channels: int = 8, heads: int = 2, *, v_th: float = 
     populations V+ and V-. Each term is a gated unit that fires when Q[i,e] and V+-[j,c]
     coincide and carries K[j,e]; V- terms reach the SN through inhibitory synapses.
     """
-    d = _check_sizes(tokens, channels, heads)
+    _check_sizes(tokens, channels, heads)
     n = tokens
     circuit = Circuit("a2os2a")
     _sources(circuit, ["Q", "V_pos", "V_neg"], n * channels)
     _sources(circuit, ["K"], n * channels, models.graded_source())
-    shape = (heads, n, n, d, d)
-    h, i, j, e, c = np.indices(shape)
-    units = tensor_index(shape, h, i, j, e, c)
-    channel = (n, channels)
+    count, index = _product_terms(n, channels, heads)
+    units = index["terms"]
     circuit.add_population("attn", sj_lif(v_th), n * channels)
     for sign, label in ((1.0, "pos"), (-1.0, "neg")):
         gate = f"gate_{label}"
-        circuit.add_population(gate, models.gated_graded(2), int(np.prod(shape)))
-        connect_pairs(circuit, "Q", gate, tensor_index(channel, i, h * d + e), units,
-                      name=f"Q->{label}")
-        connect_pairs(circuit, f"V_{label}", gate, tensor_index(channel, j, h * d + c), units,
-                      name=f"V->{label}")
-        connect_pairs(circuit, "K", gate, tensor_index(channel, j, h * d + e), units,
-                      variable="amplitude", name=f"K->{label}")
-        connect_pairs(circuit, gate, "attn", units, tensor_index(channel, i, h * d + c), sign,
-                      name=f"{label}->attn")
+        circuit.add_population(gate, models.gated_graded(2), count)
+        connect_pairs(circuit, "Q", gate, index["Q"], units, name=f"Q->{label}")
+        connect_pairs(circuit, f"V_{label}", gate, index["V"], units, name=f"V->{label}")
+        connect_pairs(circuit, "K", gate, index["K"], units, variable="amplitude",
+                      name=f"K->{label}")
+        connect_pairs(circuit, gate, "attn", units, index["out"], sign, name=f"{label}->attn")
     circuit.add_output("attention", "attn")
     ports = {"Q": [("Q", _identity)], "K": [("K", _identity)],
              "V": [("V_pos", lambda x: (x == 1).astype(float)),
@@ -319,10 +322,7 @@ def run_mechanism(mechanism: Mechanism, operands: dict, *, seed: int | None = No
     steps = T + mechanism.depth
     record = simulate(mechanism.circuit, mechanism.inputs(operands, steps), steps * STEP,
                       dt=STEP, trials=trials, seed=seed, record_spikes=True, target=target)
-    train = record.spikes[mechanism.output]
-    step = np.round(np.asarray(train.time / ms) / float(STEP / ms)).astype(int)
-    spikes = np.zeros((trials, steps, mechanism.tokens * mechanism.channels), bool)
-    spikes[train.trial, step, train.neuron] = True
+    spikes = record.raster(mechanism.output)
     # spikes before the pipeline depth cannot come from the operands (they would be a bug)
     if spikes[:, :mechanism.depth].any():
         raise RuntimeError(f"{mechanism.name}: output spikes before the pipeline depth")

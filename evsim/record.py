@@ -59,6 +59,22 @@ class SpikeRecord:
             raise ValueError(f"unknown population '{population}'; accepted: {sorted(self.counts)}")
         return self.counts[population][checkpoint] / self.checkpoints[checkpoint]
 
+    def raster(self, population: str) -> np.ndarray:
+        """Spikes of ``population`` on the time grid: bool array (trials, steps, neurons)
+        over the whole run (needs spike times)."""
+        if self.spikes is None:
+            raise ValueError("raster needs spike times: simulate with record_spikes=True")
+        if population not in self.spikes:
+            raise ValueError(f"unknown population '{population}'; accepted: "
+                             f"{sorted(self.spikes)}")
+        dt = self.metadata["dt_s"]
+        steps = int(round(float(self.checkpoints[-1] / second) / dt))
+        train = self.spikes[population]
+        grid = np.zeros((self.trials, steps, self.counts[population].shape[2]), bool)
+        grid[train.trial, np.round(np.asarray(train.time / second) / dt).astype(int),
+             train.neuron] = True
+        return grid
+
     def to_neo(self, population: str):
         """Spike times of ``population`` as a neo.Block: one Segment per trial, one SpikeTrain
         per neuron (annotated with its index), for Elephant and other Neo-based tools.
@@ -79,14 +95,18 @@ class SpikeRecord:
         size = self.counts[population].shape[2]
         stop = float(self.checkpoints[-1] / second)
         block = neo.Block(name=population)
-        times = np.asarray(train.time / second)
+        # spikes sorted by (trial, neuron), time order kept: one slice per spike train
+        unit = train.trial * size + train.neuron
+        order = np.argsort(unit, kind="stable")
+        times = np.asarray(train.time / second)[order]
+        bounds = np.searchsorted(unit[order], np.arange(self.trials * size + 1))
         for trial in range(self.trials):
             segment = neo.Segment(name=f"trial {trial}", index=trial)
             for neuron in range(size):
-                mask = (train.trial == trial) & (train.neuron == neuron)
+                k = trial * size + neuron
                 segment.spiketrains.append(neo.SpikeTrain(
-                    times[mask] * pq.s, t_stop=stop * pq.s, name=f"{population}[{neuron}]",
-                    neuron=neuron))
+                    times[bounds[k]:bounds[k + 1]] * pq.s, t_stop=stop * pq.s,
+                    name=f"{population}[{neuron}]", neuron=neuron))
             block.segments.append(segment)
         return block
 

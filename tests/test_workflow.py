@@ -71,3 +71,17 @@ def test_to_neo_needs_spike_times():
     record = simulate(single_lif(), {"drive": 30 * nA}, 20 * ms)
     with pytest.raises(ValueError, match="to_neo needs spike times"):
         record.to_neo("lif")
+
+
+def test_raster_puts_every_spike_on_its_step():
+    from circuits import single_lif
+
+    record = simulate(single_lif(), {"drive": [30, 50] * nA}, 100 * ms, trials=2,
+                      record_spikes=True)
+    grid = record.raster("lif")
+    assert grid.shape == (2, 1000, 1)  # dt = 0.1 ms
+    np.testing.assert_array_equal(grid.sum(axis=1), record.counts["lif"][-1])
+    steps = np.flatnonzero(grid[1, :, 0])
+    np.testing.assert_allclose(steps * 0.1, np.asarray(record.spikes["lif"].of(1, 0) / ms))
+    with pytest.raises(ValueError, match="raster needs spike times"):
+        simulate(single_lif(), {"drive": 30 * nA}, 20 * ms).raster("lif")
