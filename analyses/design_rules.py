@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from circuits.encoders import bernoulli_encoder
+from circuits.encoders import bernoulli_encoder, range_to_rate, rate_to_range
 from evsim import simulate
 
 from .bounds import minimal_T_on_curve
@@ -74,7 +74,7 @@ def _minimal_T_table(size: dict, seed: int, target: str) -> pd.DataFrame:
         combos = [(e, L) for e in size["d_eff"] if e <= d for L in size["L"]]
         seeds = size["seeds"]
         u = [rng.uniform(-1, 1, (seeds, e)) for e, _ in combos]
-        p = np.concatenate([(np.tile(values, d // e) + 1) / 2 for values, (e, _) in
+        p = np.concatenate([range_to_rate(np.tile(values, d // e), 1.0) for values, (e, _) in
                             zip(u, combos)])  # (combos x seeds, d): copies of each value
         record = simulate(bernoulli_encoder(d), {"values": p}, T[-1] * DT, trials=len(p),
                           seed=int(rng.integers(2 ** 31)), dt=DT, checkpoints=T * DT,
@@ -82,7 +82,7 @@ def _minimal_T_table(size: dict, seed: int, target: str) -> pd.DataFrame:
         counts = record.counts["enc"].reshape(len(T), len(combos), seeds, d)
         for c, (e, L) in enumerate(combos):
             pooled = counts[:, c].reshape(len(T), seeds, d // e, e).mean(axis=2)
-            decoded = (2 * pooled / T[:, None, None] - 1) * L
+            decoded = rate_to_range(pooled, T[:, None, None], L)
             error = np.sqrt(((decoded - L * u[c]) ** 2).mean(axis=(1, 2)))  # RMS, (K,)
             for eps in size["eps"]:
                 rows.append(dict(d=d, d_eff=e, L=L, eps=eps,

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from brian2 import ms
 
-from circuits.encoders import bernoulli_encoder, encoder_inputs, sigma_delta_encoder
+from circuits.encoders import (bernoulli_encoder, encoder_inputs, range_to_rate,
+                               rate_to_range, sigma_delta_encoder)
 from evsim import Circuit, simulate
 from evsim.sweep import run_sweep
 
@@ -81,7 +82,7 @@ def bounds_cell(n: int, d: int, quick: bool, seed: int, version: int) -> dict:
     X = rng.uniform(-1, 1, (len(combos), seeds, n, d))
     R = np.array([half_range(L, family) for L, family in combos])[:, None, None, None]
     y = np.stack([target(X[c], L, family) for c, (L, family) in enumerate(combos)])
-    p = ((y + R) / (2 * R)).reshape(-1, n * d)  # (trials, neurons)
+    p = range_to_rate(y, R).reshape(-1, n * d)  # (trials, neurons)
     circuit = Circuit("count_codes")
     circuit.include(bernoulli_encoder(n * d), "stochastic")
     circuit.include(sigma_delta_encoder(n * d), "deterministic")
@@ -94,7 +95,7 @@ def bounds_cell(n: int, d: int, quick: bool, seed: int, version: int) -> dict:
               "lipschitz": [_lipschitz(L, family, n, d, rng) for L, family in combos]}
     for code in CODES:
         counts = record.counts[f"{code}/enc"].reshape(len(T), len(combos), seeds, n, d)
-        decoded = (2 * counts / T[:, None, None, None, None] - 1) * R
+        decoded = rate_to_range(counts, T[:, None, None, None, None], R)
         error = np.sqrt(((decoded - y) ** 2).mean(axis=(3, 4)))
         result[f"error_{code}"] = error.round(7).tolist()
         result[f"spikes_{code}"] = counts.sum(axis=(3, 4)).tolist()

@@ -19,7 +19,8 @@ from brian2 import Mohm, mV, ms
 from evsim import Circuit, models
 from evsim.models import check_integer
 
-__all__ = ["bernoulli_encoder", "sigma_delta_encoder", "encoder_inputs", "decode"]
+__all__ = ["bernoulli_encoder", "sigma_delta_encoder", "encoder_inputs", "decode",
+           "range_to_rate", "rate_to_range"]
 
 _THRESHOLD = 1 * mV
 _TAU = 10 * ms  # no leak: only sets the current scale; dt must stay below it
@@ -69,3 +70,18 @@ def decode(counts, steps: int) -> np.ndarray:
     """Decoded values count / steps (the rate per time step)."""
     check_integer("steps", steps, 1)
     return np.asarray(counts, dtype=float) / steps
+
+
+def range_to_rate(values, half_range) -> np.ndarray:
+    """Signed values y in [-R, R] as firing probabilities p = (y + R) / (2R) in [0, 1]."""
+    y, R = np.asarray(values, dtype=float), np.asarray(half_range, dtype=float)
+    if not np.all(R > 0) or not np.all(np.abs(y) <= R):
+        raise ValueError("parameter 'values' must lie in [-half_range, half_range] with "
+                         "half_range > 0")
+    return (y + R) / (2 * R)
+
+
+def rate_to_range(counts, steps, half_range) -> np.ndarray:
+    """The inverse read-out (2 count / steps - 1) R; ``steps`` may be an array broadcasting
+    against ``counts`` (e.g. checkpoints)."""
+    return (2 * np.asarray(counts) / np.asarray(steps) - 1) * half_range

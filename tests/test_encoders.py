@@ -44,3 +44,14 @@ def test_bernoulli_decoded_values_are_unbiased(seed):
 def test_bad_encoder_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_signed_range_codec_round_trips():
+    from circuits.encoders import range_to_rate, rate_to_range
+
+    y = np.array([-2.0, 0.0, 1.0, 2.0])
+    p = range_to_rate(y, 2.0)
+    np.testing.assert_allclose(p, [0.0, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(rate_to_range(p * 40, 40, 2.0), y)
+    with pytest.raises(ValueError, match="'values' must lie in"):
+        range_to_rate([3.0], 2.0)
