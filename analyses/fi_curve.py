@@ -33,13 +33,17 @@ PROTOCOL = (
 )
 
 
-def analytic_period(current, tau_m, v_th, t_ref, resistance):
-    """Steady-state inter-spike interval (seconds, array); inf at or below rheobase."""
+def analytic_period(current, tau_m, v_th, t_ref, resistance, v_reset=0 * mV):
+    """Steady-state inter-spike interval (seconds, array); inf at or below rheobase.
+
+    t_ref + tau_m ln((R I - v_reset) / (R I - v_th)) for reset to ``v_reset``.
+    """
     drive = np.asarray(current * resistance / v_th, dtype=float)  # R I / V_th
+    reset = float(v_reset / v_th)
     period = np.full(drive.shape, np.inf)
     above = drive > 1
     period[above] = float(t_ref / second) + float(tau_m / second) * np.log(
-        drive[above] / (drive[above] - 1))
+        (drive[above] - reset) / (drive[above] - 1))
     return period
 
 

@@ -28,6 +28,7 @@ from evsim import Circuit, models, simulate
 from . import effective_dim as ed
 from .claims import Claim, ClaimResult, register
 from .datasets import load
+from .fi_curve import analytic_period
 from .plots import figure, paper_style, save_figure
 
 BASE = dict(v_th=20.0, beta=0.0, t_ref=0.0, tau_m=20.0)  # mV, v_reset / V_th, ms, ms
@@ -58,11 +59,10 @@ def _layer(samples: int, hidden: int, seed: int):
 
 
 def analytic_rate(u, v_th, beta, t_ref, tau_m) -> np.ndarray:
-    """LIF rate (Hz) for constant drive u (mV), reset to beta v_th, refractory t_ref (ms)."""
-    u = np.asarray(u, float)
-    above = u > v_th
-    log = np.log(np.where(above, (u - beta * v_th) / np.where(above, u - v_th, 1), 1))
-    return np.where(above, 1000 / (t_ref + tau_m * np.where(above, log, 1)), 0.0)
+    """LIF rate (Hz) for constant drive u (mV), reset to beta v_th, refractory t_ref (ms):
+    the f-I curve of analyses.fi_curve in this claim's plain-number units."""
+    return 1 / analytic_period(np.asarray(u, float) * mV, tau_m * ms, v_th * mV, t_ref * ms, 1,
+                               v_reset=beta * v_th * mV)
 
 
 def _pr_of_gram(features: np.ndarray) -> float:
