@@ -58,14 +58,16 @@ def measure_mechanisms(context) -> ClaimResult:
         verdict = "not-testable"
     else:
         verdict = "supported"
+    per_mechanism = {}
+    for name in NAMES:
+        rows = table[table.mechanism == name]
+        per_mechanism[name] = {
+            "sizes": [f"{r.N}x{r.D}/{r.heads}h/p{r.patch}" for r in rows.itertuples()],
+            "mismatches": int(rows.mismatches.sum()),
+            "min_pitfall_mismatches": int(rows.mismatches_vs_pitfall.min())}
     details = {"mismatches_total": total, "outputs_compared": int(table.outputs.sum()),
                "cases": len(table), "vacuous_cases": vacuous[["mechanism", "N"]].values.tolist(),
-               "per_mechanism": {name: {"sizes": [f"{r.N}x{r.D}/{r.heads}h/p{r.patch}"
-                                                  for r in table[table.mechanism == name].itertuples()],
-                                        "mismatches": int(table[table.mechanism == name].mismatches.sum()),
-                                        "min_pitfall_mismatches": int(
-                                            table[table.mechanism == name].mismatches_vs_pitfall.min())}
-                                 for name in NAMES},
+               "per_mechanism": per_mechanism,
                "note": "A²OS²A's K is real (ReLU): it travels as graded events, not binary spikes; "
                        "its output neuron (SJ LIF, V_th 0.5) is our assumption (paper not public)."}
     return ClaimResult(verdict, float(total), None, details, {"comparisons": table})

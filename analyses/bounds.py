@@ -32,7 +32,8 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["gaussian_rate", "uniform_rate_bounds", "lipschitz_bits", "stochastic_count_spikes",
-           "deterministic_count_spikes", "timing_code_spikes", "minimal_T", "minimal_T_on_curve"]
+           "deterministic_count_spikes", "timing_code_spikes", "candidate_steps", "minimal_T",
+           "minimal_T_on_curve"]
 
 
 def _positive(name: str, value) -> np.ndarray:
@@ -94,6 +95,13 @@ def timing_code_spikes(value_range, eps) -> np.ndarray:
     """One spike per coordinate (the value is in its time), whatever the precision."""
     _nonnegative("value_range", value_range), _positive("eps", eps)
     return np.ones(np.broadcast_shapes(np.shape(value_range), np.shape(eps)))
+
+
+def candidate_steps(T_max: int, per_octave: int = 8) -> np.ndarray:
+    """Time-step counts 1 .. T_max, ``per_octave`` per doubling: the checkpoints of one run at
+    which a minimal-T search reads the error."""
+    return np.unique(np.round(2 ** np.arange(0, np.log2(T_max) + 1e-9, 1 / per_octave)))\
+        .astype(int)
 
 
 def minimal_T(error_at: Callable[[int], float], eps: float, candidates) -> int | None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from circuits.arithmetic import STEP
 from circuits.encoders import bernoulli_encoder
 from evsim import simulate
 
 from . import effective_dim as ed
-from .bounds import minimal_T_on_curve
+from .bounds import candidate_steps, minimal_T_on_curve
 from .claims import Claim, ClaimResult, register
 from .datasets import DATASETS, load
 from .plots import figure, log_log, paper_style, save_figure
-from .spike_bounds import DT, checkpoints
 
 SOURCE = "000_c5669d2150cc77d4.txt, abstract; 002_29131b17ca07a63b.txt"
 PAPER_RANGE = (47, 89)
@@ -111,9 +111,9 @@ def _pooled_errors(counts: np.ndarray, T: np.ndarray, groups: int | None) -> np.
 
 def measure_t4(context) -> ClaimResult:
     trials, T_max, d = (16, 16384, 384) if context.quick else (32, 32768, 384)
-    T = checkpoints(T_max)
-    record = simulate(bernoulli_encoder(d), {"values": 0.5}, T[-1] * DT, trials=trials,
-                      seed=context.seed, dt=DT, checkpoints=T * DT, target=context.target)
+    T = candidate_steps(T_max)
+    record = simulate(bernoulli_encoder(d), {"values": 0.5}, T[-1] * STEP, trials=trials,
+                      seed=context.seed, dt=STEP, checkpoints=T * STEP, target=context.target)
     counts = record.counts["enc"]
     rows = []
     for label, groups in (("per neuron", None), ("d_eff = 89", 89), ("d_eff = 47", 47)):

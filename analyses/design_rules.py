@@ -1,4 +1,5 @@
-"""Claim design.constant: calibrate C in T = C L^2 d_eff / (d eps^2) on one split, test on the other.
+"""Claim design.constant: calibrate C in T = C L^2 d_eff / (d eps^2) on one split, test on
+the other.
 
 Experiment (the pooling model of reference/theory.md 4.2): d Bernoulli neurons code d_eff
 distinct values y = L u (u ~ U[-1, 1]), each value copied to d / d_eff neurons; the decoder
@@ -12,13 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from circuits.arithmetic import STEP
 from circuits.encoders import bernoulli_encoder, range_to_rate, rate_to_range
 from evsim import simulate
 
-from .bounds import minimal_T_on_curve
+from .bounds import candidate_steps, minimal_T_on_curve
 from .claims import Claim, ClaimResult, register
 from .plots import figure, log_log, paper_style, save_figure
-from .spike_bounds import DT, checkpoints
 
 __all__ = ["rule_form", "calibrate", "SIZES"]
 
@@ -68,7 +69,7 @@ def calibrate(table: pd.DataFrame, *, seed: int = 0, resamples: int = 2000,
 
 def _minimal_T_table(size: dict, seed: int, target: str) -> pd.DataFrame:
     rows = []
-    T = checkpoints(size["T_max"])
+    T = candidate_steps(size["T_max"])
     rng = np.random.default_rng(seed)
     for d in size["d"]:
         combos = [(e, L) for e in size["d_eff"] if e <= d for L in size["L"]]
@@ -76,8 +77,8 @@ def _minimal_T_table(size: dict, seed: int, target: str) -> pd.DataFrame:
         u = [rng.uniform(-1, 1, (seeds, e)) for e, _ in combos]
         p = np.concatenate([range_to_rate(np.tile(values, d // e), 1.0) for values, (e, _) in
                             zip(u, combos)])  # (combos x seeds, d): copies of each value
-        record = simulate(bernoulli_encoder(d), {"values": p}, T[-1] * DT, trials=len(p),
-                          seed=int(rng.integers(2 ** 31)), dt=DT, checkpoints=T * DT,
+        record = simulate(bernoulli_encoder(d), {"values": p}, T[-1] * STEP, trials=len(p),
+                          seed=int(rng.integers(2 ** 31)), dt=STEP, checkpoints=T * STEP,
                           target=target)
         counts = record.counts["enc"].reshape(len(T), len(combos), seeds, d)
         for c, (e, L) in enumerate(combos):

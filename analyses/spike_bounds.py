@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from brian2 import ms
 
+from circuits.arithmetic import STEP
 from circuits.encoders import (bernoulli_encoder, encoder_inputs, range_to_rate,
                                rate_to_range, sigma_delta_encoder)
 from evsim import Circuit, simulate
 from evsim.sweep import run_sweep
 
-from .bounds import minimal_T_on_curve
+from .bounds import candidate_steps, minimal_T_on_curve
 from .claims import Claim, ClaimResult, register
 from .plots import figure, log_log, paper_style, save_figure
 
@@ -39,9 +39,7 @@ FAMILIES = ("range", "frequency")
 CODES = ("stochastic", "deterministic")
 CLAIMED = {"L": 2.0, "n": 1.0, "d": 1.0, "1/eps": 2.0}
 TOLERANCE = 0.3
-PER_OCTAVE = 8
 VERSION = 1  # bump when the cell computation changes: cached cells are keyed by it
-DT = 1 * ms
 
 
 def target(X, L: float, family: str) -> np.ndarray:
@@ -57,12 +55,6 @@ def target(X, L: float, family: str) -> np.ndarray:
 def half_range(L: float, family: str) -> float:
     """R: the code covers [-R, R], the known range of the family's outputs."""
     return L if family == "range" else 1.0
-
-
-def checkpoints(T_max: int) -> np.ndarray:
-    """Time-step counts 1 .. T_max, PER_OCTAVE per doubling (the minimal-T candidates)."""
-    return np.unique(np.round(2 ** np.arange(0, np.log2(T_max) + 1e-9, 1 / PER_OCTAVE)))\
-        .astype(int)
 
 
 def _lipschitz(L: float, family: str, n: int, d: int, rng, pairs: int = 2000) -> float:
@@ -86,11 +78,12 @@ def bounds_cell(n: int, d: int, quick: bool, seed: int, version: int) -> dict:
     circuit = Circuit("count_codes")
     circuit.include(bernoulli_encoder(n * d), "stochastic")
     circuit.include(sigma_delta_encoder(n * d), "deterministic")
-    current, initial = encoder_inputs("sigma_delta", p, DT, rng=rng)
-    T = checkpoints(size["T_max"])
+    current, initial = encoder_inputs("sigma_delta", p, STEP, rng=rng)
+    T = candidate_steps(size["T_max"])
     record = simulate(circuit, {"stochastic/values": p, "deterministic/values": current},
-                      T[-1] * DT, trials=len(p), seed=int(rng.integers(2 ** 31)), dt=DT,
-                      checkpoints=T * DT, initial={"deterministic/enc": initial["enc"]})
+                      T[-1] * STEP, trials=len(p), seed=int(rng.integers(2 ** 31)),
+                      dt=STEP, checkpoints=T * STEP,
+                      initial={"deterministic/enc": initial["enc"]})
     result = {"T": T.tolist(),
               "lipschitz": [_lipschitz(L, family, n, d, rng) for L, family in combos]}
     for code in CODES:

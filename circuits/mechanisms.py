@@ -74,7 +74,8 @@ def _check_operands(mechanism: Mechanism, operands: dict) -> None:
     missing = set(mechanism.operands) - set(operands)
     if missing or set(operands) - set(mechanism.operands):
         raise ValueError(f"parameter 'operands' must have exactly the keys "
-                         f"{sorted(mechanism.operands)} for {mechanism.name}, got {sorted(operands)}")
+                         f"{sorted(mechanism.operands)} for {mechanism.name}, "
+                         f"got {sorted(operands)}")
     shapes = {np.shape(x) for x in operands.values()}
     expected = (mechanism.tokens, mechanism.channels)
     for name, x in operands.items():

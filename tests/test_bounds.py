@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from analyses import bounds
-from analyses.spike_bounds import (bounds_cell, checkpoints, fit_exponents, half_range,
+from analyses.spike_bounds import (bounds_cell, fit_exponents, half_range,
                                    minimal_spikes, target)
 
 
@@ -48,7 +48,7 @@ def test_cramer_rao_matches_simulated_bernoulli_error(seed):
 
 
 def test_minimal_T_finds_known_threshold_on_monotone_curve():
-    candidates = checkpoints(1 << 14)
+    candidates = bounds.candidate_steps(1 << 14)
     visited = []
 
     def error(T):
@@ -89,7 +89,7 @@ def test_bounds_cell_gives_the_codes_scaling(seed):
     import pandas as pd
 
     cell = bounds_cell(2, 2, True, seed, 1)
-    assert len(cell["T"]) == len(checkpoints(8192))
+    assert len(cell["T"]) == len(bounds.candidate_steps(8192))
     cells = pd.DataFrame([{"n": 2, "d": 2, **cell}])
     table = minimal_spikes(cells, (0.2, 0.1, 0.05))
     assert table.T_star.notna().all()
