@@ -31,6 +31,8 @@ from typing import Callable
 
 import numpy as np
 
+from evsim.errors import ValidationError
+
 __all__ = ["gaussian_rate", "uniform_rate_bounds", "lipschitz_bits", "stochastic_count_spikes",
            "deterministic_count_spikes", "timing_code_spikes", "candidate_steps", "minimal_T",
            "minimal_T_on_curve"]
@@ -39,21 +41,21 @@ __all__ = ["gaussian_rate", "uniform_rate_bounds", "lipschitz_bits", "stochastic
 def _positive(name: str, value) -> np.ndarray:
     array = np.asarray(value, dtype=float)
     if not np.all(np.isfinite(array)) or np.any(array <= 0):
-        raise ValueError(f"parameter '{name}' must be finite and > 0, got {value!r}")
+        raise ValidationError(name, f"parameter '{name}' must be finite and > 0, got {value!r}")
     return array
 
 
 def _nonnegative(name: str, value) -> np.ndarray:
     array = np.asarray(value, dtype=float)
     if not np.all(np.isfinite(array)) or np.any(array < 0):
-        raise ValueError(f"parameter '{name}' must be finite and >= 0, got {value!r}")
+        raise ValidationError(name, f"parameter '{name}' must be finite and >= 0, got {value!r}")
     return array
 
 
 def _probability(p) -> np.ndarray:
     array = np.asarray(p, dtype=float)
     if not np.all((array > 0) & (array < 1)):
-        raise ValueError(f"parameter 'p' must lie in (0, 1), got {p!r}")
+        raise ValidationError("p", f"parameter 'p' must lie in (0, 1), got {p!r}")
     return array
 
 
@@ -117,7 +119,7 @@ def minimal_T(error_at: Callable[[int], float], eps: float, candidates) -> int |
     candidates = np.asarray(candidates)
     if candidates.ndim != 1 or len(candidates) == 0 or np.any(np.diff(candidates) <= 0) \
             or candidates[0] < 1:
-        raise ValueError("parameter 'candidates' must be a non-empty increasing 1-D sequence "
+        raise ValidationError("candidates", "parameter 'candidates' must be a non-empty increasing 1-D sequence "
                          "of time-step counts >= 1")
     low, index = -1, 0
     while error_at(int(candidates[index])) > eps:
@@ -139,7 +141,7 @@ def minimal_T_on_curve(errors, candidates, eps: float) -> int | None:
     """:func:`minimal_T` on a measured curve: ``errors[k]`` is the error at ``candidates[k]``."""
     errors, candidates = np.asarray(errors, dtype=float), np.asarray(candidates)
     if errors.shape != candidates.shape:
-        raise ValueError(f"parameter 'errors' must have the shape of 'candidates' "
+        raise ValidationError("errors", f"parameter 'errors' must have the shape of 'candidates' "
                          f"{candidates.shape}, got {errors.shape}")
     index = {int(t): k for k, t in enumerate(candidates)}
     return minimal_T(lambda t: errors[index[t]], eps, candidates)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from evsim.errors import ValidationError
+
 __all__ = ["VERDICTS", "ClaimContext", "ClaimResult", "Claim", "REGISTRY", "PLANNED",
            "register", "select"]
 
@@ -60,7 +62,7 @@ class ClaimResult:
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+            raise ValidationError("verdict", f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,9 @@ REGISTRY: dict[str, Claim] = {}
 def register(claim: Claim) -> Claim:
     """Add ``claim`` to the registry (ids must be unique and planned in DESIGN.md)."""
     if claim.id not in PLANNED:
-        raise ValueError(f"claim id '{claim.id}' is not one of the DESIGN.md ids {PLANNED}")
+        raise ValidationError("id", f"claim id '{claim.id}' is not one of the DESIGN.md ids {PLANNED}")
     if claim.id in REGISTRY:
-        raise ValueError(f"claim id '{claim.id}' is already registered")
+        raise ValidationError("id", f"claim id '{claim.id}' is already registered")
     REGISTRY[claim.id] = claim
     return claim
 
@@ -100,14 +102,21 @@ def select(only=None) -> list[Claim]:
         if claim_id in REGISTRY:
             chosen.append(REGISTRY[claim_id])
         elif claim_id in PLANNED:
-            raise ValueError(f"claim '{claim_id}' is planned but not implemented yet; "
+            raise ValidationError("only", f"claim '{claim_id}' is planned but not implemented yet; "
                              f"implemented: {sorted(REGISTRY)}")
         else:
-            raise ValueError(f"unknown claim id '{claim_id}'; accepted: {sorted(REGISTRY)}")
+            raise ValidationError("only", f"unknown claim id '{claim_id}'; accepted: {sorted(REGISTRY)}")
     return chosen
 
 
 def _load_registry() -> None:
     """Import the modules that register claims (kept here so the registry has one entry point)."""
-    from . import (attention_claims, deff_claims, design_rules, fi_curve,  # noqa: F401
-                   hyper_claims, softmax_claims, spike_bounds)
+    from . import (  # noqa: F401
+        attention_claims,
+        deff_claims,
+        design_rules,
+        fi_curve,
+        hyper_claims,
+        softmax_claims,
+        spike_bounds,
+    )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from evsim.errors import ValidationError
+
 __all__ = ["DATASETS", "load", "power_law"]
 
 
@@ -73,5 +75,5 @@ DATASETS = {
 def load(name: str) -> np.ndarray:
     """The (samples, features) array of dataset ``name``."""
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset '{name}'; accepted: {sorted(DATASETS)}")
+        raise ValidationError("name", f"unknown dataset '{name}'; accepted: {sorted(DATASETS)}")
     return DATASETS[name][0]()

@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from evsim.errors import ValidationError
+
 __all__ = ["spectrum", "participation_ratio", "effective_rank", "variance_count",
            "waterfill_dimension", "mle_dimension", "twonn_dimension"]
 
@@ -28,7 +30,7 @@ __all__ = ["spectrum", "participation_ratio", "effective_rank", "variance_count"
 def _data(X) -> np.ndarray:
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[0] < 4 or X.shape[1] < 1 or not np.all(np.isfinite(X)):
-        raise ValueError(f"parameter 'X' must be a finite (samples >= 4, features >= 1) array, "
+        raise ValidationError("X", f"parameter 'X' must be a finite (samples >= 4, features >= 1) array, "
                          f"got shape {X.shape}")
     return X
 
@@ -37,7 +39,7 @@ def _eigenvalues(values) -> np.ndarray:
     lam = np.asarray(values, dtype=float)
     if lam.ndim != 1 or len(lam) == 0 or not np.all(np.isfinite(lam)) or np.any(lam < 0) \
             or lam.sum() <= 0:
-        raise ValueError("parameter 'eigenvalues' must be a non-empty 1-D array of finite "
+        raise ValidationError("eigenvalues", "parameter 'eigenvalues' must be a non-empty 1-D array of finite "
                          "values >= 0 with a positive sum")
     return np.sort(lam)[::-1]
 
@@ -80,7 +82,7 @@ def effective_rank(eigenvalues) -> float:
 def variance_count(eigenvalues, q: float) -> int:
     """The fewest leading components whose variance is at least a fraction q of the total."""
     if not 0 < q <= 1:
-        raise ValueError(f"parameter 'q' must lie in (0, 1], got {q!r}")
+        raise ValidationError("q", f"parameter 'q' must lie in (0, 1], got {q!r}")
     lam = _eigenvalues(eigenvalues)
     return int(np.searchsorted(np.cumsum(lam) / lam.sum(), q - 1e-12) + 1)
 
@@ -91,7 +93,7 @@ def waterfill_dimension(eigenvalues, eps: float) -> int:
     component): the coordinates that cost bits at precision eps."""
     lam = _eigenvalues(eigenvalues)
     if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"parameter 'eps' must be finite and > 0, got {eps!r}")
+        raise ValidationError("eps", f"parameter 'eps' must be finite and > 0, got {eps!r}")
     budget = len(lam) * eps ** 2
     if budget >= lam.sum():
         return 0
@@ -107,7 +109,7 @@ def mle_dimension(X, k: int = 10) -> float:
     inverse estimates are averaged (MacKay and Ghahramani's correction)."""
     X = _data(X)
     if not (isinstance(k, (int, np.integer)) and 3 <= k < len(X)):
-        raise ValueError(f"parameter 'k' must be an integer in [3, samples), got {k!r}")
+        raise ValidationError("k", f"parameter 'k' must be an integer in [3, samples), got {k!r}")
     distances, _ = cKDTree(X).query(X, k + 1)
     distances = distances[:, 1:]
     distances = distances[np.all(distances > 0, axis=1)]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import second
 
+from evsim.errors import ValidationError
 from evsim.store import atomic_write_json, manifest, write_table
 from evsim.sweep import run_sweep
 
@@ -32,7 +33,7 @@ def softmax_run(kind: str = "S", n: int = 8, temperature: float = 1.0, duration_
     from evsim import simulate
 
     if kind not in ("S", "D"):
-        raise ValueError(f"parameter 'kind' must be 'S' or 'D', got {kind!r}")
+        raise ValidationError("kind", f"parameter 'kind' must be 'S' or 'D', got {kind!r}")
     rng = np.random.default_rng(seed)
     scores = rng.normal(0, 1.5, (trials, n))
     drive, initial = score_inputs(kind, scores, temperature=temperature, rng=rng)
@@ -79,7 +80,7 @@ EXPERIMENTS = {"softmax": softmax_run, "attention_head": attention_head_run,
 def parse_setting(text: str) -> tuple:
     """``key=value`` -> (key, value); the value is read as JSON if it can be, else a string."""
     if "=" not in text or not text.split("=", 1)[0].strip():
-        raise ValueError(f"--set must look like key=value, got {text!r}")
+        raise ValidationError("settings", f"--set must look like key=value, got {text!r}")
     key, raw = (part.strip() for part in text.split("=", 1))
     try:
         return key, json.loads(raw)
@@ -91,7 +92,7 @@ def _check_parameters(name: str, function, keys) -> None:
     accepted = list(inspect.signature(function).parameters)
     unknown = sorted(set(keys) - set(accepted))
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} for experiment '{name}'; accepted: "
+        raise ValidationError("settings", f"unknown parameter(s) {unknown} for experiment '{name}'; accepted: "
                          f"{accepted}")
 
 
@@ -100,24 +101,24 @@ def run_experiment(name: str, out, *, settings=(), sweep_file=None, workers: int
     """Run experiment ``name`` once (``settings``: 'key=value' strings) or over the grid of
     ``sweep_file``; write ``out``/results.csv and manifest.json; return the results table."""
     if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment '{name}'; accepted: {sorted(EXPERIMENTS)}")
+        raise ValidationError("experiment", f"unknown experiment '{name}'; accepted: {sorted(EXPERIMENTS)}")
     function = EXPERIMENTS[name]
     fixed = dict(parse_setting(text) for text in settings)
     grid = {}
     if sweep_file is not None:
         path = Path(sweep_file)
         if not path.is_file():
-            raise ValueError(f"--sweep file '{path}' does not exist")
+            raise ValidationError("sweep", f"--sweep file '{path}' does not exist")
         try:
             spec = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as error:
-            raise ValueError(f"--sweep file '{path}' is not valid TOML: {error}") from error
+            raise ValidationError("sweep", f"--sweep file '{path}' is not valid TOML: {error}") from error
         if not isinstance(spec.get("grid"), dict) or not spec["grid"]:
-            raise ValueError(f"--sweep file '{path}' needs a non-empty [grid] table of lists")
+            raise ValidationError("sweep", f"--sweep file '{path}' needs a non-empty [grid] table of lists")
         grid = spec["grid"]
         both = sorted(set(grid) & set(fixed))
         if both:
-            raise ValueError(f"--set {both} also appear in the [grid] of '{path}'; set each "
+            raise ValidationError("settings", f"--set {both} also appear in the [grid] of '{path}'; set each "
                              "parameter in one place")
         fixed = {**spec.get("fixed", {}), **fixed}
     _check_parameters(name, function, [*fixed, *grid])

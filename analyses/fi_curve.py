@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
-from brian2 import Mohm, mV, ms, nA, second
+from brian2 import Mohm, ms, mV, nA, second
 
 from circuits import single_lif
 from evsim import models, simulate

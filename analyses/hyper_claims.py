@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from brian2 import Mohm, mV, ms, second
+from brian2 import Mohm, ms, mV, second
 from scipy import stats
 
 from circuits.softmax import deterministic_softmax, score_inputs, softmax

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from evsim.errors import ValidationError
+
 __all__ = ["CAPACITY_BITS", "capacity_bits", "plugin_entropy", "bootstrap_entropy"]
 
 #: Finite non-negative float32 values: bit patterns 0x00000000 .. 0x7F7FFFFF.
@@ -21,7 +23,7 @@ CAPACITY_BITS = {"binary": 1.0, "ternary": float(np.log2(3)),
 def capacity_bits(states: int) -> float:
     """log2(states): the capacity of a code with ``states`` symbols (Proposition 1)."""
     if not (isinstance(states, (int, np.integer)) and states >= 1):
-        raise ValueError(f"parameter 'states' must be an integer >= 1, got {states!r}")
+        raise ValidationError("states", f"parameter 'states' must be an integer >= 1, got {states!r}")
     return float(np.log2(states))
 
 
@@ -32,7 +34,7 @@ def plugin_entropy(symbols) -> float:
     """
     x = np.asarray(symbols)
     if x.size == 0:
-        raise ValueError("parameter 'symbols' must not be empty")
+        raise ValidationError("symbols", "parameter 'symbols' must not be empty")
     if x.ndim > 1:
         x = np.ascontiguousarray(x.reshape(len(x), -1)).view(
             np.dtype((np.void, x.dtype.itemsize * int(np.prod(x.shape[1:]))))).ravel()

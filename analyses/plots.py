@@ -6,6 +6,8 @@ from pathlib import Path
 
 import matplotlib
 
+from evsim.errors import ValidationError
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -27,7 +29,7 @@ def figure(width: str = "single", height: float = 2.4, **subplots):
     """A new figure in the paper style at journal column width (``"single"`` or ``"double"``)."""
     widths = {"single": SINGLE_COLUMN, "double": DOUBLE_COLUMN}
     if width not in widths:
-        raise ValueError(f"parameter 'width' must be one of {tuple(widths)}, got {width!r}")
+        raise ValidationError("width", f"parameter 'width' must be one of {tuple(widths)}, got {width!r}")
     with paper_style():
         return plt.subplots(figsize=(widths[width], height), **subplots)
 

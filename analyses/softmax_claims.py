@@ -9,8 +9,8 @@ import pandas as pd
 from brian2 import Hz, ms
 
 from .claims import Claim, ClaimResult, register
-from .plots import figure, log_log, paper_style, save_figure
 from .convergence import T_FULL, T_QUICK, errors, run_softmax, score_vectors
+from .plots import figure, log_log, paper_style, save_figure
 from .stats import bootstrap_ratio, bootstrap_slope, loglog_slope, pairwise_orders, rate_verdict
 
 __all__ = ["SIZES", "experiment", "ablation_table"]

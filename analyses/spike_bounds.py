@@ -19,9 +19,15 @@ import numpy as np
 import pandas as pd
 
 from circuits.arithmetic import STEP
-from circuits.encoders import (bernoulli_encoder, encoder_inputs, range_to_rate,
-                               rate_to_range, sigma_delta_encoder)
+from circuits.encoders import (
+    bernoulli_encoder,
+    encoder_inputs,
+    range_to_rate,
+    rate_to_range,
+    sigma_delta_encoder,
+)
 from evsim import Circuit, simulate
+from evsim.errors import ValidationError
 from evsim.sweep import run_sweep
 
 from .bounds import candidate_steps, minimal_T_on_curve
@@ -49,7 +55,7 @@ def target(X, L: float, family: str) -> np.ndarray:
         return L * h
     if family == "frequency":
         return np.sin(L * h)
-    raise ValueError(f"parameter 'family' must be one of {FAMILIES}, got {family!r}")
+    raise ValidationError("family", f"parameter 'family' must be one of {FAMILIES}, got {family!r}")
 
 
 def half_range(L: float, family: str) -> float:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from evsim.store import manifest as base_manifest
+from evsim.errors import ValidationError
 from evsim.store import atomic_write_json, staged_directory, write_table
+from evsim.store import manifest as base_manifest
 
 from .claims import PLANNED, ClaimContext, select
 from .report import jsonable, write_claims_json, write_report
@@ -27,9 +28,9 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, target: str = "
     ClaimContext.sweep_cache), so an interrupted run resumes where it stopped.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"parameter 'seed' must be a non-negative integer, got {seed!r}")
+        raise ValidationError("seed", f"parameter 'seed' must be a non-negative integer, got {seed!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"parameter 'workers' must be an integer >= 1, got {workers!r}")
+        raise ValidationError("workers", f"parameter 'workers' must be an integer >= 1, got {workers!r}")
     claims = select(only)
     context = ClaimContext(quick=quick, seed=seed, target=target, workers=workers,
                            scheduler=scheduler,
@@ -70,18 +71,18 @@ def replot(run_dir, only=None) -> list[str]:
     run_dir = Path(run_dir)
     claims_file = run_dir / "claims.json"
     if not claims_file.is_file():
-        raise ValueError(f"RUN_DIR '{run_dir}' has no claims.json (not an evsim verify run)")
+        raise ValidationError("run_dir", f"RUN_DIR '{run_dir}' has no claims.json (not an evsim verify run)")
     ids = [entry["id"] for entry in json.loads(claims_file.read_text())["claims"]]
     select()
     unknown = sorted(set(only or []) - set(ids))
     if unknown:
-        raise ValueError(f"claim(s) {unknown} are not in {claims_file}; it has {ids}")
+        raise ValidationError("only", f"claim(s) {unknown} are not in {claims_file}; it has {ids}")
     written = []
     for claim_id in only or ids:
         folder = run_dir / "tables" / claim_id
         tables = {path.stem: pd.read_csv(path) for path in sorted(folder.glob("*.csv"))}
         if not tables:
-            raise ValueError(f"no tables for claim '{claim_id}' under {folder}")
+            raise ValidationError("run_dir", f"no tables for claim '{claim_id}' under {folder}")
         written += [f"figures/{name}" for name in REGISTRY[claim_id].plot(tables,
                                                                            run_dir / "figures")]
     return written

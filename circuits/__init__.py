@@ -8,7 +8,6 @@ from .encoders import bernoulli_encoder, sigma_delta_encoder
 from .softmax import deterministic_softmax, stochastic_softmax, windowed_softmax
 
 
-
 def _circuit_of(factory):
     """A factory returning the Circuit of ``factory``'s result (a Head, Mechanism, ...)."""
     def build(**options):

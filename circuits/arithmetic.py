@@ -57,16 +57,25 @@ def tensor_index(shape: tuple, *index) -> np.ndarray:
 def connect_pairs(circuit: Circuit, source: str, target: str, pre, post, weights=1.0, *,
                   unit=1, delay=0 * ms, variable: str | None = None, name: str) -> None:
     """Synapses pre[k] -> post[k] with real ``weights`` (numbers in ``unit``; a scalar or one
-    per pair), split by sign."""
+    per pair), split by sign: an excitatory projection ``name+`` and an inhibitory ``name-``.
+
+    Repeated (pre, post) pairs are merged into one synapse with the summed weight and pairs
+    whose weight is zero make no synapse. Sparse: memory grows with the number of pairs, not
+    with source size x target size.
+    """
     pre, post = np.asarray(pre).ravel(), np.asarray(post).ravel()
     weights = np.asarray(weights, dtype=float)
     weights = weights.ravel() if weights.size == pre.size else np.broadcast_to(weights, pre.shape)
-    size_pre = circuit.population(source).size
     size_post = circuit.population(target).size
-    matrix = np.zeros((size_pre, size_post))
-    np.add.at(matrix, (pre, post), weights)
-    connect_signed(circuit, source, target, matrix, unit=unit, delay=delay, variable=variable,
-                   name=name)
+    # merge repeated pairs, ordered by (pre, post) as a dense matrix's np.nonzero would be
+    keys, slot = np.unique(pre.astype(np.int64) * size_post + post, return_inverse=True)
+    summed = np.bincount(slot.ravel(), weights=weights, minlength=len(keys))
+    for sign, part, suffix in (("excitatory", summed, "+"), ("inhibitory", -summed, "-")):
+        chosen = part > 0
+        if chosen.any():
+            circuit.connect(source, target, part[chosen] * unit, connectivity="pairs",
+                            pairs=(keys[chosen] // size_post, keys[chosen] % size_post),
+                            delay=delay, sign=sign, variable=variable, name=name + suffix)
 
 
 def connect_signed(circuit: Circuit, source: str, target: str, weights, *, unit=1,
@@ -74,11 +83,9 @@ def connect_signed(circuit: Circuit, source: str, target: str, weights, *, unit=
     """Connect with a real (source size, target size) matrix of numbers in ``unit``: positive
     entries become an excitatory projection ``name+``, negative ones an inhibitory one ``name-``."""
     weights = np.asarray(weights, dtype=float)
-    for sign, part, suffix in (("excitatory", np.clip(weights, 0, None), "+"),
-                               ("inhibitory", np.clip(-weights, 0, None), "-")):
-        if np.any(part > 0):
-            circuit.connect(source, target, part * unit, connectivity="matrix", delay=delay,
-                            sign=sign, variable=variable, name=name + suffix)
+    pre, post = np.nonzero(weights)
+    connect_pairs(circuit, source, target, pre, post, weights[pre, post], unit=unit,
+                  delay=delay, variable=variable, name=name)
 
 
 def spike_matrix_product(rows: int = 4, cols: int = 4, inner: int = 4) -> Circuit:

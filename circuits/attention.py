@@ -25,13 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import Hz, mV, ms
+from brian2 import Hz, ms, mV
 
 from evsim import Circuit, models
+from evsim.errors import ValidationError
 from evsim.models import check_integer, check_quantity
 
 from .arithmetic import coincidence, connect_pairs, counter, tensor_index
-from .softmax import (DELTA, MAX_RATE_DT, RESISTANCE, TAU_M, relay, score_inputs,
+from .softmax import (DELTA, MAX_RATE_DT, RESISTANCE, TAU_M, limit_dt, relay, score_inputs,
                       stochastic_unit)
 
 __all__ = ["Head", "MultiHead", "attention_head", "multi_head_attention", "head_inputs",
@@ -71,13 +72,13 @@ def attention_head(tokens: int = 4, dim: int = 4, *, replicas: int = 1, beta: fl
     check_integer("dim", dim, 1)
     check_integer("replicas", replicas, 1)
     if not (isinstance(beta, (int, float)) and np.isfinite(beta) and beta > 0):
-        raise ValueError(f"parameter 'beta' must be a number > 0, got {beta!r}")
+        raise ValidationError("beta", f"parameter 'beta' must be a number > 0, got {beta!r}")
     if not (isinstance(p_max, (int, float)) and 0 < p_max <= 1):
-        raise ValueError(f"parameter 'p_max' must lie in (0, 1], got {p_max!r}")
+        raise ValidationError("p_max", f"parameter 'p_max' must lie in (0, 1], got {p_max!r}")
     check_quantity("rate", rate, Hz, positive=True)
     check_quantity("dt", dt, ms, positive=True)
     if float(rate * dt) > MAX_RATE_DT:
-        raise ValueError(f"parameter 'rate' x dt must be <= {MAX_RATE_DT}, got "
+        raise ValidationError("rate", f"parameter 'rate' x dt must be <= {MAX_RATE_DT}, got "
                          f"{float(rate * dt):g}")
     n, d, m = tokens, dim, replicas
     circuit = Circuit("attention_head")
@@ -117,6 +118,7 @@ def attention_head(tokens: int = 4, dim: int = 4, *, replicas: int = 1, beta: fl
     connect_pairs(circuit, "av", "out", av, tensor_index((n, d), i, c), name="sum")
     circuit.add_output("attention", "exc")
     circuit.add_output("output", "out")
+    limit_dt(circuit, rate, MAX_RATE_DT)
     return Head(circuit, n, d, m, float(beta), float(p_max), rate, dt)
 
 
@@ -133,18 +135,18 @@ def head_inputs(head: Head, q, k, v, *, key_bias=None) -> tuple:
     for name, x in (("q", q), ("k", k), ("v", v)):
         x = np.asarray(x, dtype=float)
         if x.ndim != 3 or x.shape[1:] != (n, d):
-            raise ValueError(f"parameter '{name}' must have shape (trials, n, d) = (trials, {n}, "
+            raise ValidationError(name, f"parameter '{name}' must have shape (trials, n, d) = (trials, {n}, "
                              f"{d}), got {x.shape}")
         if not np.all(np.isfinite(x)) or np.any(x < 0) or np.any(x > 1):
-            raise ValueError(f"parameter '{name}' must be finite and lie in [0, 1]")
+            raise ValidationError(name, f"parameter '{name}' must be finite and lie in [0, 1]")
         arrays.append(x)
     q, k, v = arrays
     if not len(q) == len(k) == len(v):
-        raise ValueError("parameters 'q', 'k', 'v' must have the same number of trials")
+        raise ValidationError("q", "parameters 'q', 'k', 'v' must have the same number of trials")
     trials = len(q)
     bias = np.zeros(n) if key_bias is None else np.asarray(key_bias, dtype=float)
     if bias.shape != (n,) or not np.all(np.isfinite(bias)):
-        raise ValueError(f"parameter 'key_bias' must be finite with shape (n,) = ({n},)")
+        raise ValidationError("key_bias", f"parameter 'key_bias' must be finite with shape (n,) = ({n},)")
 
     def tile(x):  # (trials, ...) -> (trials, replicas * ...)
         return np.broadcast_to(x[:, None], (trials, m) + x.shape[1:]).reshape(trials, -1)
@@ -187,7 +189,7 @@ def multi_head_attention(tokens: int = 4, dim: int = 8, heads: int = 2, **head_o
     check_integer("heads", heads, 1)
     check_integer("dim", dim, 1)
     if dim % heads:
-        raise ValueError(f"parameter 'heads' must divide dim = {dim}, got {heads}")
+        raise ValidationError("heads", f"parameter 'heads' must divide dim = {dim}, got {heads}")
     circuit = Circuit("multi_head_attention")
     parts = []
     for k in range(heads):

@@ -14,9 +14,10 @@ Both are circuits with input port ``values`` and output port ``spikes`` (populat
 from __future__ import annotations
 
 import numpy as np
-from brian2 import Mohm, mV, ms
+from brian2 import Mohm, ms, mV
 
 from evsim import Circuit, models
+from evsim.errors import ValidationError
 from evsim.models import check_integer
 
 __all__ = ["bernoulli_encoder", "sigma_delta_encoder", "encoder_inputs", "decode",
@@ -55,7 +56,7 @@ def encoder_inputs(kind: str, values, dt, *, rng=None) -> tuple:
     """
     x = np.atleast_2d(np.asarray(values, dtype=float))
     if not np.all(np.isfinite(x)) or np.any(x < 0) or np.any(x > 1):
-        raise ValueError("parameter 'values' must be finite and lie in [0, 1]")
+        raise ValidationError("values", "parameter 'values' must be finite and lie in [0, 1]")
     if kind == "bernoulli":
         return x, {}
     if kind == "sigma_delta":
@@ -63,7 +64,7 @@ def encoder_inputs(kind: str, values, dt, *, rng=None) -> tuple:
         current = x * _THRESHOLD * _TAU / (1 * Mohm * dt)
         rng = rng or np.random.default_rng()
         return current, {"enc": {"v": rng.uniform(0, 1, x.shape) * _THRESHOLD}}
-    raise ValueError(f"parameter 'kind' must be 'bernoulli' or 'sigma_delta', got {kind!r}")
+    raise ValidationError("kind", f"parameter 'kind' must be 'bernoulli' or 'sigma_delta', got {kind!r}")
 
 
 def decode(counts, steps: int) -> np.ndarray:
@@ -76,7 +77,7 @@ def range_to_rate(values, half_range) -> np.ndarray:
     """Signed values y in [-R, R] as firing probabilities p = (y + R) / (2R) in [0, 1]."""
     y, R = np.asarray(values, dtype=float), np.asarray(half_range, dtype=float)
     if not np.all(R > 0) or not np.all(np.abs(y) <= R):
-        raise ValueError("parameter 'values' must lie in [-half_range, half_range] with "
+        raise ValidationError("values", "parameter 'values' must lie in [-half_range, half_range] with "
                          "half_range > 0")
     return (y + R) / (2 * R)
 

@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 
 from evsim import Circuit, models, simulate
+from evsim.errors import ValidationError
 from evsim.models import check_integer
 
 from .arithmetic import STEP, coincidence, connect_pairs, tensor_index
@@ -73,7 +74,7 @@ class Mechanism:
 def _check_operands(mechanism: Mechanism, operands: dict) -> None:
     missing = set(mechanism.operands) - set(operands)
     if missing or set(operands) - set(mechanism.operands):
-        raise ValueError(f"parameter 'operands' must have exactly the keys "
+        raise ValidationError("operands", f"parameter 'operands' must have exactly the keys "
                          f"{sorted(mechanism.operands)} for {mechanism.name}, "
                          f"got {sorted(operands)}")
     shapes = {np.shape(x) for x in operands.values()}
@@ -81,17 +82,17 @@ def _check_operands(mechanism: Mechanism, operands: dict) -> None:
     for name, x in operands.items():
         x = np.asarray(x, dtype=float)
         if x.ndim != 4 or x.shape[2:] != expected or x.shape[1] < 1 or x.shape[0] < 1:
-            raise ValueError(f"operand '{name}' must have shape (trials, T >= 1, N, D) with "
+            raise ValidationError("operands", f"operand '{name}' must have shape (trials, T >= 1, N, D) with "
                              f"(N, D) = {expected}, got {x.shape}")
         kind = mechanism.operands[name]
         allowed = {"spikes": (0, 1), "ternary": (-1, 0, 1)}.get(kind)
         if allowed is not None and not np.all(np.isin(x, allowed)):
-            raise ValueError(f"operand '{name}' must be {kind} (values in {allowed}), got "
+            raise ValidationError("operands", f"operand '{name}' must be {kind} (values in {allowed}), got "
                              f"values such as {x[~np.isin(x, allowed)][:3].tolist()}")
         if kind == "real>=0" and not (np.all(np.isfinite(x)) and np.all(x >= 0)):
-            raise ValueError(f"operand '{name}' must be real, finite and >= 0")
+            raise ValidationError("operands", f"operand '{name}' must be real, finite and >= 0")
     if len(shapes) != 1:
-        raise ValueError(f"all operands must have the same shape, got {sorted(shapes)}")
+        raise ValidationError("operands", f"all operands must have the same shape, got {sorted(shapes)}")
 
 
 def _identity(x):
@@ -110,7 +111,7 @@ def _check_sizes(tokens: int, channels: int, heads: int) -> int:
     check_integer("channels", channels, 1)
     check_integer("heads", heads, 1)
     if channels % heads:
-        raise ValueError(f"parameter 'heads' must divide channels = {channels}, got {heads}")
+        raise ValidationError("heads", f"parameter 'heads' must divide channels = {channels}, got {heads}")
     return channels // heads
 
 
@@ -156,7 +157,7 @@ def ssa(tokens: int = 8, channels: int = 8, heads: int = 2, *, scale: float = 0.
     if positional_bias is not None:
         bias = np.repeat(np.asarray(positional_bias, dtype=float), channels)
         if bias.shape != (n * channels,) or not np.all(np.isfinite(bias)):
-            raise ValueError(f"parameter 'positional_bias' must be finite with shape (N,) = "
+            raise ValidationError("positional_bias", f"parameter 'positional_bias' must be finite with shape (N,) = "
                              f"({n},), got shape {np.shape(positional_bias)}")
         circuit.add_input("bias", "attn")
         ports["Q"] = ports["Q"] + [("bias", lambda x: _from_step(bias, 2, x.shape))]
@@ -220,7 +221,7 @@ def dssa(weights: dict, tokens: int = 8, channels: int = 8, heads: int = 2, *, p
     check_integer("patch", patch, 1)
     n, D = tokens, channels
     if n % patch:
-        raise ValueError(f"parameter 'patch' must divide tokens = {n}, got {patch}")
+        raise ValidationError("patch", f"parameter 'patch' must divide tokens = {n}, got {patch}")
     w1, w2, b1, b2, c1, c2 = _dssa_weights(weights, D, patch)
     positions = n // patch
     circuit = Circuit("spikingresformer_dssa")
@@ -265,12 +266,12 @@ def _dssa_weights(weights: dict, D: int, patch: int):
     required = {"W1": (D, D, patch), "W2": (D, D, patch), "b1": (D,), "b2": (D,), "c1": (),
                 "c2": ()}
     if not isinstance(weights, dict) or set(weights) != set(required):
-        raise ValueError(f"parameter 'weights' must be a dict with keys {sorted(required)}")
+        raise ValidationError("weights", f"parameter 'weights' must be a dict with keys {sorted(required)}")
     arrays = []
     for key, shape in required.items():
         value = np.asarray(weights[key], dtype=float)
         if value.shape != shape or not np.all(np.isfinite(value)):
-            raise ValueError(f"weights['{key}'] must be finite with shape {shape}, "
+            raise ValidationError("weights", f"weights['{key}'] must be finite with shape {shape}, "
                              f"got {value.shape}")
         arrays.append(value)
     return arrays

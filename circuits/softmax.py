@@ -27,13 +27,14 @@ equilibrium) of either circuit: the temperature is part of the input encoding.
 from __future__ import annotations
 
 import numpy as np
-from brian2 import Hz, Mohm, mV, ms, second
+from brian2 import Hz, Mohm, ms, mV, second
 
 from evsim import Circuit, models
+from evsim.errors import ValidationError
 from evsim.models import check_integer, check_quantity
 
 __all__ = ["stochastic_softmax", "windowed_softmax", "deterministic_softmax", "score_inputs",
-           "softmax", "stochastic_unit", "relay", "MAX_RATE_DT", "DELTA", "RESISTANCE", "TAU_M"]
+           "softmax", "stochastic_unit", "relay", "limit_dt", "MAX_RATE_DT", "DELTA", "RESISTANCE", "TAU_M"]
 
 #: Largest population rate x dt accepted by default: above it, simultaneous spikes and the
 #: concavity of 1 - exp(-rho dt) bias the histogram (reference/theory.md 1.2).
@@ -56,9 +57,17 @@ def _check_common(n, rate, dt, max_rate_dt):
     check_quantity("rate", rate, Hz, positive=True)
     check_quantity("dt", dt, ms, positive=True)
     if float(rate * dt) > max_rate_dt:
-        raise ValueError(f"parameter 'rate' x dt must be <= {max_rate_dt} (got {float(rate * dt):g}"
-                         f" for rate = {rate}, dt = {dt}); lower the rate or dt, or raise "
-                         "max_rate_dt knowingly (the histogram is then biased)")
+        raise ValidationError("rate", f"parameter 'rate' x dt must be <= {max_rate_dt} (got "
+                                      f"{float(rate * dt):g} for rate = {rate}, dt = {dt}); lower "
+                                      "the rate or dt, or raise max_rate_dt knowingly (the "
+                                      "histogram is then biased)")
+
+
+def limit_dt(circuit: Circuit, rate, max_rate_dt: float) -> Circuit:
+    """Make :func:`evsim.simulate` refuse time steps with ``rate`` x dt > ``max_rate_dt``."""
+    circuit.require_dt_at_most(max_rate_dt / rate, f"population rate {rate} x dt must be <= "
+                                                   f"{max_rate_dt}")
+    return circuit
 
 
 def relay():
@@ -101,14 +110,15 @@ def stochastic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
     _check_common(n, rate, dt, max_rate_dt)
     for name, value in (("fast_weight", fast_weight), ("slow_weight", slow_weight)):
         if not (isinstance(value, (int, float)) and value >= 0):
-            raise ValueError(f"parameter '{name}' must be a number >= 0, got {value!r}")
+            raise ValidationError(name, f"parameter '{name}' must be a number >= 0, got {value!r}")
     if inhibition not in ("subtractive", "shunting", None):
-        raise ValueError("parameter 'inhibition' must be 'subtractive', 'shunting' or None, "
+        raise ValidationError("inhibition", "parameter 'inhibition' must be 'subtractive', 'shunting' or None, "
                          f"got {inhibition!r}")
     model, feedback = stochastic_unit(rate, fast_weight=fast_weight, tau_fast=tau_fast,
                                       slow_weight=slow_weight, t_ref=t_ref,
                                       inhibition=inhibition)
-    return _lateral_inhibition("stochastic_softmax", model, n, feedback)
+    return limit_dt(_lateral_inhibition("stochastic_softmax", model, n, feedback), rate,
+                    max_rate_dt)
 
 
 def stochastic_unit(rate, *, fast_weight: float = 5.0, tau_fast=1 * ms, slow_weight: float = 0.05,
@@ -138,12 +148,13 @@ def windowed_softmax(n: int = 8, *, window=50 * ms, race_rate=100 * Hz,
     _check_common(n, race_rate, dt, max_rate_dt)
     check_quantity("window", window, ms, positive=True)
     if float(race_rate * window) < 5:
-        raise ValueError(f"parameter 'race_rate' x window must be >= 5 (got "
+        raise ValidationError("race_rate", f"parameter 'race_rate' x window must be >= 5 (got "
                          f"{float(race_rate * window):g}), else many windows stay empty")
     model = models.escape_noise_lif(tau_m=TAU_M, rho0=1 * Hz, delta=DELTA,
                                     resistance=RESISTANCE, tau_syn=1000 * window, window=window)
-    return _lateral_inhibition("windowed_softmax", model, n,
-                               [(block_weight * DELTA, "syn_fast", "block")])
+    return limit_dt(_lateral_inhibition("windowed_softmax", model, n,
+                                        [(block_weight * DELTA, "syn_fast", "block")]),
+                    race_rate, max_rate_dt)
 
 
 def deterministic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
@@ -157,11 +168,11 @@ def deterministic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
     """
     _check_common(n, rate, dt, max_rate_dt)
     if not (isinstance(gain_step, (int, float)) and gain_step > 0):
-        raise ValueError(f"parameter 'gain_step' must be a number > 0, got {gain_step!r}")
+        raise ValidationError("gain_step", f"parameter 'gain_step' must be a number > 0, got {gain_step!r}")
     model = models.gain_modulated_if(tau_m=10 * ms, v_th=1 * mV, t_ref=t_ref,
                                      resistance=RESISTANCE, gain_drift=gain_step * rate)
-    return _lateral_inhibition("deterministic_softmax", model, n,
-                               [(gain_step, "log_gain", "gain")])
+    return limit_dt(_lateral_inhibition("deterministic_softmax", model, n,
+                                        [(gain_step, "log_gain", "gain")]), rate, max_rate_dt)
 
 
 def score_inputs(kind: str, scores, *, temperature: float = 1.0, rate=80 * Hz, rng=None,
@@ -177,10 +188,10 @@ def score_inputs(kind: str, scores, *, temperature: float = 1.0, rate=80 * Hz, r
     """
     if not (isinstance(temperature, (int, float)) and np.isfinite(temperature)
             and temperature > 0):
-        raise ValueError(f"parameter 'temperature' must be a number > 0, got {temperature!r}")
+        raise ValidationError("temperature", f"parameter 'temperature' must be a number > 0, got {temperature!r}")
     z = np.atleast_2d(np.asarray(scores, dtype=float)) / temperature
     if not np.all(np.isfinite(z)):
-        raise ValueError("parameter 'scores' must be finite")
+        raise ValidationError("scores", "parameter 'scores' must be finite")
     if kind == "S":
         z = z + offset
         drive = z * DELTA / RESISTANCE
@@ -199,7 +210,7 @@ def score_inputs(kind: str, scores, *, temperature: float = 1.0, rate=80 * Hz, r
         rng = rng or np.random.default_rng()
         initial = {"exc": {"log_gain": np.log(gain), "v": rng.uniform(0, 1, z.shape) * mV}}
         return drive, initial
-    raise ValueError(f"parameter 'kind' must be 'S' or 'D', got {kind!r}")
+    raise ValidationError("kind", f"parameter 'kind' must be 'S' or 'D', got {kind!r}")
 
 
 def _shunting_equilibrium(z: np.ndarray, log_rate: float) -> np.ndarray:

@@ -12,18 +12,23 @@ from dataclasses import dataclass
 
 import numpy as np
 from brian2 import Clock, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray
-from brian2.units.fundamentalunits import Dimension, get_dimensions, get_unit
 
+from .errors import ValidationError
 from .graph import Circuit
-from .models import check_quantity
+from .models import check_quantity, unit_of
 
 __all__ = ["BuiltNetwork", "build_network", "SCHEDULES", "per_neuron_values"]
 
-#: Brian2 marks a neuron refractory from its spike to the end of that step even when t_ref
-#: is shorter than one step, so synaptic input arriving on the firing step (after the reset in
-#: the ``resets_first`` schedule) would be dropped. Appended to the reset of every model with
-#: a refractory period, this line lifts the block for neurons whose t_ref rounds to zero steps.
-RELEASE_ZERO_REFRACTORY = "not_refractory = timestep(t_ref, dt) == 0"
+#: Brian2 marks a neuron refractory from its spike to the end of that step even when its
+#: refractory period is shorter than one step, so synaptic input arriving on the firing step
+#: (after the reset in the ``resets_first`` schedule) would be dropped. Appended to the reset of
+#: every model with a refractory period (``{t_ref}``: the model's refractory parameter), this
+#: line lifts the block for neurons whose period rounds to zero steps.
+RELEASE_ZERO_REFRACTORY = "not_refractory = timestep({t_ref}, dt) == 0"
+
+#: ``order`` of a model's step code within the ``groups`` slot: after the state updater
+#: (order 0), so a discrete-time update sees the state the continuous part has just written.
+STEP_CODE_ORDER = 1
 
 #: Slot orders. ``resets_first`` runs resets before synaptic propagation, so an input that
 #: arrives on the step a neuron fires is added after its reset instead of being erased by it.
@@ -59,7 +64,7 @@ def per_neuron_values(name: str, value, unit, trials: int, size: int) -> np.ndar
     elif shape == (trials,):
         full = np.broadcast_to(array[:, None], (trials, size))
     else:
-        raise ValueError(f"'{name}' must be a scalar or have shape (size,) = ({size},), "
+        raise ValidationError("value", f"'{name}' must be a scalar or have shape (size,) = ({size},), "
                          f"(trials,) = ({trials},) or (trials, size) = ({trials}, {size}), "
                          f"got {shape}")
     return full.reshape(-1).copy()
@@ -90,7 +95,7 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
         model = circuit.population(name).model
         unknown = set(overrides) - set(model.parameters)
         if unknown:
-            raise ValueError(f"unknown parameter(s) {sorted(unknown)} for population '{name}' "
+            raise ValidationError("parameters", f"unknown parameter(s) {sorted(unknown)} for population '{name}' "
                              f"({model.name}); accepted: {sorted(model.parameters)}")
     groups, counters = {}, {}
     for index, population in enumerate(circuit.populations):
@@ -98,33 +103,39 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
         name = _brian_name(index, population.name)
         overrides = parameters.get(population.name, {})
         # "" (not None) tells Brian2 that a threshold without reset is intended (sources)
-        equations, reset, refractory = _share_parameters(model, overrides), model.reset or "", \
-            model.refractory or False
+        reset, refractory = model.reset or "", model.refractory
         if refractory and _never_refractory(model, overrides, clock.dt):
-            equations, refractory = equations.replace(" (unless refractory)", ""), False
+            refractory = None
         elif refractory:
-            reset = "\n".join(filter(None, [reset, RELEASE_ZERO_REFRACTORY]))
+            reset = "\n".join(filter(None, [reset, RELEASE_ZERO_REFRACTORY.format(
+                t_ref=refractory)]))
+        # a parameter not given per trial is one scalar for the group (shared), so Brian2
+        # computes expressions of it (e.g. exp(-dt/tau)) once per step, not once per neuron
+        shared = set(model.parameters) - set(overrides)
+        equations = model.equations(shared=shared, refractory=refractory is not None)
         group = NeuronGroup(
             trials * population.size, equations, threshold=model.threshold, reset=reset,
-            refractory=refractory, method=model.method, clock=clock, name=name, namespace={})
+            refractory=refractory or False, method=model.method, clock=clock, name=name,
+            namespace={})
         for key, default in model.parameters.items():
             if key in overrides:
                 setattr(group, key, per_neuron_values(f"{population.name}.{key}", overrides[key],
                                                       default, trials, population.size)
-                        * _unit_of(default))
+                        * unit_of(default))
             else:
                 setattr(group, key, default)
         for key, value in initial.get(population.name, {}).items():
             if key not in group.variables or key.startswith("_"):
-                raise ValueError(f"unknown variable '{key}' in initial for population "
+                raise ValidationError("initial", f"unknown variable '{key}' in initial for population "
                                  f"'{population.name}'")
-            unit = _unit_of(group.variables[key].dim)
+            unit = unit_of(group.variables[key].dim)
             setattr(group, key, per_neuron_values(f"initial {population.name}.{key}", value,
                                                   unit, trials, population.size) * unit)
         for port in [p for p, target in circuit.inputs.items() if target == population.name]:
             _set_input(group, model, prepared[port], clock)
         if model.step_code:
-            group.run_regularly(model.step_code, when="groups", name=f"{name}_step")
+            group.run_regularly(model.step_code, when="groups", order=STEP_CODE_ORDER,
+                                name=f"{name}_step")
         groups[population.name] = group
         counters[population.name] = SpikeMonitor(group, record=record_spikes, name=f"{name}_spk")
 
@@ -139,11 +150,11 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
         payload = circuit.population(projection.source).model.payload
         effect = f"w * {payload}_pre" if payload else "w"
         syn = Synapses(groups[projection.source], groups[projection.target],
-                       f"w : {_unit_of(weights)!r} (constant)",
+                       f"w : {unit_of(weights)!r} (constant)",
                        on_pre=f"{projection.variable}_post += {effect}", clock=clock,
                        name=f"s{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", projection.name))
         syn.connect(i=(offsets_pre + pre).ravel(), j=(offsets_post + post).ravel())
-        syn.w = np.tile(np.asarray(weights, dtype=float), trials) * _unit_of(weights)
+        syn.w = np.tile(np.asarray(weights, dtype=float), trials) * unit_of(weights)
         if float(projection.delay) > 0:
             syn.delay = projection.delay
         synapses[projection.name] = syn
@@ -155,36 +166,23 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
 
 
 def _never_refractory(model, overrides: dict, dt) -> bool:
-    """True if every neuron's t_ref rounds to zero steps (Brian2: t_ref < dt (1 - 1e-3)).
+    """True if every neuron's refractory period rounds to zero steps (Brian2: period <
+    dt (1 - 1e-3)).
 
     Such neurons never block input or spikes, so the refractoriness machinery is dropped.
     """
-    t_ref = overrides.get("t_ref", model.parameters.get("t_ref"))
-    return t_ref is not None and bool(np.all(np.asarray(t_ref) < float(dt) * (1 - 1e-3)))
-
-
-def _share_parameters(model, overrides: dict) -> str:
-    """The model's equations with every parameter not overridden per trial declared shared.
-
-    A shared parameter is one scalar for the whole group, so Brian2 computes expressions of
-    it (e.g. exp(-dt/tau)) once per step instead of once per neuron.
-    """
-    equations = model.equations
-    for key in model.parameters:
-        if key not in overrides:
-            equations = re.sub(rf"^(\s*{key}\s*:[^(\n]*)\(constant\)", r"\1(constant, shared)",
-                               equations, flags=re.MULTILINE)
-    return equations
+    period = overrides.get(model.refractory, model.parameters[model.refractory])
+    return bool(np.all(np.asarray(period) < float(dt) * (1 - 1e-3)))
 
 
 def _check_ports(circuit: Circuit, inputs: dict) -> None:
     unknown = set(inputs) - set(circuit.inputs)
     if unknown:
-        raise ValueError(f"unknown input port(s) {sorted(unknown)}; circuit '{circuit.name}' "
+        raise ValidationError("inputs", f"unknown input port(s) {sorted(unknown)}; circuit '{circuit.name}' "
                          f"accepts: {sorted(circuit.inputs)}")
     missing = set(circuit.inputs) - set(inputs)
     if missing:
-        raise ValueError(f"input port(s) {sorted(missing)} of circuit '{circuit.name}' are not "
+        raise ValidationError("inputs", f"input port(s) {sorted(missing)} of circuit '{circuit.name}' are not "
                          "connected: pass a value for each in 'inputs'")
 
 
@@ -197,7 +195,7 @@ def _prepare_input(population, value, port: str, trials: int, dt) -> np.ndarray:
         check_quantity(f"inputs['{port}']", value, model.input_unit)
         values = np.asarray(value, dtype=float)
         if values.shape[1:] != (trials, size):
-            raise ValueError(f"time-varying inputs['{port}'] must have shape (steps, trials, "
+            raise ValidationError("inputs", f"time-varying inputs['{port}'] must have shape (steps, trials, "
                              f"size) = (steps, {trials}, {size}), got {values.shape}")
         values = values.reshape(len(values), -1)
     model.check_input(values, dt)
@@ -214,9 +212,3 @@ def _set_input(group: NeuronGroup, model, values: np.ndarray, clock: Clock) -> N
     group.namespace[stimulus.name] = stimulus
     group.run_regularly(f"{variable} = {stimulus.name}(t, i)", when="start",
                         name=f"{group.name}_{variable}_input")
-
-
-def _unit_of(value):
-    """The SI base unit of a quantity or of Brian2 dimensions (1 for plain numbers)."""
-    dimensions = value if isinstance(value, Dimension) else get_dimensions(value)
-    return 1 if dimensions.is_dimensionless else get_unit(dimensions)

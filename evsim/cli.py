@@ -34,7 +34,8 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
                                                 "sweep caches [default: ~/.cache/evsim]"),
            progress: bool = typer.Option(True, "--progress/--no-progress")) -> None:
     """Run the registered claims; write claims.json, report.md, figures, manifest.json."""
-    from analyses.verify import default_out, verify as run_verify
+    from analyses.verify import default_out
+    from analyses.verify import verify as run_verify
     from evsim.simulate import TARGETS
 
     if target not in TARGETS:

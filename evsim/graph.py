@@ -14,11 +14,12 @@ import networkx as nx
 import numpy as np
 from brian2 import Quantity, ms
 
+from .errors import ValidationError
 from .models import NeuronModel, check_integer, check_quantity
 
 __all__ = ["Population", "Projection", "Circuit", "CONNECTIVITIES", "SIGNS"]
 
-CONNECTIVITIES = ("all_to_all", "one_to_one", "matrix")
+CONNECTIVITIES = ("all_to_all", "one_to_one", "matrix", "pairs")
 SIGNS = ("excitatory", "inhibitory")
 
 
@@ -37,7 +38,9 @@ class Projection:
 
     ``weight`` is a non-negative magnitude in the unit of the target's synaptic variable: a
     scalar for ``all_to_all``/``one_to_one``, an array of shape (source size, target size) for
-    ``matrix`` (zero entries make no synapse). ``sign`` says whether it adds or subtracts.
+    ``matrix`` (zero entries make no synapse), a scalar or one value per synapse for
+    ``pairs``, whose synapses are ``index_pairs`` = (pre indices, post indices): sparse
+    connectivity without a dense matrix. ``sign`` says whether it adds or subtracts.
     ``delay`` is extra transmission delay; every hop already costs one time step.
     ``variable`` is the target's variable that each spike increments.
     """
@@ -50,6 +53,7 @@ class Projection:
     delay: Quantity
     sign: str
     variable: str
+    index_pairs: tuple | None = None  # (pre, post) int arrays, for connectivity "pairs"
 
     @property
     def signed_weight(self):
@@ -64,6 +68,8 @@ class Projection:
         if self.connectivity == "all_to_all":
             pre, post = np.meshgrid(np.arange(source_size), np.arange(target_size), indexing="ij")
             return pre.ravel(), post.ravel()
+        if self.connectivity == "pairs":
+            return self.index_pairs
         return np.nonzero(np.asarray(self.weight))
 
     def synapse_weights(self, source_size: int, target_size: int):
@@ -76,9 +82,31 @@ class Projection:
 
 def _check_name(kind: str, name) -> None:
     if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_/" for c in name):
-        raise ValueError(
+        raise ValidationError("name", 
             f"{kind} name must be a non-empty string of letters, digits, '_' or '/', got {name!r}"
         )
+
+
+def _index_pairs(pairs, connectivity: str, source_size: int, target_size: int):
+    """Validated (pre, post) int arrays for ``pairs`` connectivity (None otherwise)."""
+    if connectivity != "pairs":
+        if pairs is not None:
+            raise ValidationError("pairs", f"parameter 'pairs' is only for connectivity='pairs', "
+                                           f"got connectivity={connectivity!r}")
+        return None
+    if pairs is None or len(pairs) != 2:
+        raise ValidationError("pairs", "parameter 'pairs' must be (pre indices, post indices) "
+                                       "for connectivity='pairs'")
+    pre, post = (np.asarray(index) for index in pairs)
+    for label, index, size in (("pre", pre, source_size), ("post", post, target_size)):
+        if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer) or \
+                np.any(index < 0) or np.any(index >= size):
+            raise ValidationError("pairs", f"parameter 'pairs': {label} indices must be a 1-D "
+                                           f"integer array in [0, {size})")
+    if pre.shape != post.shape:
+        raise ValidationError("pairs", f"parameter 'pairs' must have as many pre as post indices, "
+                                       f"got {len(pre)} and {len(post)}")
+    return pre, post
 
 
 class Circuit:
@@ -102,15 +130,16 @@ class Circuit:
         self.graph = nx.MultiDiGraph(name=name)
         self.inputs: dict[str, str] = {}
         self.outputs: dict[str, str] = {}
+        self.dt_limits: list[tuple] = []  # (largest dt, why), enforced by evsim.simulate
 
     # -- description --------------------------------------------------------------------------
     def add_population(self, name: str, model: NeuronModel, size: int) -> Population:
         """Add ``size`` neurons of ``model``; returns the Population."""
         _check_name("population", name)
         if name in self.graph:
-            raise ValueError(f"population '{name}' already exists in circuit '{self.name}'")
+            raise ValidationError("model", f"population '{name}' already exists in circuit '{self.name}'")
         if not isinstance(model, NeuronModel):
-            raise ValueError(f"parameter 'model' must be an evsim NeuronModel, got {model!r}")
+            raise ValidationError("model", f"parameter 'model' must be an evsim NeuronModel, got {model!r}")
         check_integer("size", size, 1)
         population = Population(name, model, int(size))
         self.graph.add_node(name, population=population)
@@ -118,49 +147,65 @@ class Circuit:
 
     def connect(self, source: str, target: str, weight, *, connectivity: str = "all_to_all",
                 delay=0 * ms, sign: str = "excitatory", variable: str | None = None,
-                name: str | None = None) -> Projection:
+                name: str | None = None, pairs=None) -> Projection:
         """Add a projection; weights carry the unit of the target's synaptic ``variable``.
 
         ``variable`` defaults to the target model's first synaptic target (e.g. ``v``).
+        ``pairs`` = (pre indices, post indices) lists the synapses of ``connectivity="pairs"``
+        (``weight`` then a scalar or one value per pair).
         """
         pre, post = self.population(source), self.population(target)
         if connectivity not in CONNECTIVITIES:
-            raise ValueError(f"parameter 'connectivity' must be one of {CONNECTIVITIES}, "
+            raise ValidationError("connectivity", f"parameter 'connectivity' must be one of {CONNECTIVITIES}, "
                              f"got {connectivity!r}")
         if sign not in SIGNS:
-            raise ValueError(f"parameter 'sign' must be one of {SIGNS}, got {sign!r}")
+            raise ValidationError("sign", f"parameter 'sign' must be one of {SIGNS}, got {sign!r}")
         targets = post.model.synaptic_targets
         if not targets:
-            raise ValueError(f"population '{target}' ({post.model.name}) is a source and cannot "
+            raise ValidationError("target", f"population '{target}' ({post.model.name}) is a source and cannot "
                              "receive a projection")
         variable = next(iter(targets)) if variable is None else variable
         if variable not in targets:
-            raise ValueError(f"parameter 'variable' must be one of {sorted(targets)} for target "
+            raise ValidationError("variable", f"parameter 'variable' must be one of {sorted(targets)} for target "
                              f"'{target}' ({post.model.name}), got {variable!r}")
         check_quantity("weight", weight, targets[variable], nonnegative=True)
         check_quantity("delay", delay, ms, nonnegative=True)
         shape = np.shape(weight)
+        index_pairs = _index_pairs(pairs, connectivity, pre.size, post.size)
         if connectivity == "matrix" and shape != (pre.size, post.size):
-            raise ValueError(f"parameter 'weight' must have shape (source size, target size) = "
-                             f"({pre.size}, {post.size}) for matrix connectivity, got {shape}")
-        if connectivity != "matrix" and shape != ():
-            raise ValueError(f"parameter 'weight' must be a scalar for {connectivity} "
-                             f"connectivity, got shape {shape}; use connectivity='matrix'")
+            raise ValidationError("weight", f"parameter 'weight' must have shape (source size, "
+                                            f"target size) = ({pre.size}, {post.size}) for matrix "
+                                            f"connectivity, got {shape}")
+        if connectivity == "pairs" and shape not in ((), index_pairs[0].shape):
+            raise ValidationError("weight", f"parameter 'weight' must be a scalar or have one "
+                                            f"value per pair ({len(index_pairs[0])}), got shape "
+                                            f"{shape}")
+        if connectivity in ("all_to_all", "one_to_one") and shape != ():
+            raise ValidationError("weight", f"parameter 'weight' must be a scalar for "
+                                            f"{connectivity} connectivity, got shape {shape}; "
+                                            "use connectivity='matrix' or 'pairs'")
         if connectivity == "one_to_one" and pre.size != post.size:
-            raise ValueError(f"one_to_one needs equal sizes, got source '{source}' size "
+            raise ValidationError("connectivity", f"one_to_one needs equal sizes, got source '{source}' size "
                              f"{pre.size} and target '{target}' size {post.size}")
         name = name or f"{source}->{target}#{self.graph.number_of_edges(source, target)}"
         if name in {p.name for p in self.projections}:
-            raise ValueError(f"projection '{name}' already exists in circuit '{self.name}'")
-        projection = Projection(name, source, target, weight, connectivity, delay, sign, variable)
+            raise ValidationError("name", f"projection '{name}' already exists in circuit '{self.name}'")
+        projection = Projection(name, source, target, weight, connectivity, delay, sign, variable,
+                                index_pairs)
         self.graph.add_edge(source, target, key=name, projection=projection)
         return projection
+
+    def require_dt_at_most(self, max_dt, reason: str) -> None:
+        """Record that this circuit is only valid for time steps dt <= ``max_dt`` (a time),
+        for ``reason``; :func:`evsim.simulate` refuses a larger dt."""
+        check_quantity("max_dt", max_dt, ms, positive=True)
+        self.dt_limits.append((max_dt, reason))
 
     def add_input(self, port: str, population: str) -> None:
         """Declare an input port: external inputs for ``port`` drive ``population``."""
         self._add_port(self.inputs, port, population)
         if self.population(population).model.input_variable is None:
-            raise ValueError(f"population '{population}' has no input variable")
+            raise ValidationError("population", f"population '{population}' has no input variable")
 
     def add_output(self, port: str, population: str) -> None:
         """Declare an output port reading the spikes of ``population``."""
@@ -170,7 +215,7 @@ class Circuit:
         _check_name("port", port)
         self.population(population)
         if port in ports:
-            raise ValueError(f"port '{port}' already exists in circuit '{self.name}'")
+            raise ValidationError("port", f"port '{port}' already exists in circuit '{self.name}'")
         ports[port] = population
 
     def include(self, other: "Circuit", prefix: str) -> None:
@@ -181,9 +226,10 @@ class Circuit:
         for p in other.projections:
             self.connect(f"{prefix}/{p.source}", f"{prefix}/{p.target}", p.weight,
                          connectivity=p.connectivity, delay=p.delay, sign=p.sign,
-                         variable=p.variable, name=f"{prefix}/{p.name}")
+                         variable=p.variable, name=f"{prefix}/{p.name}", pairs=p.index_pairs)
         for port, population in other.inputs.items():
             self.add_input(f"{prefix}/{port}", f"{prefix}/{population}")
+        self.dt_limits += other.dt_limits
         for port, population in other.outputs.items():
             self.add_output(f"{prefix}/{port}", f"{prefix}/{population}")
 
@@ -191,7 +237,7 @@ class Circuit:
     def population(self, name: str) -> Population:
         """The population called ``name`` (clear error if there is none)."""
         if name not in self.graph:
-            raise ValueError(f"unknown population '{name}' in circuit '{self.name}'; "
+            raise ValidationError("population", f"unknown population '{name}' in circuit '{self.name}'; "
                              f"accepted: {sorted(self.graph.nodes)}")
         return self.graph.nodes[name]["population"]
 
@@ -206,7 +252,7 @@ class Circuit:
     def validate(self) -> None:
         """Check that the circuit can be built: non-empty, and every port names a population."""
         if self.graph.number_of_nodes() == 0:
-            raise ValueError(f"circuit '{self.name}' has no populations")
+            raise ValidationError("circuit", f"circuit '{self.name}' has no populations")
         for population in {**self.inputs, **self.outputs}.values():
             self.population(population)
 

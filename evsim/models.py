@@ -1,9 +1,11 @@
 """Neuron models as Brian2 equations plus validated parameters.
 
-A :class:`NeuronModel` is a description only: equation text, threshold, reset, refractoriness,
-the integration method and per-neuron parameter values (with Brian2 units). ``evsim.build``
-turns it into a ``NeuronGroup``. Every parameter is a per-neuron variable, so trials and sweep
-cells can carry different values inside one group.
+A :class:`NeuronModel` is a description only: the dynamics of its state variables, threshold,
+reset, refractoriness, the integration method and per-neuron parameter values (with Brian2
+units). Parameter declarations are generated from ``parameters`` (their units from the
+values), so a derived model is a new description, never an edit of another model's text.
+``evsim.build`` turns a model into a ``NeuronGroup``. Every parameter is a per-neuron variable,
+so trials and sweep cells can carry different values inside one group.
 
 Voltages are relative to rest (rest = 0 V). Synaptic input is a jump of the model's
 synaptic target variable (by default the first of ``synaptic_targets``) by the projection
@@ -16,8 +18,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from brian2 import Hz, Mohm, amp, mV, ms, second
-from brian2.units.fundamentalunits import get_dimensions, get_unit
+from brian2 import Hz, Mohm, amp, ms, mV, second
+from brian2.units.fundamentalunits import Dimension, get_dimensions, get_unit
+
+from .errors import ValidationError
 
 __all__ = [
     "NeuronModel",
@@ -36,33 +40,45 @@ __all__ = [
     "get_model",
     "check_quantity",
     "check_integer",
+    "unit_of",
 ]
+
+
+def unit_of(value):
+    """The SI unit of a quantity or of Brian2 dimensions (1 for plain numbers)."""
+    dimensions = value if isinstance(value, Dimension) else get_dimensions(value)
+    return 1 if dimensions.is_dimensionless else get_unit(dimensions)
 
 
 @dataclass(frozen=True)
 class NeuronModel:
-    """A neuron model: Brian2 equation text plus default per-neuron parameter values.
+    """A neuron model: Brian2 dynamics plus default per-neuron parameter values.
 
     Attributes
     ----------
     name : registry name of the model (``"lif"``, ``"discrete_lif"``, ...).
-    equations : Brian2 equations; every parameter is declared ``(constant)`` per neuron.
+    dynamics : Brian2 equation lines of the state variables that evolve freely.
+    clamped : equation lines of the state variables held during the refractory period
+        (built with Brian2's ``(unless refractory)`` flag while the model is refractory).
     threshold, reset : Brian2 code strings (``reset`` may be ``None``).
     method : integration method handed to Brian2 (``"exact"`` for linear models).
-    parameters : parameter name -> value (Brian2 Quantity or float).
+    parameters : parameter name -> value (Brian2 Quantity or float); each becomes a
+        ``(constant)`` declaration in the parameter's unit.
     input_variable, input_unit : the per-neuron variable that external inputs set, and its unit.
-    input_check : optional ``f(values, dt_seconds)`` raising ValueError for inputs out of range.
+    input_check : optional ``f(values, dt_seconds)`` raising ValidationError for inputs out of
+        range.
     synaptic_targets : variables an incoming spike may increment -> their units; the first is
         the default (empty for sources, which cannot be targets).
-    refractory : Brian2 refractory expression (a parameter name) or ``None``.
-    step_code : code run once per time step in the ``groups`` slot (discrete-time models).
+    refractory : name of the parameter holding the absolute refractory period, or ``None``.
+    step_code : code run once per time step in the ``groups`` slot, after the state update
+        (discrete-time models).
     time_constants : parameters that must exceed ``dt``.
     payload : for graded events, the variable whose value a spike carries: every outgoing
         synapse adds ``weight x payload`` instead of ``weight`` (``None``: binary spikes).
     """
 
     name: str
-    equations: str
+    dynamics: str
     threshold: str
     reset: str | None
     method: str | None
@@ -71,51 +87,83 @@ class NeuronModel:
     input_unit: object = 1
     synaptic_targets: dict = field(default_factory=dict)
     refractory: str | None = None
+    clamped: str = ""
     step_code: str | None = None
     time_constants: tuple = ()
     input_check: Callable | None = None
     payload: str | None = None
 
+    def equations(self, *, shared=(), refractory: bool | None = None) -> str:
+        """The Brian2 equation text: clamped and free dynamics, then one declaration per
+        parameter (``shared`` ones as one scalar per group). ``refractory`` (default: the
+        model has a refractory parameter) adds the ``(unless refractory)`` flag."""
+        refractory = self.refractory is not None if refractory is None else refractory
+        flag = " (unless refractory)" if refractory else ""
+        lines = [line + flag for line in self.clamped.splitlines() if line.strip()]
+        lines += [line for line in self.dynamics.splitlines() if line.strip()]
+        for key, value in self.parameters.items():
+            scope = "constant, shared" if key in shared else "constant"
+            lines.append(f"{key} : {unit_of(value)!r} ({scope})")
+        return "\n".join(lines)
+
     def check_input(self, values, dt) -> None:
-        """Raise ValueError if external input ``values`` are outside the model's accepted range."""
+        """Raise ValidationError if external input ``values`` are outside the accepted range."""
         if self.input_check is not None:
             self.input_check(np.asarray(values), float(dt))
 
 
 def check_quantity(name: str, value, reference, *, positive: bool = False, nonnegative=False):
-    """Raise ValueError unless ``value`` has the dimensions of ``reference`` and is finite."""
+    """Raise ValidationError unless ``value`` has the dimensions of ``reference`` and is finite."""
     dimensions = get_dimensions(reference)
     if get_dimensions(value) != dimensions:
         expected = ("a plain number" if dimensions.is_dimensionless
                     else f"a quantity in units of {get_unit(dimensions)!r}")
-        raise ValueError(f"parameter '{name}' must be {expected}, got {value!r}")
+        raise ValidationError(name, f"parameter '{name}' must be {expected}, got {value!r}")
     array = np.asarray(value)
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"parameter '{name}' must be finite, got {value!r}")
+        raise ValidationError(name, f"parameter '{name}' must be finite, got {value!r}")
     if positive and not np.all(array > 0):
-        raise ValueError(f"parameter '{name}' must be > 0, got {value!r}")
+        raise ValidationError(name, f"parameter '{name}' must be > 0, got {value!r}")
     if nonnegative and not np.all(array >= 0):
-        raise ValueError(f"parameter '{name}' must be >= 0, got {value!r}")
+        raise ValidationError(name, f"parameter '{name}' must be >= 0, got {value!r}")
 
 
 def check_integer(name: str, value, minimum: int) -> None:
-    """Raise ValueError unless ``value`` is an integer (not a bool) >= ``minimum``."""
+    """Raise ValidationError unless ``value`` is an integer (not a bool) >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"parameter '{name}' must be an integer >= {minimum}, got {value!r}")
+        raise ValidationError(name, f"parameter '{name}' must be an integer >= {minimum}, "
+                                    f"got {value!r}")
 
 
 def _reset_code(reset: str, allowed: tuple[str, ...], subtract: str, to_value: str) -> str | None:
     if reset not in allowed:
-        raise ValueError(f"parameter 'reset' must be one of {allowed}, got {reset!r}")
+        raise ValidationError("reset", f"parameter 'reset' must be one of {allowed}, "
+                                       f"got {reset!r}")
     return {"value": to_value, "hard": to_value, "subtract": subtract, "soft": subtract}.get(reset)
 
 
-_MEMBRANE_PARAMETERS = """
-tau_m : second (constant)
-resistance : ohm (constant)
-t_ref : second (constant)
-I : amp
-"""
+def _membrane_model(name: str, drive: str, *, tau_m, v_th, v_reset, t_ref, resistance, reset,
+                    method: str, dynamics: str = "", parameters=None,
+                    synaptic_targets=None) -> NeuronModel:
+    """An integrate-and-fire model ``dv/dt = drive`` (v held while refractory), threshold
+    ``v > v_th`` and reset to ``v_reset`` or by subtraction; input current ``I`` (amp)."""
+    for key, value, reference in (("tau_m", tau_m, ms), ("resistance", resistance, Mohm)):
+        check_quantity(key, value, reference, positive=True)
+    check_quantity("v_th", v_th, mV, positive=True)
+    check_quantity("v_reset", v_reset, mV)
+    check_quantity("t_ref", t_ref, ms, nonnegative=True)
+    if not v_reset < v_th:
+        raise ValidationError("v_reset", f"parameter 'v_reset' must be < v_th = {v_th}, "
+                                         f"got {v_reset}")
+    return NeuronModel(
+        name=name, clamped=f"dv/dt = {drive} : volt", dynamics="I : amp\n" + dynamics,
+        threshold="v > v_th",
+        reset=_reset_code(reset, ("value", "subtract"), "v -= v_th - v_reset", "v = v_reset"),
+        method=method,
+        parameters=dict(tau_m=tau_m, v_th=v_th, v_reset=v_reset, t_ref=t_ref,
+                        resistance=resistance, **(parameters or {})),
+        input_variable="I", input_unit=amp, synaptic_targets=synaptic_targets or {"v": mV},
+        refractory="t_ref", time_constants=("tau_m",))
 
 
 def lif(tau_m=20 * ms, v_th=20 * mV, v_reset=0 * mV, t_ref=2 * ms, resistance=1 * Mohm,
@@ -126,25 +174,9 @@ def lif(tau_m=20 * ms, v_th=20 * mV, v_reset=0 * mV, t_ref=2 * ms, resistance=1 
     or ``v -= v_th - v_reset`` (``reset="subtract"``); ``v`` is clamped and synaptic jumps are
     dropped during the absolute refractory period ``t_ref``. Input: current ``I`` (amp).
     """
-    for name, value, ref in (("tau_m", tau_m, ms), ("resistance", resistance, Mohm)):
-        check_quantity(name, value, ref, positive=True)
-    check_quantity("v_th", v_th, mV, positive=True)
-    check_quantity("v_reset", v_reset, mV)
-    check_quantity("t_ref", t_ref, ms, nonnegative=True)
-    if not v_reset < v_th:
-        raise ValueError(f"parameter 'v_reset' must be < v_th = {v_th}, got {v_reset}")
-    return NeuronModel(
-        name="lif",
-        equations="dv/dt = (resistance*I - v)/tau_m : volt (unless refractory)\n"
-        "v_th : volt (constant)\nv_reset : volt (constant)" + _MEMBRANE_PARAMETERS,
-        threshold="v > v_th",
-        reset=_reset_code(reset, ("value", "subtract"), "v -= v_th - v_reset", "v = v_reset"),
-        method="exact",
-        parameters=dict(tau_m=tau_m, v_th=v_th, v_reset=v_reset, t_ref=t_ref,
-                        resistance=resistance),
-        input_variable="I", input_unit=amp,
-        synaptic_targets={"v": mV}, refractory="t_ref", time_constants=("tau_m",),
-    )
+    return _membrane_model("lif", "(resistance*I - v)/tau_m", tau_m=tau_m, v_th=v_th,
+                           v_reset=v_reset, t_ref=t_ref, resistance=resistance, reset=reset,
+                           method="exact")
 
 
 def integrate_and_fire(tau_m=20 * ms, v_th=20 * mV, v_reset=0 * mV, t_ref=0 * ms,
@@ -155,10 +187,9 @@ def integrate_and_fire(tau_m=20 * ms, v_th=20 * mV, v_reset=0 * mV, t_ref=0 * ms
     (Brian2's ``exact`` solver rejects equations without a leak). Default reset: subtraction,
     which keeps the residual charge (a sigma-delta encoder).
     """
-    base = lif(tau_m, v_th, v_reset, t_ref, resistance, reset)
-    return NeuronModel(**{**base.__dict__, "name": "integrate_and_fire", "method": "euler",
-                          "equations": base.equations.replace("(resistance*I - v)/tau_m",
-                                                              "resistance*I/tau_m")})
+    return _membrane_model("integrate_and_fire", "resistance*I/tau_m", tau_m=tau_m, v_th=v_th,
+                           v_reset=v_reset, t_ref=t_ref, resistance=resistance, reset=reset,
+                           method="euler")
 
 
 def escape_noise_lif(tau_m=10 * ms, rho0=100 * Hz, theta=0 * mV, delta=1 * mV, t_ref=0 * ms,
@@ -190,24 +221,19 @@ def escape_noise_lif(tau_m=10 * ms, rho0=100 * Hz, theta=0 * mV, delta=1 * mV, t
     effective = {"subtractive": "v + syn_fast + syn_slow",
                  "shunting": "v/(1 + clip(-(syn_fast + syn_slow)/delta, 0, inf))"}
     if inhibition not in effective:
-        raise ValueError(f"parameter 'inhibition' must be one of {tuple(effective)}, "
-                         f"got {inhibition!r}")
+        raise ValidationError("inhibition", f"parameter 'inhibition' must be one of "
+                                            f"{tuple(effective)}, got {inhibition!r}")
     parameters = dict(tau_m=tau_m, rho0=rho0, theta=theta, delta=delta, t_ref=t_ref,
                       v_reset=v_reset, resistance=resistance, tau_syn=tau_syn,
                       slow_drift=slow_drift)
-    equations, step_code = "", "syn_slow += slow_drift*dt"
+    step_code = "syn_slow += slow_drift*dt"
     if window is not None:
         check_quantity("window", window, ms, positive=True)
         parameters["window"] = window
-        equations = "\nwindow : second (constant)"
         step_code += "\nsyn_fast = syn_fast * int(timestep(t, dt) % timestep(window, dt) != 0)"
     return NeuronModel(
-        name="escape_noise_lif",
-        equations="dv/dt = (resistance*I - v)/tau_m : volt (unless refractory)\n"
-        "dsyn_fast/dt = -syn_fast/tau_syn : volt\nsyn_slow : volt\n"
-        "rho0 : Hz (constant)\ntheta : volt (constant)\ndelta : volt (constant)\n"
-        "v_reset : volt (constant)\ntau_syn : second (constant)\n"
-        "slow_drift : volt/second (constant)" + equations + _MEMBRANE_PARAMETERS,
+        name="escape_noise_lif", clamped="dv/dt = (resistance*I - v)/tau_m : volt",
+        dynamics="dsyn_fast/dt = -syn_fast/tau_syn : volt\nsyn_slow : volt\nI : amp",
         threshold=f"rand() < 1 - exp(-rho0*exp(({effective[inhibition]} - theta)/delta)*dt)",
         reset=_reset_code(reset, ("none", "value", "subtract"), "v -= theta - v_reset",
                           "v = v_reset"),
@@ -228,13 +254,12 @@ def gain_modulated_if(tau_m=10 * ms, v_th=1 * mV, v_reset=0 * mV, t_ref=0 * ms,
     accumulated charge are exact. Synaptic targets: ``v`` (default), ``log_gain``.
     """
     check_quantity("gain_drift", gain_drift, Hz)
-    base = integrate_and_fire(tau_m, v_th, v_reset, t_ref, resistance, reset)
-    return NeuronModel(**{
-        **base.__dict__, "name": "gain_modulated_if",
-        "equations": base.equations.replace("resistance*I/tau_m", "exp(log_gain)*resistance*I/tau_m")
-        + "\ndlog_gain/dt = gain_drift : 1\ngain_drift : Hz (constant)",
-        "parameters": {**base.parameters, "gain_drift": gain_drift},
-        "synaptic_targets": {"v": mV, "log_gain": 1}})
+    return _membrane_model("gain_modulated_if", "exp(log_gain)*resistance*I/tau_m",
+                           tau_m=tau_m, v_th=v_th, v_reset=v_reset, t_ref=t_ref,
+                           resistance=resistance, reset=reset, method="euler",
+                           dynamics="dlog_gain/dt = gain_drift : 1",
+                           parameters=dict(gain_drift=gain_drift),
+                           synaptic_targets={"v": mV, "log_gain": 1})
 
 
 def discrete_lif(tau=2.0, v_th=1.0, v_reset=0.0, reset="hard") -> NeuronModel:
@@ -248,13 +273,11 @@ def discrete_lif(tau=2.0, v_th=1.0, v_reset=0.0, reset="hard") -> NeuronModel:
     for name, value in (("tau", tau), ("v_th", v_th), ("v_reset", v_reset)):
         check_quantity(name, value, 1.0)
     if not tau >= 1:
-        raise ValueError(f"parameter 'tau' must be >= 1 (time steps), got {tau}")
+        raise ValidationError("tau", f"parameter 'tau' must be >= 1 (time steps), got {tau}")
     if not v_th > 0:
-        raise ValueError(f"parameter 'v_th' must be > 0, got {v_th}")
+        raise ValidationError("v_th", f"parameter 'v_th' must be > 0, got {v_th}")
     return NeuronModel(
-        name="discrete_lif",
-        equations="v : 1\nx : 1\nI : 1\ntau : 1 (constant)\nv_th : 1 (constant)\n"
-        "v_reset : 1 (constant)",
+        name="discrete_lif", dynamics="v : 1\nx : 1\nI : 1",
         threshold="v >= v_th",
         reset=_reset_code(reset, ("hard", "soft"), "v -= v_th", "v = v_reset"),
         method=None,
@@ -267,13 +290,14 @@ def discrete_lif(tau=2.0, v_th=1.0, v_reset=0.0, reset="hard") -> NeuronModel:
 
 def _check_rates(rate, dt):
     if np.any(rate < 0) or np.any(rate * dt > 1):
-        raise ValueError(f"input 'rate' must lie in [0, 1/dt] = [0, {1 / dt:g}] Hz, got values "
-                         f"in [{rate.min():g}, {rate.max():g}] Hz")
+        raise ValidationError("inputs", f"input 'rate' must lie in [0, 1/dt] = [0, {1 / dt:g}] "
+                                        f"Hz, got values in [{rate.min():g}, {rate.max():g}] Hz")
 
 
 def _check_probabilities(p, dt):
     if np.any(p < 0) or np.any(p > 1):
-        raise ValueError(f"input 'p' must lie in [0, 1], got values in [{p.min():g}, {p.max():g}]")
+        raise ValidationError("inputs", f"input 'p' must lie in [0, 1], got values in "
+                                        f"[{p.min():g}, {p.max():g}]")
 
 
 def poisson_source() -> NeuronModel:
@@ -281,14 +305,14 @@ def poisson_source() -> NeuronModel:
 
     Input: ``rate`` (Hz) per neuron and trial; ``rate*dt`` must not exceed 1.
     """
-    return NeuronModel(name="poisson_source", equations="rate : Hz", threshold="rand() < rate*dt",
+    return NeuronModel(name="poisson_source", dynamics="rate : Hz", threshold="rand() < rate*dt",
                        reset=None, method=None, input_variable="rate", input_unit=Hz,
                        input_check=_check_rates)
 
 
 def bernoulli_source() -> NeuronModel:
     """Bernoulli spike source: fires in each step with probability ``p`` (dimensionless)."""
-    return NeuronModel(name="bernoulli_source", equations="p : 1", threshold="rand() < p",
+    return NeuronModel(name="bernoulli_source", dynamics="p : 1", threshold="rand() < p",
                        reset=None, method=None, input_variable="p", input_unit=1,
                        input_check=_check_probabilities)
 
@@ -296,18 +320,18 @@ def bernoulli_source() -> NeuronModel:
 def _check_spikes(values, dt):
     if not np.all((values == 0) | (values == 1)):
         bad = values[(values != 0) & (values != 1)]
-        raise ValueError(f"input 'spikes' must be binary (0 or 1 per step), got values such as "
-                         f"{bad.ravel()[:3].tolist()}")
+        raise ValidationError("inputs", f"input 'spikes' must be binary (0 or 1 per step), got "
+                                        f"values such as {bad.ravel()[:3].tolist()}")
 
 
 def _check_finite(values, dt):
     if not np.all(np.isfinite(values)):
-        raise ValueError("input 'values' must be finite")
+        raise ValidationError("inputs", "input 'values' must be finite")
 
 
 def spike_source() -> NeuronModel:
     """Replays a given binary spike tensor: fires in step t exactly when its input is 1."""
-    return NeuronModel(name="spike_source", equations="I : 1", threshold="I > 0.5", reset=None,
+    return NeuronModel(name="spike_source", dynamics="I : 1", threshold="I > 0.5", reset=None,
                        method=None, input_variable="I", input_unit=1, input_check=_check_spikes)
 
 
@@ -318,7 +342,7 @@ def graded_source() -> NeuronModel:
     a graded spike (as on Loihi 2), not a binary one; each event still costs one synaptic
     operation per outgoing synapse.
     """
-    return NeuronModel(name="graded_source", equations="I : 1", threshold="I != 0", reset=None,
+    return NeuronModel(name="graded_source", dynamics="I : 1", threshold="I != 0", reset=None,
                        method=None, input_variable="I", input_unit=1, input_check=_check_finite,
                        payload="I")
 
@@ -327,7 +351,7 @@ def discrete_counter() -> NeuronModel:
     """A counter: non-leaky discrete integrator (``v += x`` per step) that fires once per step
     while ``v >= 1`` and subtracts 1, so after the inputs stop it has fired exactly once per
     unit of input (the backlog drains at one spike per step)."""
-    return NeuronModel(name="discrete_counter", equations="v : 1\nx : 1", threshold="v >= 1",
+    return NeuronModel(name="discrete_counter", dynamics="v : 1\nx : 1", threshold="v >= 1",
                        reset="v -= 1", method=None, synaptic_targets={"x": 1},
                        step_code="v += x\nx = 0")
 
@@ -340,8 +364,8 @@ def gated_graded(gates: int = 2) -> NeuronModel:
     ``amplitude``."""
     check_integer("gates", gates, 1)
     return NeuronModel(
-        name="gated_graded", equations="g : 1\na : 1\ngate : 1\namplitude : 1\n"
-        "gates : 1 (constant)", threshold="g >= gates and a != 0", reset=None, method=None,
+        name="gated_graded", dynamics="g : 1\na : 1\ngate : 1\namplitude : 1",
+        threshold="g >= gates and a != 0", reset=None, method=None,
         parameters=dict(gates=float(gates)), synaptic_targets={"gate": 1, "amplitude": 1},
         step_code="g = gate\na = amplitude\ngate = 0\namplitude = 0", payload="a")
 
@@ -364,5 +388,5 @@ MODELS: dict[str, Callable[..., NeuronModel]] = {
 def get_model(name: str, **parameters) -> NeuronModel:
     """Build a registered model by name, e.g. ``get_model("lif", tau_m=10*ms)``."""
     if name not in MODELS:
-        raise ValueError(f"unknown model '{name}'; accepted: {sorted(MODELS)}")
+        raise ValidationError("name", f"unknown model '{name}'; accepted: {sorted(MODELS)}")
     return MODELS[name](**parameters)

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from brian2 import Quantity, second
 
+from .errors import ValidationError
+
 __all__ = ["SpikeTrains", "SpikeRecord"]
 
 
@@ -56,16 +58,16 @@ class SpikeRecord:
     def rates(self, population: str, checkpoint: int = -1) -> Quantity:
         """Firing rates (Hz) over [0, T_k): array (trials, neurons)."""
         if population not in self.counts:
-            raise ValueError(f"unknown population '{population}'; accepted: {sorted(self.counts)}")
+            raise ValidationError("population", f"unknown population '{population}'; accepted: {sorted(self.counts)}")
         return self.counts[population][checkpoint] / self.checkpoints[checkpoint]
 
     def raster(self, population: str) -> np.ndarray:
         """Spikes of ``population`` on the time grid: bool array (trials, steps, neurons)
         over the whole run (needs spike times)."""
         if self.spikes is None:
-            raise ValueError("raster needs spike times: simulate with record_spikes=True")
+            raise ValidationError("population", "raster needs spike times: simulate with record_spikes=True")
         if population not in self.spikes:
-            raise ValueError(f"unknown population '{population}'; accepted: "
+            raise ValidationError("population", f"unknown population '{population}'; accepted: "
                              f"{sorted(self.spikes)}")
         dt = self.metadata["dt_s"]
         steps = int(round(float(self.checkpoints[-1] / second) / dt))
@@ -85,11 +87,11 @@ class SpikeRecord:
             import neo
             import quantities as pq
         except ImportError as error:
-            raise ValueError("to_neo needs the neo package: pip install 'evsim[neo]'") from error
+            raise ValidationError("neo", "to_neo needs the neo package: pip install 'evsim[neo]'") from error
         if self.spikes is None:
-            raise ValueError("to_neo needs spike times: simulate with record_spikes=True")
+            raise ValidationError("population", "to_neo needs spike times: simulate with record_spikes=True")
         if population not in self.spikes:
-            raise ValueError(f"unknown population '{population}'; accepted: "
+            raise ValidationError("population", f"unknown population '{population}'; accepted: "
                              f"{sorted(self.spikes)}")
         train = self.spikes[population]
         size = self.counts[population].shape[2]

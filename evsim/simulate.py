@@ -14,6 +14,7 @@ from brian2.devices.device import device, reset_device, set_device
 from filelock import FileLock
 
 from .build import SCHEDULES, build_network
+from .errors import ValidationError
 from .graph import Circuit
 from .models import check_integer, check_quantity
 from .record import SpikeRecord, SpikeTrains
@@ -53,20 +54,21 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
     """
     check_quantity("dt", dt, second, positive=True)
     _check_time_constants(circuit, dt, parameters or {})
+    _check_dt_limits(circuit, dt)
     duration, checkpoints = _check_times(duration, dt, checkpoints)
     check_integer("trials", trials, 1)
     if target not in TARGETS:
-        raise ValueError(f"parameter 'target' must be one of {TARGETS}, got {target!r}")
+        raise ValidationError("target", f"parameter 'target' must be one of {TARGETS}, got {target!r}")
     if schedule not in SCHEDULES:
-        raise ValueError(f"parameter 'schedule' must be one of {tuple(SCHEDULES)}, "
+        raise ValidationError("schedule", f"parameter 'schedule' must be one of {tuple(SCHEDULES)}, "
                          f"got {schedule!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                              or seed < 0):
-        raise ValueError(f"parameter 'seed' must be a non-negative integer or None, got {seed!r}")
+        raise ValidationError("seed", f"parameter 'seed' must be a non-negative integer or None, got {seed!r}")
     steps = int(round(float(duration / dt)))
     for port, value in (inputs or {}).items():
         if np.ndim(value) == 3 and np.shape(value)[0] < steps:
-            raise ValueError(f"time-varying inputs['{port}'] must cover the run: at least "
+            raise ValidationError("inputs", f"time-varying inputs['{port}'] must cover the run: at least "
                              f"{steps} steps, got {np.shape(value)[0]}")
 
     runner = _run_standalone if target == "cpp_standalone" else _run_runtime
@@ -85,7 +87,7 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
 
 def _check_times(duration, dt, checkpoints):
     if duration is None:
-        raise ValueError("parameter 'duration' is required (a Brian2 time, e.g. 1*second)")
+        raise ValidationError("duration", "parameter 'duration' is required (a Brian2 time, e.g. 1*second)")
     check_quantity("duration", duration, second, positive=True)
     if checkpoints is None:
         checkpoints = [float(duration / second)] * second
@@ -93,10 +95,10 @@ def _check_times(duration, dt, checkpoints):
     checkpoints = np.atleast_1d(np.asarray(checkpoints / second, dtype=float)) * second
     steps = np.asarray(checkpoints / dt, dtype=float)
     if np.any(np.abs(steps - np.round(steps)) > 1e-6) or np.any(np.round(steps) < 1):
-        raise ValueError(f"parameter 'checkpoints' must be positive multiples of dt = {dt}, "
+        raise ValidationError("checkpoints", f"parameter 'checkpoints' must be positive multiples of dt = {dt}, "
                          f"got {checkpoints}")
     if np.any(np.diff(steps) <= 0) or steps[-1] > float(duration / dt) + 1e-6:
-        raise ValueError(f"parameter 'checkpoints' must increase and not exceed duration = "
+        raise ValidationError("checkpoints", f"parameter 'checkpoints' must increase and not exceed duration = "
                          f"{duration}, got {checkpoints}")
     return duration, checkpoints
 
@@ -107,8 +109,15 @@ def _check_time_constants(circuit: Circuit, dt, parameters: dict) -> None:
             value = parameters.get(population.name, {}).get(name,
                                                             population.model.parameters[name])
             if np.any(np.asarray(value) <= float(dt)):
-                raise ValueError(f"parameter 'dt' must be smaller than {population.name}.{name} "
+                raise ValidationError("dt", f"parameter 'dt' must be smaller than {population.name}.{name} "
                                  f"= {value}, got dt = {dt}")
+
+
+def _check_dt_limits(circuit: Circuit, dt) -> None:
+    for max_dt, reason in circuit.dt_limits:
+        if float(dt) > float(max_dt) * (1 + 1e-9):
+            raise ValidationError("dt", f"parameter 'dt' must be <= {max_dt} for circuit "
+                                        f"'{circuit.name}' ({reason}), got dt = {dt}")
 
 
 def _build(circuit, inputs, trials, seed, dt, parameters, initial, record_spikes, schedule):
@@ -122,16 +131,20 @@ def _build(circuit, inputs, trials, seed, dt, parameters, initial, record_spikes
 
 def _run_runtime(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,
                  record_spikes, schedule, target):
+    previous_target = prefs.codegen.target
     prefs.codegen.target = target
-    built = _build(circuit, inputs, trials, seed, dt, parameters, initial, record_spikes,
-                   schedule)
-    snapshots = {name: [] for name in built.counters}
-    elapsed = 0 * second
-    for checkpoint in checkpoints:
-        built.network.run(checkpoint - elapsed, namespace={})
-        elapsed = checkpoint
-        for name, monitor in built.counters.items():
-            snapshots[name].append(np.array(monitor.count[:], dtype=np.int64))
+    try:
+        built = _build(circuit, inputs, trials, seed, dt, parameters, initial, record_spikes,
+                       schedule)
+        snapshots = {name: [] for name in built.counters}
+        elapsed = 0 * second
+        for checkpoint in checkpoints:
+            built.network.run(checkpoint - elapsed, namespace={})
+            elapsed = checkpoint
+            for name, monitor in built.counters.items():
+                snapshots[name].append(np.array(monitor.count[:], dtype=np.int64))
+    finally:
+        prefs.codegen.target = previous_target
     counts = {name: np.stack(s).reshape(len(checkpoints), trials, -1)
               for name, s in snapshots.items()}
     spikes = _spike_trains(built, circuit) if record_spikes else None
@@ -145,7 +158,7 @@ def standalone_directory(circuit: Circuit, trials: int) -> Path:
     circuit recompiles little. Override the root with the EVSIM_CACHE_DIR variable.
     """
     root = Path(os.environ.get("EVSIM_CACHE_DIR", Path.home() / ".cache" / "evsim"))
-    signature = repr([(p.name, p.model.equations, p.model.threshold, p.model.reset, p.size)
+    signature = repr([(p.name, p.model.equations(), p.model.threshold, p.model.reset, p.size)
                       for p in circuit.populations] +
                      [(p.name, p.connectivity, p.variable) for p in circuit.projections] +
                      [trials])

@@ -19,6 +19,7 @@ from typing import Callable
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .errors import ValidationError
 from .models import check_integer
 from .store import atomic_write_json
 
@@ -28,10 +29,10 @@ __all__ = ["grid_cells", "cell_key", "run_sweep"]
 def grid_cells(grid: dict) -> list[dict]:
     """All combinations of a grid {name: [values]} as a list of {name: value} cells."""
     if not isinstance(grid, dict) or not grid:
-        raise ValueError(f"parameter 'grid' must be a non-empty dict of name -> list, got {grid!r}")
+        raise ValidationError("grid", f"parameter 'grid' must be a non-empty dict of name -> list, got {grid!r}")
     for name, values in grid.items():
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or not list(values):
-            raise ValueError(f"grid entry '{name}' must be a non-empty list of values, "
+            raise ValidationError("grid", f"grid entry '{name}' must be a non-empty list of values, "
                              f"got {values!r}")
     names = list(grid)
     return [dict(zip(names, combo)) for combo in itertools.product(*(list(grid[n]) for n in names))]
@@ -55,7 +56,7 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
     """
     check_integer("workers", workers, 1)
     if scheduler is not None and (not isinstance(scheduler, str) or not scheduler):
-        raise ValueError(f"parameter 'scheduler' must be a dask scheduler address string, "
+        raise ValidationError("scheduler", f"parameter 'scheduler' must be a dask scheduler address string, "
                          f"got {scheduler!r}")
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -96,14 +97,15 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
 def _on_dask(function: Callable, pending: list, address: str):
     """Yield ((key, cell), result) as the cells finish on the dask cluster at ``address``."""
     try:
-        from dask.distributed import Client, as_completed as dask_completed
+        from dask.distributed import Client
+        from dask.distributed import as_completed as dask_completed
     except ImportError as error:
-        raise ValueError("parameter 'scheduler' needs dask.distributed: pip install "
+        raise ValidationError("scheduler", "parameter 'scheduler' needs dask.distributed: pip install "
                          "'evsim[dask]'") from error
     try:
         client = Client(address, timeout="10s")
     except OSError as error:
-        raise ValueError(f"parameter 'scheduler': no dask scheduler at {address!r} ({error})") \
+        raise ValidationError("scheduler", f"parameter 'scheduler': no dask scheduler at {address!r} ({error})") \
             from error
     with client:
         # partial: cell names such as "key" or "workers" must reach the function, not dask
