@@ -66,13 +66,14 @@ def _padded(vectors: pd.DataFrame, n_max: int) -> np.ndarray:
 
 
 def run_softmax(kind: str, vectors: pd.DataFrame, seeds: int, T_values, *, seed: int = 1,
-                rate=80 * Hz, dt=0.1 * ms, target: str = "numpy", offset: float = 0.0,
+                rate=80 * Hz, dt=0.1 * ms, simulator=simulate, offset: float = 0.0,
                 **circuit_options) -> SoftmaxRun:
     """Simulate every vector x seed of circuit ``kind`` ("S", "S'" or "D") in one Brian2 run.
 
-    T is read out after T / rate (S, D) or after T windows of 5 ms (S'). ``offset`` shifts
-    every drive of S (see :func:`circuits.softmax.score_inputs`); ``circuit_options`` go to
-    the circuit factory.
+    T is read out after T / rate (S, D) or after T windows of 5 ms (S'). ``seed`` draws D's
+    initial phases and seeds Brian2; ``simulator`` runs the circuit (:func:`evsim.simulate` or
+    a claim context's). ``offset`` shifts every drive of S (see
+    :func:`circuits.softmax.score_inputs`); ``circuit_options`` go to the circuit factory.
     """
     n_max = int(vectors["n"].max())
     z = np.repeat(_padded(vectors, n_max), seeds, axis=0)
@@ -97,8 +98,8 @@ def run_softmax(kind: str, vectors: pd.DataFrame, seeds: int, T_values, *, seed:
     T = np.asarray(T_values, dtype=int)
     steps = np.round(np.asarray((BURN_IN + T / samples_per_second) / dt)).astype(int)
     checkpoints = np.concatenate([[round(float(BURN_IN / dt))], steps]) * dt
-    record = simulate(circuit, {"scores": drive}, checkpoints[-1], trials=len(z), seed=seed,
-                      dt=dt, checkpoints=checkpoints, initial=initial, target=target)
+    record = simulator(circuit, {"scores": drive}, checkpoints[-1], trials=len(z), seed=seed,
+                       dt=dt, checkpoints=checkpoints, initial=initial)
     counts = record.counts["exc"][1:] - record.counts["exc"][0]
     p = np.where(z > SILENT_SCORE / 2, softmax(z), 0.0)
     return SoftmaxRun(kind, T, counts, p, trials, record)

@@ -2,16 +2,16 @@
 
 The SNN side is counted, not estimated: every synaptic event of a Brian2 run (one per
 presynaptic spike and outgoing synapse, evsim's ``SpikeRecord.synaptic_events``) costs one
-accumulate, E_AC. The ANN side is the multiply-accumulate count of the dense layer it replaces,
-E_MAC each. The papers' estimate fr x T x FLOPs is given alongside for comparison.
+accumulate, E_AC. The ANN side is the multiply-accumulate count of the dense layer it replaces
+(``MechanismSpec.dense_macs`` in :mod:`circuits.mechanism_registry`), E_MAC each. The
+papers' estimate fr x T x FLOPs is given alongside for comparison.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["E_AC", "E_MAC", "counted_events", "vanilla_attention_macs", "dssa_macs",
-           "energy_ratio", "paper_formula_ratio"]
+__all__ = ["E_AC", "E_MAC", "counted_events", "energy_ratio", "paper_formula_ratio"]
 
 E_AC = 0.9e-12  # J per accumulate (32-bit float add, 45 nm)
 E_MAC = 4.6e-12  # J per multiply-accumulate (32-bit float, 45 nm)
@@ -20,18 +20,6 @@ E_MAC = 4.6e-12  # J per multiply-accumulate (32-bit float, 45 nm)
 def counted_events(record, checkpoint: int = -1) -> np.ndarray:
     """Synaptic events per trial summed over all projections: array (trials,)."""
     return np.sum([events[checkpoint] for events in record.synaptic_events.values()], axis=0)
-
-
-def vanilla_attention_macs(tokens: int, channels: int) -> int:
-    """Dense self-attention on given Q, K, V: Q K^T (N^2 D) then (.) V (N^2 D) MACs."""
-    return 2 * tokens ** 2 * channels
-
-
-def dssa_macs(tokens: int, channels: int, patch: int) -> int:
-    """Dense DSSA on given X: the two patch maps (2 D^2 patch N') and the two products
-    Y1^T X and Y2 A (D N' N each)."""
-    positions = tokens // patch
-    return 2 * channels ** 2 * patch * positions + 2 * channels * positions * tokens
 
 
 def energy_ratio(macs, events) -> np.ndarray:

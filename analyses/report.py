@@ -43,25 +43,31 @@ def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) 
     """report.md: a table of every claim, then one section per claim with rule and figures."""
     lines = ["# evsim verification report", "",
              f"evsim {manifest['evsim']}, brian2 {manifest['brian2']}, target "
-             f"`{manifest['target']}`, seed {manifest['seed']}, "
-             f"{'quick' if manifest['quick'] else 'full'} run, git {manifest['git_commit']}.", "",
-             "| claim | statement | source | expected | estimate | 95% CI | verdict | figure |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"`{manifest['target']}`, seed {manifest['seed']}, {manifest['scale']} run, git "
+             f"{manifest['git_commit']}.", "",
+             "| claim | statement | source | expected | estimate | 95% CI | verdict | ran on "
+             "| figure |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for e in entries:
         figure = next((f for f in e["figures"] if f.endswith(".pdf")), None)
         link = f"[pdf]({figure})" if figure else "-"
         lines.append(f"| `{e['id']}` | {e['statement']} | {e['source']} | "
                      f"{_number(e['expected'])} | {_number(e['estimate'])} | "
-                     f"{_number(e['ci95'])} | **{e['verdict']}** | {link} |")
+                     f"{_number(e['ci95'])} | **{e['verdict']}** | {e['target'] or '-'} | "
+                     f"{link} |")
     if not_run:
-        lines += ["", "Claims of DESIGN.md not measured in this run (not implemented yet, or not "
-                      "selected): " + ", ".join(f"`{c}`" for c in not_run) + "."]
+        lines += ["", "Claims not selected in this run: "
+                  + ", ".join(f"`{c}`" for c in not_run) + "."]
     for e in entries:
         lines += ["", f"## `{e['id']}`: {e['verdict']}", "", f"**Statement.** {e['statement']} "
                   f"({e['source']})", "", f"**Protocol and rule.** {e['protocol']}", "",
                   "**Measured.**", ""]
         lines += [f"- {key}: {_number(value) if not isinstance(value, str) else value}"
                   for key, value in e["details"].items()]
+        lines += ["", "**Sensitivity** (the verdict under other reasonable protocol choices).",
+                  ""]
+        lines += [f"- {item['choice']}: {item['verdict']}" for item in e["sensitivity"]] or \
+            ["- not analysed yet for this claim"]
         lines += [""] + [f"![{e['id']}]({f})" for f in e["figures"] if f.endswith(".png")]
     atomic_write_text(path, "\n".join(lines) + "\n")
 

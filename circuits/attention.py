@@ -25,18 +25,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import Hz, ms, mV
+from brian2 import Hz, ms, mV, second
 
-from evsim import Circuit, models
+from evsim import Circuit, models, simulate
 from evsim.errors import ValidationError
 from evsim.models import check_integer, check_quantity
 
 from .arithmetic import coincidence, connect_pairs, counter, tensor_index
-from .softmax import (DELTA, MAX_RATE_DT, RESISTANCE, TAU_M, limit_dt, relay, score_inputs,
-                      stochastic_unit)
+from .softmax import (
+    DELTA,
+    MAX_RATE_DT,
+    RESISTANCE,
+    TAU_M,
+    limit_dt,
+    relay,
+    score_inputs,
+    stochastic_unit,
+)
 
 __all__ = ["Head", "MultiHead", "attention_head", "multi_head_attention", "head_inputs",
-           "head_estimate", "multi_head_inputs", "multi_head_estimate", "attention_target"]
+           "head_estimate", "run_head", "multi_head_inputs", "multi_head_estimate",
+           "attention_target"]
 
 
 def attention_target(q, k, v, beta: float) -> np.ndarray:
@@ -173,6 +182,23 @@ def _estimate(head: Head, record, prefix: str) -> np.ndarray:
     out = record.counts[prefix + "out"].reshape(-1, record.trials, n, d)
     rows = record.counts[prefix + "exc"].reshape(-1, record.trials, m, n, n).sum(axis=(2, 4))
     return out / np.maximum(rows, 1)[..., None]
+
+
+def run_head(q, k, v, *, replicas: int, beta: float, checkpoints, seed: int | None = None,
+             key_bias=None, target: str = "numpy", record_spikes: bool = False):
+    """Simulate the softmax attention head on values (trials, n, d) in [0, 1], reading it
+    out at ``checkpoints`` (seconds, increasing).
+
+    Returns (estimates (K, trials, n, d), targets (trials, n, d), record, head).
+    """
+    trials, n, d = np.shape(q)
+    head = attention_head(n, d, replicas=replicas, beta=beta)
+    inputs, initial = head_inputs(head, q, k, v, key_bias=key_bias)
+    checkpoints = np.asarray(checkpoints, dtype=float) * second
+    record = simulate(head.circuit, inputs, checkpoints[-1], trials=trials, seed=seed,
+                      initial=initial, checkpoints=checkpoints, dt=head.dt, target=target,
+                      record_spikes=record_spikes)
+    return head_estimate(head, record), attention_target(q, k, v, beta), record, head
 
 
 @dataclass(frozen=True)

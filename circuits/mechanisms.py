@@ -6,7 +6,7 @@ H >= V_th, hard reset to 0), the operands it takes and where its output is. Oper
 tensors of shape (trials, T, N, D): T time steps, N tokens, D channels, split into ``heads``
 contiguous groups of d = D / heads channels. Every synaptic hop costs one step, so the output
 of step t appears ``depth`` steps later; converging paths are equalised with synaptic delays.
-Equations follow ../shared/reference/attention_mechanisms.md (sections 1.5 and 3):
+Equations and wiring: docs/mechanisms.md (sections 1.3 and 3):
 
 * :func:`ssa` Spikformer SSA: SN(s Q K^T V), s = 0.125, SN with V_th = 0.5; each product term
   Q[i,e] K[j,e] V[j,c] is a 3-input coincidence unit (N^2 d^2 units per head).
@@ -24,7 +24,6 @@ Equations follow ../shared/reference/attention_mechanisms.md (sections 1.5 and 3
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -34,7 +33,7 @@ from evsim.models import check_integer
 
 from .arithmetic import STEP, coincidence, connect_pairs, tensor_index
 
-__all__ = ["Mechanism", "ssa", "sdsa", "qkta", "dssa", "a2os2a", "MECHANISMS",
+__all__ = ["Mechanism", "ssa", "sdsa", "qkta", "dssa", "a2os2a",
            "run_mechanism", "sj_lif"]
 
 
@@ -55,6 +54,8 @@ class Mechanism:
     channels: int
     depth: int  # output of input step t appears in step t + depth
     ports: dict = field(default_factory=dict)  # operand -> [(port, transform)]
+    heads: int = 1
+    parameters: dict = field(default_factory=dict)  # e.g. DSSA's weights and patch
 
     def inputs(self, operands: dict, steps: int) -> dict:
         """Time-varying circuit inputs (steps, trials, size) from operand tensors."""
@@ -162,7 +163,7 @@ def ssa(tokens: int = 8, channels: int = 8, heads: int = 2, *, scale: float = 0.
         circuit.add_input("bias", "attn")
         ports["Q"] = ports["Q"] + [("bias", lambda x: _from_step(bias, 2, x.shape))]
     return Mechanism("ssa", circuit, dict.fromkeys("QKV", "spikes"), "attn", n, channels, 2,
-                     ports)
+                     ports, heads, dict(scale=scale, v_th=v_th))
 
 
 def sdsa(tokens: int = 8, channels: int = 8, heads: int = 1, *, v_th: float = 0.5) -> Mechanism:
@@ -185,7 +186,7 @@ def sdsa(tokens: int = 8, channels: int = 8, heads: int = 1, *, v_th: float = 0.
     circuit.connect("Q", "out", 1.0, connectivity="one_to_one", delay=2 * STEP)
     circuit.add_output("attention", "out")
     return Mechanism("sdsa", circuit, dict.fromkeys("QKV", "spikes"), "out", n, channels, 3,
-                     {k: [(k, _identity)] for k in "QKV"})
+                     {k: [(k, _identity)] for k in "QKV"}, heads, dict(v_th=v_th))
 
 
 def qkta(tokens: int = 8, channels: int = 8, heads: int = 2, *, v_th: float = 0.5) -> Mechanism:
@@ -204,7 +205,7 @@ def qkta(tokens: int = 8, channels: int = 8, heads: int = 2, *, v_th: float = 0.
     circuit.connect("K", "out", 1.0, connectivity="one_to_one", delay=1 * STEP)
     circuit.add_output("attention", "out")
     return Mechanism("qkta", circuit, dict.fromkeys("QK", "spikes"), "out", n, channels, 2,
-                     {k: [(k, _identity)] for k in "QK"})
+                     {k: [(k, _identity)] for k in "QK"}, heads, dict(v_th=v_th))
 
 
 def dssa(weights: dict, tokens: int = 8, channels: int = 8, heads: int = 2, *, patch: int = 1,
@@ -259,7 +260,8 @@ def dssa(weights: dict, tokens: int = 8, channels: int = 8, heads: int = 2, *, p
                   tensor_index(xs, tok, h * d + el), c2 * b2[h * d + el], delay=1 * STEP,
                   name="b2A")
     circuit.add_output("attention", "O")
-    return Mechanism("dssa", circuit, {"X": "spikes"}, "O", n, D, 4, {"X": [("X", _identity)]})
+    return Mechanism("dssa", circuit, {"X": "spikes"}, "O", n, D, 4, {"X": [("X", _identity)]},
+                     heads, dict(weights=weights, patch=patch, v_th=v_th))
 
 
 def _dssa_weights(weights: dict, D: int, patch: int):
@@ -305,12 +307,7 @@ def a2os2a(tokens: int = 8, channels: int = 8, heads: int = 2, *, v_th: float = 
              "V": [("V_pos", lambda x: (x == 1).astype(float)),
                    ("V_neg", lambda x: (x == -1).astype(float))]}
     return Mechanism("a2os2a", circuit, {"Q": "spikes", "K": "real>=0", "V": "ternary"}, "attn",
-                     n, channels, 2, ports)
-
-
-#: name -> builder; DSSA needs its weights as first argument.
-MECHANISMS: dict[str, Callable[..., Mechanism]] = {
-    "ssa": ssa, "sdsa": sdsa, "qkta": qkta, "dssa": dssa, "a2os2a": a2os2a}
+                     n, channels, 2, ports, heads, dict(v_th=v_th))
 
 
 def run_mechanism(mechanism: Mechanism, operands: dict, *, seed: int | None = None,

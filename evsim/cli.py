@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from .errors import ValidationError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="evsim: spiking circuits as neuron graphs, exact Brian2 simulation, "
@@ -16,6 +19,16 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
+
+
+@contextlib.contextmanager
+def _bad_input_is_one_line():
+    """Bad input (a ValidationError, and only that) becomes one line and exit status 2; any
+    other exception is a bug and keeps its traceback (exit status 1)."""
+    try:
+        yield
+    except ValidationError as error:
+        _fail(str(error))
 
 
 @app.command()
@@ -44,12 +57,10 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
     if only is not None and not ids:
         _fail("--only must name at least one claim id (see `evsim list`)")
     out = out or default_out(quick)
-    try:
+    with _bad_input_is_one_line():
         entries = run_verify(out, quick=quick, only=ids, seed=seed, target=target,
                              workers=workers, scheduler=scheduler, cache_dir=cache,
                              progress=progress)
-    except (ValueError, RuntimeError) as error:
-        _fail(str(error))
     for entry in entries:
         typer.echo(f"{entry['id']:32s} {entry['verdict']:13s} estimate={entry['estimate']}")
     typer.echo(f"wrote {out}/claims.json, report.md, figures/, manifest.json")
@@ -63,10 +74,8 @@ def plot(run_dir: Path = typer.Argument(..., help="a run directory written by `e
     from analyses.verify import replot
 
     ids = [part.strip() for part in only.split(",") if part.strip()] if only else None
-    try:
+    with _bad_input_is_one_line():
         written = replot(run_dir, ids)
-    except ValueError as error:
-        _fail(str(error))
     typer.echo(f"wrote {len(written)} figure files under {run_dir}/figures")
 
 
@@ -83,27 +92,22 @@ def run(experiment: str = typer.Argument(..., help="softmax, attention_head or m
     """Run one experiment (with --set overrides) or a grid (--sweep) into a run directory."""
     from analyses.experiments import run_experiment
 
-    try:
+    with _bad_input_is_one_line():
         table = run_experiment(experiment, out, settings=settings, sweep_file=sweep,
                                workers=workers, scheduler=scheduler, progress=progress)
-    except (ValueError, TypeError) as error:
-        _fail(str(error))
     typer.echo(table.to_string(index=False))
     typer.echo(f"wrote {out}/results.csv, manifest.json")
 
 
 @app.command("list")
 def list_items() -> None:
-    """List claims (implemented or planned) and circuits."""
-    from analyses.claims import PLANNED, REGISTRY, select
+    """List the claims (in report order) and the circuits."""
+    from analyses.claims import all_claims
     from circuits import CIRCUITS
 
-    select()
     typer.echo("claims:")
-    for claim_id in PLANNED:
-        state = "implemented" if claim_id in REGISTRY else "planned"
-        statement = REGISTRY[claim_id].statement if claim_id in REGISTRY else ""
-        typer.echo(f"  {claim_id:32s} {state:12s} {statement}")
+    for claim in all_claims():
+        typer.echo(f"  {claim.id:32s} {claim.statement}")
     typer.echo("circuits:")
     for name, factory in CIRCUITS.items():
         typer.echo(f"  {name:32s} {(factory.__doc__ or '').strip().splitlines()[0]}")

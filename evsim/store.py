@@ -17,6 +17,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from .errors import ValidationError
+
 __all__ = ["atomic_write_text", "atomic_write_json", "write_table", "staged_directory",
            "manifest"]
 
@@ -62,8 +64,8 @@ def staged_directory(target):
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise RuntimeError(f"another evsim run is writing '{target}'; wait for it or choose "
-                           "another --out directory") from None
+        raise ValidationError("out", f"another evsim run is writing '{target}'; wait for it or "
+                                     "choose another --out directory") from None
     try:
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.staging-"))
         try:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
+import inspect
 import itertools
 import json
 import multiprocessing
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
@@ -23,7 +26,7 @@ from .errors import ValidationError
 from .models import check_integer
 from .store import atomic_write_json
 
-__all__ = ["grid_cells", "cell_key", "run_sweep"]
+__all__ = ["grid_cells", "code_fingerprint", "cell_key", "run_sweep"]
 
 
 def grid_cells(grid: dict) -> list[dict]:
@@ -38,9 +41,29 @@ def grid_cells(grid: dict) -> list[dict]:
     return [dict(zip(names, combo)) for combo in itertools.product(*(list(grid[n]) for n in names))]
 
 
-def cell_key(function: Callable, cell: dict) -> str:
-    """A stable key for (function, cell): the cache file name."""
+def code_fingerprint(function: Callable) -> str:
+    """A hash of the code that computes a cell: the source file of ``function`` and of every
+    module of the packages evsim, circuits and analyses, plus the versions of evsim, brian2
+    and numpy. Any code change gives a new fingerprint, so a cache never feeds stale cells."""
+    import brian2
+    import numpy
+
+    from . import __version__
+
+    files = {Path(inspect.getsourcefile(function)).resolve()}
+    for package in ("evsim", "circuits", "analyses"):
+        module = sys.modules.get(package) or importlib.import_module(package)
+        files.update(Path(module.__file__).parent.rglob("*.py"))
+    digest = hashlib.sha256(f"{__version__} {brian2.__version__} {numpy.__version__}".encode())
+    for path in sorted(files):
+        digest.update(str(path.name).encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cell_key(function: Callable, cell: dict, fingerprint: str = "") -> str:
+    """A stable key for (function, cell, code fingerprint): the cache file name."""
     text = json.dumps({"function": f"{function.__module__}.{function.__qualname__}",
+                       "code": fingerprint,
                        "cell": {k: repr(v) for k, v in sorted(cell.items())}}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -50,7 +73,8 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
     """Run ``function(**cell)`` for every cell of ``grid``; returns one row per cell.
 
     ``function`` must be importable (module level) and return a dict of JSON-serialisable
-    values. Finished cells are cached in ``cache_dir`` and reused on the next call. Cells run
+    values. Finished cells are cached in ``cache_dir`` under a key that includes
+    :func:`code_fingerprint`, and reused on the next call as long as the code is unchanged. Cells run
     in ``workers`` local processes, or on the dask.distributed cluster at ``scheduler``
     (an address such as ``tcp://host:8786``; needs the ``dask`` extra) when it is given.
     """
@@ -61,7 +85,8 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     cells = grid_cells(grid)
-    keys = [cell_key(function, cell) for cell in cells]
+    fingerprint = code_fingerprint(function)
+    keys = [cell_key(function, cell, fingerprint) for cell in cells]
     results = {key: json.loads((cache_dir / f"{key}.json").read_text())["result"]
                for key in keys if (cache_dir / f"{key}.json").exists()}
     pending = [(key, cell) for key, cell in zip(keys, cells) if key not in results]
@@ -70,7 +95,8 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
         if not isinstance(result, dict):
             raise TypeError(f"sweep function must return a dict, got {type(result).__name__}")
         atomic_write_json(cache_dir / f"{key}.json", {"cell": {k: repr(v) for k, v in
-                                                              cell.items()}, "result": result})
+                                                              cell.items()},
+                                                     "code": fingerprint, "result": result})
         results[key] = result
 
     bar = tqdm(total=len(cells), initial=len(cells) - len(pending), desc="sweep cells",

@@ -25,11 +25,11 @@ from scipy import stats
 from circuits.softmax import deterministic_softmax, score_inputs, softmax
 from evsim import Circuit, models, simulate
 
-from . import effective_dim as ed
-from .claims import Claim, ClaimResult, register
-from .datasets import load
-from .fi_curve import analytic_period
-from .plots import figure, paper_style, save_figure
+from .. import effective_dim as ed
+from ..datasets import load
+from ..fi_curve import analytic_period
+from ..plots import figure, paper_style, save_figure
+from .base import Claim, ClaimResult, Sizes
 
 BASE = dict(v_th=20.0, beta=0.0, t_ref=0.0, tau_m=20.0)  # mV, v_reset / V_th, ms, ms
 SWEEPS = {"v_th": (1.25, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0),
@@ -38,7 +38,8 @@ SWEEPS = {"v_th": (1.25, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0),
 COMBINED = dict(v_th=40.0, beta=0.5, t_ref=5.0, tau_m=20.0)
 DRIVE_SCALE = 30.0  # mV of drive per unit of w . x
 DURATION = 0.2  # s
-SIZES = {True: dict(samples=200, hidden=48), False: dict(samples=400, hidden=96)}
+SIZES = Sizes(quick=dict(samples=200, hidden=48), full=dict(samples=400, hidden=96),
+              toy=dict(samples=40, hidden=12))
 
 
 def settings() -> pd.DataFrame:
@@ -76,9 +77,11 @@ def _tangent_pr(slopes: np.ndarray, X: np.ndarray) -> float:
     return ed.participation_ratio(eig) if eig.sum() > 0 else np.nan
 
 
-def measure_layer(quick: bool, seed: int, target: str) -> pd.DataFrame:
-    size = SIZES[quick]
-    X, u = _layer(size["samples"], size["hidden"], seed)
+def measure_layer(samples: int, hidden: int, seed: int, simulator=simulate) -> pd.DataFrame:
+    """The layer's spike counts for every setting, d_eff of both kernels and the note's
+    closed forms; ``seed`` draws the data subset and weights and seeds Brian2; ``simulator``
+    runs the circuit (:func:`evsim.simulate` or a claim context's)."""
+    X, u = _layer(samples, hidden, seed)
     table = settings()
     circuit = Circuit("layer")
     circuit.add_population("layer", models.lif(reset="value", t_ref=1 * ms), u.size)
@@ -86,9 +89,8 @@ def measure_layer(quick: bool, seed: int, target: str) -> pd.DataFrame:
     per_trial = {"v_th": table.v_th.to_numpy() * mV, "v_reset": (table.beta * table.v_th)
                  .to_numpy() * mV, "t_ref": table.t_ref.to_numpy() * ms,
                  "tau_m": table.tau_m.to_numpy() * ms}
-    record = simulate(circuit, {"drive": u.ravel() * mV / (1 * Mohm)}, DURATION * second,
-                      trials=len(table), seed=seed, parameters={"layer": per_trial},
-                      target=target)
+    record = simulator(circuit, {"drive": u.ravel() * mV / (1 * Mohm)}, DURATION * second,
+                       trials=len(table), seed=seed, parameters={"layer": per_trial})
     counts = record.counts["layer"][-1].reshape(len(table), *u.shape).astype(float)
     relu_pr = _pr_of_gram(np.maximum(u, 0))
     relu_tangent = _tangent_pr((u > 0).astype(float), X)
@@ -159,7 +161,7 @@ def judge(table: pd.DataFrame, kind: str) -> dict:
             "product_vs_combined": [round(float(product), 4), round(float(combined[R]), 4)]}
 
 
-def softmax_knobs(seed: int, target: str) -> pd.DataFrame:
+def softmax_knobs(seed: int, simulator=simulate) -> pd.DataFrame:
     """Firing rate and TV error of construction D for its V_th and t_ref (2 s, n = 8)."""
     rng = np.random.default_rng(seed)
     scores = rng.normal(0, 1.5, (6, 8))
@@ -168,9 +170,9 @@ def softmax_knobs(seed: int, target: str) -> pd.DataFrame:
     drive, initial = score_inputs("D", np.tile(scores, (len(knobs), 1)), rng=rng)
     v_th = np.repeat([k[1] for k in knobs], len(scores)) * mV
     t_ref = np.repeat([k[2] for k in knobs], len(scores)) * ms
-    record = simulate(deterministic_softmax(8), {"scores": drive}, 2 * second,
-                      trials=len(drive), seed=seed, initial=initial, target=target,
-                      parameters={"exc": {"v_th": v_th, "t_ref": t_ref}})
+    record = simulator(deterministic_softmax(8), {"scores": drive}, 2 * second,
+                       trials=len(drive), seed=seed, initial=initial,
+                       parameters={"exc": {"v_th": v_th, "t_ref": t_ref}})
     counts = record.counts["exc"][-1].reshape(len(knobs), len(scores), 8)
     tv = 0.5 * np.abs(counts / counts.sum(-1, keepdims=True) - softmax(scores)).sum(-1)
     return pd.DataFrame([dict(knob=k, v_th_mv=v, t_ref_ms=t, rate_hz=counts[i].sum(-1).mean() / 2,
@@ -178,36 +180,44 @@ def softmax_knobs(seed: int, target: str) -> pd.DataFrame:
 
 
 PROTOCOL = (
-    "One layer: 200 [400] standardised digits -> random Gaussian weights (1/sqrt 64) x 30 mV "
-    "-> 48 [96] exact LIF neurons, constant drive, 200 ms, dt 0.1 ms; base V_th 20 mV, reset 0, "
-    "t_ref 0, tau_m 20 ms; one knob at a time: V_th 1.25-160 mV, reset/V_th 0-0.75, t_ref 0-10 "
-    "ms, tau_m 5-80 ms; plus V_th 40, reset 0.5 V_th, t_ref 5 ms combined. d_eff = "
-    "participation ratio of kernel eigenvalues; kernels: spike-count Gram and surrogate "
-    "tangent kernel, each divided by its ReLU counterpart to give R. Each statement of note 004 "
-    "is judged on both kernels by a fixed criterion (in details). Also construction D's firing "
-    "rate and TV error for V_th and t_ref. Rule (before the run): supported if every "
-    "statement holds for both kernels; refuted if more than half fail; partial otherwise."
+    f"One layer: {SIZES.text('samples')} standardised digits -> random Gaussian weights "
+    f"(1/sqrt 64) x {DRIVE_SCALE:g} mV -> {SIZES.text('hidden')} exact LIF neurons, constant "
+    f"drive, {DURATION * 1000:g} ms, dt 0.1 ms; base V_th 20 mV, reset 0, t_ref 0, tau_m 20 ms; "
+    "one knob at a time: V_th 1.25-160 mV, reset/V_th 0-0.75, t_ref 0-10 ms, tau_m 5-80 ms; "
+    "plus V_th 40, reset 0.5 V_th, t_ref 5 ms combined. d_eff = participation ratio of kernel "
+    "eigenvalues; kernels: spike-count Gram and surrogate tangent kernel, each divided by its "
+    "ReLU counterpart to give R. Each statement of the note is judged on both kernels by a "
+    "fixed criterion (in details). Also construction D's firing rate and TV error for V_th "
+    "and t_ref. Rule (before the run): supported if every statement holds for both kernels; "
+    "refuted if more than half fail; partial otherwise."
 )
 
 
+def hyper_rule(outcomes) -> str:
+    """supported if no statement fails, refuted if more than half fail, else partial."""
+    outcomes = list(outcomes)
+    failed = outcomes.count(False)
+    return "supported" if failed == 0 else "refuted" if failed > len(outcomes) / 2 \
+        else "partial"
+
+
 def measure(context) -> ClaimResult:
-    table = measure_layer(context.quick, context.seed, context.target)
+    size = context.sizes(SIZES)
+    table = measure_layer(size["samples"], size["hidden"], context.seed_for("layer"),
+                          simulator=context.simulate)
     judged = {kind: judge(table, kind) for kind in ("counts", "tangent")}
     outcomes = [ok for j in judged.values() for ok in j["statements"].values()]
-    failed = outcomes.count(False)
-    verdict = "supported" if failed == 0 else "refuted" if failed > len(outcomes) / 2 \
-        else "partial"
     details = {kind: j for kind, j in judged.items()}
-    details["statements_failed"] = f"{failed} of {len(outcomes)}"
+    details["statements_failed"] = f"{outcomes.count(False)} of {len(outcomes)}"
     alpha = np.linspace(-10, 10, 20001)
     form = stats.norm.cdf(alpha) * np.exp(-alpha ** 2 / 2)
     details["note_self_consistency"] = (
         f"Phi(alpha) exp(-alpha^2/2) is at most {form.max():.3f} (alpha = "
         f"{alpha[form.argmax()]:.2f}) and tends to 0 as V_th -> 0 (alpha -> -infinity), so the "
         "note's closed form contradicts its own limit R -> 1 as V_th -> 0")
-    return ClaimResult(verdict, float(failed), None, details,
-                       {"layer": table, "softmax_knobs": softmax_knobs(context.seed,
-                                                                       context.target)})
+    knobs = softmax_knobs(context.seed_for("softmax knobs"), simulator=context.simulate)
+    return ClaimResult(hyper_rule(outcomes), float(outcomes.count(False)), None, details,
+                       {"layer": table, "softmax_knobs": knobs})
 
 
 def plot(tables, directory) -> list[str]:
@@ -230,7 +240,9 @@ def plot(tables, directory) -> list[str]:
         return save_figure(fig, directory, "hyper_monotonic")
 
 
-register(Claim("hyper.monotonic", "004_a65c8381c3ad78ac.txt (hyperparameter note)",
-               "spiking multiplies d_eff by R = R_threshold R_reset R_refractory in (0, 1], "
-               "with the stated limits, monotonicities and closed forms", PROTOCOL, 0.0,
-               measure, plot))
+CLAIMS = (
+    Claim("hyper.monotonic", "a third-party note on arXiv:2604.15769 (Spiking Transformers: "
+          "Effective Dimension Theory), of uneven reliability",
+          "spiking multiplies d_eff by R = R_threshold R_reset R_refractory in (0, 1], with the "
+          "stated limits, monotonicities and closed forms", PROTOCOL, 0.0, measure, plot),
+)

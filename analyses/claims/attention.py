@@ -1,0 +1,374 @@
+"""Claims attention.mechanisms, attention.equivariance and attention.universal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib import ticker
+from scipy import stats
+
+from circuits import mechanisms
+from circuits.mechanism_registry import MECHANISMS, get_spec
+
+from ..attention_runs import compare
+from ..plots import figure, log_log, paper_style, save_figure
+from ..stats import bootstrap_ratio, bootstrap_slope
+from .base import Claim, ClaimResult, Sizes
+
+PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
+         "Effective Dimension), abstract")
+MECHANISMS_SOURCE = ("the mechanisms' papers (docs/mechanisms.md section 3); A²OS²A: Guo et "
+                     "al., Spiking Transformer: Introducing Accurate Addition-Only Spiking "
+                     "Self-Attention for Transformer")
+NAMES = tuple(MECHANISMS)
+
+
+# -- attention.mechanisms ------------------------------------------------------------------
+
+MECHANISM_SIZES = Sizes(quick=dict(sizes=[(4, 4, 1), (8, 8, 2), (16, 16, 4)], T=8, trials=3),
+                        full=dict(sizes=[(4, 4, 1), (8, 8, 2), (12, 12, 3), (16, 16, 4)], T=16,
+                                  trials=6),
+                        toy=dict(sizes=[(4, 4, 1)], T=4, trials=1))
+#: a comparison is vacuous if the reference's spikes fill at most 1% or at least 99% of outputs
+VACUOUS = (0.01, 0.99)
+
+
+def _sizes_text(sizes) -> str:
+    return ", ".join(f"({n},{D},{h})" for n, D, h in sizes)
+
+
+MECHANISMS_PROTOCOL = (
+    "Each mechanism is an explicit circuit of discrete SpikingJelly-semantics LIF neurons "
+    "(tau = 2, hard reset; coincidence units = tau 1) and synapses (one step per hop, paths "
+    "equalised by delays); DSSA uses patch 2 for N >= 8. Random operands (spike probability "
+    "0.3, SSA (8/(N d))^(1/3); A²OS²A: K = ReLU(N(0,1)), V ternary with P(+-1) = 0.3) at "
+    f"(N, D, heads) = {MECHANISM_SIZES.text('sizes', _sizes_text)}, T = "
+    f"{MECHANISM_SIZES.text('T')} steps, {MECHANISM_SIZES.text('trials')} trials. Output spikes "
+    "are compared element by element with a NumPy tensor reference written from the "
+    "equations. Rule (before the run): refuted if any mismatch; otherwise not-testable if a "
+    f"case is vacuous (reference spikes in <= {VACUOUS[0]:.0%} or >= {VACUOUS[1]:.0%} of "
+    "outputs) or insensitive (0 mismatches against the same reference with the exact-LIF "
+    "pitfall decay e^(-1/2): the comparison could not have failed); supported otherwise. The "
+    "rule cannot reach partial."
+)
+
+
+def mechanisms_rule(table: pd.DataFrame) -> str:
+    """Verdict from per-case mismatches, reference spikes, outputs and pitfall mismatches."""
+    if table.mismatches.sum():
+        return "refuted"
+    fraction = table.reference_spikes / table.outputs
+    vacuous = (fraction <= VACUOUS[0]) | (fraction >= VACUOUS[1])
+    insensitive = table.mismatches_vs_pitfall == 0
+    return "not-testable" if (vacuous | insensitive).any() else "supported"
+
+
+def measure_mechanisms(context) -> ClaimResult:
+    size = context.sizes(MECHANISM_SIZES)
+    rng = context.rng("operands and weights")
+    seed = context.seed_for("runs")
+
+    def run(mechanism, operands):
+        return context.run_mechanism(mechanism, operands, seed=seed)
+
+    rows = [compare(name, n, D, h, size["T"], size["trials"], rng, run=run)
+            for n, D, h in size["sizes"] for name in NAMES]
+    table = pd.DataFrame(rows)
+    fraction = table.reference_spikes / table.outputs
+    vacuous = table[(fraction <= VACUOUS[0]) | (fraction >= VACUOUS[1])]
+    per_mechanism = {}
+    for name in NAMES:
+        rows = table[table.mechanism == name]
+        per_mechanism[name] = {
+            "sizes": [f"{r.N}x{r.D}/{r.heads}h/p{r.patch}" for r in rows.itertuples()],
+            "mismatches": int(rows.mismatches.sum()),
+            "min_pitfall_mismatches": int(rows.mismatches_vs_pitfall.min())}
+    total = int(table.mismatches.sum())
+    details = {"mismatches_total": total, "outputs_compared": int(table.outputs.sum()),
+               "cases": len(table), "vacuous_cases": vacuous[["mechanism", "N"]].values.tolist(),
+               "per_mechanism": per_mechanism,
+               "note": "A²OS²A's K is real (ReLU): it travels as graded events, not binary spikes; "
+                       "its output neuron (SJ LIF, V_th 0.5) is our assumption (paper not public)."}
+    return ClaimResult(mechanisms_rule(table), float(total), None, details,
+                       {"comparisons": table})
+
+
+def plot_mechanisms(tables, directory) -> list[str]:
+    table = tables["comparisons"]
+    with paper_style():
+        fig, ax = figure("single", 2.4)
+        for k, name in enumerate(NAMES):
+            rows = table[table.mechanism == name]
+            ax.plot(rows.N, rows.neurons, "o-", label=get_spec(name).label, color=f"C{k}")
+        log_log(ax, "tokens N (= channels D)", "neurons in the circuit")
+        ax.set_title("0 output mismatches vs NumPy in all cases" if table.mismatches.sum() == 0
+                     else f"{int(table.mismatches.sum())} mismatches", fontsize=7)
+        ax.legend(fontsize=6)
+        return save_figure(fig, directory, "attention_mechanism_sizes")
+
+
+# -- attention.equivariance ----------------------------------------------------------------
+
+EQUIVARIANCE_SIZES = Sizes(quick=dict(trials=4, head_trials=24, duration=1.0),
+                           full=dict(trials=8, head_trials=48, duration=2.0),
+                           toy=dict(trials=1, head_trials=4, duration=0.2))
+ALPHA = 0.01
+
+EQUIVARIANCE_PROTOCOL = (
+    "Deterministic: each mechanism at (N, D, heads) = (8, 8, 2), T = 8, "
+    f"{EQUIVARIANCE_SIZES.text('trials')} random operand sets, each also run with its tokens "
+    "permuted by a random permutation P (same run); test: out(P x) == P out(x) element by "
+    "element. DSSA is also run with patch 2 (a positional operation, expected to break "
+    "equivariance) and a negative control, SSA with a positional bias 0.8 i / N on token i's "
+    "attention neurons, must fail the test. Stochastic: the softmax attention head (n = d = 4, "
+    "replicas 1, beta 1, 80 Hz per row) on one value set and its permutation, "
+    f"{EQUIVARIANCE_SIZES.text('head_trials')} trials each, "
+    f"{EQUIVARIANCE_SIZES.text('duration', lambda s: f'{s:g} s')}; per query row, a chi-square "
+    "homogeneity test of the pooled attention-spike histograms (un-permuted), Bonferroni "
+    f"alpha = {ALPHA} over rows; control: a key-position bias of 0.5 delta on key 0 must be "
+    "rejected. Rule (before the run): refuted if an equivariant mechanism shows a mismatch or "
+    "the head is rejected; otherwise not-testable if a control is not caught; supported "
+    "otherwise. The rule cannot reach partial."
+)
+
+
+def equivariance_rule(mismatches: int, head_rejected: bool, controls_caught: bool) -> str:
+    """Verdict from the equivariant mechanisms' mismatches, the head test and the controls."""
+    if mismatches or head_rejected:
+        return "refuted"
+    return "supported" if controls_caught else "not-testable"
+
+
+def _permute_tokens(x: np.ndarray, perms: np.ndarray) -> np.ndarray:
+    """Tokens (axis 2) of each trial r of x (trials, T, N, ...) reordered by perms[r]."""
+    return np.stack([x[r][:, perms[r]] for r in range(len(perms))])
+
+
+def _deterministic_equivariance(context, name, rng, trials, *, patch=1,
+                                positional_bias=None) -> dict:
+    n, D, h, T = 8, 8, 2, 8
+    spec = get_spec(name)
+    if positional_bias is not None:
+        mechanism = mechanisms.ssa(n, D, h, positional_bias=positional_bias)
+    else:
+        mechanism = spec.build(n, D, h, rng, patch)
+    operands = spec.sample_operands((trials, T, n, D), h, rng)
+    perms = np.stack([rng.permutation(n) for _ in range(trials)])
+    both = {k: np.concatenate([x, _permute_tokens(x, perms)]) for k, x in operands.items()}
+    out, _ = context.run_mechanism(mechanism, both, seed=context.seed_for("runs"))
+    expected = _permute_tokens(out[:trials], perms)
+    return dict(mechanism=name, patch=patch, control=positional_bias is not None,
+                outputs=int(expected.size), spikes=int(out[:trials].sum()),
+                mismatches=int((out[trials:] != expected).sum()))
+
+
+def _head_equivariance(context, trials: int, duration: float) -> pd.DataFrame:
+    rng = context.rng("head values")
+    n = d = 4
+    q, k, v = rng.random((3, 1, n, d))
+    perm = rng.permutation(n)
+    inverse = np.argsort(perm)
+    rows = []
+    for control, bias in ((False, None), (True, np.array([0.5, 0, 0, 0]))):
+        values = [np.repeat(x, trials, 0) for x in (q, k, v)]
+        permuted = [x[:, perm] for x in values]
+        stacked = [np.concatenate([a, b]) for a, b in zip(values, permuted)]
+        seed = context.seed_for("control head" if control else "head")
+        _, _, record, _ = context.run_head(*stacked, replicas=1, beta=1.0,
+                                           checkpoints=[duration], seed=seed, key_bias=bias)
+        counts = record.counts["exc"][-1].reshape(2 * trials, n, n)  # (trial, query, key)
+        original = counts[:trials].sum(0)
+        # permuted run: query P[i] attends key P[j]; un-permute both axes
+        back = counts[trials:].sum(0)[np.ix_(inverse, inverse)]
+        for i in range(n):
+            table = np.stack([original[i], back[i]])
+            statistic, p, _, _ = stats.chi2_contingency(table)
+            rows.append(dict(control=control, query=i, chi2=float(statistic), p=float(p),
+                             spikes=int(table.sum()), rejected=bool(p < ALPHA / n)))
+    return pd.DataFrame(rows)
+
+
+def measure_equivariance(context) -> ClaimResult:
+    size = context.sizes(EQUIVARIANCE_SIZES)
+    rng = context.rng("operands and permutations")
+    rows = [_deterministic_equivariance(context, name, rng, size["trials"]) for name in NAMES]
+    rows.append(_deterministic_equivariance(context, "dssa", rng, size["trials"], patch=2))
+    rows.append(_deterministic_equivariance(context, "ssa", rng, size["trials"],
+                                            positional_bias=0.8 * np.arange(8) / 8))
+    table = pd.DataFrame(rows)
+    head = _head_equivariance(context, size["head_trials"], size["duration"])
+    plain = table[(table.patch == 1) & ~table.control]
+    controls_caught = bool(table[table.control].mismatches.sum() > 0) and \
+        bool(head[head.control].rejected.any())
+    verdict = equivariance_rule(int(plain.mismatches.sum()),
+                                bool(head[~head.control].rejected.any()), controls_caught)
+    details = {
+        "deterministic_mismatches": {r.mechanism: int(r.mismatches) for r in plain.itertuples()},
+        "dssa_patch2_mismatches": int(table[table.patch == 2].mismatches.sum()),
+        "negative_control_mismatches": int(table[table.control].mismatches.sum()),
+        "head_min_p": float(head[~head.control].p.min()),
+        "head_control_max_p": float(head[head.control].p.max()),
+        "head_control_rejected_rows": int(head[head.control].rejected.sum()),
+        "alpha_per_row": ALPHA / 4,
+        "note": "DSSA with patch > 1 is not token-permutation equivariant (patching is "
+                "positional); with patch 1 it is."}
+    return ClaimResult(verdict, float(plain.mismatches.sum()), None, details,
+                       {"deterministic": table, "head": head})
+
+
+def plot_equivariance(tables, directory) -> list[str]:
+    head = tables["head"]
+    with paper_style():
+        fig, ax = figure("single", 2.2)
+        for control, colour, label in ((False, "C0", "head"), (True, "C3", "positional control")):
+            rows = head[head.control == control]
+            ax.plot(rows["query"], -np.log10(np.maximum(rows["p"], 1e-300)), "o", color=colour,
+                    label=label)
+        ax.axhline(-np.log10(ALPHA / 4), color="0.3", lw=0.8, ls="--", label="Bonferroni 1%")
+        ax.set(xlabel="query token", ylabel="-log10 p (chi-square)", yscale="symlog")
+        ax.legend(fontsize=6)
+        return save_figure(fig, directory, "attention_equivariance")
+
+
+# -- attention.universal -------------------------------------------------------------------
+
+UNIVERSAL_SIZES = Sizes(quick=dict(replicas=(1, 2, 4), T=(0.125, 0.25, 0.5, 1.0, 2.0), trials=8),
+                        full=dict(replicas=(1, 2, 4, 8), T=(0.125, 0.25, 0.5, 1.0, 2.0, 4.0),
+                                  trials=16),
+                        toy=dict(replicas=(1, 2), T=(0.05, 0.1, 0.2), trials=2))
+
+
+def _seconds(values) -> str:
+    return f"{values[0]:g} .. {values[-1]:g} s"
+
+
+UNIVERSAL_PROTOCOL = (
+    "Target class: one softmax-attention head with fixed projections, y_i = sum_j "
+    "softmax_j(q_i . k_j) v_j, on values q, k, v uniform in [0,1]^(4x4) "
+    f"({UNIVERSAL_SIZES.text('trials')} random sets). Circuit: Bernoulli Q, K, V sources, Q AND "
+    "K coincidence units, lateral-inhibition softmax S per query row (80 Hz), exc AND V units "
+    "and counters; width = replicas "
+    f"({UNIVERSAL_SIZES.text('replicas', lambda r: ', '.join(map(str, r)))}) of every "
+    "population. Error: RMS over (i, c) of out/row-spikes - y, read at nested T = "
+    f"{UNIVERSAL_SIZES.text('T', _seconds)} in one run. Slope of log mean error on log T per "
+    "width with a bootstrap over value sets; width effect: ratio error(width 1) / error(largest "
+    "width) at the largest T with a bootstrap CI. Rule (before the run): the head approximates "
+    "the class if every slope CI lies below 0 and the width ratio CI lies above 1; then the "
+    "verdict is partial (universality over all continuous permutation-equivariant functions "
+    "needs per-token MLPs and depth, which are not built or measured here); refuted if either "
+    "fails. The rule cannot reach supported: this protocol can refute the claim, not prove it."
+)
+
+
+def universal_rule(slope_cis, width_ratio_ci) -> str:
+    """partial if every slope CI is below 0 and the width ratio CI above 1, else refuted."""
+    holds = all(ci[1] < 0 for ci in slope_cis) and width_ratio_ci[0] > 1
+    return "partial" if holds else "refuted"
+
+
+def measure_universal(context) -> ClaimResult:
+    size = context.sizes(UNIVERSAL_SIZES)
+    q, k, v = context.rng("values").random((3, size["trials"], 4, 4))
+    seed = context.seed_for("heads")  # the same random numbers for every width
+    rows, final = [], {}
+    for replicas in size["replicas"]:
+        estimates, target, record, head = context.run_head(q, k, v, replicas=replicas, beta=1.0,
+                                                           checkpoints=size["T"], seed=seed)
+        error = np.sqrt(((estimates - target) ** 2).mean(axis=(2, 3)))  # (K, trials)
+        neurons = sum(p.size for p in head.circuit.populations)
+        for index, T in enumerate(size["T"]):
+            for trial in range(size["trials"]):
+                rows.append(dict(replicas=replicas, neurons=neurons, T=T, trial=trial,
+                                 rms_error=float(error[index, trial]),
+                                 row_spikes=float(record.counts["exc"][index, trial].sum() / 4)))
+        final[replicas] = error[-1]
+    table = pd.DataFrame(rows)
+    fits = {}
+    bootstrap_seed = context.seed_for("bootstrap")
+    for replicas, rows_r in table.groupby("replicas"):
+        cube = rows_r["rms_error"].to_numpy().reshape(len(size["T"]), 1, -1)
+        fit = bootstrap_slope(size["T"], cube, seed=bootstrap_seed)
+        fits[int(replicas)] = dict(slope=fit["slope"], ci95=fit["ci95"],
+                                   final_error=float(fit["mean"][-1]))
+    widest = max(size["replicas"])
+    ratio = bootstrap_ratio(final[1][None], final[widest][None], seed=bootstrap_seed)
+    verdict = universal_rule([f["ci95"] for f in fits.values()], ratio["ci95"])
+    details = {"fits_vs_T": fits, "width_ratio": ratio, "widest": widest,
+               "shown": "a single spiking softmax-attention head approximates softmax "
+                        "attention with fixed projections; error falls with T and with width",
+               "not_shown": "universality for all continuous permutation-equivariant "
+                            "functions (needs per-token MLPs, depth); no rate is claimed by the "
+                            "paper for it"}
+    result = ClaimResult(verdict, fits[widest]["slope"], fits[widest]["ci95"], details,
+                         {"errors": table})
+    result.tables["raster"] = head_raster(context)
+    return result
+
+
+def plot_universal(tables, directory) -> list[str]:
+    table = tables["errors"]
+    with paper_style():
+        fig, (left, right) = figure("double", 2.4, ncols=2)
+        for k, (replicas, rows) in enumerate(table.groupby("replicas")):
+            means = rows.groupby("T")["rms_error"].mean()
+            left.plot(means.index, means.to_numpy(), "o-", color=f"C{k}",
+                      label=f"width {replicas} ({rows.neurons.iloc[0]} neurons)")
+        first = table[table.replicas == table.replicas.min()].groupby("T")["rms_error"].mean()
+        left.plot(first.index, first.iloc[0] * np.sqrt(first.index[0] / first.index), ":",
+                  color="0.4", label="T^-1/2")
+        log_log(left, "T (s)", "RMS error to softmax attention").legend(fontsize=6)
+        last = table[table["T"] == table["T"].max()].groupby("neurons")["rms_error"].mean()
+        right.plot(last.index, last.to_numpy(), "o-")
+        log_log(right, "neurons in the head", f"RMS error at T = {table['T'].max():g} s")
+        for ax, ticks in ((left, np.sort(table["T"].unique())), (right, last.index)):
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%.2g"))
+        return save_figure(fig, directory, "attention_universal")
+
+
+def plot_head_raster(tables, directory) -> list[str]:
+    raster = tables["raster"]
+    with paper_style():
+        fig, ax = figure("single", 2.6)
+        offset = 0
+        for k, (population, rows) in enumerate(raster.groupby("population", sort=False)):
+            ax.plot(rows["time_ms"], rows["neuron"] + offset, "|", ms=2, color=f"C{k}",
+                    label=population)
+            offset += int(rows["size"].iloc[0])
+        ax.set(xlabel="time (ms)", ylabel="neuron (stacked populations)")
+        ax.legend(fontsize=5, loc="upper right", ncols=2)
+        return save_figure(fig, directory, "attention_head_raster")
+
+
+def head_raster(context) -> pd.DataFrame:
+    """Spike times of every population of one head (n = d = 4) over 100 ms."""
+    q, k, v = context.rng("raster values").random((3, 1, 4, 4))
+    _, _, record, head = context.run_head(q, k, v, replicas=1, beta=1.0, checkpoints=[0.1],
+                                          seed=context.seed_for("raster"), record_spikes=True)
+    rows = []
+    for population in ("Q", "K", "qk", "exc", "inh", "V", "av", "out"):
+        train = record.spikes[population]
+        rows.append(pd.DataFrame({"population": population,
+                                  "size": head.circuit.population(population).size,
+                                  "neuron": train.neuron,
+                                  "time_ms": np.asarray(train.time) * 1e3}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _universal_plots(tables, directory) -> list[str]:
+    return plot_universal(tables, directory) + plot_head_raster(tables, directory)
+
+
+CLAIMS = (
+    Claim("attention.mechanisms", MECHANISMS_SOURCE,
+          "the published spiking attention mechanisms (SSA, SDSA, QKTA, DSSA, A²OS²A) are "
+          "neuron circuits that reproduce their tensor equations spike for spike",
+          MECHANISMS_PROTOCOL, 0.0, measure_mechanisms, plot_mechanisms),
+    Claim("attention.equivariance", PAPER,
+          "spiking attention is permutation-equivariant: permuting the tokens permutes the "
+          "output spikes", EQUIVARIANCE_PROTOCOL, 0.0, measure_equivariance, plot_equivariance),
+    Claim("attention.universal", PAPER,
+          "spiking attention with LIF neurons is a universal approximator of continuous "
+          "permutation-equivariant functions", UNIVERSAL_PROTOCOL, None, measure_universal,
+          _universal_plots),
+)
