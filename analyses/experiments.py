@@ -50,7 +50,7 @@ def softmax_run(kind: str = "S", n: int = 8, temperature: float = 1.0, duration_
 def attention_head_run(tokens: int = 4, dim: int = 4, replicas: int = 1, beta: float = 1.0,
                        duration_s: float = 1.0, trials: int = 8, seed: int = 1) -> dict:
     """The spiking softmax-attention head on random values: RMS error to the target."""
-    from .attention_runs import run_head
+    from circuits.attention import run_head
 
     rng = np.random.default_rng(seed)
     q, k, v = rng.random((3, trials, tokens, dim))

@@ -22,23 +22,24 @@ import pandas as pd
 
 from common import in_fresh_process, markdown
 
-from analyses.attention_runs import build, random_operands
+from circuits.mechanism_registry import MECHANISMS
 from circuits.mechanisms import run_mechanism
 
-NAMES = ("ssa", "sdsa", "qkta", "dssa", "a2os2a")
+NAMES = tuple(MECHANISMS)
 SIZE, T = (16, 16, 4), 8
 
 
 def measure(name: str, trials: int) -> dict:
     n, D, h = SIZE
     rng = np.random.default_rng(0)
-    mechanism, reference = build(name, n, D, h, rng)  # DSSA: patch 2 at 16 tokens
-    operands = random_operands(name, (trials, T, n, D), h, rng)
+    spec = MECHANISMS[name]
+    mechanism = spec.build(n, D, h, rng)  # DSSA: patch 2 at 16 tokens
+    operands = spec.sample_operands((trials, T, n, D), h, rng)
     started = time.perf_counter()
     out, record = run_mechanism(mechanism, operands, seed=0)
     circuit_s = time.perf_counter() - started
     started = time.perf_counter()
-    expected = reference(operands, 2.0)
+    expected = spec.reference(mechanism, operands)
     numpy_s = time.perf_counter() - started
     events = sum(e[-1].sum() for e in record.synaptic_events.values()) / trials
     return dict(mechanism=name, trials=trials, circuit_s=circuit_s, numpy_s=numpy_s,

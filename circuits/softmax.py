@@ -200,7 +200,8 @@ def score_inputs(kind: str, scores, *, temperature: float = 1.0, rate=80 * Hz, r
         else:
             log_sum = np.log(np.exp(z - z.max(1, keepdims=True)).sum(1)) + z.max(1)
             slow = np.log(float(rate / Hz)) - log_sum  # in units of delta; rho0 = 1 Hz
-        initial = {"exc": {"v": z * DELTA, "syn_slow": slow * DELTA}}
+        # one slow trace per trial, shape (trials, 1): unambiguous even when trials = n
+        initial = {"exc": {"v": z * DELTA, "syn_slow": slow[:, None] * DELTA}}
         return drive, initial
     if kind == "D":
         relative = np.exp(z - z.max(1, keepdims=True))
@@ -208,7 +209,8 @@ def score_inputs(kind: str, scores, *, temperature: float = 1.0, rate=80 * Hz, r
         # population rate = gain * sum_j R I_j / (tau_m V_th)  =>  gain = rate tau_m / sum_j J_j
         gain = float(rate * 10 * ms) / relative.sum(1)
         rng = rng or np.random.default_rng()
-        initial = {"exc": {"log_gain": np.log(gain), "v": rng.uniform(0, 1, z.shape) * mV}}
+        initial = {"exc": {"log_gain": np.log(gain)[:, None],
+                           "v": rng.uniform(0, 1, z.shape) * mV}}
         return drive, initial
     raise ValidationError("kind", f"parameter 'kind' must be 'S' or 'D', got {kind!r}")
 

@@ -51,22 +51,28 @@ class BuiltNetwork:
 
 
 def per_neuron_values(name: str, value, unit, trials: int, size: int) -> np.ndarray:
-    """Broadcast a scalar, (size,), (trials,) or (trials, size) value to (trials*size,).
+    """Broadcast a value to (trials*size,): a scalar; one per neuron, (size,) or (1, size);
+    one per trial, (trials,) or (trials, 1); or (trials, size).
 
-    Checks the unit against ``unit`` and that every value is finite; returns a Quantity or a
-    float array in the unit's SI base.
+    A 1-D value is ambiguous when trials = size > 1 and is refused then (use (1, size) or
+    (trials, 1)). Checks the unit against ``unit`` and that every value is finite; returns a
+    Quantity or a float array in the unit's SI base.
     """
     check_quantity(name, value, unit)
     array = np.asarray(value, dtype=float)
     shape = array.shape
-    if shape in ((), (size,), (trials, size)):
+    if len(shape) == 1 and trials == size > 1:
+        raise ValidationError("value", f"'{name}' has shape {shape}, which is ambiguous when "
+                                       f"trials = size = {size}: pass shape (1, size) for one "
+                                       "value per neuron or (trials, 1) for one per trial")
+    if shape in ((), (size,), (1, size), (trials, 1), (trials, size)):
         full = np.broadcast_to(array, (trials, size))
     elif shape == (trials,):
         full = np.broadcast_to(array[:, None], (trials, size))
     else:
-        raise ValidationError("value", f"'{name}' must be a scalar or have shape (size,) = ({size},), "
-                         f"(trials,) = ({trials},) or (trials, size) = ({trials}, {size}), "
-                         f"got {shape}")
+        raise ValidationError("value", f"'{name}' must be a scalar or have shape (size,) = "
+                                       f"({size},), (trials,) = ({trials},) or (trials, size) = "
+                                       f"({trials}, {size}), got {shape}")
     return full.reshape(-1).copy()
 
 

@@ -7,7 +7,7 @@ import argparse
 
 import numpy as np
 
-from analyses.attention_runs import run_head
+from circuits.attention import run_head
 from analyses.plots import figure, paper_style, save_figure
 
 

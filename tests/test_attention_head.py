@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from brian2 import Hz, second
 
-from analyses.attention_runs import run_head
+from circuits.attention import run_head
 from circuits.attention import (attention_head, attention_target, head_inputs,
                                 multi_head_attention, multi_head_estimate, multi_head_inputs)
 from evsim import simulate

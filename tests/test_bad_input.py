@@ -1,12 +1,14 @@
-"""Every bad input gives one clear ValueError naming the parameter and the accepted range."""
+"""Every bad input gives one clear ValidationError naming the parameter and the accepted range."""
+
+import re
 
 import numpy as np
 import pytest
 from brian2 import Hz, mV, ms, nA, second
 
 from analyses.claims import select
-from circuits import shared_inhibition, single_lif
-from evsim import Circuit, models, simulate
+from circuits import shared_inhibition, single_lif, stochastic_softmax
+from evsim import Circuit, ValidationError, models, simulate
 from evsim.sweep import run_sweep
 
 
@@ -69,7 +71,22 @@ CASES = [
     ("one_to_one size mismatch", lambda: _one_to_one_mismatch(), "one_to_one needs equal sizes"),
     ("projection into a source", lambda: _into_source(), "is a source and cannot receive"),
     ("empty sweep grid", lambda: run_sweep(print, {}, "/tmp/x"), "parameter 'grid' must be"),
+    ("pair index out of range", lambda: _pairs(([0, 5], [0, 1])),
+     r"pre indices must be a 1-D integer array in \[0, 2\)"),
+    ("pairs of unequal length", lambda: _pairs(([0, 1], [0])), "as many pre as post indices"),
+    ("pairs without pairs connectivity", lambda: _pairs(([0], [0]), connectivity="all_to_all"),
+     "only for connectivity='pairs'"),
+    ("dt above the circuit's limit", lambda: simulate(
+        stochastic_softmax(4), {"scores": np.zeros(4) * nA}, 1 * ms, dt=0.5 * ms),
+     r"parameter 'dt' must be <= .* for circuit 'stochastic_softmax' \(population rate"),
 ]
+
+
+def _pairs(pairs, connectivity="pairs"):
+    c = Circuit("p")
+    c.add_population("a", models.lif(), 2)
+    c.add_population("b", models.lif(), 3)
+    c.connect("a", "b", 1 * mV, connectivity=connectivity, pairs=pairs)
 
 
 def _source():
@@ -94,8 +111,13 @@ def _into_source():
 
 @pytest.mark.parametrize("case, call, message", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_gives_one_clear_error(case, call, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValidationError, match=message) as caught:
         call()
+    error = caught.value
+    assert isinstance(error, ValueError) and error.parameter  # still a ValueError
+    named = re.match(r"parameter '([\w.]+)'", str(error))
+    if named:  # the attribute names the parameter the message names
+        assert error.parameter == named.group(1)
 
 
 def test_table_has_at_least_twenty_cases():

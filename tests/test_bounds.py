@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from analyses import bounds
-from analyses.spike_bounds import (bounds_cell, fit_exponents, half_range,
-                                   minimal_spikes, target)
+from analyses.claims.bounds import (bounds_cell, fit_exponents, half_range, minimal_spikes,
+                                    target_values)
 
 
 def test_gaussian_rate_closed_form():
@@ -69,7 +69,7 @@ def test_minimal_T_finds_known_threshold_on_monotone_curve():
     (lambda: bounds.lipschitz_bits(-1.0, 1.0, 0.1), "'lipschitz' must be finite and >= 0"),
     (lambda: bounds.gaussian_rate(1.0, -0.1), "'distortion' must be finite and > 0"),
     (lambda: bounds.stochastic_count_spikes(1.0, 0.1, p=1.0), "'p' must lie in"),
-    (lambda: target(np.zeros((2, 2)), 1.0, "nope"), "'family' must be one of"),
+    (lambda: target_values(np.zeros((2, 2)), 1.0, "nope"), "'family' must be one of"),
 ])
 def test_bad_inputs(call, message):
     with pytest.raises(ValueError, match=message):
@@ -79,8 +79,8 @@ def test_bad_inputs(call, message):
 def test_targets_have_the_stated_range_and_lipschitz_constant(seed):
     X = np.random.default_rng(seed).uniform(-1, 1, (500, 3, 4))
     for L in (0.5, 4.0):
-        assert np.abs(target(X, L, "range")).max() <= half_range(L, "range")
-        assert np.abs(target(X, L, "frequency")).max() <= half_range(L, "frequency")
+        assert np.abs(target_values(X, L, "range")).max() <= half_range(L, "range")
+        assert np.abs(target_values(X, L, "frequency")).max() <= half_range(L, "frequency")
 
 
 def test_bounds_cell_gives_the_codes_scaling(seed):
@@ -88,7 +88,7 @@ def test_bounds_cell_gives_the_codes_scaling(seed):
     the fitted exponents over L and eps match the codes' analytic maps within 0.3."""
     import pandas as pd
 
-    cell = bounds_cell(2, 2, True, seed, 1)
+    cell = bounds_cell(2, 2, "quick", seed, "numpy")
     assert len(cell["T"]) == len(bounds.candidate_steps(8192))
     cells = pd.DataFrame([{"n": 2, "d": 2, **cell}])
     table = minimal_spikes(cells, (0.2, 0.1, 0.05))

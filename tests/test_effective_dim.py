@@ -6,7 +6,7 @@ import pytest
 
 from analyses import effective_dim as ed
 from analyses.datasets import DATASETS, load, power_law
-from analyses.design_rules import calibrate, rule_form
+from analyses.claims.design import calibrate, rule_form
 
 
 def test_spectral_estimators_on_known_spectra():

@@ -4,11 +4,15 @@ import numpy as np
 import pytest
 
 from analyses import energy, information
+from circuits.mechanism_registry import MECHANISMS, attention_macs, dssa_macs
 
 
 def test_energy_constants_and_formulas():
-    assert energy.vanilla_attention_macs(16, 8) == 2 * 16 ** 2 * 8
-    assert energy.dssa_macs(8, 4, 2) == 2 * 16 * 2 * 4 + 2 * 4 * 4 * 8
+    assert attention_macs(16, 8) == 2 * 16 ** 2 * 8
+    assert dssa_macs(8, 4, 2) == 2 * 16 * 2 * 4 + 2 * 4 * 4 * 8
+    assert MECHANISMS["dssa"].dense_macs is dssa_macs
+    assert all(spec.dense_macs is attention_macs for name, spec in MECHANISMS.items()
+               if name != "dssa")
     # 1000 MACs at 4.6 pJ vs 1000 events at 0.9 pJ
     assert energy.energy_ratio(1000, 1000) == pytest.approx(4.6 / 0.9)
     # papers' formula: fr T FLOPs accumulates; ratio 4.6 / (0.9 fr T)

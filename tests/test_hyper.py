@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from analyses.hyper_claims import BASE, COMBINED, SWEEPS, analytic_rate, judge, settings
+from analyses.claims.hyper import BASE, COMBINED, SWEEPS, analytic_rate, judge, settings
 
 
 def test_analytic_rate_is_the_lif_fi_curve():

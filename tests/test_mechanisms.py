@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from analyses import attention_reference as reference
-from analyses.attention_runs import build, compare, random_operands
+from analyses.attention_runs import compare
 from circuits import mechanisms
+from circuits import reference
+from circuits.mechanism_registry import MECHANISMS, dssa_weights
 
-NAMES = ("ssa", "sdsa", "qkta", "dssa", "a2os2a")
+NAMES = tuple(MECHANISMS)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -25,8 +26,9 @@ def test_mechanism_matches_numpy_reference_spike_for_spike(name, size, seed):
 def test_token_permutation_permutes_output_spikes(name, seed):
     rng = np.random.default_rng(seed)
     n, D, h, T = 6, 4, 2, 5
-    mechanism, _ = build(name, n, D, h, rng)
-    operands = random_operands(name, (1, T, n, D), h, rng)
+    spec = MECHANISMS[name]
+    mechanism = spec.build(n, D, h, rng)
+    operands = spec.sample_operands((1, T, n, D), h, rng)
     perm = rng.permutation(n)
     both = {k: np.concatenate([x, x[:, :, perm]]) for k, x in operands.items()}
     out, _ = mechanisms.run_mechanism(mechanism, both, seed=0)
@@ -38,7 +40,7 @@ def test_positional_bias_control_breaks_equivariance(seed):
     rng = np.random.default_rng(seed)
     n, D, h, T = 6, 4, 2, 5
     mechanism = mechanisms.ssa(n, D, h, positional_bias=0.8 * np.arange(n) / n)
-    operands = random_operands("ssa", (1, T, n, D), h, rng)
+    operands = MECHANISMS["ssa"].sample_operands((1, T, n, D), h, rng)
     perm = np.roll(np.arange(n), 1)
     both = {k: np.concatenate([x, x[:, :, perm]]) for k, x in operands.items()}
     out, _ = mechanisms.run_mechanism(mechanism, both, seed=0)
@@ -96,7 +98,6 @@ def test_bad_mechanism_parameters(call, message):
 
 
 def test_dssa_patch_must_divide_tokens(seed):
-    from analyses.attention_runs import dssa_weights
     weights = dssa_weights(6, 4, 1, 4, np.random.default_rng(seed))
     with pytest.raises(ValueError, match="'patch' must divide tokens"):
         mechanisms.dssa(weights, 6, 4, 1, patch=4)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from evsim import ValidationError
 from evsim.store import atomic_write_json, manifest, staged_directory
 from evsim.sweep import run_sweep
 
@@ -23,7 +24,7 @@ def test_failed_run_leaves_previous_results_intact(tmp_path):
 def test_second_writer_is_refused(tmp_path):
     out = tmp_path / "run"
     with staged_directory(out):
-        with pytest.raises(RuntimeError, match="another evsim run is writing"):
+        with pytest.raises(ValidationError, match="another evsim run is writing"):
             with staged_directory(out):
                 pass
 

@@ -1,0 +1,122 @@
+"""Provenance: every claim reaches the simulator only through its context, which hands it the
+user's target and seeds derived from --seed; claims.json and manifest.json record the target
+each claim actually used.
+
+A patched simulator (it replaces evsim.simulate's runners, so every road to Brian2 passes
+through it) records the target and seed of every run, then runs it on numpy, so these tests
+need no compiler. Claims run at toy sizes.
+"""
+
+import json
+import sys
+
+import pytest
+
+from analyses.claims import ClaimContext, all_claims
+from analyses.claims.base import ClaimContext as BaseContext
+from analyses.verify import verify
+
+SIMULATE = sys.modules["evsim.simulate"]
+NOT_SIMULATING = {"deff.range"}  # computes estimators on datasets, simulates nothing
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Records (target, seed) of every simulation and runs it on numpy."""
+    seen = []
+    real = SIMULATE._run_runtime
+
+    def runner(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,
+               record_spikes, schedule, target):
+        seen.append((target, seed))
+        return real(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,
+                    record_spikes, schedule, "numpy")
+
+    monkeypatch.setattr(SIMULATE, "_run_runtime", runner)
+    monkeypatch.setattr(SIMULATE, "_run_standalone", runner)
+    return seen
+
+
+@pytest.fixture
+def issued(monkeypatch):
+    """Records every seed a context hands out."""
+    seeds = set()
+    real = BaseContext.seed_for
+
+    def seed_for(self, purpose, *, shared=False):
+        value = real(self, purpose, shared=shared)
+        seeds.add(value)
+        return value
+
+    monkeypatch.setattr(BaseContext, "seed_for", seed_for)
+    return seeds
+
+
+@pytest.mark.parametrize("claim", all_claims(), ids=lambda claim: claim.id)
+def test_every_claim_runs_on_the_context_target_with_context_seeds(claim, spy, issued,
+                                                                   tmp_path):
+    context = ClaimContext(scale="toy", seed=3, target="cython",
+                           cache_dir=str(tmp_path)).for_claim(claim.id)
+    result = claim.measure(context)
+    assert result.verdict in ("supported", "refuted", "partial", "not-testable")
+    if claim.id in NOT_SIMULATING:
+        assert spy == [] and context.runs == [] and context.targets_used is None
+        return
+    assert spy, f"{claim.id} simulated nothing"
+    assert {target for target, _ in spy} == {"cython"}
+    assert context.targets_used == "cython"
+    assert all(isinstance(seed, int) for _, seed in spy)
+    logged = [run["seed"] for run in context.runs]
+    assert logged and set(logged) <= issued  # every run's seed came from seed_for
+    if not any(run["what"].startswith("sweep cell") for run in context.runs):
+        # direct runs: Brian2 saw exactly the seeds the context handed out
+        assert {seed for _, seed in spy} <= issued
+
+
+def test_sweep_cells_derive_their_brian2_seed_from_the_cell_seed(spy):
+    from analyses.claims.bounds import bounds_cell
+
+    for seed in (11, 12):
+        bounds_cell(2, 2, "toy", seed, "cython")
+    (first_target, first), (second_target, second) = spy
+    assert first_target == second_target == "cython" and first != second
+
+
+def test_context_seeds_depend_on_the_user_seed_and_the_claim():
+    a = ClaimContext(seed=1).for_claim("x")
+    assert a.seed_for("runs") == ClaimContext(seed=1).for_claim("x").seed_for("runs")
+    assert a.seed_for("runs") != ClaimContext(seed=2).for_claim("x").seed_for("runs")
+    assert a.seed_for("runs") != ClaimContext(seed=1).for_claim("y").seed_for("runs")
+    assert a.seed_for("runs") != a.seed_for("bootstrap")
+    # shared experiments: the same seed whichever claim asks
+    assert a.seed_for("s", shared=True) == \
+        ClaimContext(seed=1).for_claim("y").seed_for("s", shared=True)
+    assert 0 <= a.seed_for("runs") < 2 ** 31
+
+
+def test_shared_experiments_run_once_and_keep_their_provenance():
+    context = ClaimContext(target="cython")
+    calls = []
+
+    def compute():
+        calls.append(1)
+        first._log("simulate c", 5)
+        return "value"
+
+    first = context.for_claim("a")
+    second = context.for_claim("b")
+    assert first.shared("k", compute) == second.shared("k", compute) == "value"
+    assert len(calls) == 1
+    assert second.runs == first.runs == [{"what": "simulate c", "target": "cython", "seed": 5}]
+
+
+def test_claims_json_and_manifest_record_the_target_each_claim_used(spy, tmp_path):
+    out = tmp_path / "run"
+    verify(out, scale="toy", only=["lif.fi_curve", "deff.range"], target="cpp_standalone",
+           progress=False, cache_dir=tmp_path / "cache")
+    data = json.loads((out / "claims.json").read_text())
+    targets = {claim["id"]: claim["target"] for claim in data["claims"]}
+    assert targets == {"lif.fi_curve": "cpp_standalone", "deff.range": None}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["targets_used"] == targets and manifest["target"] == "cpp_standalone"
+    assert {target for target, _ in spy} == {"cpp_standalone"}

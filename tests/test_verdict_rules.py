@@ -1,0 +1,179 @@
+"""Every verdict rule on synthetic tables: each verdict it can reach, in milliseconds.
+
+Rules that cannot reach both "supported" and "refuted" say so in their protocol; that is
+checked here too.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analyses.claims import all_or_none, get_claim, interval_verdict, threshold_verdict
+from analyses.claims.attention import equivariance_rule, mechanisms_rule, universal_rule
+from analyses.claims.bounds import bounds_rule, judge_exponent
+from analyses.claims.capacity import capacity_rule
+from analyses.claims.design import design_rule
+from analyses.claims.energy import energy_rule
+from analyses.claims.hyper import hyper_rule
+from analyses.claims.lif import fi_rule
+from analyses.claims.softmax import deterministic_rule, floor_observed
+from analyses.stats import rate_verdict
+from evsim import ValidationError
+
+
+# -- generic helpers ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ci, verdict", [([0.96, 1.04], "supported"), ([1.06, 1.2], "refuted"),
+                                         ([0.8, 0.9], "refuted"), ([0.9, 1.0], "partial")])
+def test_interval_verdict(ci, verdict):
+    assert interval_verdict(ci, 0.95, 1.05) == verdict
+
+
+@pytest.mark.parametrize("outcomes, verdict", [([True, True], "supported"),
+                                               ([False, False], "refuted"),
+                                               ([True, False], "partial")])
+def test_all_or_none(outcomes, verdict):
+    assert all_or_none(outcomes) == verdict
+
+
+def test_all_or_none_needs_outcomes():
+    with pytest.raises(ValidationError, match="'outcomes' must not be empty"):
+        all_or_none([])
+
+
+@pytest.mark.parametrize("value, verdict", [(3000, "supported"), (2500, "supported"),
+                                            (49, "refuted"), (50, "partial"), (400, "partial")])
+def test_threshold_verdict(value, verdict):
+    assert threshold_verdict(value, supported_at=2500, refuted_below=50) == verdict
+
+
+# -- per claim ----------------------------------------------------------------------------------
+
+def _fi_table(errors_min, errors_max, below_spikes=0):
+    return pd.DataFrame({"analytic_hz": [0.0, 50.0, 80.0], "spikes": [below_spikes, 100, 160],
+                         "isi_error_min_steps": [np.nan, *errors_min],
+                         "isi_error_max_steps": [np.nan, *errors_max]})
+
+
+@pytest.mark.parametrize("table, verdict", [
+    (_fi_table([-0.7, -0.5], [-0.6, -0.1]), "supported"),
+    (_fi_table([-1.5, -0.5], [-0.6, -0.1]), "refuted"),  # an ISI more than a step short
+    (_fi_table([-0.7, -0.5], [-0.6, 0.3]), "refuted"),  # an ISI longer than the period
+    (_fi_table([-0.7, -0.5], [-0.6, -0.1], below_spikes=2), "refuted"),  # spikes below rheobase
+])
+def test_fi_rule(table, verdict):
+    assert fi_rule(table)[0] == verdict
+
+
+@pytest.mark.parametrize("ci, verdict, tight", [([-0.52, -0.47], "supported", True),
+                                                ([-0.7, -0.6], "supported", False),
+                                                ([-0.42, -0.30], "refuted", False),
+                                                ([-0.5, -0.4], "partial", False)])
+def test_rate_rule(ci, verdict, tight):
+    assert rate_verdict(ci, at_least=-0.45, tight=(-0.55, -0.45)) == (verdict, tight)
+
+
+@pytest.mark.parametrize("ci, verdict", [([-1.05, -0.95], "supported"),
+                                         ([-0.5, -0.4], "refuted"), ([-0.8, -0.6], "partial")])
+def test_deterministic_rule(ci, verdict):
+    assert deterministic_rule(ci) == verdict
+
+
+def test_floor_rule_and_ablation_verdicts():
+    assert floor_observed([-0.2, 0.1]) and not floor_observed([-0.6, -0.4])
+    predicted = [False, False, True, True]
+    assert all_or_none([floor_observed(ci) == p for ci, p in zip(
+        [[-0.6, -0.4], [-0.7, -0.45], [-0.1, 0.1], [-0.2, 0.0]], predicted)]) == "supported"
+    assert all_or_none([floor_observed(ci) == p for ci, p in zip(
+        [[-0.1, 0.1], [-0.2, 0.0], [-0.6, -0.4], [-0.7, -0.5]], predicted)]) == "refuted"
+
+
+def _comparisons(mismatches=(0, 0), reference=(30, 40), pitfall=(5, 7)):
+    return pd.DataFrame({"mismatches": mismatches, "reference_spikes": reference,
+                         "outputs": [100, 100], "mismatches_vs_pitfall": pitfall})
+
+
+@pytest.mark.parametrize("table, verdict", [
+    (_comparisons(), "supported"), (_comparisons(mismatches=(0, 1)), "refuted"),
+    (_comparisons(reference=(0, 40)), "not-testable"),  # vacuous: no reference spikes
+    (_comparisons(reference=(100, 40)), "not-testable"),  # vacuous: every output spikes
+    (_comparisons(pitfall=(0, 7)), "not-testable"),  # insensitive: could not have failed
+])
+def test_mechanisms_rule(table, verdict):
+    assert mechanisms_rule(table) == verdict
+
+
+@pytest.mark.parametrize("mismatches, rejected, caught, verdict", [
+    (0, False, True, "supported"), (3, False, True, "refuted"), (0, True, True, "refuted"),
+    (0, False, False, "not-testable")])
+def test_equivariance_rule(mismatches, rejected, caught, verdict):
+    assert equivariance_rule(mismatches, rejected, caught) == verdict
+
+
+def test_universal_rule_reaches_partial_and_refuted_only():
+    assert universal_rule([[-0.6, -0.4], [-0.55, -0.45]], [1.5, 2.5]) == "partial"
+    assert universal_rule([[-0.6, 0.1], [-0.55, -0.45]], [1.5, 2.5]) == "refuted"
+    assert universal_rule([[-0.6, -0.4]], [0.9, 1.4]) == "refuted"
+    assert "cannot reach supported" in get_claim("attention.universal").protocol
+
+
+@pytest.mark.parametrize("ci, claimed, judgement", [
+    ([1.9, 2.1], 2.0, "agrees"), ([0.9, 1.1], 2.0, "contradicts"),
+    ([2.5, 2.6], 2.0, "contradicts"), ([1.8, 2.5], 2.0, "inconclusive")])
+def test_judge_exponent(ci, claimed, judgement):
+    assert judge_exponent(ci, claimed) == judgement
+
+
+@pytest.mark.parametrize("groups, verdict", [
+    ({("s", "r"): {"L": "agrees", "n": "agrees"}, ("d", "r"): {"L": "agrees", "n": "agrees"}},
+     "supported"),
+    ({("s", "r"): {"L": "contradicts", "n": "agrees"},
+      ("d", "r"): {"L": "agrees", "n": "contradicts"}}, "refuted"),
+    ({("s", "r"): {"L": "agrees", "n": "agrees"},
+      ("d", "r"): {"L": "contradicts", "n": "agrees"}}, "partial"),
+    ({("s", "r"): {"L": "inconclusive", "n": "agrees"},
+      ("d", "r"): {"L": "agrees", "n": "agrees"}}, "partial"),
+])
+def test_bounds_rule(groups, verdict):
+    assert bounds_rule(groups) == verdict
+
+
+def test_deff_range_says_it_cannot_decide():
+    assert "can reach neither supported nor refuted" in get_claim("deff.range").protocol
+
+
+@pytest.mark.parametrize("ci, r2, verdict", [([2.0, 2.5], 0.95, "supported"),
+                                             ([0.6, 0.8], 0.95, "partial"),
+                                             ([2.0, 2.5], 0.5, "refuted")])
+def test_design_rule(ci, r2, verdict):
+    assert design_rule(ci, r2) == verdict
+
+
+@pytest.mark.parametrize("ratios, verdict", [([40, 60], "supported"), ([2, 37.9], "refuted"),
+                                             ([2, 45], "partial")])
+def test_energy_rule(ratios, verdict):
+    assert energy_rule(ratios) == verdict
+
+
+def _codes(binary=(1.0, 0.999, 1.0), ternary=(1.585, 1.584, 1.585), relu=12.0):
+    return pd.DataFrame({"capacity_bits": [1.0, np.log2(3), 30.99],
+                         "entropy_bits": [binary[0], ternary[0], relu],
+                         "ci_low": [binary[1], ternary[1], np.nan],
+                         "ci_high": [binary[2], ternary[2], np.nan]})
+
+
+@pytest.mark.parametrize("codes, verdict", [
+    (_codes(), "supported"),
+    (_codes(binary=(0.9, 0.89, 0.91)), "refuted"),  # binary code misses its capacity
+    (_codes(ternary=(1.7, 1.69, 1.71)), "refuted"),  # above capacity
+    (_codes(relu=1.2), "refuted"),  # order binary < ternary < ReLU broken
+])
+def test_capacity_rule(codes, verdict):
+    assert capacity_rule(codes)[0] == verdict
+
+
+@pytest.mark.parametrize("outcomes, verdict", [([True] * 4, "supported"),
+                                               ([False, False, False, True], "refuted"),
+                                               ([False, True, True, True], "partial")])
+def test_hyper_rule(outcomes, verdict):
+    assert hyper_rule(outcomes) == verdict
