@@ -10,7 +10,7 @@ Bits (rate-distortion, per output coordinate, squared error D = eps^2):
   i.e. log2 of that many bits per coordinate (n d coordinates in all).
 
 Spikes needed per coordinate to reach RMS error eps on a value of range w = L r, one neuron per
-coordinate, T time steps, firing probability p per step (reference/theory.md 2 and 3.2):
+coordinate, T time steps, firing probability p per step (docs/theory.md sections 3 and 4.2):
 
 * :func:`stochastic_count_spikes`: Bernoulli bins, count read-out. Cramer-Rao: an unbiased
   estimate of p from T bins has variance >= p (1 - p) / T, and the value error is w times the

@@ -1,4 +1,4 @@
-"""Effective-dimension estimators (reference/theory.md 4.1).
+"""Effective-dimension estimators (docs/theory.md section 5.1).
 
 Spectral (from eigenvalues lambda_i of a covariance or kernel, or from data X (samples x
 features)):

@@ -1,6 +1,6 @@
 """NumPy tensor references of the published spiking attention mechanisms.
 
-Written from the equations in ../shared/reference/attention_mechanisms.md (sections 1.1 and 3),
+Written from the equations in docs/mechanisms.md (sections 1.1 and 3),
 independently of the circuits: every function maps operand tensors (trials, T, N, D) to the
 output spike tensor (trials, T, N, D), with the SpikingJelly LIF (decay_input, hard reset to 0)
 run over T. ``tau`` is SpikingJelly's time constant in steps (2 in every model); the

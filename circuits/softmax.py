@@ -1,4 +1,4 @@
-"""Lateral-inhibition softmax circuits (constructions S and D of reference/theory.md 1.6-1.7).
+"""Lateral-inhibition softmax circuits (constructions S, S' and D of docs/theory.md 2.2-2.4).
 
 Both circuits have ``n`` excitatory neurons (population ``exc``, input port ``scores``) and ONE
 inhibitory relay interneuron per trial (population ``inh``): every excitatory spike excites it,
@@ -37,7 +37,7 @@ __all__ = ["stochastic_softmax", "windowed_softmax", "deterministic_softmax", "s
            "softmax", "stochastic_unit", "relay", "limit_dt", "MAX_RATE_DT", "DELTA", "RESISTANCE", "TAU_M"]
 
 #: Largest population rate x dt accepted by default: above it, simultaneous spikes and the
-#: concavity of 1 - exp(-rho dt) bias the histogram (reference/theory.md 1.2).
+#: concavity of 1 - exp(-rho dt) bias the histogram (docs/theory.md section 2.1).
 MAX_RATE_DT = 0.01
 
 DELTA = 1 * mV  # one unit of score = one delta of the escape-noise hazard

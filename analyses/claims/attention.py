@@ -17,9 +17,8 @@ from .base import Claim, ClaimResult, Sizes
 
 PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
          "Effective Dimension), abstract")
-MECHANISMS_SOURCE = ("the mechanisms' papers (docs/mechanisms.md section 3); A²OS²A: Guo et "
-                     "al., Spiking Transformer: Introducing Accurate Addition-Only Spiking "
-                     "Self-Attention for Transformer")
+MECHANISMS_SOURCE = ("the mechanisms' papers (docs/mechanisms.md section 3), A²OS²A: "
+                     "arXiv:2503.00226")
 NAMES = tuple(MECHANISMS)
 
 

@@ -107,8 +107,8 @@ def plot(tables, directory) -> list[str]:
 
 
 CLAIMS = (
-    Claim("a2os2a.capacity", "Guo et al., Spiking Transformer: Introducing Accurate "
-          "Addition-Only Spiking Self-Attention for Transformer, Proposition 1",
+    Claim("a2os2a.capacity", "arXiv:2503.00226 (Guo et al., Spiking Transformer: Introducing "
+          "Accurate Addition-Only Spiking Self-Attention for Transformer), Proposition 1",
           "representational capacity C = max H = log2 |states|: binary < ternary < ReLU codes",
           PROTOCOL, float(np.log2(3)), measure, plot),
 )

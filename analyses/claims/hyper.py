@@ -1,4 +1,4 @@
-"""Claim hyper.monotonic: the hyperparameter note (004) on effective dimension and spiking.
+"""Claim hyper.monotonic: a third-party hyperparameter note on effective dimension and spiking.
 
 The note says d_eff(spiking) = d_eff(continuous) x R with R = R_threshold R_reset R_refractory
 in (0, 1], R -> 1 as V_th -> 0, R -> 0 as V_th -> infinity, R falling with t_ref, d_eff rising
