@@ -95,7 +95,7 @@ def plot_range(tables, directory) -> list[str]:
 
 T4_SIZES = Sizes(quick=dict(trials=16, T_max=16384, per_octave=8, d=384),
                  full=dict(trials=32, T_max=32768, per_octave=8, d=384),
-                 toy=dict(trials=2, T_max=64, per_octave=2, d=16))
+                 toy=dict(trials=2, T_max=64, per_octave=2, d=96))
 T4_EPS = (0.25, 0.1, 0.05, 0.025, 0.01, 0.005)
 GAP = 2500  # 10,000 / 4
 #: supported if the pooling gain reaches the whole gap; refuted below half of it on a log scale
