@@ -177,3 +177,12 @@ def test_capacity_rule(codes, verdict):
                                                ([False, True, True, True], "partial")])
 def test_hyper_rule(outcomes, verdict):
     assert hyper_rule(outcomes) == verdict
+
+
+def test_rules_take_the_alternative_choices_their_sensitivity_lists_use():
+    assert deterministic_rule([-1.15, -0.85], (-1.2, -0.8)) == "supported"
+    assert deterministic_rule([-1.15, -0.85]) == "partial"
+    assert judge_exponent([1.6, 2.4], 2.0, tolerance=0.5) == "agrees"
+    assert judge_exponent([1.6, 2.4], 2.0) == "inconclusive"
+    assert energy_rule([40, 60], threshold=57) == "partial"
+    assert design_rule([2.0, 2.5], 0.95, min_r2=0.97) == "refuted"

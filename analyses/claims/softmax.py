@@ -126,9 +126,9 @@ DETERMINISTIC_PROTOCOL = (
 )
 
 
-def deterministic_rule(ci) -> str:
+def deterministic_rule(ci, band=DETERMINISTIC_BAND) -> str:
     """Construction D's rule on the TV slope CI (see DETERMINISTIC_PROTOCOL)."""
-    if DETERMINISTIC_BAND[0] <= ci[0] and ci[1] <= DETERMINISTIC_BAND[1]:
+    if band[0] <= ci[0] and ci[1] <= band[1]:
         return "supported"
     return "refuted" if ci[1] > AT_LEAST else "partial"
 
@@ -182,8 +182,14 @@ def measure_prefactor(context) -> ClaimResult:
     ci = [float(last.ci_low), float(last.ci_high)]
     details = {"T": int(last["T"]), "mean_spikes_N": float(last.N),
                "ratio_by_T": ratios["ratio"].round(4).tolist()}
+    previous = ratios.iloc[-2]
+    sensitivity = [
+        {"choice": "band [0.9, 1.1] instead of [0.95, 1.05]",
+         "verdict": interval_verdict(ci, 0.9, 1.1)},
+        {"choice": f"read at the second-largest T ({int(previous['T'])})",
+         "verdict": interval_verdict([previous.ci_low, previous.ci_high], *PREFACTOR_BAND)}]
     return ClaimResult(interval_verdict(ci, *PREFACTOR_BAND), float(last.ratio), ci, details,
-                       {"prefactor_ratio": ratios})
+                       {"prefactor_ratio": ratios}, sensitivity)
 
 
 def measure_deterministic_rate(context) -> ClaimResult:
@@ -195,8 +201,12 @@ def measure_deterministic_rate(context) -> ClaimResult:
     details["max_tv_times_N_at_largest_T"] = float((last["tv"] * last["N"]).max())
     details["stochastic_slope_same_inputs"] = _summary(stochastic, seed=seed)["slope"]
     ci = details["ci95_tv_vs_T"]
+    sensitivity = [{"choice": "band [-1.2, -0.8] instead of [-1.1, -0.9]",
+                    "verdict": deterministic_rule(ci, (-1.2, -0.8))},
+                   {"choice": "band [-1.05, -0.95]",
+                    "verdict": deterministic_rule(ci, (-1.05, -0.95))}]
     return ClaimResult(deterministic_rule(ci), details["slope_tv_vs_T"], ci, details,
-                       {"errors": table, "errors_stochastic": stochastic})
+                       {"errors": table, "errors_stochastic": stochastic}, sensitivity)
 
 
 def _raster(context) -> pd.DataFrame:
