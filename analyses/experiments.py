@@ -19,7 +19,7 @@ from brian2 import second
 
 from evsim.errors import ValidationError
 from evsim.store import atomic_write_json, manifest, write_table
-from evsim.sweep import run_sweep
+from evsim.sweep import grid_cells, run_sweep
 
 __all__ = ["EXPERIMENTS", "softmax_run", "attention_head_run", "mechanism_run", "parse_setting",
            "run_experiment"]
@@ -88,12 +88,21 @@ def parse_setting(text: str) -> tuple:
         return key, raw
 
 
-def _check_parameters(name: str, function, keys) -> None:
-    accepted = list(inspect.signature(function).parameters)
-    unknown = sorted(set(keys) - set(accepted))
+def _check_parameters(name: str, function, values: dict) -> None:
+    """Every parameter in ``values`` ({name: [values]}) exists and has its default's type
+    (an int is accepted where a float is expected, a bool never as a number)."""
+    parameters = inspect.signature(function).parameters
+    unknown = sorted(set(values) - set(parameters))
     if unknown:
-        raise ValidationError("settings", f"unknown parameter(s) {unknown} for experiment '{name}'; accepted: "
-                         f"{accepted}")
+        raise ValidationError("settings", f"unknown parameter(s) {unknown} for experiment "
+                                          f"'{name}'; accepted: {list(parameters)}")
+    for key, options in values.items():
+        expected = type(parameters[key].default)
+        accepted = (int, float) if expected is float else (expected,)
+        for value in options:
+            if isinstance(value, bool) != (expected is bool) or not isinstance(value, accepted):
+                raise ValidationError(key, f"parameter '{key}' of experiment '{name}' must be "
+                                           f"{expected.__name__}, got {value!r}")
 
 
 def run_experiment(name: str, out, *, settings=(), sweep_file=None, workers: int = 1,
@@ -116,12 +125,13 @@ def run_experiment(name: str, out, *, settings=(), sweep_file=None, workers: int
         if not isinstance(spec.get("grid"), dict) or not spec["grid"]:
             raise ValidationError("sweep", f"--sweep file '{path}' needs a non-empty [grid] table of lists")
         grid = spec["grid"]
+        grid_cells(grid)  # every entry a non-empty list
         both = sorted(set(grid) & set(fixed))
         if both:
             raise ValidationError("settings", f"--set {both} also appear in the [grid] of '{path}'; set each "
                              "parameter in one place")
         fixed = {**spec.get("fixed", {}), **fixed}
-    _check_parameters(name, function, [*fixed, *grid])
+    _check_parameters(name, function, {**{k: [v] for k, v in fixed.items()}, **grid})
     out = Path(out)
     started = time.perf_counter()
     full_grid = {**{k: [v] for k, v in fixed.items()}, **grid} or {"seed": [1]}

@@ -9,12 +9,19 @@ from .mechanism_registry import MECHANISMS
 from .softmax import deterministic_softmax, stochastic_softmax, windowed_softmax
 
 
-def _circuit_of(factory, *arguments, doc: str | None = None):
-    """A factory returning the Circuit of ``factory(*arguments, **options)`` (a Head,
-    Mechanism, ...), documented by ``doc`` or the factory's docstring."""
+def _circuit_of(factory):
+    """A factory returning the Circuit of ``factory(**options)`` (a Head, MultiHead, ...)."""
     def build(**options):
-        return factory(*arguments, **options).circuit
-    build.__doc__ = doc or factory.__doc__
+        return factory(**options).circuit
+    build.__doc__ = factory.__doc__
+    return build
+
+
+def _mechanism_circuit(spec):
+    """A factory of the mechanism's Circuit with keyword sizes (N = D = 8, 2 heads by default)."""
+    def build(tokens: int = 8, channels: int = 8, heads: int = 2, **options):
+        return spec.build(tokens, channels, heads, **options).circuit
+    build.__doc__ = f"{spec.label} as a neuron circuit (tokens, channels, heads keywords)."
     return build
 
 
@@ -26,10 +33,7 @@ CIRCUITS = {"single_lif": single_lif, "shared_inhibition": shared_inhibition,
             "spike_matrix_product": spike_matrix_product,
             "attention_head": _circuit_of(attention_head),
             "multi_head_attention": _circuit_of(multi_head_attention),
-            **{f"mechanism_{name}": _circuit_of(spec.build, 8, 8, 2,
-                                                doc=f"{spec.label} as a neuron circuit "
-                                                    "(N = D = 8, 2 heads)")
-               for name, spec in MECHANISMS.items()}}
+            **{f"mechanism_{name}": _mechanism_circuit(spec) for name, spec in MECHANISMS.items()}}
 
 __all__ = ["CIRCUITS", "attention_head", "bernoulli_encoder", "mechanisms", "multi_head_attention",
            "spike_matrix_product", "deterministic_softmax", "shared_inhibition",

@@ -151,7 +151,8 @@ def head_inputs(head: Head, q, k, v, *, key_bias=None) -> tuple:
         arrays.append(x)
     q, k, v = arrays
     if not len(q) == len(k) == len(v):
-        raise ValidationError("q", "parameters 'q', 'k', 'v' must have the same number of trials")
+        raise ValidationError("v", "parameters 'q', 'k', 'v' must have the same number of "
+                                   "trials")
     trials = len(q)
     bias = np.zeros(n) if key_bias is None else np.asarray(key_bias, dtype=float)
     if bias.shape != (n,) or not np.all(np.isfinite(bias)):

@@ -18,7 +18,7 @@ Equations and wiring: docs/mechanisms.md (sections 1.3 and 3):
   coincidence units.
 * :func:`a2os2a` A²OS²A: binary Q, real ReLU K (graded events), ternary V as + and -
   populations, Y = Q K^T V without softmax or scale into an SN (V_th = 0.5 by default; the
-  paper's neuron parameters are not public, see the reference, section 3.7).
+  paper's neuron parameters are not public, see docs/mechanisms.md section 3.5).
 """
 
 from __future__ import annotations

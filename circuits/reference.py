@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: SpikingJelly tau equivalent to an exact LIF with tau_m = 2 dt (the pitfall of section 1.3).
+#: SpikingJelly tau equivalent to an exact LIF with tau_m = 2 dt (the pitfall of section 1.2).
 PITFALL_TAU = 1 / (1 - np.exp(-0.5))
 
 __all__ = ["PITFALL_TAU", "sj_lif", "ssa", "sdsa", "qkta", "dssa", "a2os2a", "REFERENCES"]

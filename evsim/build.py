@@ -62,17 +62,17 @@ def per_neuron_values(name: str, value, unit, trials: int, size: int) -> np.ndar
     array = np.asarray(value, dtype=float)
     shape = array.shape
     if len(shape) == 1 and trials == size > 1:
-        raise ValidationError("value", f"'{name}' has shape {shape}, which is ambiguous when "
-                                       f"trials = size = {size}: pass shape (1, size) for one "
-                                       "value per neuron or (trials, 1) for one per trial")
+        raise ValidationError(name, f"'{name}' has shape {shape}, which is ambiguous when "
+                                    f"trials = size = {size}: pass shape (1, size) for one "
+                                    "value per neuron or (trials, 1) for one per trial")
     if shape in ((), (size,), (1, size), (trials, 1), (trials, size)):
         full = np.broadcast_to(array, (trials, size))
     elif shape == (trials,):
         full = np.broadcast_to(array[:, None], (trials, size))
     else:
-        raise ValidationError("value", f"'{name}' must be a scalar or have shape (size,) = "
-                                       f"({size},), (trials,) = ({trials},) or (trials, size) = "
-                                       f"({trials}, {size}), got {shape}")
+        raise ValidationError(name, f"'{name}' must be a scalar or have shape (size,) = "
+                                    f"({size},), (trials,) = ({trials},) or (trials, size) = "
+                                    f"({trials}, {size}), got {shape}")
     return full.reshape(-1).copy()
 
 

@@ -40,7 +40,8 @@ class Projection:
     scalar for ``all_to_all``/``one_to_one``, an array of shape (source size, target size) for
     ``matrix`` (zero entries make no synapse), a scalar or one value per synapse for
     ``pairs``, whose synapses are ``index_pairs`` = (pre indices, post indices): sparse
-    connectivity without a dense matrix. ``sign`` says whether it adds or subtracts.
+    connectivity without a dense matrix, one synapse per listed pair (a repeated pair makes
+    parallel synapses; :func:`circuits.arithmetic.connect_pairs` merges them instead). ``sign`` says whether it adds or subtracts.
     ``delay`` is extra transmission delay; every hop already costs one time step.
     ``variable`` is the target's variable that each spike increments.
     """
@@ -97,7 +98,7 @@ def _index_pairs(pairs, connectivity: str, source_size: int, target_size: int):
     if pairs is None or len(pairs) != 2:
         raise ValidationError("pairs", "parameter 'pairs' must be (pre indices, post indices) "
                                        "for connectivity='pairs'")
-    pre, post = (np.asarray(index) for index in pairs)
+    pre, post = (np.asarray(index) if len(index) else np.zeros(0, np.int64) for index in pairs)
     for label, index, size in (("pre", pre, source_size), ("post", post, target_size)):
         if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer) or \
                 np.any(index < 0) or np.any(index >= size):
@@ -137,7 +138,8 @@ class Circuit:
         """Add ``size`` neurons of ``model``; returns the Population."""
         _check_name("population", name)
         if name in self.graph:
-            raise ValidationError("model", f"population '{name}' already exists in circuit '{self.name}'")
+            raise ValidationError("name", f"population '{name}' already exists in circuit "
+                                          f"'{self.name}'")
         if not isinstance(model, NeuronModel):
             raise ValidationError("model", f"parameter 'model' must be an evsim NeuronModel, got {model!r}")
         check_integer("size", size, 1)

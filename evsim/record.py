@@ -65,7 +65,8 @@ class SpikeRecord:
         """Spikes of ``population`` on the time grid: bool array (trials, steps, neurons)
         over the whole run (needs spike times)."""
         if self.spikes is None:
-            raise ValidationError("population", "raster needs spike times: simulate with record_spikes=True")
+            raise ValidationError("record_spikes", "raster needs spike times: simulate with "
+                                                   "record_spikes=True")
         if population not in self.spikes:
             raise ValidationError("population", f"unknown population '{population}'; accepted: "
                              f"{sorted(self.spikes)}")
@@ -87,9 +88,10 @@ class SpikeRecord:
             import neo
             import quantities as pq
         except ImportError as error:
-            raise ValidationError("neo", "to_neo needs the neo package: pip install 'evsim[neo]'") from error
+            raise ImportError("to_neo needs the neo package: pip install 'evsim[neo]'") from error
         if self.spikes is None:
-            raise ValidationError("population", "to_neo needs spike times: simulate with record_spikes=True")
+            raise ValidationError("record_spikes", "to_neo needs spike times: simulate with "
+                                                   "record_spikes=True")
         if population not in self.spikes:
             raise ValidationError("population", f"unknown population '{population}'; accepted: "
                              f"{sorted(self.spikes)}")

@@ -15,7 +15,7 @@ from analyses.claims.capacity import capacity_rule
 from analyses.claims.design import design_rule
 from analyses.claims.energy import energy_rule
 from analyses.claims.hyper import hyper_rule
-from analyses.claims.lif import fi_rule
+from analyses.claims.lif import fi_rule, fi_verdict
 from analyses.claims.softmax import deterministic_rule, floor_observed
 from analyses.stats import rate_verdict
 from evsim import ValidationError
@@ -63,6 +63,13 @@ def _fi_table(errors_min, errors_max, below_spikes=0):
 ])
 def test_fi_rule(table, verdict):
     assert fi_rule(table)[0] == verdict
+
+
+def test_fi_verdict_needs_the_euler_control_rejected():
+    good, bad = _fi_table([-0.7, -0.5], [-0.6, -0.1]), _fi_table([-2.0, -0.5], [-0.6, -0.1])
+    assert fi_verdict(good, bad) == "supported"
+    assert fi_verdict(bad, bad) == "refuted"
+    assert fi_verdict(good, good) == "not-testable"  # the control passes: the rule is blind
 
 
 @pytest.mark.parametrize("ci, verdict, tight", [([-0.52, -0.47], "supported", True),
@@ -166,6 +173,7 @@ def _codes(binary=(1.0, 0.999, 1.0), ternary=(1.585, 1.584, 1.585), relu=12.0):
     (_codes(), "supported"),
     (_codes(binary=(0.9, 0.89, 0.91)), "refuted"),  # binary code misses its capacity
     (_codes(ternary=(1.7, 1.69, 1.71)), "refuted"),  # above capacity
+    (_codes(binary=(1.004, 1.002, 1.006)), "refuted"),  # CI above capacity, within 0.01 of it
     (_codes(relu=1.2), "refuted"),  # order binary < ternary < ReLU broken
 ])
 def test_capacity_rule(codes, verdict):
@@ -174,6 +182,7 @@ def test_capacity_rule(codes, verdict):
 
 @pytest.mark.parametrize("outcomes, verdict", [([True] * 4, "supported"),
                                                ([False, False, False, True], "refuted"),
+                                               ([False, False, True, True], "partial"),
                                                ([False, True, True, True], "partial")])
 def test_hyper_rule(outcomes, verdict):
     assert hyper_rule(outcomes) == verdict

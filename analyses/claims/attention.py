@@ -40,7 +40,7 @@ MECHANISMS_PROTOCOL = (
     "Each mechanism is an explicit circuit of discrete SpikingJelly-semantics LIF neurons "
     "(tau = 2, hard reset; coincidence units = tau 1) and synapses (one step per hop, paths "
     "equalised by delays); DSSA uses patch 2 for N >= 8. Random operands (spike probability "
-    "0.3, SSA (8/(N d))^(1/3); A²OS²A: K = ReLU(N(0,1)), V ternary with P(+-1) = 0.3) at "
+    "0.3, SSA (8/(N d))^(1/3); A²OS²A: K = ReLU(N(0,1)), V ternary with P(V != 0) = 0.3) at "
     f"(N, D, heads) = {MECHANISM_SIZES.text('sizes', _sizes_text)}, T = "
     f"{MECHANISM_SIZES.text('T')} steps, {MECHANISM_SIZES.text('trials')} trials. Output spikes "
     "are compared element by element with a NumPy tensor reference written from the "
@@ -112,20 +112,27 @@ EQUIVARIANCE_SIZES = Sizes(quick=dict(trials=4, head_trials=24, duration=1.0),
                            full=dict(trials=8, head_trials=48, duration=2.0),
                            toy=dict(trials=1, head_trials=4, duration=0.2))
 ALPHA = 0.01
+EQUIVARIANCE_SHAPE = (8, 8, 2, 8)  # tokens N, channels D, heads, steps T
+POSITIONAL_BIAS = 0.8  # control: token i's attention neurons get POSITIONAL_BIAS i / N
+KEY_BIAS = 0.5  # head control: extra drive (units of delta) of key 0
+HEAD_SIZE = 4  # the stochastic head's n = d
 
 EQUIVARIANCE_PROTOCOL = (
-    "Deterministic: each mechanism at (N, D, heads) = (8, 8, 2), T = 8, "
+    "Deterministic: each mechanism at (N, D, heads) = "
+    f"({EQUIVARIANCE_SHAPE[0]}, {EQUIVARIANCE_SHAPE[1]}, {EQUIVARIANCE_SHAPE[2]}), "
+    f"T = {EQUIVARIANCE_SHAPE[3]}, "
     f"{EQUIVARIANCE_SIZES.text('trials')} random operand sets, each also run with its tokens "
     "permuted by a random permutation P (same run); test: out(P x) == P out(x) element by "
     "element. DSSA is also run with patch 2 (a positional operation, expected to break "
-    "equivariance) and a negative control, SSA with a positional bias 0.8 i / N on token i's "
-    "attention neurons, must fail the test. Stochastic: the softmax attention head (n = d = 4, "
-    "replicas 1, beta 1, 80 Hz per row) on one value set and its permutation, "
+    f"equivariance) and a negative control, SSA with a positional bias {POSITIONAL_BIAS} i / N "
+    "on token i's attention neurons, must fail the test. Stochastic: the softmax attention "
+    f"head (n = d = {HEAD_SIZE}, replicas 1, beta 1, 80 Hz per row) on one value set and its "
+    "permutation, "
     f"{EQUIVARIANCE_SIZES.text('head_trials')} trials each, "
     f"{EQUIVARIANCE_SIZES.text('duration', lambda s: f'{s:g} s')}; per query row, a chi-square "
     "homogeneity test of the pooled attention-spike histograms (un-permuted), Bonferroni "
-    f"alpha = {ALPHA} over rows; control: a key-position bias of 0.5 delta on key 0 must be "
-    "rejected. Rule (before the run): refuted if an equivariant mechanism shows a mismatch or "
+    f"alpha = {ALPHA} over rows; control: a key-position bias of {KEY_BIAS} delta on key 0 "
+    "must be rejected. Rule (before the run): refuted if an equivariant mechanism shows a mismatch or "
     "the head is rejected; otherwise not-testable if a control is not caught; supported "
     "otherwise. The rule cannot reach partial."
 )
@@ -145,7 +152,7 @@ def _permute_tokens(x: np.ndarray, perms: np.ndarray) -> np.ndarray:
 
 def _deterministic_equivariance(context, name, rng, trials, *, patch=1,
                                 positional_bias=None) -> dict:
-    n, D, h, T = 8, 8, 2, 8
+    n, D, h, T = EQUIVARIANCE_SHAPE
     spec = get_spec(name)
     if positional_bias is not None:
         mechanism = mechanisms.ssa(n, D, h, positional_bias=positional_bias)
@@ -163,12 +170,14 @@ def _deterministic_equivariance(context, name, rng, trials, *, patch=1,
 
 def _head_equivariance(context, trials: int, duration: float) -> pd.DataFrame:
     rng = context.rng("head values")
-    n = d = 4
+    n = d = HEAD_SIZE
     q, k, v = rng.random((3, 1, n, d))
     perm = rng.permutation(n)
     inverse = np.argsort(perm)
     rows = []
-    for control, bias in ((False, None), (True, np.array([0.5, 0, 0, 0]))):
+    key_bias = np.zeros(n)
+    key_bias[0] = KEY_BIAS
+    for control, bias in ((False, None), (True, key_bias)):
         values = [np.repeat(x, trials, 0) for x in (q, k, v)]
         permuted = [x[:, perm] for x in values]
         stacked = [np.concatenate([a, b]) for a, b in zip(values, permuted)]
@@ -193,7 +202,8 @@ def measure_equivariance(context) -> ClaimResult:
     rows = [_deterministic_equivariance(context, name, rng, size["trials"]) for name in NAMES]
     rows.append(_deterministic_equivariance(context, "dssa", rng, size["trials"], patch=2))
     rows.append(_deterministic_equivariance(context, "ssa", rng, size["trials"],
-                                            positional_bias=0.8 * np.arange(8) / 8))
+                                            positional_bias=POSITIONAL_BIAS * np.arange(
+                                                EQUIVARIANCE_SHAPE[0]) / EQUIVARIANCE_SHAPE[0]))
     table = pd.DataFrame(rows)
     head = _head_equivariance(context, size["head_trials"], size["duration"])
     plain = table[(table.patch == 1) & ~table.control]
@@ -208,7 +218,7 @@ def measure_equivariance(context) -> ClaimResult:
         "head_min_p": float(head[~head.control].p.min()),
         "head_control_max_p": float(head[head.control].p.max()),
         "head_control_rejected_rows": int(head[head.control].rejected.sum()),
-        "alpha_per_row": ALPHA / 4,
+        "alpha_per_row": ALPHA / HEAD_SIZE,
         "note": "DSSA with patch > 1 is not token-permutation equivariant (patching is "
                 "positional); with patch 1 it is."}
     return ClaimResult(verdict, float(plain.mismatches.sum()), None, details,

@@ -164,40 +164,46 @@ class ClaimContext:
         return np.random.default_rng(self.seed_for(purpose, shared=shared))
 
     # -- the road to the simulator -------------------------------------------------------------
-    def _log(self, what: str, seed) -> None:
-        self.runs.append({"what": what, "target": self.target, "seed": seed})
+    def _log(self, what: str, record, seed) -> None:
+        """Log a run with the target its SpikeRecord says it ran on."""
+        self.runs.append({"what": what, "target": record.metadata["target"], "seed": seed})
 
     def simulate(self, circuit, inputs=None, duration=None, *, seed: int, **options):
         """:func:`evsim.simulate` on this context's target with ``seed`` (from :meth:`seed_for`)."""
         from evsim import simulate
 
-        self._log(f"simulate {circuit.name}", seed)
-        return simulate(circuit, inputs, duration, seed=seed, target=self.target, **options)
+        record = simulate(circuit, inputs, duration, seed=seed, target=self.target, **options)
+        self._log(f"simulate {circuit.name}", record, seed)
+        return record
 
     def run_mechanism(self, mechanism, operands: dict, *, seed: int):
         """:func:`circuits.mechanisms.run_mechanism` on this context's target."""
         from circuits.mechanisms import run_mechanism
 
-        self._log(f"mechanism {mechanism.name}", seed)
-        return run_mechanism(mechanism, operands, seed=seed, target=self.target)
+        spikes, record = run_mechanism(mechanism, operands, seed=seed, target=self.target)
+        self._log(f"mechanism {mechanism.name}", record, seed)
+        return spikes, record
 
     def run_head(self, q, k, v, *, seed: int, **options):
         """:func:`circuits.attention.run_head` on this context's target."""
         from circuits.attention import run_head
 
-        self._log("attention head", seed)
-        return run_head(q, k, v, seed=seed, target=self.target, **options)
+        result = run_head(q, k, v, seed=seed, target=self.target, **options)
+        self._log("attention head", result[2], seed)
+        return result
 
     def sweep(self, function: Callable[..., dict], grid: dict):
         """:func:`evsim.sweep.run_sweep` of ``function`` over ``grid`` with this context's
-        target added to every cell (``function`` takes ``target``; seeds come in ``grid``)."""
-        from evsim.sweep import grid_cells, run_sweep
+        target added to every cell. ``function`` takes ``target`` and ``seed`` (from ``grid``)
+        and returns, under "ran_on", the target its simulation reported."""
+        from evsim.sweep import run_sweep
 
-        grid = {**grid, "target": [self.target]}
-        for cell in grid_cells(grid):
-            self._log(f"sweep cell {function.__name__}", cell.get("seed"))
-        return run_sweep(function, grid, self.sweep_cache(), workers=self.workers,
-                         scheduler=self.scheduler, progress=False)
+        cells = run_sweep(function, {**grid, "target": [self.target]}, self.sweep_cache(),
+                          workers=self.workers, scheduler=self.scheduler, progress=False)
+        for cell in cells.itertuples():
+            self.runs.append({"what": f"sweep cell {function.__name__}",
+                              "target": cell.ran_on, "seed": cell.seed})
+        return cells
 
     def shared(self, key: str, compute: Callable[[], object]):
         """``compute()`` once per verify run for ``key`` (e.g. one softmax run that three claims

@@ -89,7 +89,7 @@ def bounds_cell(n: int, d: int, scale: str, seed: int, target: str) -> dict:
                       T[-1] * STEP, trials=len(p), seed=int(rng.integers(2 ** 31)),
                       dt=STEP, checkpoints=T * STEP, target=target,
                       initial={"deterministic/enc": initial["enc"]})
-    result = {"T": T.tolist(),
+    result = {"T": T.tolist(), "ran_on": record.metadata["target"],
               "lipschitz": [_lipschitz(L, family, n, d, rng) for L, family in combos]}
     for code in CODES:
         counts = record.counts[f"{code}/enc"].reshape(len(T), len(combos), seeds, n, d)

@@ -12,13 +12,15 @@ from ..plots import figure, paper_style, save_figure
 from .base import Claim, ClaimResult, Sizes
 
 SIZES = Sizes(quick=dict(trials=4, T=64), full=dict(trials=8, T=64), toy=dict(trials=1, T=16))
+TOKENS = 8  # N = D
 #: the uniform binary and ternary codes must reach their capacity within this many bits
 ATTAIN_BITS = 0.01
 
 PROTOCOL = (
     "Analytic (Proposition 1: C = log2 |states| per element): binary 1 bit, ternary log2 3 = "
     "1.585 bits, ReLU in float32 log2(2^31 - 2^23) = 30.99 bits. Measured from the A²OS²A "
-    f"circuit's source events ({SIZES.text('trials')} trials, N = D = 8, T = {SIZES.text('T')} "
+    f"circuit's source events ({SIZES.text('trials')} trials, N = D = {TOKENS}, T = "
+    f"{SIZES.text('T')} "
     "steps): Q spikes with p = 1/2, V ternary uniform, K = ReLU(N(0,1)) in float32 read from "
     "the graded events (0 where no event); Miller-Madow plug-in entropy per element with a "
     "bootstrap CI. Rule (before the run): supported if every measured entropy's CI lower end "
@@ -47,7 +49,7 @@ def capacity_rule(codes: pd.DataFrame) -> tuple:
 def measure(context) -> ClaimResult:
     size = context.sizes(SIZES)
     rng = context.rng("codes and bootstrap")
-    n = D = 8
+    n = D = TOKENS
     T = size["T"]
     shape = (size["trials"], T, n, D)
     q = (rng.random(shape) < 0.5).astype(float)

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 from brian2 import Hz, ms
 
-from ..convergence import T_FULL, T_QUICK, errors, run_softmax, score_vectors
+from ..convergence import (BURN_IN, RACE_RATE, T_FULL, T_QUICK, WINDOW, errors, run_softmax,
+                           score_vectors)
 from ..plots import figure, log_log, paper_style, save_figure
 from ..stats import bootstrap_ratio, bootstrap_slope, loglog_slope, pairwise_orders, rate_verdict
-from .base import Claim, ClaimResult, Sizes, all_or_none, interval_verdict
+from .base import Claim, ClaimResult, Sizes, all_or_none, interval_verdict, number_list
 
 __all__ = ["SIZES", "CLAIMS", "deterministic_rule", "floor_observed"]
 
@@ -94,16 +95,18 @@ RATE_PROTOCOL = (
     "Construction S (n escape-noise neurons, hazard rho0 exp(u_j - I), one relay interneuron "
     "whose spikes feed a fast trace w = 5 delta, tau 1 ms, and a slow integral trace, eta = "
     "0.05 delta per spike, drift eta x 80 Hz; dt = 0.1 ms, population rate 80 Hz, so rate x dt "
-    "= 0.008). Score vectors s ~ N(0, 1.5^2) for n in {4, 16, 64} x temperature in {0.5, 1, 2} "
-    f"({SIZES.text('per_cell')} vectors per cell, {SIZES.text('seeds')} seeds), all in one "
-    "Brian2 run (vectors with n < 64 padded with silent neurons). Counts after a 20 ms burn-in "
+    f"= 0.008). Score vectors s ~ N(0, 1.5^2) for n in {{{number_list(N_VALUES)}}} x temperature "
+    f"in {{{number_list(TEMPERATURES)}}} ({SIZES.text('per_cell')} vectors per cell, "
+    f"{SIZES.text('seeds')} seeds), all in one Brian2 run (vectors with n < {max(N_VALUES)} "
+    f"padded with silent neurons). Counts after a {BURN_IN / ms:g} ms burn-in "
     f"are read at nested T = expected spikes = {SIZES.text('T', _T_text)}; T/80 Hz is the "
     "read-out window. Error: TV(n_j / N, softmax(s/temperature)), averaged over all trials. "
     "Slope: least squares of log mean TV on log T; 95% CI from 2000 bootstrap resamples of "
     "seeds within each score vector, paired across T. Rule (before the run): supported if the "
     f"CI's upper end <= {AT_LEAST}, refuted if its lower end > {AT_LEAST}, partial otherwise; "
     f"tight if the CI lies within [{TIGHT[0]}, {TIGHT[1]}]. The windowed race S' (one winner "
-    "per 5 ms window, race rate 1 kHz so race rate x dt = 0.1, T = number of windows) is "
+    f"per {WINDOW / ms:g} ms window, race rate {RACE_RATE / Hz:g} Hz so race rate x dt = "
+    f"{float(RACE_RATE * 0.1 * ms):g}, T = number of windows) is "
     "measured on the same vectors and reported in details with the same rule."
 )
 
