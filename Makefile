@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_batched_vs_loop.py
 	$(BIN)/python benchmarks/bench_softmax.py
 	$(BIN)/python benchmarks/bench_mechanisms.py
+	$(BIN)/python benchmarks/bench_checkpoints.py
 
 clean:
 	rm -rf $(VENV) results

@@ -86,3 +86,32 @@ def test_record_rates_and_long_table():
     assert table["count"].sum() == sum(c.sum() for c in record.counts.values())
     with pytest.raises(ValueError, match="unknown population 'nope'"):
         record.rates("nope")
+
+
+@pytest.mark.parametrize("seed_value", [1, 2])
+def test_counts_read_in_one_run_equal_one_run_per_checkpoint(seed_value, monkeypatch):
+    """Many checkpoints are read in one run (a snapshot every step) when that is cheaper; the
+    counts are exactly those of one Network.run per checkpoint, spikes random included."""
+    import sys
+
+    from circuits import bernoulli_encoder
+
+    simulate_module = sys.modules["evsim.simulate"]
+    checkpoints = np.array([1, 2, 3, 5, 8, 13, 21, 34, 55, 89]) * ms
+    results = []
+    for one_run in (True, False):
+        monkeypatch.setattr(simulate_module, "snapshot_in_one_run",
+                            lambda checkpoints, steps, one_run=one_run: one_run)
+        record = simulate(bernoulli_encoder(6), {"values": 0.3}, 89 * ms, trials=4,
+                          seed=seed_value, dt=1 * ms, checkpoints=checkpoints)
+        results.append(record.counts["enc"])
+    np.testing.assert_array_equal(results[0], results[1])
+    assert results[0][-1].sum() > 0 and (np.diff(results[0], axis=0) >= 0).all()
+
+
+def test_one_run_is_chosen_only_where_it_is_cheaper():
+    from evsim.simulate import snapshot_in_one_run
+
+    assert snapshot_in_one_run(105, 8192)  # a bounds cell: ~100 checkpoints, 8k steps
+    assert not snapshot_in_one_run(10, 128_000)  # a softmax run: few checkpoints, many steps
+    assert not snapshot_in_one_run(1, 10)  # nothing to snapshot
