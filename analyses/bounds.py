@@ -119,8 +119,8 @@ def minimal_T(error_at: Callable[[int], float], eps: float, candidates) -> int |
     candidates = np.asarray(candidates)
     if candidates.ndim != 1 or len(candidates) == 0 or np.any(np.diff(candidates) <= 0) \
             or candidates[0] < 1:
-        raise ValidationError("candidates", "parameter 'candidates' must be a non-empty increasing 1-D sequence "
-                         "of time-step counts >= 1")
+        raise ValidationError("candidates", "parameter 'candidates' must be a non-empty increasing "
+                                            "1-D sequence of time-step counts >= 1")
     low, index = -1, 0
     while error_at(int(candidates[index])) > eps:
         if index == len(candidates) - 1:
@@ -141,7 +141,7 @@ def minimal_T_on_curve(errors, candidates, eps: float) -> int | None:
     """:func:`minimal_T` on a measured curve: ``errors[k]`` is the error at ``candidates[k]``."""
     errors, candidates = np.asarray(errors, dtype=float), np.asarray(candidates)
     if errors.shape != candidates.shape:
-        raise ValidationError("errors", f"parameter 'errors' must have the shape of 'candidates' "
-                         f"{candidates.shape}, got {errors.shape}")
+        raise ValidationError("errors", "parameter 'errors' must have the shape of 'candidates' "
+                                        f"{candidates.shape}, got {errors.shape}")
     index = {int(t): k for k, t in enumerate(candidates)}
     return minimal_T(lambda t: errors[index[t]], eps, candidates)

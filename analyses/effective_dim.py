@@ -30,8 +30,8 @@ __all__ = ["spectrum", "participation_ratio", "effective_rank", "variance_count"
 def _data(X) -> np.ndarray:
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[0] < 4 or X.shape[1] < 1 or not np.all(np.isfinite(X)):
-        raise ValidationError("X", f"parameter 'X' must be a finite (samples >= 4, features >= 1) array, "
-                         f"got shape {X.shape}")
+        raise ValidationError("X", "parameter 'X' must be a finite (samples >= 4, features >= 1) "
+                                   f"array, got shape {X.shape}")
     return X
 
 
@@ -39,8 +39,8 @@ def _eigenvalues(values) -> np.ndarray:
     lam = np.asarray(values, dtype=float)
     if lam.ndim != 1 or len(lam) == 0 or not np.all(np.isfinite(lam)) or np.any(lam < 0) \
             or lam.sum() <= 0:
-        raise ValidationError("eigenvalues", "parameter 'eigenvalues' must be a non-empty 1-D array of finite "
-                         "values >= 0 with a positive sum")
+        raise ValidationError("eigenvalues", "parameter 'eigenvalues' must be a non-empty 1-D "
+                                             "array of finite values >= 0 with a positive sum")
     return np.sort(lam)[::-1]
 
 

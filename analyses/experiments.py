@@ -110,7 +110,8 @@ def run_experiment(name: str, out, *, settings=(), sweep_file=None, workers: int
     """Run experiment ``name`` once (``settings``: 'key=value' strings) or over the grid of
     ``sweep_file``; write ``out``/results.csv and manifest.json; return the results table."""
     if name not in EXPERIMENTS:
-        raise ValidationError("experiment", f"unknown experiment '{name}'; accepted: {sorted(EXPERIMENTS)}")
+        raise ValidationError("experiment", f"unknown experiment '{name}'; accepted: "
+                                            f"{sorted(EXPERIMENTS)}")
     function = EXPERIMENTS[name]
     fixed = dict(parse_setting(text) for text in settings)
     grid = {}
@@ -123,13 +124,14 @@ def run_experiment(name: str, out, *, settings=(), sweep_file=None, workers: int
         except tomllib.TOMLDecodeError as error:
             raise ValidationError("sweep", f"--sweep file '{path}' is not valid TOML: {error}") from error
         if not isinstance(spec.get("grid"), dict) or not spec["grid"]:
-            raise ValidationError("sweep", f"--sweep file '{path}' needs a non-empty [grid] table of lists")
+            raise ValidationError("sweep", f"--sweep file '{path}' needs a non-empty [grid] table "
+                                           "of lists")
         grid = spec["grid"]
         grid_cells(grid)  # every entry a non-empty list
         both = sorted(set(grid) & set(fixed))
         if both:
-            raise ValidationError("settings", f"--set {both} also appear in the [grid] of '{path}'; set each "
-                             "parameter in one place")
+            raise ValidationError("settings", f"--set {both} also appear in the [grid] of "
+                                              f"'{path}'; set each parameter in one place")
         fixed = {**spec.get("fixed", {}), **fixed}
     _check_parameters(name, function, {**{k: [v] for k, v in fixed.items()}, **grid})
     out = Path(out)

@@ -23,7 +23,8 @@ CAPACITY_BITS = {"binary": 1.0, "ternary": float(np.log2(3)),
 def capacity_bits(states: int) -> float:
     """log2(states): the capacity of a code with ``states`` symbols (Proposition 1)."""
     if not (isinstance(states, (int, np.integer)) and states >= 1):
-        raise ValidationError("states", f"parameter 'states' must be an integer >= 1, got {states!r}")
+        raise ValidationError("states", "parameter 'states' must be an integer >= 1, got "
+                                        f"{states!r}")
     return float(np.log2(states))
 
 

@@ -29,7 +29,8 @@ def figure(width: str = "single", height: float = 2.4, **subplots):
     """A new figure in the paper style at journal column width (``"single"`` or ``"double"``)."""
     widths = {"single": SINGLE_COLUMN, "double": DOUBLE_COLUMN}
     if width not in widths:
-        raise ValidationError("width", f"parameter 'width' must be one of {tuple(widths)}, got {width!r}")
+        raise ValidationError("width", f"parameter 'width' must be one of {tuple(widths)}, got "
+                                       f"{width!r}")
     with paper_style():
         return plt.subplots(figsize=(widths[width], height), **subplots)
 

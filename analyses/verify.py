@@ -31,12 +31,14 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, target: str = "
     from evsim.simulate import TARGETS
 
     if target not in TARGETS:
-        raise ValidationError("target", f"parameter 'target' must be one of {TARGETS}, "
-                                        f"got {target!r}")
+        raise ValidationError("target", f"parameter 'target' must be one of {TARGETS}, got "
+                                        f"{target!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValidationError("seed", f"parameter 'seed' must be a non-negative integer, got {seed!r}")
+        raise ValidationError("seed", "parameter 'seed' must be a non-negative integer, got "
+                                      f"{seed!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValidationError("workers", f"parameter 'workers' must be an integer >= 1, got {workers!r}")
+        raise ValidationError("workers", "parameter 'workers' must be an integer >= 1, got "
+                                         f"{workers!r}")
     claims = select(only)
     scale = scale or ("quick" if quick else "full")
     context = ClaimContext(scale=scale, seed=seed, target=target, workers=workers,
@@ -80,7 +82,8 @@ def replot(run_dir, only=None) -> list[str]:
     run_dir = Path(run_dir)
     claims_file = run_dir / "claims.json"
     if not claims_file.is_file():
-        raise ValidationError("run_dir", f"RUN_DIR '{run_dir}' has no claims.json (not an evsim verify run)")
+        raise ValidationError("run_dir", f"RUN_DIR '{run_dir}' has no claims.json (not an evsim "
+                                         "verify run)")
     ids = [entry["id"] for entry in json.loads(claims_file.read_text())["claims"]]
     unknown = sorted(set(only or []) - set(ids))
     if unknown:

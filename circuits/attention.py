@@ -88,7 +88,7 @@ def attention_head(tokens: int = 4, dim: int = 4, *, replicas: int = 1, beta: fl
     check_quantity("dt", dt, ms, positive=True)
     if float(rate * dt) > MAX_RATE_DT:
         raise ValidationError("rate", f"parameter 'rate' x dt must be <= {MAX_RATE_DT}, got "
-                         f"{float(rate * dt):g}")
+                                      f"{float(rate * dt):g}")
     n, d, m = tokens, dim, replicas
     circuit = Circuit("attention_head")
     for name in "QKV":
@@ -144,19 +144,19 @@ def head_inputs(head: Head, q, k, v, *, key_bias=None) -> tuple:
     for name, x in (("q", q), ("k", k), ("v", v)):
         x = np.asarray(x, dtype=float)
         if x.ndim != 3 or x.shape[1:] != (n, d):
-            raise ValidationError(name, f"parameter '{name}' must have shape (trials, n, d) = (trials, {n}, "
-                             f"{d}), got {x.shape}")
+            raise ValidationError(name, f"parameter '{name}' must have shape (trials, n, d) = "
+                                        f"(trials, {n}, {d}), got {x.shape}")
         if not np.all(np.isfinite(x)) or np.any(x < 0) or np.any(x > 1):
             raise ValidationError(name, f"parameter '{name}' must be finite and lie in [0, 1]")
         arrays.append(x)
     q, k, v = arrays
     if not len(q) == len(k) == len(v):
-        raise ValidationError("v", "parameters 'q', 'k', 'v' must have the same number of "
-                                   "trials")
+        raise ValidationError("v", "parameters 'q', 'k', 'v' must have the same number of trials")
     trials = len(q)
     bias = np.zeros(n) if key_bias is None else np.asarray(key_bias, dtype=float)
     if bias.shape != (n,) or not np.all(np.isfinite(bias)):
-        raise ValidationError("key_bias", f"parameter 'key_bias' must be finite with shape (n,) = ({n},)")
+        raise ValidationError("key_bias", "parameter 'key_bias' must be finite with shape (n,) = "
+                                          f"({n},)")
 
     def tile(x):  # (trials, ...) -> (trials, replicas * ...)
         return np.broadcast_to(x[:, None], (trials, m) + x.shape[1:]).reshape(trials, -1)

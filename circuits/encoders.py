@@ -64,7 +64,8 @@ def encoder_inputs(kind: str, values, dt, *, rng=None) -> tuple:
         current = x * _THRESHOLD * _TAU / (1 * Mohm * dt)
         rng = rng or np.random.default_rng()
         return current, {"enc": {"v": rng.uniform(0, 1, x.shape) * _THRESHOLD}}
-    raise ValidationError("kind", f"parameter 'kind' must be 'bernoulli' or 'sigma_delta', got {kind!r}")
+    raise ValidationError("kind", "parameter 'kind' must be 'bernoulli' or 'sigma_delta', got "
+                                  f"{kind!r}")
 
 
 def decode(counts, steps: int) -> np.ndarray:
@@ -77,8 +78,8 @@ def range_to_rate(values, half_range) -> np.ndarray:
     """Signed values y in [-R, R] as firing probabilities p = (y + R) / (2R) in [0, 1]."""
     y, R = np.asarray(values, dtype=float), np.asarray(half_range, dtype=float)
     if not np.all(R > 0) or not np.all(np.abs(y) <= R):
-        raise ValidationError("values", "parameter 'values' must lie in [-half_range, half_range] with "
-                         "half_range > 0")
+        raise ValidationError("values", "parameter 'values' must lie in [-half_range, half_range] "
+                                        "with half_range > 0")
     return (y + R) / (2 * R)
 
 

@@ -157,6 +157,5 @@ MECHANISMS: dict[str, MechanismSpec] = {spec.name: spec for spec in (
 def get_spec(name: str) -> MechanismSpec:
     """The spec of mechanism ``name`` (one clear error for an unknown name)."""
     if name not in MECHANISMS:
-        raise ValidationError("name", f"unknown mechanism '{name}'; accepted: "
-                                      f"{list(MECHANISMS)}")
+        raise ValidationError("name", f"unknown mechanism '{name}'; accepted: {list(MECHANISMS)}")
     return MECHANISMS[name]

@@ -75,25 +75,27 @@ class Mechanism:
 def _check_operands(mechanism: Mechanism, operands: dict) -> None:
     missing = set(mechanism.operands) - set(operands)
     if missing or set(operands) - set(mechanism.operands):
-        raise ValidationError("operands", f"parameter 'operands' must have exactly the keys "
-                         f"{sorted(mechanism.operands)} for {mechanism.name}, "
-                         f"got {sorted(operands)}")
+        raise ValidationError("operands", "parameter 'operands' must have exactly the keys "
+                                          f"{sorted(mechanism.operands)} for {mechanism.name}, got "
+                                          f"{sorted(operands)}")
     shapes = {np.shape(x) for x in operands.values()}
     expected = (mechanism.tokens, mechanism.channels)
     for name, x in operands.items():
         x = np.asarray(x, dtype=float)
         if x.ndim != 4 or x.shape[2:] != expected or x.shape[1] < 1 or x.shape[0] < 1:
-            raise ValidationError("operands", f"operand '{name}' must have shape (trials, T >= 1, N, D) with "
-                             f"(N, D) = {expected}, got {x.shape}")
+            raise ValidationError("operands", f"operand '{name}' must have shape (trials, T >= 1, "
+                                              f"N, D) with (N, D) = {expected}, got {x.shape}")
         kind = mechanism.operands[name]
         allowed = {"spikes": (0, 1), "ternary": (-1, 0, 1)}.get(kind)
         if allowed is not None and not np.all(np.isin(x, allowed)):
-            raise ValidationError("operands", f"operand '{name}' must be {kind} (values in {allowed}), got "
-                             f"values such as {x[~np.isin(x, allowed)][:3].tolist()}")
+            raise ValidationError("operands", f"operand '{name}' must be {kind} (values in "
+                                              f"{allowed}), got values such as "
+                                              f"{x[~np.isin(x, allowed)][:3].tolist()}")
         if kind == "real>=0" and not (np.all(np.isfinite(x)) and np.all(x >= 0)):
             raise ValidationError("operands", f"operand '{name}' must be real, finite and >= 0")
     if len(shapes) != 1:
-        raise ValidationError("operands", f"all operands must have the same shape, got {sorted(shapes)}")
+        raise ValidationError("operands", "all operands must have the same shape, got "
+                                          f"{sorted(shapes)}")
 
 
 def _identity(x):
@@ -112,7 +114,8 @@ def _check_sizes(tokens: int, channels: int, heads: int) -> int:
     check_integer("channels", channels, 1)
     check_integer("heads", heads, 1)
     if channels % heads:
-        raise ValidationError("heads", f"parameter 'heads' must divide channels = {channels}, got {heads}")
+        raise ValidationError("heads", f"parameter 'heads' must divide channels = {channels}, got "
+                                       f"{heads}")
     return channels // heads
 
 
@@ -158,8 +161,9 @@ def ssa(tokens: int = 8, channels: int = 8, heads: int = 2, *, scale: float = 0.
     if positional_bias is not None:
         bias = np.repeat(np.asarray(positional_bias, dtype=float), channels)
         if bias.shape != (n * channels,) or not np.all(np.isfinite(bias)):
-            raise ValidationError("positional_bias", f"parameter 'positional_bias' must be finite with shape (N,) = "
-                             f"({n},), got shape {np.shape(positional_bias)}")
+            raise ValidationError("positional_bias", "parameter 'positional_bias' must be finite "
+                                                     f"with shape (N,) = ({n},), got shape "
+                                                     f"{np.shape(positional_bias)}")
         circuit.add_input("bias", "attn")
         ports["Q"] = ports["Q"] + [("bias", lambda x: _from_step(bias, 2, x.shape))]
     return Mechanism("ssa", circuit, dict.fromkeys("QKV", "spikes"), "attn", n, channels, 2,
@@ -268,13 +272,14 @@ def _dssa_weights(weights: dict, D: int, patch: int):
     required = {"W1": (D, D, patch), "W2": (D, D, patch), "b1": (D,), "b2": (D,), "c1": (),
                 "c2": ()}
     if not isinstance(weights, dict) or set(weights) != set(required):
-        raise ValidationError("weights", f"parameter 'weights' must be a dict with keys {sorted(required)}")
+        raise ValidationError("weights", "parameter 'weights' must be a dict with keys "
+                                         f"{sorted(required)}")
     arrays = []
     for key, shape in required.items():
         value = np.asarray(weights[key], dtype=float)
         if value.shape != shape or not np.all(np.isfinite(value)):
             raise ValidationError("weights", f"weights['{key}'] must be finite with shape {shape}, "
-                             f"got {value.shape}")
+                                             f"got {value.shape}")
         arrays.append(value)
     return arrays
 

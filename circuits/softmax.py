@@ -112,8 +112,8 @@ def stochastic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
         if not (isinstance(value, (int, float)) and value >= 0):
             raise ValidationError(name, f"parameter '{name}' must be a number >= 0, got {value!r}")
     if inhibition not in ("subtractive", "shunting", None):
-        raise ValidationError("inhibition", "parameter 'inhibition' must be 'subtractive', 'shunting' or None, "
-                         f"got {inhibition!r}")
+        raise ValidationError("inhibition", "parameter 'inhibition' must be 'subtractive', "
+                                            f"'shunting' or None, got {inhibition!r}")
     model, feedback = stochastic_unit(rate, fast_weight=fast_weight, tau_fast=tau_fast,
                                       slow_weight=slow_weight, t_ref=t_ref,
                                       inhibition=inhibition)
@@ -148,8 +148,9 @@ def windowed_softmax(n: int = 8, *, window=50 * ms, race_rate=100 * Hz,
     _check_common(n, race_rate, dt, max_rate_dt)
     check_quantity("window", window, ms, positive=True)
     if float(race_rate * window) < 5:
-        raise ValidationError("race_rate", f"parameter 'race_rate' x window must be >= 5 (got "
-                         f"{float(race_rate * window):g}), else many windows stay empty")
+        raise ValidationError("race_rate", "parameter 'race_rate' x window must be >= 5 (got "
+                                           f"{float(race_rate * window):g}), else many windows "
+                                           "stay empty")
     model = models.escape_noise_lif(tau_m=TAU_M, rho0=1 * Hz, delta=DELTA,
                                     resistance=RESISTANCE, tau_syn=1000 * window, window=window)
     return limit_dt(_lateral_inhibition("windowed_softmax", model, n,
@@ -168,7 +169,8 @@ def deterministic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
     """
     _check_common(n, rate, dt, max_rate_dt)
     if not (isinstance(gain_step, (int, float)) and gain_step > 0):
-        raise ValidationError("gain_step", f"parameter 'gain_step' must be a number > 0, got {gain_step!r}")
+        raise ValidationError("gain_step", "parameter 'gain_step' must be a number > 0, got "
+                                           f"{gain_step!r}")
     model = models.gain_modulated_if(tau_m=10 * ms, v_th=1 * mV, t_ref=t_ref,
                                      resistance=RESISTANCE, gain_drift=gain_step * rate)
     return limit_dt(_lateral_inhibition("deterministic_softmax", model, n,
@@ -188,7 +190,8 @@ def score_inputs(kind: str, scores, *, temperature: float = 1.0, rate=80 * Hz, r
     """
     if not (isinstance(temperature, (int, float)) and np.isfinite(temperature)
             and temperature > 0):
-        raise ValidationError("temperature", f"parameter 'temperature' must be a number > 0, got {temperature!r}")
+        raise ValidationError("temperature", "parameter 'temperature' must be a number > 0, got "
+                                             f"{temperature!r}")
     z = np.atleast_2d(np.asarray(scores, dtype=float)) / temperature
     if not np.all(np.isfinite(z)):
         raise ValidationError("scores", "parameter 'scores' must be finite")

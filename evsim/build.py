@@ -62,17 +62,17 @@ def per_neuron_values(name: str, value, unit, trials: int, size: int) -> np.ndar
     array = np.asarray(value, dtype=float)
     shape = array.shape
     if len(shape) == 1 and trials == size > 1:
-        raise ValidationError(name, f"'{name}' has shape {shape}, which is ambiguous when "
-                                    f"trials = size = {size}: pass shape (1, size) for one "
-                                    "value per neuron or (trials, 1) for one per trial")
+        raise ValidationError(name, f"'{name}' has shape {shape}, which is ambiguous when trials = "
+                                    f"size = {size}: pass shape (1, size) for one value per neuron "
+                                    "or (trials, 1) for one per trial")
     if shape in ((), (size,), (1, size), (trials, 1), (trials, size)):
         full = np.broadcast_to(array, (trials, size))
     elif shape == (trials,):
         full = np.broadcast_to(array[:, None], (trials, size))
     else:
-        raise ValidationError(name, f"'{name}' must be a scalar or have shape (size,) = "
-                                    f"({size},), (trials,) = ({trials},) or (trials, size) = "
-                                    f"({trials}, {size}), got {shape}")
+        raise ValidationError(name, f"'{name}' must be a scalar or have shape (size,) = ({size},), "
+                                    f"(trials,) = ({trials},) or (trials, size) = ({trials}, "
+                                    f"{size}), got {shape}")
     return full.reshape(-1).copy()
 
 
@@ -101,8 +101,9 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
         model = circuit.population(name).model
         unknown = set(overrides) - set(model.parameters)
         if unknown:
-            raise ValidationError("parameters", f"unknown parameter(s) {sorted(unknown)} for population '{name}' "
-                             f"({model.name}); accepted: {sorted(model.parameters)}")
+            raise ValidationError("parameters", f"unknown parameter(s) {sorted(unknown)} for "
+                                                f"population '{name}' ({model.name}); accepted: "
+                                                f"{sorted(model.parameters)}")
     groups, counters = {}, {}
     for index, population in enumerate(circuit.populations):
         model = population.model
@@ -132,8 +133,8 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
                 setattr(group, key, default)
         for key, value in initial.get(population.name, {}).items():
             if key not in group.variables or key.startswith("_"):
-                raise ValidationError("initial", f"unknown variable '{key}' in initial for population "
-                                 f"'{population.name}'")
+                raise ValidationError("initial", f"unknown variable '{key}' in initial for "
+                                                 f"population '{population.name}'")
             unit = unit_of(group.variables[key].dim)
             setattr(group, key, per_neuron_values(f"initial {population.name}.{key}", value,
                                                   unit, trials, population.size) * unit)
@@ -184,12 +185,13 @@ def _never_refractory(model, overrides: dict, dt) -> bool:
 def _check_ports(circuit: Circuit, inputs: dict) -> None:
     unknown = set(inputs) - set(circuit.inputs)
     if unknown:
-        raise ValidationError("inputs", f"unknown input port(s) {sorted(unknown)}; circuit '{circuit.name}' "
-                         f"accepts: {sorted(circuit.inputs)}")
+        raise ValidationError("inputs", f"unknown input port(s) {sorted(unknown)}; circuit "
+                                        f"'{circuit.name}' accepts: {sorted(circuit.inputs)}")
     missing = set(circuit.inputs) - set(inputs)
     if missing:
-        raise ValidationError("inputs", f"input port(s) {sorted(missing)} of circuit '{circuit.name}' are not "
-                         "connected: pass a value for each in 'inputs'")
+        raise ValidationError("inputs", f"input port(s) {sorted(missing)} of circuit "
+                                        f"'{circuit.name}' are not connected: pass a value for "
+                                        "each in 'inputs'")
 
 
 def _prepare_input(population, value, port: str, trials: int, dt) -> np.ndarray:
@@ -201,8 +203,9 @@ def _prepare_input(population, value, port: str, trials: int, dt) -> np.ndarray:
         check_quantity(f"inputs['{port}']", value, model.input_unit)
         values = np.asarray(value, dtype=float)
         if values.shape[1:] != (trials, size):
-            raise ValidationError("inputs", f"time-varying inputs['{port}'] must have shape (steps, trials, "
-                             f"size) = (steps, {trials}, {size}), got {values.shape}")
+            raise ValidationError("inputs", f"time-varying inputs['{port}'] must have shape "
+                                            f"(steps, trials, size) = (steps, {trials}, {size}), "
+                                            f"got {values.shape}")
         values = values.reshape(len(values), -1)
     model.check_input(values, dt)
     return values

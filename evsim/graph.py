@@ -83,21 +83,20 @@ class Projection:
 
 def _check_name(kind: str, name) -> None:
     if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_/" for c in name):
-        raise ValidationError("name", 
-            f"{kind} name must be a non-empty string of letters, digits, '_' or '/', got {name!r}"
-        )
+        raise ValidationError("name", f"{kind} name must be a non-empty string of letters, digits, "
+                                      f"'_' or '/', got {name!r}")
 
 
 def _index_pairs(pairs, connectivity: str, source_size: int, target_size: int):
     """Validated (pre, post) int arrays for ``pairs`` connectivity (None otherwise)."""
     if connectivity != "pairs":
         if pairs is not None:
-            raise ValidationError("pairs", f"parameter 'pairs' is only for connectivity='pairs', "
+            raise ValidationError("pairs", "parameter 'pairs' is only for connectivity='pairs', "
                                            f"got connectivity={connectivity!r}")
         return None
     if pairs is None or len(pairs) != 2:
-        raise ValidationError("pairs", "parameter 'pairs' must be (pre indices, post indices) "
-                                       "for connectivity='pairs'")
+        raise ValidationError("pairs", "parameter 'pairs' must be (pre indices, post indices) for "
+                                       "connectivity='pairs'")
     pre, post = (np.asarray(index) if len(index) else np.zeros(0, np.int64) for index in pairs)
     for label, index, size in (("pre", pre, source_size), ("post", post, target_size)):
         if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer) or \
@@ -105,7 +104,7 @@ def _index_pairs(pairs, connectivity: str, source_size: int, target_size: int):
             raise ValidationError("pairs", f"parameter 'pairs': {label} indices must be a 1-D "
                                            f"integer array in [0, {size})")
     if pre.shape != post.shape:
-        raise ValidationError("pairs", f"parameter 'pairs' must have as many pre as post indices, "
+        raise ValidationError("pairs", "parameter 'pairs' must have as many pre as post indices, "
                                        f"got {len(pre)} and {len(post)}")
     return pre, post
 
@@ -141,7 +140,8 @@ class Circuit:
             raise ValidationError("name", f"population '{name}' already exists in circuit "
                                           f"'{self.name}'")
         if not isinstance(model, NeuronModel):
-            raise ValidationError("model", f"parameter 'model' must be an evsim NeuronModel, got {model!r}")
+            raise ValidationError("model", "parameter 'model' must be an evsim NeuronModel, got "
+                                           f"{model!r}")
         check_integer("size", size, 1)
         population = Population(name, model, int(size))
         self.graph.add_node(name, population=population)
@@ -158,40 +158,42 @@ class Circuit:
         """
         pre, post = self.population(source), self.population(target)
         if connectivity not in CONNECTIVITIES:
-            raise ValidationError("connectivity", f"parameter 'connectivity' must be one of {CONNECTIVITIES}, "
-                             f"got {connectivity!r}")
+            raise ValidationError("connectivity", "parameter 'connectivity' must be one of "
+                                                  f"{CONNECTIVITIES}, got {connectivity!r}")
         if sign not in SIGNS:
             raise ValidationError("sign", f"parameter 'sign' must be one of {SIGNS}, got {sign!r}")
         targets = post.model.synaptic_targets
         if not targets:
-            raise ValidationError("target", f"population '{target}' ({post.model.name}) is a source and cannot "
-                             "receive a projection")
+            raise ValidationError("target", f"population '{target}' ({post.model.name}) is a "
+                                            "source and cannot receive a projection")
         variable = next(iter(targets)) if variable is None else variable
         if variable not in targets:
-            raise ValidationError("variable", f"parameter 'variable' must be one of {sorted(targets)} for target "
-                             f"'{target}' ({post.model.name}), got {variable!r}")
+            raise ValidationError("variable", "parameter 'variable' must be one of "
+                                              f"{sorted(targets)} for target '{target}' "
+                                              f"({post.model.name}), got {variable!r}")
         check_quantity("weight", weight, targets[variable], nonnegative=True)
         check_quantity("delay", delay, ms, nonnegative=True)
         shape = np.shape(weight)
         index_pairs = _index_pairs(pairs, connectivity, pre.size, post.size)
         if connectivity == "matrix" and shape != (pre.size, post.size):
-            raise ValidationError("weight", f"parameter 'weight' must have shape (source size, "
+            raise ValidationError("weight", "parameter 'weight' must have shape (source size, "
                                             f"target size) = ({pre.size}, {post.size}) for matrix "
                                             f"connectivity, got {shape}")
         if connectivity == "pairs" and shape not in ((), index_pairs[0].shape):
-            raise ValidationError("weight", f"parameter 'weight' must be a scalar or have one "
-                                            f"value per pair ({len(index_pairs[0])}), got shape "
-                                            f"{shape}")
+            raise ValidationError("weight", "parameter 'weight' must be a scalar or have one value "
+                                            f"per pair ({len(index_pairs[0])}), got shape {shape}")
         if connectivity in ("all_to_all", "one_to_one") and shape != ():
-            raise ValidationError("weight", f"parameter 'weight' must be a scalar for "
-                                            f"{connectivity} connectivity, got shape {shape}; "
-                                            "use connectivity='matrix' or 'pairs'")
+            raise ValidationError("weight", "parameter 'weight' must be a scalar for "
+                                            f"{connectivity} connectivity, got shape {shape}; use "
+                                            "connectivity='matrix' or 'pairs'")
         if connectivity == "one_to_one" and pre.size != post.size:
-            raise ValidationError("connectivity", f"one_to_one needs equal sizes, got source '{source}' size "
-                             f"{pre.size} and target '{target}' size {post.size}")
+            raise ValidationError("connectivity", "one_to_one needs equal sizes, got source "
+                                                  f"'{source}' size {pre.size} and target "
+                                                  f"'{target}' size {post.size}")
         name = name or f"{source}->{target}#{self.graph.number_of_edges(source, target)}"
         if name in {p.name for p in self.projections}:
-            raise ValidationError("name", f"projection '{name}' already exists in circuit '{self.name}'")
+            raise ValidationError("name", f"projection '{name}' already exists in circuit "
+                                          f"'{self.name}'")
         projection = Projection(name, source, target, weight, connectivity, delay, sign, variable,
                                 index_pairs)
         self.graph.add_edge(source, target, key=name, projection=projection)
@@ -239,8 +241,9 @@ class Circuit:
     def population(self, name: str) -> Population:
         """The population called ``name`` (clear error if there is none)."""
         if name not in self.graph:
-            raise ValidationError("population", f"unknown population '{name}' in circuit '{self.name}'; "
-                             f"accepted: {sorted(self.graph.nodes)}")
+            raise ValidationError("population", f"unknown population '{name}' in circuit "
+                                                f"'{self.name}'; accepted: "
+                                                f"{sorted(self.graph.nodes)}")
         return self.graph.nodes[name]["population"]
 
     @property

@@ -131,14 +131,13 @@ def check_quantity(name: str, value, reference, *, positive: bool = False, nonne
 def check_integer(name: str, value, minimum: int) -> None:
     """Raise ValidationError unless ``value`` is an integer (not a bool) >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValidationError(name, f"parameter '{name}' must be an integer >= {minimum}, "
-                                    f"got {value!r}")
+        raise ValidationError(name, f"parameter '{name}' must be an integer >= {minimum}, got "
+                                    f"{value!r}")
 
 
 def _reset_code(reset: str, allowed: tuple[str, ...], subtract: str, to_value: str) -> str | None:
     if reset not in allowed:
-        raise ValidationError("reset", f"parameter 'reset' must be one of {allowed}, "
-                                       f"got {reset!r}")
+        raise ValidationError("reset", f"parameter 'reset' must be one of {allowed}, got {reset!r}")
     return {"value": to_value, "hard": to_value, "subtract": subtract, "soft": subtract}.get(reset)
 
 
@@ -153,8 +152,8 @@ def _membrane_model(name: str, drive: str, *, tau_m, v_th, v_reset, t_ref, resis
     check_quantity("v_reset", v_reset, mV)
     check_quantity("t_ref", t_ref, ms, nonnegative=True)
     if not v_reset < v_th:
-        raise ValidationError("v_reset", f"parameter 'v_reset' must be < v_th = {v_th}, "
-                                         f"got {v_reset}")
+        raise ValidationError("v_reset", f"parameter 'v_reset' must be < v_th = {v_th}, got "
+                                         f"{v_reset}")
     return NeuronModel(
         name=name, clamped=f"dv/dt = {drive} : volt", dynamics="I : amp\n" + dynamics,
         threshold="v > v_th",
@@ -221,7 +220,7 @@ def escape_noise_lif(tau_m=10 * ms, rho0=100 * Hz, theta=0 * mV, delta=1 * mV, t
     effective = {"subtractive": "v + syn_fast + syn_slow",
                  "shunting": "v/(1 + clip(-(syn_fast + syn_slow)/delta, 0, inf))"}
     if inhibition not in effective:
-        raise ValidationError("inhibition", f"parameter 'inhibition' must be one of "
+        raise ValidationError("inhibition", "parameter 'inhibition' must be one of "
                                             f"{tuple(effective)}, got {inhibition!r}")
     parameters = dict(tau_m=tau_m, rho0=rho0, theta=theta, delta=delta, t_ref=t_ref,
                       v_reset=v_reset, resistance=resistance, tau_syn=tau_syn,
@@ -290,13 +289,13 @@ def discrete_lif(tau=2.0, v_th=1.0, v_reset=0.0, reset="hard") -> NeuronModel:
 
 def _check_rates(rate, dt):
     if np.any(rate < 0) or np.any(rate * dt > 1):
-        raise ValidationError("inputs", f"input 'rate' must lie in [0, 1/dt] = [0, {1 / dt:g}] "
-                                        f"Hz, got values in [{rate.min():g}, {rate.max():g}] Hz")
+        raise ValidationError("inputs", f"input 'rate' must lie in [0, 1/dt] = [0, {1 / dt:g}] Hz, "
+                                        f"got values in [{rate.min():g}, {rate.max():g}] Hz")
 
 
 def _check_probabilities(p, dt):
     if np.any(p < 0) or np.any(p > 1):
-        raise ValidationError("inputs", f"input 'p' must lie in [0, 1], got values in "
+        raise ValidationError("inputs", "input 'p' must lie in [0, 1], got values in "
                                         f"[{p.min():g}, {p.max():g}]")
 
 
@@ -320,7 +319,7 @@ def bernoulli_source() -> NeuronModel:
 def _check_spikes(values, dt):
     if not np.all((values == 0) | (values == 1)):
         bad = values[(values != 0) & (values != 1)]
-        raise ValidationError("inputs", f"input 'spikes' must be binary (0 or 1 per step), got "
+        raise ValidationError("inputs", "input 'spikes' must be binary (0 or 1 per step), got "
                                         f"values such as {bad.ravel()[:3].tolist()}")
 
 

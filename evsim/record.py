@@ -58,7 +58,8 @@ class SpikeRecord:
     def rates(self, population: str, checkpoint: int = -1) -> Quantity:
         """Firing rates (Hz) over [0, T_k): array (trials, neurons)."""
         if population not in self.counts:
-            raise ValidationError("population", f"unknown population '{population}'; accepted: {sorted(self.counts)}")
+            raise ValidationError("population", f"unknown population '{population}'; accepted: "
+                                                f"{sorted(self.counts)}")
         return self.counts[population][checkpoint] / self.checkpoints[checkpoint]
 
     def raster(self, population: str) -> np.ndarray:
@@ -69,7 +70,7 @@ class SpikeRecord:
                                                    "record_spikes=True")
         if population not in self.spikes:
             raise ValidationError("population", f"unknown population '{population}'; accepted: "
-                             f"{sorted(self.spikes)}")
+                                                f"{sorted(self.spikes)}")
         dt = self.metadata["dt_s"]
         steps = int(round(float(self.checkpoints[-1] / second) / dt))
         train = self.spikes[population]
@@ -94,7 +95,7 @@ class SpikeRecord:
                                                    "record_spikes=True")
         if population not in self.spikes:
             raise ValidationError("population", f"unknown population '{population}'; accepted: "
-                             f"{sorted(self.spikes)}")
+                                                f"{sorted(self.spikes)}")
         train = self.spikes[population]
         size = self.counts[population].shape[2]
         stop = float(self.checkpoints[-1] / second)

@@ -58,18 +58,20 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
     duration, checkpoints = _check_times(duration, dt, checkpoints)
     check_integer("trials", trials, 1)
     if target not in TARGETS:
-        raise ValidationError("target", f"parameter 'target' must be one of {TARGETS}, got {target!r}")
+        raise ValidationError("target", f"parameter 'target' must be one of {TARGETS}, got "
+                                        f"{target!r}")
     if schedule not in SCHEDULES:
-        raise ValidationError("schedule", f"parameter 'schedule' must be one of {tuple(SCHEDULES)}, "
-                         f"got {schedule!r}")
+        raise ValidationError("schedule", "parameter 'schedule' must be one of "
+                                          f"{tuple(SCHEDULES)}, got {schedule!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                              or seed < 0):
-        raise ValidationError("seed", f"parameter 'seed' must be a non-negative integer or None, got {seed!r}")
+        raise ValidationError("seed", "parameter 'seed' must be a non-negative integer or None, "
+                                      f"got {seed!r}")
     steps = int(round(float(duration / dt)))
     for port, value in (inputs or {}).items():
         if np.ndim(value) == 3 and np.shape(value)[0] < steps:
-            raise ValidationError("inputs", f"time-varying inputs['{port}'] must cover the run: at least "
-                             f"{steps} steps, got {np.shape(value)[0]}")
+            raise ValidationError("inputs", f"time-varying inputs['{port}'] must cover the run: at "
+                                            f"least {steps} steps, got {np.shape(value)[0]}")
 
     runner = _run_standalone if target == "cpp_standalone" else _run_runtime
     started = time.perf_counter()
@@ -87,7 +89,8 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
 
 def _check_times(duration, dt, checkpoints):
     if duration is None:
-        raise ValidationError("duration", "parameter 'duration' is required (a Brian2 time, e.g. 1*second)")
+        raise ValidationError("duration", "parameter 'duration' is required (a Brian2 time, e.g. "
+                                          "1*second)")
     check_quantity("duration", duration, second, positive=True)
     if checkpoints is None:
         checkpoints = [float(duration / second)] * second
@@ -95,11 +98,11 @@ def _check_times(duration, dt, checkpoints):
     checkpoints = np.atleast_1d(np.asarray(checkpoints / second, dtype=float)) * second
     steps = np.asarray(checkpoints / dt, dtype=float)
     if np.any(np.abs(steps - np.round(steps)) > 1e-6) or np.any(np.round(steps) < 1):
-        raise ValidationError("checkpoints", f"parameter 'checkpoints' must be positive multiples of dt = {dt}, "
-                         f"got {checkpoints}")
+        raise ValidationError("checkpoints", "parameter 'checkpoints' must be positive multiples "
+                                             f"of dt = {dt}, got {checkpoints}")
     if np.any(np.diff(steps) <= 0) or steps[-1] > float(duration / dt) + 1e-6:
-        raise ValidationError("checkpoints", f"parameter 'checkpoints' must increase and not exceed duration = "
-                         f"{duration}, got {checkpoints}")
+        raise ValidationError("checkpoints", "parameter 'checkpoints' must increase and not exceed "
+                                             f"duration = {duration}, got {checkpoints}")
     return duration, checkpoints
 
 
@@ -109,8 +112,8 @@ def _check_time_constants(circuit: Circuit, dt, parameters: dict) -> None:
             value = parameters.get(population.name, {}).get(name,
                                                             population.model.parameters[name])
             if np.any(np.asarray(value) <= float(dt)):
-                raise ValidationError("dt", f"parameter 'dt' must be smaller than {population.name}.{name} "
-                                 f"= {value}, got dt = {dt}")
+                raise ValidationError("dt", "parameter 'dt' must be smaller than "
+                                            f"{population.name}.{name} = {value}, got dt = {dt}")
 
 
 def _check_dt_limits(circuit: Circuit, dt) -> None:

@@ -32,11 +32,12 @@ __all__ = ["grid_cells", "code_fingerprint", "cell_key", "run_sweep"]
 def grid_cells(grid: dict) -> list[dict]:
     """All combinations of a grid {name: [values]} as a list of {name: value} cells."""
     if not isinstance(grid, dict) or not grid:
-        raise ValidationError("grid", f"parameter 'grid' must be a non-empty dict of name -> list, got {grid!r}")
+        raise ValidationError("grid", "parameter 'grid' must be a non-empty dict of name -> list, "
+                                      f"got {grid!r}")
     for name, values in grid.items():
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or not list(values):
-            raise ValidationError("grid", f"grid entry '{name}' must be a non-empty list of values, "
-                             f"got {values!r}")
+            raise ValidationError("grid", f"grid entry '{name}' must be a non-empty list of "
+                                          f"values, got {values!r}")
     names = list(grid)
     return [dict(zip(names, combo)) for combo in itertools.product(*(list(grid[n]) for n in names))]
 
@@ -80,8 +81,8 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
     """
     check_integer("workers", workers, 1)
     if scheduler is not None and (not isinstance(scheduler, str) or not scheduler):
-        raise ValidationError("scheduler", f"parameter 'scheduler' must be a dask scheduler address string, "
-                         f"got {scheduler!r}")
+        raise ValidationError("scheduler", "parameter 'scheduler' must be a dask scheduler address "
+                                           f"string, got {scheduler!r}")
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     cells = grid_cells(grid)
@@ -126,13 +127,13 @@ def _on_dask(function: Callable, pending: list, address: str):
         from dask.distributed import Client
         from dask.distributed import as_completed as dask_completed
     except ImportError as error:
-        raise ValidationError("scheduler", "parameter 'scheduler' needs dask.distributed: pip install "
-                         "'evsim[dask]'") from error
+        raise ValidationError("scheduler", "parameter 'scheduler' needs dask.distributed: pip "
+                                           "install 'evsim[dask]'") from error
     try:
         client = Client(address, timeout="10s")
     except OSError as error:
-        raise ValidationError("scheduler", f"parameter 'scheduler': no dask scheduler at {address!r} ({error})") \
-            from error
+        raise ValidationError("scheduler", "parameter 'scheduler': no dask scheduler at "
+                                           f"{address!r} ({error})") from error
     with client:
         # partial: cell names such as "key" or "workers" must reach the function, not dask
         futures = {client.submit(functools.partial(function, **cell), pure=False): (key, cell)

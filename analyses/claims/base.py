@@ -54,8 +54,8 @@ class Sizes:
     def at(self, scale: str) -> Mapping:
         """The sizes of ``scale`` ("toy", "quick" or "full")."""
         if scale not in SCALES:
-            raise ValidationError("scale", f"parameter 'scale' must be one of {SCALES}, "
-                                           f"got {scale!r}")
+            raise ValidationError("scale", f"parameter 'scale' must be one of {SCALES}, got "
+                                           f"{scale!r}")
         return self.toy if scale == "toy" and self.toy is not None else \
             getattr(self, "quick" if scale == "toy" else scale)
 
@@ -93,8 +93,8 @@ class ClaimResult:
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
-            raise ValidationError("verdict", f"verdict must be one of {VERDICTS}, "
-                                             f"got {self.verdict!r}")
+            raise ValidationError("verdict", f"verdict must be one of {VERDICTS}, got "
+                                             f"{self.verdict!r}")
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,8 @@ class ClaimContext:
 
     def __post_init__(self):
         if self.scale not in SCALES:
-            raise ValidationError("scale", f"parameter 'scale' must be one of {SCALES}, "
-                                           f"got {self.scale!r}")
+            raise ValidationError("scale", f"parameter 'scale' must be one of {SCALES}, got "
+                                           f"{self.scale!r}")
 
     def for_claim(self, claim_id: str) -> "ClaimContext":
         """A context for claim ``claim_id``: its own seed streams and run log; shared
