@@ -122,7 +122,8 @@ def run_experiment(name: str, out, *, settings=(), sweep_file=None, workers: int
         try:
             spec = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as error:
-            raise ValidationError("sweep", f"--sweep file '{path}' is not valid TOML: {error}") from error
+            raise ValidationError("sweep", f"--sweep file '{path}' is not valid TOML: "
+                                           f"{error}") from error
         if not isinstance(spec.get("grid"), dict) or not spec["grid"]:
             raise ValidationError("sweep", f"--sweep file '{path}' needs a non-empty [grid] table "
                                            "of lists")

@@ -34,7 +34,8 @@ from evsim.errors import ValidationError
 from evsim.models import check_integer, check_quantity
 
 __all__ = ["stochastic_softmax", "windowed_softmax", "deterministic_softmax", "score_inputs",
-           "softmax", "stochastic_unit", "relay", "limit_dt", "MAX_RATE_DT", "DELTA", "RESISTANCE", "TAU_M"]
+           "softmax", "stochastic_unit", "relay", "limit_dt", "MAX_RATE_DT", "DELTA",
+           "RESISTANCE", "TAU_M"]
 
 #: Largest population rate x dt accepted by default: above it, simultaneous spikes and the
 #: concavity of 1 - exp(-rho dt) bias the histogram (docs/theory.md section 2.1).

@@ -41,7 +41,8 @@ class Projection:
     ``matrix`` (zero entries make no synapse), a scalar or one value per synapse for
     ``pairs``, whose synapses are ``index_pairs`` = (pre indices, post indices): sparse
     connectivity without a dense matrix, one synapse per listed pair (a repeated pair makes
-    parallel synapses; :func:`circuits.arithmetic.connect_pairs` merges them instead). ``sign`` says whether it adds or subtracts.
+    parallel synapses; :func:`circuits.arithmetic.connect_pairs` merges them instead).
+    ``sign`` says whether it adds or subtracts.
     ``delay`` is extra transmission delay; every hop already costs one time step.
     ``variable`` is the target's variable that each spike increments.
     """

@@ -75,8 +75,8 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
 
     ``function`` must be importable (module level) and return a dict of JSON-serialisable
     values. Finished cells are cached in ``cache_dir`` under a key that includes
-    :func:`code_fingerprint`, and reused on the next call as long as the code is unchanged. Cells run
-    in ``workers`` local processes, or on the dask.distributed cluster at ``scheduler``
+    :func:`code_fingerprint`, and reused on the next call as long as the code is unchanged.
+    Cells run in ``workers`` local processes, or on the dask.distributed cluster at ``scheduler``
     (an address such as ``tcp://host:8786``; needs the ``dask`` extra) when it is given.
     """
     check_integer("workers", workers, 1)

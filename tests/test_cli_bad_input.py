@@ -11,7 +11,8 @@ from evsim.cli import app
 runner = CliRunner()
 
 CASES = [
-    (["verify", "--only", "nope"], "error: unknown claim id 'nope'; accepted: ['lif.fi_curve', 'softmax.stochastic.rate'"),
+    (["verify", "--only", "nope"],
+     "error: unknown claim id 'nope'; accepted: ['lif.fi_curve', 'softmax.stochastic.rate'"),
     (["verify", "--only", ","], "error: --only must name at least one claim id (see `evsim list`)"),
     (["verify", "--target", "gpu"],
      "error: --target must be one of ('numpy', 'cython', 'cpp_standalone'), got 'gpu'"),

@@ -132,9 +132,9 @@ EQUIVARIANCE_PROTOCOL = (
     f"{EQUIVARIANCE_SIZES.text('duration', lambda s: f'{s:g} s')}; per query row, a chi-square "
     "homogeneity test of the pooled attention-spike histograms (un-permuted), Bonferroni "
     f"alpha = {ALPHA} over rows; control: a key-position bias of {KEY_BIAS} delta on key 0 "
-    "must be rejected. Rule (before the run): refuted if an equivariant mechanism shows a mismatch or "
-    "the head is rejected; otherwise not-testable if a control is not caught; supported "
-    "otherwise. The rule cannot reach partial."
+    "must be rejected. Rule (before the run): refuted if an equivariant mechanism shows a "
+    "mismatch or the head is rejected; otherwise not-testable if a control is not caught; "
+    "supported otherwise. The rule cannot reach partial."
 )
 
 

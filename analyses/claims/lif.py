@@ -62,7 +62,8 @@ def measure(context) -> ClaimResult:
     _, silent = fi_rule(exact)
     control_verdict, _ = fi_rule(euler)
     above = exact["analytic_hz"] > 0
-    worst = float(exact.loc[above, ["isi_error_min_steps", "isi_error_max_steps"]].abs().max().max())
+    errors = exact.loc[above, ["isi_error_min_steps", "isi_error_max_steps"]]
+    worst = float(errors.abs().max().max())
     relative = (exact.loc[above, "rate_hz_mean"] / exact.loc[above, "analytic_hz"] - 1).abs()
     details = {
         "drives": len(exact), "drives_above_rheobase": int(above.sum()),
