@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common import in_fresh_process, markdown
+from common import in_fresh_process, save_table
 
 CASES = [(8, 1024), (32, 1024), (8, 16384), (32, 16384), (105, 16384), (10, 131072)]
 
@@ -50,16 +50,10 @@ def main(out: str) -> pd.DataFrame:
                          per_checkpoint_runs_s=chunked["wall_s"], one_run_s=single["wall_s"],
                          speedup=chunked["wall_s"] / single["wall_s"],
                          identical=chunked["counts_hash"] == single["counts_hash"]))
-    table = pd.DataFrame(rows)
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    table.to_csv(folder / "checkpoints.csv", index=False)
-    (folder / "checkpoints.md").write_text(
-        "# Counts at many checkpoints: one run per checkpoint vs one run with snapshots\n\n"
-        "bernoulli_encoder(64) x 16 trials, dt = 1 ms, numpy target; wall seconds including "
-        "build, one fresh process per cell.\n\n" + markdown(table) + "\n")
-    print(markdown(table))
-    return table
+    return save_table(pd.DataFrame(rows), out, "checkpoints",
+                      "# Counts at many checkpoints: one run per checkpoint vs one run with "
+                      "snapshots\n\nbernoulli_encoder(64) x 16 trials, dt = 1 ms, numpy target; "
+                      "wall seconds including build, one fresh process per cell.")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common import in_fresh_process, markdown
+from common import in_fresh_process, save_table
 
 from circuits.mechanism_registry import MECHANISMS
 from circuits.mechanisms import run_mechanism
@@ -50,16 +50,9 @@ def measure(name: str, trials: int) -> dict:
 
 def main(out: str) -> pd.DataFrame:
     rows = [in_fresh_process(measure, name, trials) for name in NAMES for trials in (1, 10, 50)]
-    table = pd.DataFrame(rows)
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    table.to_csv(folder / "mechanisms.csv", index=False)
-    (folder / "mechanisms.md").write_text(
-        "# Attention mechanisms: Brian2 circuit vs NumPy reference\n\n"
-        f"(N, D, heads) = {SIZE}, T = {T}; wall seconds, one fresh process per row.\n\n"
-        + markdown(table) + "\n")
-    print(markdown(table))
-    return table
+    return save_table(pd.DataFrame(rows), out, "mechanisms",
+                      "# Attention mechanisms: Brian2 circuit vs NumPy reference\n\n"
+                      f"(N, D, heads) = {SIZE}, T = {T}; wall seconds, one fresh process per row.")
 
 
 if __name__ == "__main__":
