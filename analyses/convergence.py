@@ -15,13 +15,8 @@ import numpy as np
 import pandas as pd
 from brian2 import Hz, ms
 
-from circuits.softmax import (
-    deterministic_softmax,
-    score_inputs,
-    softmax,
-    stochastic_softmax,
-    windowed_softmax,
-)
+from circuits.softmax import (deterministic_softmax, score_inputs, softmax, stochastic_softmax,
+                              windowed_softmax)
 from evsim import simulate
 
 __all__ = ["T_QUICK", "T_FULL", "SoftmaxRun", "score_vectors", "run_softmax", "errors",

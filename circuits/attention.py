@@ -32,16 +32,8 @@ from evsim.errors import ValidationError
 from evsim.models import check_integer, check_quantity
 
 from .arithmetic import coincidence, connect_pairs, counter, tensor_index
-from .softmax import (
-    DELTA,
-    MAX_RATE_DT,
-    RESISTANCE,
-    TAU_M,
-    limit_dt,
-    relay,
-    score_inputs,
-    stochastic_unit,
-)
+from .softmax import (DELTA, MAX_RATE_DT, RESISTANCE, TAU_M, limit_dt, relay, score_inputs,
+                      stochastic_unit)
 
 __all__ = ["Head", "MultiHead", "attention_head", "multi_head_attention", "head_inputs",
            "head_estimate", "run_head", "multi_head_inputs", "multi_head_estimate",

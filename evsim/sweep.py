@@ -14,7 +14,6 @@ import inspect
 import itertools
 import json
 import multiprocessing
-import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
@@ -53,11 +52,10 @@ def code_fingerprint(function: Callable) -> str:
 
     files = {Path(inspect.getsourcefile(function)).resolve()}
     for package in ("evsim", "circuits", "analyses"):
-        module = sys.modules.get(package) or importlib.import_module(package)
-        files.update(Path(module.__file__).parent.rglob("*.py"))
+        files.update(Path(importlib.import_module(package).__file__).parent.rglob("*.py"))
     digest = hashlib.sha256(f"{__version__} {brian2.__version__} {numpy.__version__}".encode())
     for path in sorted(files):
-        digest.update(str(path.name).encode() + path.read_bytes())
+        digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -70,12 +70,6 @@ def number_list(values) -> str:
     return ", ".join(f"{v:g}" for v in values)
 
 
-def value_range(values) -> str:
-    """First and last value as "a..b" (for protocol prose)."""
-    values = list(values)
-    return f"{values[0]:g}..{values[-1]:g}"
-
-
 @dataclass
 class ClaimResult:
     """Outcome of one claim's protocol.
