@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from .errors import ValidationError
 from .graph import Circuit
 from .models import check_integer, check_quantity
 from .record import SpikeRecord, SpikeTrains
+from .store import cache_root
 
 __all__ = ["simulate", "TARGETS", "standalone_directory"]
 
@@ -196,13 +196,12 @@ def standalone_directory(circuit: Circuit, trials: int) -> Path:
     Brian2 rewrites only generated files whose content changed, so a rerun of the same
     circuit recompiles little. Override the root with the EVSIM_CACHE_DIR variable.
     """
-    root = Path(os.environ.get("EVSIM_CACHE_DIR", Path.home() / ".cache" / "evsim"))
     signature = repr([(p.name, p.model.equations(), p.model.threshold, p.model.reset, p.size)
                       for p in circuit.populations] +
                      [(p.name, p.connectivity, p.variable) for p in circuit.projections] +
                      [trials])
     digest = hashlib.sha256(signature.encode()).hexdigest()[:16]
-    return root / "standalone" / f"{circuit.name}-{digest}"
+    return cache_root() / "standalone" / f"{circuit.name}-{digest}"
 
 
 def _run_standalone(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,

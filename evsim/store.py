@@ -19,8 +19,14 @@ from filelock import FileLock, Timeout
 
 from .errors import ValidationError
 
-__all__ = ["atomic_write_text", "atomic_write_json", "write_table", "staged_directory",
+__all__ = ["cache_root", "atomic_write_text", "atomic_write_json", "write_table", "staged_directory",
            "manifest"]
+
+
+def cache_root() -> Path:
+    """Root of evsim's caches (sweep cells, standalone builds): $EVSIM_CACHE_DIR or
+    ~/.cache/evsim."""
+    return Path(os.environ.get("EVSIM_CACHE_DIR", Path.home() / ".cache" / "evsim"))
 
 
 def atomic_write_text(path, text: str) -> Path:

@@ -14,7 +14,6 @@ run used, so claims.json can say which target a claim actually ran on.
 from __future__ import annotations
 
 import dataclasses
-import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,14 +202,14 @@ class ClaimContext:
         """``compute()`` once per verify run for ``key`` (e.g. one softmax run that three claims
         read); later calls return the same value and log the same runs. ``compute`` must take
         its seeds with ``shared=True``."""
-        if key not in self._shared:
-            start = len(self.runs)
-            value = compute()
-            self._shared[key] = (value, self.runs[start:])
-        else:
+        if key in self._shared:
             value, runs = self._shared[key]
             self.runs.extend(runs)
-        return self._shared[key][0]
+            return value
+        start = len(self.runs)
+        value = compute()
+        self._shared[key] = (value, self.runs[start:])
+        return value
 
     @property
     def targets_used(self) -> str | None:
@@ -221,9 +220,9 @@ class ClaimContext:
     def sweep_cache(self) -> Path:
         """The directory where this claim caches finished sweep cells (keys carry a code
         fingerprint, so a cache shared by checkouts never feeds stale cells)."""
-        root = self.cache_dir or os.environ.get("EVSIM_CACHE_DIR",
-                                                Path.home() / ".cache" / "evsim")
-        return Path(root) / "sweeps" / self.claim_id
+        from evsim.store import cache_root
+
+        return Path(self.cache_dir or cache_root()) / "sweeps" / self.claim_id
 
 
 # -- verdict helpers ---------------------------------------------------------------------------
