@@ -26,7 +26,7 @@ __all__ = ["EXPERIMENTS", "softmax_run", "attention_head_run", "mechanism_run", 
 
 
 def softmax_run(kind: str = "S", n: int = 8, temperature: float = 1.0, duration_s: float = 2.0,
-                trials: int = 20, seed: int = 1) -> dict:
+                trials: int = 20, seed: int = 1, target: str = "auto") -> dict:
     """Lateral-inhibition softmax S or D on ``trials`` random score vectors (N(0, 1.5^2)):
     mean total-variation distance to softmax and mean spike count."""
     from circuits.softmax import deterministic_softmax, score_inputs, softmax, stochastic_softmax
@@ -39,37 +39,49 @@ def softmax_run(kind: str = "S", n: int = 8, temperature: float = 1.0, duration_
     drive, initial = score_inputs(kind, scores, temperature=temperature, rng=rng)
     circuit = (stochastic_softmax if kind == "S" else deterministic_softmax)(n)
     record = simulate(circuit, {"scores": drive}, duration_s * second, trials=trials,
-                      seed=seed, initial=initial)
+                      seed=seed, initial=initial, target=target)
     counts = record.counts["exc"][-1]
     tv = 0.5 * np.abs(counts / np.maximum(counts.sum(1, keepdims=True), 1)
                       - softmax(scores, temperature)).sum(1)
     return {"tv": float(tv.mean()), "tv_sd": float(tv.std(ddof=1)),
-            "spikes": float(counts.sum(1).mean())}
+            "spikes": float(counts.sum(1).mean()), "ran_on": record.metadata["target"]}
 
 
 def attention_head_run(tokens: int = 4, dim: int = 4, replicas: int = 1, beta: float = 1.0,
-                       duration_s: float = 1.0, trials: int = 8, seed: int = 1) -> dict:
+                       duration_s: float = 1.0, trials: int = 8, seed: int = 1,
+                       target: str = "auto") -> dict:
     """The spiking softmax-attention head on random values: RMS error to the target."""
     from circuits.attention import run_head
 
     rng = np.random.default_rng(seed)
     q, k, v = rng.random((3, trials, tokens, dim))
-    estimates, target, record, head = run_head(q, k, v, replicas=replicas, beta=beta,
-                                               checkpoints=[duration_s], seed=seed)
-    error = np.sqrt(((estimates[-1] - target) ** 2).mean(axis=(1, 2)))
+    estimates, expected, record, head = run_head(q, k, v, replicas=replicas, beta=beta,
+                                                 checkpoints=[duration_s], seed=seed,
+                                                 target=target)
+    error = np.sqrt(((estimates[-1] - expected) ** 2).mean(axis=(1, 2)))
     return {"rms_error": float(error.mean()), "rms_error_sd": float(error.std(ddof=1)),
             "neurons": sum(p.size for p in head.circuit.populations),
-            "synaptic_events": float(sum(e[-1].mean() for e in record.synaptic_events.values()))}
+            "synaptic_events": float(sum(e[-1].mean() for e in record.synaptic_events.values())),
+            "ran_on": record.metadata["target"]}
 
 
 def mechanism_run(name: str = "sdsa", tokens: int = 8, channels: int = 8, heads: int = 2,
-                  T: int = 8, trials: int = 3, seed: int = 1) -> dict:
+                  T: int = 8, trials: int = 3, seed: int = 1, target: str = "auto") -> dict:
     """One published mechanism circuit vs its NumPy reference on random operands."""
+    from circuits.mechanisms import run_mechanism
+
     from .attention_runs import compare
 
-    row = compare(name, tokens, channels, heads, T, trials, np.random.default_rng(seed))
-    return {k: row[k] for k in ("mismatches", "reference_spikes", "outputs", "neurons",
-                                "synaptic_events")}
+    ran_on = []
+
+    def run(mechanism, operands):
+        spikes, record = run_mechanism(mechanism, operands, target=target)
+        ran_on.append(record.metadata["target"])
+        return spikes, record
+
+    row = compare(name, tokens, channels, heads, T, trials, np.random.default_rng(seed), run=run)
+    return {**{k: row[k] for k in ("mismatches", "reference_spikes", "outputs", "neurons",
+                                   "synaptic_events")}, "ran_on": ran_on[0]}
 
 
 #: name -> experiment function (see ``evsim run --help``)

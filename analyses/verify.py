@@ -18,7 +18,7 @@ from .report import jsonable, write_claims_json, write_report
 __all__ = ["verify", "replot"]
 
 
-def verify(out, *, quick: bool = True, only=None, seed: int = 1, target: str = "numpy",
+def verify(out, *, quick: bool = True, only=None, seed: int = 1, target: str = "auto",
            workers: int = 1, scheduler: str | None = None, cache_dir=None,
            progress: bool = True, scale: str | None = None) -> list[dict]:
     """Run the selected claims; replace ``out`` with the new results only if all succeed.

@@ -178,7 +178,7 @@ def _estimate(head: Head, record, prefix: str) -> np.ndarray:
 
 
 def run_head(q, k, v, *, replicas: int, beta: float, checkpoints, seed: int | None = None,
-             key_bias=None, target: str = "numpy", record_spikes: bool = False):
+             key_bias=None, target: str = "auto", record_spikes: bool = False):
     """Simulate the softmax attention head on values (trials, n, d) in [0, 1], reading it
     out at ``checkpoints`` (seconds, increasing).
 

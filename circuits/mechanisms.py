@@ -316,7 +316,7 @@ def a2os2a(tokens: int = 8, channels: int = 8, heads: int = 2, *, v_th: float = 
 
 
 def run_mechanism(mechanism: Mechanism, operands: dict, *, seed: int | None = None,
-                  target: str = "numpy"):
+                  target: str = "auto"):
     """Simulate ``mechanism`` on operand tensors (trials, T, N, D).
 
     Returns (spikes, record): output spikes as a bool array (trials, T, N, D), aligned with

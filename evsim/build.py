@@ -7,6 +7,7 @@ and initial values may differ per trial, so trials and sweep cells share one run
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -48,6 +49,12 @@ class BuiltNetwork:
     counters: dict  # population name -> SpikeMonitor (record=False unless spike times asked)
     out_degree: dict  # projection name -> int array (source size,): synapses per source neuron
     trials: int
+    #: every value build_network wrote, as (Brian2 object, variable, value); variable None
+    #: for a TimedArray's values. A compiled build is rerun with these as run arguments.
+    assigned: list
+    #: what fixes the generated code (equations, thresholds, resets, sizes, connectivity,
+    #: which variables are assigned and their shapes): equal structures share one compiled build
+    structure: list
 
 
 def per_neuron_values(name: str, value, unit, trials: int, size: int) -> np.ndarray:
@@ -74,6 +81,12 @@ def per_neuron_values(name: str, value, unit, trials: int, size: int) -> np.ndar
                                     f"(trials,) = ({trials},) or (trials, size) = ({trials}, "
                                     f"{size}), got {shape}")
     return full.reshape(-1).copy()
+
+
+def _assign(assigned: list, owner, variable: str, value) -> None:
+    """``owner.variable = value``, remembered in ``assigned``."""
+    setattr(owner, variable, value)
+    assigned.append((owner, variable, value))
 
 
 def _brian_name(index: int, name: str) -> str:
@@ -104,7 +117,7 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
             raise ValidationError("parameters", f"unknown parameter(s) {sorted(unknown)} for "
                                                 f"population '{name}' ({model.name}); accepted: "
                                                 f"{sorted(model.parameters)}")
-    groups, counters = {}, {}
+    groups, counters, assigned, structure = {}, {}, [], []
     for index, population in enumerate(circuit.populations):
         model = population.model
         name = _brian_name(index, population.name)
@@ -126,23 +139,25 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
             namespace={})
         for key, default in model.parameters.items():
             if key in overrides:
-                setattr(group, key, per_neuron_values(f"{population.name}.{key}", overrides[key],
-                                                      default, trials, population.size)
-                        * unit_of(default))
+                _assign(assigned, group, key, per_neuron_values(
+                    f"{population.name}.{key}", overrides[key], default, trials, population.size)
+                    * unit_of(default))
             else:
-                setattr(group, key, default)
+                _assign(assigned, group, key, default)
         for key, value in initial.get(population.name, {}).items():
             if key not in group.variables or key.startswith("_"):
                 raise ValidationError("initial", f"unknown variable '{key}' in initial for "
                                                  f"population '{population.name}'")
             unit = unit_of(group.variables[key].dim)
-            setattr(group, key, per_neuron_values(f"initial {population.name}.{key}", value,
-                                                  unit, trials, population.size) * unit)
+            _assign(assigned, group, key, per_neuron_values(
+                f"initial {population.name}.{key}", value, unit, trials, population.size) * unit)
         for port in [p for p, target in circuit.inputs.items() if target == population.name]:
-            _set_input(group, model, prepared[port], clock)
+            _set_input(group, model, prepared[port], clock, assigned)
         if model.step_code:
             group.run_regularly(model.step_code, when="groups", order=STEP_CODE_ORDER,
                                 name=f"{name}_step")
+        structure.append(repr((name, len(group), str(equations), model.threshold, reset,
+                               refractory, model.method, model.step_code)))
         groups[population.name] = group
         counters[population.name] = SpikeMonitor(group, record=record_spikes, name=f"{name}_spk")
 
@@ -160,8 +175,15 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
                        f"w : {unit_of(weights)!r} (constant)",
                        on_pre=f"{projection.variable}_post += {effect}", clock=clock,
                        name=f"s{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", projection.name))
-        syn.connect(i=(offsets_pre + pre).ravel(), j=(offsets_post + post).ravel())
-        syn.w = np.tile(np.asarray(weights, dtype=float), trials) * unit_of(weights)
+        i, j = (offsets_pre + pre).ravel(), (offsets_post + post).ravel()
+        syn.connect(i=i, j=j)
+        # delays stay compiled in: Brian2 prepares the spike queues before run arguments apply
+        structure.append(repr((syn.name, groups[projection.source].name,
+                               groups[projection.target].name, unit_of(weights), effect,
+                               projection.variable, float(projection.delay),
+                               hashlib.sha256(i.tobytes() + j.tobytes()).hexdigest())))
+        _assign(assigned, syn, "w",
+                np.tile(np.asarray(weights, dtype=float), trials) * unit_of(weights))
         if float(projection.delay) > 0:
             syn.delay = projection.delay
         synapses[projection.name] = syn
@@ -169,7 +191,19 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
 
     network = Network(*groups.values(), *synapses.values(), *counters.values())
     network.schedule = SCHEDULES[schedule]
-    return BuiltNetwork(network, groups, synapses, counters, out_degree, trials)
+    structure = _structure(structure, assigned, clock, schedule, record_spikes)
+    return BuiltNetwork(network, groups, synapses, counters, out_degree, trials, assigned,
+                        structure)
+
+
+def _structure(structure: list, assigned: list, clock, schedule: str,
+               record_spikes: bool) -> list:
+    """What the generated code depends on, as text: the groups' and synapses' definitions
+    (``structure``), the assigned variables and their shapes (their values are passed at run
+    time), dt, schedule and recording."""
+    return [f"dt={float(clock.dt)!r} schedule={schedule} record_spikes={record_spikes}",
+            *structure, *(f"assigned {getattr(owner, 'name', owner)}.{variable} "
+                          f"shape={np.shape(value)}" for owner, variable, value in assigned)]
 
 
 def _never_refractory(model, overrides: dict, dt) -> bool:
@@ -211,13 +245,15 @@ def _prepare_input(population, value, port: str, trials: int, dt) -> np.ndarray:
     return values
 
 
-def _set_input(group: NeuronGroup, model, values: np.ndarray, clock: Clock) -> None:
+def _set_input(group: NeuronGroup, model, values: np.ndarray, clock: Clock,
+               assigned: list) -> None:
     """Set a constant input, or drive it from a (steps, neurons) array step by step."""
     variable, unit = model.input_variable, model.input_unit
     if values.ndim == 1:
-        setattr(group, variable, values * unit)
+        _assign(assigned, group, variable, values * unit)
         return
     stimulus = TimedArray(values * unit, dt=clock.dt, name=f"{group.name}_{variable}_stim")
+    assigned.append((stimulus, None, values * unit))
     group.namespace[stimulus.name] = stimulus
     group.run_regularly(f"{variable} = {stimulus.name}(t, i)", when="start",
                         name=f"{group.name}_{variable}_input")

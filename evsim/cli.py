@@ -37,8 +37,10 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
                                               "[default: results/quick or results/full]"),
            only: Optional[str] = typer.Option(None, "--only", help="comma-separated claim ids"),
            seed: int = typer.Option(1, "--seed", min=0, help="random seed"),
-           target: str = typer.Option("numpy", "--target",
-                                      help="Brian2 codegen target: numpy, cython, cpp_standalone"),
+           target: str = typer.Option("auto", "--target",
+                                      help="Brian2 codegen target: auto (cpp_standalone where "
+                                      "the estimated work pays for compiling), numpy, cython, "
+                                      "cpp_standalone"),
            workers: int = typer.Option(1, "--workers", min=1,
                                        help="processes for sweep cells (bounds.spike_count)"),
            scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed "
@@ -85,6 +87,9 @@ def run(experiment: str = typer.Argument(..., help="softmax, attention_head or m
         sweep: Optional[Path] = typer.Option(None, "--sweep", help="TOML file with a [grid] "
                                              "of lists and optional [fixed] values"),
         out: Path = typer.Option(Path("results/run"), "--out", help="run directory"),
+        target: Optional[str] = typer.Option(None, "--target", help="Brian2 codegen target "
+                                             "(as --set target=...): auto [default], numpy, "
+                                             "cython, cpp_standalone"),
         workers: int = typer.Option(1, "--workers", min=1, help="local processes for cells"),
         scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                                 help="dask.distributed scheduler address"),
@@ -92,6 +97,7 @@ def run(experiment: str = typer.Argument(..., help="softmax, attention_head or m
     """Run one experiment (with --set overrides) or a grid (--sweep) into a run directory."""
     from analyses.experiments import run_experiment
 
+    settings = [*settings, *([f"target={target}"] if target is not None else [])]
     with _bad_input_is_one_line():
         table = run_experiment(experiment, out, settings=settings, sweep_file=sweep,
                                workers=workers, scheduler=scheduler, progress=progress)
@@ -138,5 +144,5 @@ def info() -> None:
     from evsim.simulate import TARGETS
     from evsim.store import manifest
 
-    typer.echo(json.dumps({**manifest(), "targets": list(TARGETS), "default_target": "numpy"},
+    typer.echo(json.dumps({**manifest(), "targets": list(TARGETS), "default_target": "auto"},
                           indent=2))

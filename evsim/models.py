@@ -230,10 +230,15 @@ def escape_noise_lif(tau_m=10 * ms, rho0=100 * Hz, theta=0 * mV, delta=1 * mV, t
         check_quantity("window", window, ms, positive=True)
         parameters["window"] = window
         step_code += "\nsyn_fast = syn_fast * int(timestep(t, dt) % timestep(window, dt) != 0)"
+    # The firing probability is computed in the step code (a loop without random numbers, which
+    # compilers vectorise) rather than in the threshold; the threshold slot follows directly,
+    # so it sees the same state and the draws are unchanged.
+    step_code += (f"\np_fire = 1 - exp(-rho0*exp(({effective[inhibition]} - theta)/delta)*dt)")
     return NeuronModel(
         name="escape_noise_lif", clamped="dv/dt = (resistance*I - v)/tau_m : volt",
-        dynamics="dsyn_fast/dt = -syn_fast/tau_syn : volt\nsyn_slow : volt\nI : amp",
-        threshold=f"rand() < 1 - exp(-rho0*exp(({effective[inhibition]} - theta)/delta)*dt)",
+        dynamics="dsyn_fast/dt = -syn_fast/tau_syn : volt\nsyn_slow : volt\nI : amp\n"
+                 "p_fire : 1  # probability of a spike in this step",
+        threshold="rand() < p_fire",
         reset=_reset_code(reset, ("none", "value", "subtract"), "v -= theta - v_reset",
                           "v = v_reset"),
         method="exact",

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
-from pathlib import Path
+import warnings
 
 import numpy as np
 from brian2 import Clock, NetworkOperation, ms, prefs, second
 from brian2 import seed as brian_seed
-from brian2.devices.device import device, reset_device, set_device
-from filelock import FileLock
 
 from .build import SCHEDULES, build_network
 from .errors import ValidationError
 from .graph import Circuit
 from .models import check_integer, check_quantity
 from .record import SpikeRecord, SpikeTrains
-from .store import cache_root
+from .standalone import run_compiled
+from .target_choice import (compiled_unavailable, estimate_cost, prefer_compiled,
+                            remember_failure)
 
-__all__ = ["simulate", "TARGETS", "standalone_directory"]
+__all__ = ["simulate", "TARGETS"]
 
-TARGETS = ("numpy", "cython", "cpp_standalone")
+TARGETS = ("auto", "numpy", "cython", "cpp_standalone")
 
 
 def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, seed=None,
              dt=0.1 * ms, checkpoints=None, parameters=None, initial=None,
-             record_spikes: bool = False, target: str = "numpy",
+             record_spikes: bool = False, target: str = "auto",
              schedule: str = "resets_first") -> SpikeRecord:
     """Simulate ``trials`` independent copies of ``circuit`` in one Brian2 run.
 
@@ -45,7 +44,10 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
     parameters, initial : population -> {name: value} per-trial parameter values and initial
         state (broadcast like constant inputs).
     record_spikes : also keep every spike time (memory grows with the number of spikes).
-    target : Brian2 code generation target, one of ``TARGETS``.
+    target : Brian2 code generation target, one of ``TARGETS``. ``"auto"`` (default) runs on
+        cpp_standalone when its estimated cost, compilation included unless the circuit's
+        build is cached, is below numpy's (:mod:`evsim.target_choice`), else on numpy;
+        ``metadata["target"]`` says which ran and ``metadata["target_choice"]`` why.
     schedule : ``"resets_first"`` (resets before synaptic propagation; default) or ``"brian"``.
 
     Returns
@@ -64,8 +66,8 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
         raise ValidationError("schedule", "parameter 'schedule' must be one of "
                                           f"{tuple(SCHEDULES)}, got {schedule!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                             or seed < 0):
-        raise ValidationError("seed", "parameter 'seed' must be a non-negative integer or None, "
+                             or not 0 <= seed < 2**32):
+        raise ValidationError("seed", "parameter 'seed' must be an integer in [0, 2**32) or None, "
                                       f"got {seed!r}")
     steps = int(round(float(duration / dt)))
     for port, value in (inputs or {}).items():
@@ -73,10 +75,32 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
             raise ValidationError("inputs", f"time-varying inputs['{port}'] must cover the run: at "
                                             f"least {steps} steps, got {np.shape(value)[0]}")
 
-    runner = _run_standalone if target == "cpp_standalone" else _run_runtime
     started = time.perf_counter()
-    counts, spikes, built = runner(circuit, inputs, trials, seed, dt, checkpoints,
-                                   parameters, initial, record_spikes, schedule, target)
+    arguments = (circuit, inputs, trials, seed, dt, checkpoints, parameters, initial, schedule)
+    choice, compiled = None, None
+    if target == "auto":
+        varying = sum(np.ndim(value) == 3 for value in (inputs or {}).values())
+        estimate = estimate_cost(circuit, trials, steps, varying)
+        choice = dict(requested="auto", **estimate.as_dict())
+        unavailable = compiled_unavailable()
+        if unavailable:
+            choice["compiled_unavailable"] = unavailable
+        elif prefer_compiled(estimate, built=True):
+            try:
+                compiled = run_compiled(*arguments, record_spikes,
+                                        decide=lambda built: prefer_compiled(estimate, built))
+            except (RuntimeError, OSError) as error:  # no working toolchain: numpy instead
+                choice["compiled_unavailable"] = remember_failure(error)
+                warnings.warn(f"evsim: {choice['compiled_unavailable']}; running on numpy",
+                              RuntimeWarning, stacklevel=2)
+        target = "numpy" if compiled is None else "cpp_standalone"
+    elif target == "cpp_standalone":
+        compiled = run_compiled(*arguments, record_spikes)
+    if compiled is not None:
+        counts, spikes, built, facts = compiled
+        choice = {**(choice or {}), **facts}
+    else:
+        counts, spikes, built = _run_runtime(*arguments, record_spikes, target)
     wall = time.perf_counter() - started
     events = {p.name: np.einsum("kts,s->kt", counts[p.source], built.out_degree[p.name])
               for p in circuit.projections}
@@ -84,6 +108,8 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
     methods = {p.name: p.model.method for p in circuit.populations}
     metadata = dict(dt_s=float(dt / second), seed=seed, target=target, schedule=schedule,
                     trials=trials, integration=methods, wall_time_s=wall)
+    if choice is not None:
+        metadata["target_choice"] = choice
     return SpikeRecord(checkpoints, counts, events, spikes, metadata)
 
 
@@ -133,7 +159,7 @@ def _build(circuit, inputs, trials, seed, dt, parameters, initial, record_spikes
 
 
 def _run_runtime(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,
-                 record_spikes, schedule, target):
+                 schedule, record_spikes, target):
     previous_target = prefs.codegen.target
     prefs.codegen.target = target
     try:
@@ -188,47 +214,6 @@ def _run_with_snapshots(built, ends: np.ndarray, dt, snapshot) -> None:
 
     built.network.add(NetworkOperation(at_step_end, when="end", clock=clock))
     built.network.run(int(ends[-1]) * dt, namespace={})
-
-
-def standalone_directory(circuit: Circuit, trials: int) -> Path:
-    """Persistent build directory for cpp_standalone, one per circuit structure and size.
-
-    Brian2 rewrites only generated files whose content changed, so a rerun of the same
-    circuit recompiles little. Override the root with the EVSIM_CACHE_DIR variable.
-    """
-    signature = repr([(p.name, p.model.equations(), p.model.threshold, p.model.reset, p.size)
-                      for p in circuit.populations] +
-                     [(p.name, p.connectivity, p.variable) for p in circuit.projections] +
-                     [trials])
-    digest = hashlib.sha256(signature.encode()).hexdigest()[:16]
-    return cache_root() / "standalone" / f"{circuit.name}-{digest}"
-
-
-def _run_standalone(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,
-                    record_spikes, schedule, target):
-    """cpp_standalone: one compiled run recording spike times; counts binned at checkpoints."""
-    directory = standalone_directory(circuit, trials)
-    directory.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(directory) + ".lock"):
-        set_device("cpp_standalone", build_on_run=False)
-        try:
-            built = _build(circuit, inputs, trials, seed, dt, parameters, initial, True,
-                           schedule)
-            built.network.run(checkpoints[-1], namespace={})
-            device.build(directory=str(directory), compile=True, run=True)
-            trains = _spike_trains(built, circuit)
-        finally:
-            device.reinit()
-            reset_device()
-    counts = {}
-    for name, train in trains.items():
-        size = circuit.population(name).size
-        step = np.round(np.asarray(train.time / dt)).astype(np.int64)
-        ends = np.round(np.asarray(checkpoints / dt)).astype(np.int64)
-        counts[name] = np.stack([
-            np.bincount(train.trial[step < end] * size + train.neuron[step < end],
-                        minlength=trials * size).reshape(trials, size) for end in ends])
-    return counts, (trains if record_spikes else None), built
 
 
 def _spike_trains(built, circuit) -> dict:

@@ -26,14 +26,21 @@ def spy(monkeypatch):
     seen = []
     real = SIMULATE._run_runtime
 
-    def runner(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,
-               record_spikes, schedule, target):
+    def runtime(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial, schedule,
+                record_spikes, target):
         seen.append((target, seed))
         return real(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,
-                    record_spikes, schedule, "numpy")
+                    schedule, record_spikes, "numpy")
 
-    monkeypatch.setattr(SIMULATE, "_run_runtime", runner)
-    monkeypatch.setattr(SIMULATE, "_run_standalone", runner)
+    def compiled(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial, schedule,
+                 record_spikes=False, decide=None):
+        seen.append(("cpp_standalone", seed))
+        counts, spikes, built = real(circuit, inputs, trials, seed, dt, checkpoints, parameters,
+                                     initial, schedule, record_spikes, "numpy")
+        return counts, spikes, built, {}
+
+    monkeypatch.setattr(SIMULATE, "_run_runtime", runtime)
+    monkeypatch.setattr(SIMULATE, "run_compiled", compiled)
     return seen
 
 

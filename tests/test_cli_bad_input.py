@@ -15,7 +15,10 @@ CASES = [
      "error: unknown claim id 'nope'; accepted: ['lif.fi_curve', 'softmax.stochastic.rate'"),
     (["verify", "--only", ","], "error: --only must name at least one claim id (see `evsim list`)"),
     (["verify", "--target", "gpu"],
-     "error: --target must be one of ('numpy', 'cython', 'cpp_standalone'), got 'gpu'"),
+     "error: --target must be one of ('auto', 'numpy', 'cython', 'cpp_standalone'), got 'gpu'"),
+    (["run", "softmax", "--target", "gpu", "--set", "trials=2", "--set", "duration_s=0.01"],
+     "error: parameter 'target' must be one of ('auto', 'numpy', 'cython', 'cpp_standalone'), "
+     "got 'gpu'"),
     (["plot", "{tmp}/nothing"], "error: RUN_DIR '{tmp}/nothing' has no claims.json (not an "
                                 "evsim verify run)"),
     (["run", "nope"], "error: unknown experiment 'nope'; accepted: ['attention_head', "
@@ -23,7 +26,7 @@ CASES = [
     (["run", "softmax", "--set", "n"], "error: --set must look like key=value, got 'n'"),
     (["run", "softmax", "--set", "nn=3"],
      "error: unknown parameter(s) ['nn'] for experiment 'softmax'; accepted: ['kind', 'n', "
-     "'temperature', 'duration_s', 'trials', 'seed']"),
+     "'temperature', 'duration_s', 'trials', 'seed', 'target']"),
     (["run", "softmax", "--sweep", "{tmp}/missing.toml"],
      "error: --sweep file '{tmp}/missing.toml' does not exist"),
     (["run", "softmax", "--sweep", "{tmp}/broken.toml"],

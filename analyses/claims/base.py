@@ -119,7 +119,7 @@ class ClaimContext:
 
     scale: str = "quick"
     seed: int = 1
-    target: str = "numpy"
+    target: str = "auto"
     workers: int = 1
     scheduler: str | None = None
     cache_dir: str | None = None

@@ -1,0 +1,299 @@
+"""cpp_standalone runs from a cached build: compile once per circuit structure, then rerun the
+binary with new values, seeds and checkpoints, with no code generation and no compilation.
+
+A build is keyed by what fixes the generated code (:attr:`BuiltNetwork.structure`: equations,
+sizes including the number of trials, connectivity, dt, schedule, which variables are
+assigned), the Brian2 version, the OpenMP threads and the source of this module and of
+evsim.build. Everything else travels at run time:
+
+- every value evsim assigns (parameters, initial values, constant and time-varying inputs,
+  synaptic weights) as a Brian2 run argument (``group.variable=file``, since Brian2 2.6);
+- the seed and the checkpoint steps in a plan file read by code inserted into ``main``: the
+  binary seeds its generators as Brian2's ``seed()`` would, runs to each checkpoint and
+  appends the spike counters there to a binary file. Spike times are recorded only when asked
+  (``record_spikes``: a different build).
+
+Builds live in ``cache_root()/standalone/<circuit>-<key>`` (a file lock serialises compiling;
+runs of one build in parallel processes use separate result folders). Compilation uses a
+precompiled header and ``make -j<cores>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import brian2
+import numpy as np
+from brian2 import Clock, prefs, second
+from brian2.codegen.cpp_prefs import get_compiler_and_args
+from brian2.devices.device import device, reset_device, set_device
+from filelock import FileLock
+
+from . import build
+from .build import build_network
+from .record import SpikeTrains
+from .store import atomic_write_json, cache_root
+
+__all__ = ["run_compiled", "build_directory", "is_built"]
+
+MANIFEST = "evsim_build.json"
+
+#: Included first in every translation unit as a precompiled header: the standard headers
+#: Brian2's code includes (compiled while Python generates the code, saving ~1/4 of a build).
+PRECOMPILED_HEADER = """#include <algorithm>
+#include <cassert>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <random>
+#include <stdlib.h>
+#include <string>
+#include <utility>
+#include <vector>
+// glibc's vector exp/log (libmvec, within 4 ulp) for loops without branches: Brian2's flag
+// -fno-finite-math-only hides glibc's own declarations of them.
+extern "C" __attribute__((__simd__("notinbranch"))) double exp(double) noexcept;
+extern "C" __attribute__((__simd__("notinbranch"))) double log(double) noexcept;
+"""
+
+#: Brian2's makefile, with objects.o (array set-up and file I/O only, the slowest file to
+#: optimise) at -O0 and without the precompiled header (whose flags must match).
+MAKEFILE_OBJECTS_AT_O0 = """include makefile
+objects.o: override OPTIMISATIONS := $(OBJECTS_OPTIMISATIONS)
+"""
+
+#: Inserted into main() after Brian2's set-up (a run of zero duration): seed the generators,
+#: run to each checkpoint step of the plan and append the spike counters there.
+RUN_PLAN = """
+{{
+    std::ifstream _plan((brian::results_dir + "evsim_plan.txt").c_str());
+    long long _seed, _end;
+    _plan >> _seed;
+    if (_seed >= 0)  // as Brian2's seed(): generator k gets seed + k
+        for (size_t _i = 0; _i < brian::_random_generators.size(); _i++)
+            brian::_random_generators[_i].seed((unsigned long)_seed + _i);
+    std::ofstream _out((brian::results_dir + "evsim_counts.bin").c_str(), std::ios::binary);
+    while (_plan >> _end) {{
+        // to the absolute end time: segment lengths summed in floating point would drift
+        brian::{network}.run(_end * {dt!r} - brian::{network}.t, NULL, 10.0);
+{writes}
+    }}
+}}
+"""
+
+
+def build_directory(circuit_name: str, structure: list) -> Path:
+    """Folder of the compiled build for a circuit structure on this machine and toolchain."""
+    modules = (build, sys.modules[__name__])
+    sources = "".join(Path(module.__file__).read_text() for module in modules)
+    text = "\n".join([*_toolchain(), hashlib.sha256(sources.encode()).hexdigest(), *structure])
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    name = re.sub(r"[^0-9A-Za-z_]", "_", circuit_name)
+    return cache_root().resolve() / "standalone" / f"{name}-{digest}"
+
+
+def _toolchain() -> list[str]:
+    """What else the binary depends on: Brian2, compiler and flags (-march=native: the CPU),
+    OpenMP threads and float type."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cpu = next((line for line in cpuinfo.read_text().splitlines()
+                    if line.startswith("model name")), cpu)
+    return [f"brian2={brian2.__version__} compiler={_compiler()} {get_compiler_and_args()}",
+            f"cpu={cpu} threads={prefs.devices.cpp_standalone.openmp_threads} "
+            f"float={prefs.core.default_float_dtype}"]
+
+
+def is_built(directory: Path) -> bool:
+    """True if ``directory`` holds a finished build."""
+    return (directory / MANIFEST).exists()
+
+
+def run_compiled(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,
+                 schedule, record_spikes=False, decide=None
+                 ) -> tuple[dict, dict | None, object, dict] | None:
+    """Run ``circuit`` on cpp_standalone from its cached build (compiled first if needed).
+
+    Returns counts {population: (checkpoints, trials, size)}, spike trains {population:
+    SpikeTrains} if ``record_spikes`` (else None), the BuiltNetwork (its Brian2 objects only
+    describe the run) and facts for the record: build folder, whether it was
+    compiled now, seconds compiling and running the binary. ``decide(built: bool)``, if
+    given, is asked once the build's key is known; False returns None without running.
+    """
+    set_device("cpp_standalone", build_on_run=False)
+    try:
+        built = build_network(circuit, trials, Clock(dt, name="evsim_clock"), inputs=inputs,
+                              parameters=parameters, initial=initial, schedule=schedule,
+                              record_spikes=record_spikes)
+        for obj in built.network.objects:  # they describe a binary's run: no "unused" warning
+            obj._network = built.network.id
+        directory = build_directory(circuit.name, built.structure)
+        if decide is not None and not decide(is_built(directory)):
+            return None
+        with FileLock(str(directory) + ".lock"):
+            compiled_now = not is_built(directory)
+            compile_s = _compile(built, directory, dt) if compiled_now else 0.0
+        manifest = json.loads((directory / MANIFEST).read_text())
+        if manifest["structure"] != built.structure:
+            raise RuntimeError(f"the build in {directory} was made for another structure "
+                               "(a hash collision?); delete the folder")
+        runs = directory / "runs"
+        runs.mkdir(exist_ok=True)
+        results = Path(tempfile.mkdtemp(dir=runs))
+        try:
+            arguments = _run_arguments(built, results)
+            ends = np.round(np.asarray(checkpoints / dt)).astype(np.int64)
+            plan = " ".join(str(v) for v in [-1 if seed is None else int(seed), *ends])
+            (results / "evsim_plan.txt").write_text(plan + "\n")
+            run_s = _run_binary(directory, results, arguments)
+            flat = np.fromfile(results / "evsim_counts.bin", dtype=np.int32)
+            trains = _read_spikes(manifest, results, trials) if record_spikes else None
+        finally:
+            shutil.rmtree(results, ignore_errors=True)
+    finally:
+        device.reinit()
+        reset_device()
+    sizes = {name: len(monitor.source) for name, monitor in built.counters.items()}
+    if flat.size != len(ends) * sum(sizes.values()):
+        raise RuntimeError(f"the compiled simulation in {directory} wrote {flat.size} counts, "
+                           f"expected {len(ends)} checkpoints x {sum(sizes.values())} neurons")
+    counts, offset = {}, 0
+    flat = flat.reshape(len(ends), -1)
+    for name, size in sizes.items():  # the order of the counters written by RUN_PLAN
+        counts[name] = flat[:, offset:offset + size].astype(np.int64).reshape(
+            len(ends), trials, -1)
+        offset += size
+    facts = dict(build=str(directory), compiled_now=compiled_now, compile_s=compile_s,
+                 binary_s=run_s)
+    return counts, trains, built, facts
+
+
+def _compile(built, directory: Path, dt) -> float:
+    """Generate the project into ``directory``, compile it, write the manifest; seconds."""
+    started = time.perf_counter()
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    header = _start_precompiled_header(directory)
+    try:
+        manifest = _generate(built, directory, dt)
+    except BaseException:
+        header.kill()
+        raise
+    _check(header.communicate()[1], header.returncode, directory, "precompiling headers")
+    _make(directory)
+    for leftover in [directory / "evsim_pch.h.gch", *directory.rglob("*.o")]:
+        leftover.unlink()  # only for rebuilds, which never happen (~45 MB a build)
+    atomic_write_json(directory / MANIFEST, manifest)  # last: marks the build finished
+    return time.perf_counter() - started
+
+
+def _generate(built, directory: Path, dt) -> dict:
+    """Brian2's code generation into ``directory``, RUN_PLAN included; the manifest."""
+    built.network.run(0 * second, namespace={})
+    writes, sizes, spike_files = [], {}, {}
+    for name, monitor in built.counters.items():
+        array = device.get_array_name(monitor.variables["count"])
+        size = len(monitor.source)
+        writes.append(f"        _out.write((char*)brian::{array}, {size} * sizeof(int32_t));")
+        sizes[name] = size
+        if monitor.record:
+            spike_files[name] = [device.get_array_filename(monitor.variables[key])
+                                 for key in ("i", "t")]
+    device.insert_code("main", RUN_PLAN.format(network=built.network.name,
+                                               dt=float(dt / second), writes="\n".join(writes)))
+    device.build(directory=str(directory), compile=False, run=False)
+    return dict(brian2=brian2.__version__, sizes=sizes, spike_files=spike_files,
+                structure=built.structure)
+
+
+def _start_precompiled_header(directory: Path) -> subprocess.Popen:
+    """Start compiling PRECOMPILED_HEADER with Brian2's flags (in the background)."""
+    _, flags = get_compiler_and_args()
+    (directory / "evsim_pch.h").write_text(PRECOMPILED_HEADER)
+    return subprocess.Popen([_compiler(), "-c", *flags, "-x", "c++-header", "evsim_pch.h", "-o",
+                             "evsim_pch.h.gch"], cwd=directory, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _make(directory: Path) -> None:
+    """Compile the generated project with the precompiled header, on every available core."""
+    flags = re.search(r"^OPTIMISATIONS = (.*)$", (directory / "makefile").read_text(),
+                      re.M).group(1)
+    (directory / "evsim.mk").write_text(MAKEFILE_OBJECTS_AT_O0)
+    # header dependencies only matter for rebuilds, and a build is never rebuilt: an empty,
+    # newer make.deps spares make a full preprocessing pass (~1 s)
+    (directory / "make.deps").write_text("")
+    unoptimised = " ".join(flag for flag in flags.split() if not flag.startswith("-O")) + " -O0"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    done = subprocess.run(["make", "-f", "evsim.mk", f"-j{cores}", f"CXX={_compiler()}",
+                           f"OPTIMISATIONS={flags} -include evsim_pch.h",
+                           f"OBJECTS_OPTIMISATIONS={unoptimised}"],
+                          cwd=directory, capture_output=True, text=True)
+    _check(done.stderr, done.returncode, directory, "make")
+
+
+def _compiler() -> str:
+    return os.environ.get("CXX", "g++")
+
+
+def _check(stderr: str, returncode: int, directory: Path, step: str) -> None:
+    if returncode:
+        raise RuntimeError(f"compiling the standalone project in {directory} failed "
+                           f"({step}):\n{stderr[-3000:]}")
+
+
+def _run_arguments(built, results: Path) -> list[str]:
+    """Every value build_network assigned, as Brian2 run arguments (files in ``results``)."""
+    arguments = []
+    for index, (owner, variable, value) in enumerate(built.assigned):
+        if variable is None:  # a TimedArray's values
+            name, text, _, array = device._prepare_timed_array_run_arg(owner, value)
+        else:
+            view = getattr(owner, variable)
+            name, text, _, array = device._prepare_variableview_run_arg(view, value)
+        if np.size(array) > 1:
+            text = str(results / f"arg{index}.dat")
+            np.ascontiguousarray(array).tofile(text)
+        arguments.append(f"{name}={text}")
+    return arguments
+
+
+def _read_spikes(manifest: dict, results: Path, trials: int) -> dict:
+    """The spike monitors' indices and times, written by the binary, as SpikeTrains."""
+    trains = {}
+    for name, (index_file, time_file) in manifest["spike_files"].items():
+        size = manifest["sizes"][name] // trials
+        index = np.fromfile(results / index_file, dtype=np.int32).astype(np.int64)
+        times = np.fromfile(results / time_file, dtype=np.float64)
+        trains[name] = SpikeTrains(index // size, index % size, times * second)
+    return trains
+
+
+def _run_binary(directory: Path, results: Path, arguments: list[str]) -> float:
+    """Run the compiled simulation with ``arguments``; seconds."""
+    started = time.perf_counter()
+    done = subprocess.run(["./main", "--results_dir", f"{results}/", *arguments], cwd=directory,
+                          capture_output=True, text=True)
+    # Brian2 reports a run argument it cannot load on stderr and goes on with the compiled-in
+    # value, so any message there is an error
+    if done.returncode or done.stderr.strip():
+        raise RuntimeError(f"the compiled simulation in {directory} failed (exit "
+                           f"{done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return time.perf_counter() - started

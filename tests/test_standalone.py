@@ -1,0 +1,196 @@
+"""Compiled runs from a cached build: one compilation per circuit structure, reused for new
+inputs, initial values, parameters, weights, seeds and checkpoints, with the counts (and spike
+times) of the numpy target for the same seed."""
+
+import multiprocessing
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from brian2 import Hz, mV, ms, nA
+
+from circuits import shared_inhibition
+from circuits.mechanism_registry import MECHANISMS
+from circuits.mechanisms import run_mechanism
+from circuits.softmax import score_inputs, stochastic_softmax, windowed_softmax
+from evsim import simulate, target_choice
+from evsim.target_choice import CostEstimate, estimate_cost, prefer_compiled
+
+DT = 0.1 * ms
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EVSIM_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _both(rate, scores, *, seed, checkpoints, circuit=None):
+    """Counts on numpy and cpp_standalone (identical); the compiled run's build facts."""
+    circuit = circuit or stochastic_softmax(4, rate=rate, dt=DT)
+    drive, initial = score_inputs("S", scores, rate=rate)
+    options = dict(inputs={"scores": drive}, duration=checkpoints[-1], trials=len(scores),
+                   seed=seed, dt=DT, initial=initial, checkpoints=checkpoints)
+    reference = simulate(circuit, target="numpy", **options)
+    compiled = simulate(circuit, target="cpp_standalone", **options)
+    assert reference.counts["exc"][-1].sum() > 0
+    for name in reference.counts:
+        np.testing.assert_array_equal(compiled.counts[name], reference.counts[name])
+    return compiled.metadata["target_choice"]
+
+
+def test_one_build_serves_new_values_seeds_and_checkpoints(seed):
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(0, 1, (3, 4))
+    first = _both(80 * Hz, scores, seed=1, checkpoints=[5, 10] * ms)
+    assert first["compiled_now"]
+    variants = [dict(rate=80 * Hz, scores=scores, seed=2, checkpoints=[5, 10] * ms),
+                dict(rate=80 * Hz, scores=rng.normal(0, 1, (3, 4)), seed=1,
+                     checkpoints=[5, 10] * ms),
+                dict(rate=60 * Hz, scores=scores, seed=1,
+                     checkpoints=[5, 10] * ms),
+                dict(rate=80 * Hz, scores=scores, seed=1, checkpoints=[3, 7, 12, 20] * ms)]
+    for variant in variants:
+        facts = _both(variant.pop("rate"), variant.pop("scores"), **variant)
+        assert not facts["compiled_now"] and facts["build"] == first["build"]
+
+
+def test_a_new_structure_gets_its_own_build(seed):
+    scores = np.random.default_rng(seed).normal(0, 1, (3, 4))
+    small = _both(80 * Hz, scores, seed=1, checkpoints=[5] * ms)
+    more_trials = _both(80 * Hz, np.vstack([scores, scores]), seed=1, checkpoints=[5] * ms)
+    assert more_trials["build"] != small["build"]
+
+
+def test_spike_times_and_weights_match_numpy(seed):
+    drives = np.random.default_rng(seed).uniform(20, 60, (4, 16)) * nA
+    options = dict(inputs={"drive": drives}, duration=60 * ms, trials=4, seed=seed,
+                   checkpoints=[20, 60] * ms, record_spikes=True)
+    builds = set()
+    for weight in (5, 9):  # weights are run arguments: one build
+        reference = simulate(shared_inhibition(w_inhibit=weight * mV), target="numpy", **options)
+        compiled = simulate(shared_inhibition(w_inhibit=weight * mV), target="cpp_standalone",
+                            **options)
+        builds.add(compiled.metadata["target_choice"]["build"])
+        for name, train in reference.spikes.items():
+            other = compiled.spikes[name]
+            np.testing.assert_array_equal(other.trial, train.trial)
+            np.testing.assert_array_equal(other.neuron, train.neuron)
+            np.testing.assert_allclose(np.asarray(other.time / ms), np.asarray(train.time / ms))
+        np.testing.assert_array_equal(compiled.counts["exc"], reference.counts["exc"])
+    assert len(builds) == 1
+
+
+def test_auto_runs_small_work_on_numpy_and_says_why():
+    record = simulate(shared_inhibition(), {"drive": 30 * nA}, 10 * ms, trials=2, seed=1)
+    assert record.metadata["target"] == "numpy"
+    choice = record.metadata["target_choice"]
+    assert choice["requested"] == "auto" and choice["estimated_numpy_s"] < 1
+
+
+def test_target_choice_can_go_either_way():
+    circuit = shared_inhibition()
+    small, large = estimate_cost(circuit, 2, 100), estimate_cost(circuit, 400, 200_000)
+    assert not prefer_compiled(small, built=False) and prefer_compiled(large, built=False)
+    between = CostEstimate(numpy_s=3.0, compiled_s=1.0, compile_s=4.0)
+    assert prefer_compiled(between, built=True) and not prefer_compiled(between, built=False)
+
+
+def test_an_unfinished_build_is_rebuilt(seed):
+    """A build folder without its manifest (a crash while compiling) is compiled afresh."""
+    scores = np.random.default_rng(seed).normal(0, 1, (2, 4))
+    facts = _both(80 * Hz, scores, seed=1, checkpoints=[4] * ms)
+    build = Path(facts["build"])
+    (build / "evsim_build.json").unlink()
+    (build / "main").write_text("not a program")
+    again = _both(80 * Hz, scores, seed=1, checkpoints=[4] * ms)
+    assert again["compiled_now"] and again["build"] == facts["build"]
+
+
+@pytest.mark.slow
+def test_concurrent_processes_share_one_build(seed, tmp_path):
+    """Two processes asking for the same new build: one compiles, the other waits and reuses."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        facts = list(pool.map(_compiled_counts, [str(tmp_path)] * 2, [seed] * 2))
+    assert sorted(f["compiled_now"] for f, _ in facts) == [False, True]
+    assert facts[0][1] == facts[1][1]
+
+
+def _compiled_counts(cache: str, seed: int):
+    import os
+
+    os.environ["EVSIM_CACHE_DIR"] = cache
+    scores = np.random.default_rng(seed).normal(0, 1, (2, 4))
+    drive, initial = score_inputs("S", scores)
+    record = simulate(stochastic_softmax(4, dt=DT), {"scores": drive}, 5 * ms, trials=2, seed=1,
+                      dt=DT, initial=initial, target="cpp_standalone")
+    return record.metadata["target_choice"], record.counts["exc"].tolist()
+
+
+def test_a_thousand_one_step_checkpoints_do_not_drift(seed):
+    """The binary runs to absolute checkpoint times (summed segment lengths would drift)."""
+    scores = np.random.default_rng(seed).normal(0, 1, (2, 4))
+    _both(80 * Hz, scores, seed=1, checkpoints=np.arange(1, 1201) * DT)
+
+
+@pytest.mark.parametrize("variant", ["refractory", "shunting", "window"])
+def test_escape_noise_variants_match_numpy(variant, seed):
+    """The firing probability computed in the step code: refractory periods longer than a
+    step, shunting inhibition and the windowed circuit give numpy's counts."""
+    scores = np.random.default_rng(seed).normal(0, 1, (3, 4))
+    if variant == "window":
+        _both(100 * Hz, scores, seed=seed, checkpoints=[100, 300] * ms,
+              circuit=windowed_softmax(4, dt=DT))
+        return
+    circuit = stochastic_softmax(4, dt=DT, **({"t_ref": 0.5 * ms} if variant == "refractory"
+                                            else {"inhibition": "shunting"}))
+    _both(80 * Hz, scores, seed=seed, checkpoints=[10, 30] * ms, circuit=circuit)
+
+
+def test_time_varying_inputs_are_run_arguments(seed):
+    """A mechanism (inputs change every step: TimedArray values) rerun on new operands from
+    its build gives the NumPy reference's spikes."""
+    rng = np.random.default_rng(seed)
+    spec = MECHANISMS["sdsa"]
+    mechanism = spec.build(4, 4, 1, rng)
+    builds = []
+    for _ in range(2):
+        operands = spec.sample_operands((2, 6, 4, 4), 1, rng)
+        spikes, record = run_mechanism(mechanism, operands, seed=0, target="cpp_standalone")
+        np.testing.assert_array_equal(spikes, spec.reference(mechanism, operands))
+        builds.append(record.metadata["target_choice"])
+    assert builds[0]["compiled_now"] and not builds[1]["compiled_now"]
+    assert builds[0]["build"] == builds[1]["build"]
+
+
+def test_no_seed_gives_fresh_random_numbers():
+    drive, initial = score_inputs("S", np.zeros((4, 4)))
+    counts = [simulate(stochastic_softmax(4, dt=DT), {"scores": drive}, 50 * ms, trials=4,
+                       dt=DT, initial=initial, target="cpp_standalone").counts["exc"]
+              for _ in range(2)]
+    assert counts[0].sum() > 0 and not np.array_equal(counts[0], counts[1])
+
+
+def test_auto_runs_compiled_when_the_estimate_says_so(monkeypatch):
+    monkeypatch.setattr(sys.modules["evsim.simulate"], "prefer_compiled", lambda e, built: True)
+    record = simulate(shared_inhibition(), {"drive": 30 * nA}, 10 * ms, trials=2, seed=1)
+    assert record.metadata["target"] == "cpp_standalone"
+    assert record.metadata["target_choice"]["requested"] == "auto"
+
+
+def test_auto_falls_back_to_numpy_without_a_working_compiler(monkeypatch):
+    monkeypatch.setattr(sys.modules["evsim.simulate"], "prefer_compiled", lambda e, built: True)
+    monkeypatch.setattr(target_choice, "_failure", [])
+    options = dict(inputs={"drive": 30 * nA}, duration=10 * ms, trials=2, seed=1)
+    monkeypatch.setenv("CXX", "no-such-compiler")
+    record = simulate(shared_inhibition(), **options)
+    assert record.metadata["target"] == "numpy"
+    assert "not on the PATH" in record.metadata["target_choice"]["compiled_unavailable"]
+    monkeypatch.setenv("CXX", "false")  # found, but fails
+    with pytest.warns(RuntimeWarning, match="compiled run failed"):
+        record = simulate(shared_inhibition(), **options)
+    assert record.metadata["target"] == "numpy"
+    with pytest.raises(RuntimeError, match="precompiling headers"):
+        simulate(shared_inhibition(w_inhibit=4 * mV), target="cpp_standalone", **options)
