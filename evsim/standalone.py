@@ -15,7 +15,8 @@ evsim.build. Everything else travels at run time:
 
 Builds live in ``cache_root()/standalone/<circuit>-<key>`` (a file lock serialises compiling;
 runs of one build in parallel processes use separate result folders). Compilation uses a
-precompiled header and ``make -j<cores>``.
+precompiled header shared by all builds, started in the background when a run begins, and
+``make -j<cores>`` with the code that runs once less optimised.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -35,21 +37,20 @@ from pathlib import Path
 import brian2
 import numpy as np
 from brian2 import Clock, prefs, second
-from brian2.codegen.cpp_prefs import get_compiler_and_args
 from brian2.devices.device import device, reset_device, set_device
 from filelock import FileLock
 
 from . import build
 from .build import build_network
 from .record import SpikeTrains
-from .store import atomic_write_json, cache_root
+from .store import atomic_write_json, atomic_write_text, cache_root
 
 __all__ = ["run_compiled", "build_directory", "is_built"]
 
 MANIFEST = "evsim_build.json"
 
 #: Included first in every translation unit as a precompiled header: the standard headers
-#: Brian2's code includes (compiled while Python generates the code, saving ~1/4 of a build).
+#: Brian2's code includes. One per toolchain, shared by all builds (see precompiled_header).
 PRECOMPILED_HEADER = """#include <algorithm>
 #include <cassert>
 #include <climits>
@@ -72,9 +73,13 @@ extern "C" __attribute__((__simd__("notinbranch"))) double exp(double) noexcept;
 extern "C" __attribute__((__simd__("notinbranch"))) double log(double) noexcept;
 """
 
-#: Brian2's makefile, with objects.o (array set-up and file I/O only, the slowest file to
-#: optimise) at -O0 and without the precompiled header (whose flags must match).
-MAKEFILE_OBJECTS_AT_O0 = """include makefile
+#: Brian2's makefile, with the code that runs once (set-up, before/after a run) at -O1 and
+#: objects.o (array set-up and file I/O, the slowest file to optimise) at -O0 without the
+#: precompiled header (which needs optimisation on); the per-step code keeps -O3.
+MAKEFILE_RUN_ONCE_UNOPTIMISED = """include makefile
+RUN_ONCE := main.o run.o $(filter code_objects/before_run_% code_objects/after_run_% \\
+    %_synapses_create_array_codeobject.o,$(OBJS))
+$(RUN_ONCE): override OPTIMISATIONS := $(RUN_ONCE_OPTIMISATIONS)
 objects.o: override OPTIMISATIONS := $(OBJECTS_OPTIMISATIONS)
 """
 
@@ -116,7 +121,7 @@ def _toolchain() -> list[str]:
     if cpuinfo.exists():
         cpu = next((line for line in cpuinfo.read_text().splitlines()
                     if line.startswith("model name")), cpu)
-    return [f"brian2={brian2.__version__} compiler={_compiler()} {get_compiler_and_args()}",
+    return [f"brian2={brian2.__version__} compiler={_compiler()} {_compile_flags()}",
             f"cpu={cpu} threads={prefs.devices.cpp_standalone.openmp_threads} "
             f"float={prefs.core.default_float_dtype}"]
 
@@ -137,6 +142,7 @@ def run_compiled(circuit, inputs, trials, seed, dt, checkpoints, parameters, ini
     compiled now, seconds compiling and running the binary. ``decide(built: bool)``, if
     given, is asked once the build's key is known; False returns None without running.
     """
+    header = precompiled_header()  # started now, it is ready when a new build needs it
     set_device("cpp_standalone", build_on_run=False)
     try:
         built = build_network(circuit, trials, Clock(dt, name="evsim_clock"), inputs=inputs,
@@ -149,7 +155,7 @@ def run_compiled(circuit, inputs, trials, seed, dt, checkpoints, parameters, ini
             return None
         with FileLock(str(directory) + ".lock"):
             compiled_now = not is_built(directory)
-            compile_s = _compile(built, directory, dt) if compiled_now else 0.0
+            compile_s = _compile(built, directory, dt, header) if compiled_now else 0.0
         manifest = json.loads((directory / MANIFEST).read_text())
         if manifest["structure"] != built.structure:
             raise RuntimeError(f"the build in {directory} was made for another structure "
@@ -185,21 +191,17 @@ def run_compiled(circuit, inputs, trials, seed, dt, checkpoints, parameters, ini
     return counts, trains, built, facts
 
 
-def _compile(built, directory: Path, dt) -> float:
-    """Generate the project into ``directory``, compile it, write the manifest; seconds."""
+def _compile(built, directory: Path, dt, header: Path) -> float:
+    """Generate the project into ``directory``, compile it with the precompiled ``header``,
+    write the manifest; seconds."""
     started = time.perf_counter()
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
-    header = _start_precompiled_header(directory)
-    try:
-        manifest = _generate(built, directory, dt)
-    except BaseException:
-        header.kill()
-        raise
-    _check(header.communicate()[1], header.returncode, directory, "precompiling headers")
-    _make(directory)
-    for leftover in [directory / "evsim_pch.h.gch", *directory.rglob("*.o")]:
-        leftover.unlink()  # only for rebuilds, which never happen (~45 MB a build)
+    manifest = _generate(built, directory, dt)
+    _wait_for(header)
+    _make(directory, header)
+    for leftover in directory.rglob("*.o"):
+        leftover.unlink()  # only for rebuilds, which never happen
     atomic_write_json(directory / MANIFEST, manifest)  # last: marks the build finished
     return time.perf_counter() - started
 
@@ -223,34 +225,65 @@ def _generate(built, directory: Path, dt) -> dict:
                 structure=built.structure)
 
 
-def _start_precompiled_header(directory: Path) -> subprocess.Popen:
-    """Start compiling PRECOMPILED_HEADER with Brian2's flags (in the background)."""
-    _, flags = get_compiler_and_args()
-    (directory / "evsim_pch.h").write_text(PRECOMPILED_HEADER)
-    return subprocess.Popen([_compiler(), "-c", *flags, "-x", "c++-header", "evsim_pch.h", "-o",
-                             "evsim_pch.h.gch"], cwd=directory, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+def precompiled_header() -> Path:
+    """PRECOMPILED_HEADER for this toolchain, shared by all builds; compiled in the background
+    the first time (to a temporary name, renamed when done). Returns the header's path."""
+    flags = _compile_flags()
+    key = hashlib.sha256("\n".join([PRECOMPILED_HEADER, *_toolchain()]).encode()).hexdigest()
+    folder = cache_root().resolve() / "standalone" / f"header-{key[:16]}"
+    header = folder / "evsim_pch.h"
+    if not Path(f"{header}.gch").exists() and not _HEADER_JOBS.get(header):
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(header, PRECOMPILED_HEADER)
+        partial = f"{header}.gch.{os.getpid()}.tmp"
+        command = " ".join(shlex.quote(part) for part in [
+            _compiler(), "-c", *flags, "-x", "c++-header", str(header), "-o", partial])
+        _HEADER_JOBS[header] = subprocess.Popen(
+            f"{command} && mv {shlex.quote(partial)} {shlex.quote(str(header))}.gch",
+            shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return header
 
 
-def _make(directory: Path) -> None:
-    """Compile the generated project with the precompiled header, on every available core."""
+#: header -> the process compiling it (started by this process)
+_HEADER_JOBS: dict = {}
+
+
+def _wait_for(header: Path) -> None:
+    """Wait for this process's compilation of ``header``; raise if it failed. (If another
+    process is compiling it, make goes on: without the .gch, g++ reads the header as text.)"""
+    job = _HEADER_JOBS.pop(header, None)
+    if job is not None:
+        _check(job.communicate()[1], job.returncode, header.parent, "precompiling headers")
+
+
+def _make(directory: Path, header: Path) -> None:
+    """Compile the generated project with the precompiled ``header``, on every core."""
     flags = re.search(r"^OPTIMISATIONS = (.*)$", (directory / "makefile").read_text(),
                       re.M).group(1)
-    (directory / "evsim.mk").write_text(MAKEFILE_OBJECTS_AT_O0)
+    (directory / "evsim.mk").write_text(MAKEFILE_RUN_ONCE_UNOPTIMISED)
     # header dependencies only matter for rebuilds, and a build is never rebuilt: an empty,
     # newer make.deps spares make a full preprocessing pass (~1 s)
     (directory / "make.deps").write_text("")
-    unoptimised = " ".join(flag for flag in flags.split() if not flag.startswith("-O")) + " -O0"
+    base = " ".join(flag for flag in flags.split() if not flag.startswith("-O"))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     done = subprocess.run(["make", "-f", "evsim.mk", f"-j{cores}", f"CXX={_compiler()}",
-                           f"OPTIMISATIONS={flags} -include evsim_pch.h",
-                           f"OBJECTS_OPTIMISATIONS={unoptimised}"],
+                           f"OPTIMISATIONS={flags} -include {header}",
+                           f"RUN_ONCE_OPTIMISATIONS={base} -O1 -include {header}",
+                           f"OBJECTS_OPTIMISATIONS={base} -O0"],
                           cwd=directory, capture_output=True, text=True)
     _check(done.stderr, done.returncode, directory, "make")
 
 
 def _compiler() -> str:
     return os.environ.get("CXX", "g++")
+
+
+def _compile_flags() -> list[str]:
+    """Brian2's compiler flags from its preferences. (Brian2 then drops flags the compiler
+    rejects, compiling a test file for each, ~0.1 s: a header precompiled with a dropped
+    flag is merely ignored by g++.)"""
+    return list(prefs.codegen.cpp.extra_compile_args
+                or prefs.codegen.cpp.extra_compile_args_gcc)
 
 
 def _check(stderr: str, returncode: int, directory: Path, step: str) -> None:
