@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_softmax.py
 	$(BIN)/python benchmarks/bench_mechanisms.py
 	$(BIN)/python benchmarks/bench_checkpoints.py
+	$(BIN)/python benchmarks/bench_targets.py
 
 clean:
 	rm -rf $(VENV) results

@@ -35,8 +35,9 @@ BURN_IN_STEPS = 200
 W_FAST, TAU_FAST, ETA = 5.0, 1e-3, 0.05
 
 
-def _scores(trials: int, seed: int) -> np.ndarray:
-    return np.repeat(np.random.default_rng(seed).normal(0, 1.5, (1, N)), trials, axis=0)
+def scores_for(trials: int, seed: int, n: int = N) -> np.ndarray:
+    """One score vector of ``n`` scores (from ``seed``), repeated for every trial."""
+    return np.repeat(np.random.default_rng(seed).normal(0, 1.5, (1, n)), trials, axis=0)
 
 
 def _tv(counts: np.ndarray, scores: np.ndarray) -> float:
@@ -47,7 +48,7 @@ def _tv(counts: np.ndarray, scores: np.ndarray) -> float:
 def run_evsim(trials: int, steps: int, seed: int, target: str = "numpy",
               simulation_seed: int | None = None) -> np.ndarray:
     """Batched evsim run; scores from ``seed``, random numbers from ``simulation_seed``."""
-    scores = _scores(trials, seed)
+    scores = scores_for(trials, seed)
     drive, initial = score_inputs("S", scores)
     record = simulate(stochastic_softmax(N), {"scores": drive}, steps * DT * 1000 * ms,
                       trials=trials, seed=seed if simulation_seed is None else simulation_seed,
@@ -61,27 +62,29 @@ def run_loop(trials: int, steps: int, seed: int) -> np.ndarray:
                            for k in range(trials)])
 
 
-def run_numpy(trials: int, steps: int, seed: int) -> np.ndarray:
-    """The dynamics of construction S, written by hand (see circuits/softmax.py)."""
+def run_numpy(trials: int, steps: int, seed: int, n: int = N, dt: float = DT,
+              burn_in_steps: int = BURN_IN_STEPS) -> np.ndarray:
+    """The dynamics of construction S, written by hand (see circuits/softmax.py); dt in s.
+    Counts (trials, n) after ``burn_in_steps``."""
     rng = np.random.default_rng(seed)
-    z = _scores(trials, seed)
+    z = scores_for(trials, seed, n)
     log_sum = np.log(np.exp(z).sum(1))
     slow = np.log(RATE) - log_sum  # warm start, rho0 = 1 Hz
     fast = np.zeros(trials)
     relay = np.zeros(trials)
-    decay = np.exp(-DT / TAU_FAST)
-    counts = np.zeros((trials, N), dtype=np.int64)
+    decay = np.exp(-dt / TAU_FAST)
+    counts = np.zeros((trials, n), dtype=np.int64)
     for step in range(steps):
         fast *= decay  # groups: exact decay of the fast trace, drift of the slow one
-        slow += ETA * RATE * DT
+        slow += ETA * RATE * dt
         hazard = np.exp(z + (fast + slow)[:, None])  # thresholds
-        fired = rng.random((trials, N)) < -np.expm1(-hazard * DT)
+        fired = rng.random((trials, n)) < -np.expm1(-hazard * dt)
         relay_fires = relay > 0.5
         relay -= relay_fires  # resets
         relay += fired.sum(1)  # synapses
         fast -= W_FAST * relay_fires
         slow -= ETA * relay_fires
-        if step >= BURN_IN_STEPS:
+        if step >= burn_in_steps:
             counts += fired
     return counts
 
@@ -97,7 +100,7 @@ def _child(method: str, trials: int, steps: int, seed: int):
     counts = RUNNERS[method](trials, steps, seed)
     seconds = time.perf_counter() - started
     return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, \
-        _tv(counts, _scores(trials, seed))
+        _tv(counts, scores_for(trials, seed))
 
 
 def measure(method: str, trials: int, steps: int, seed: int = 1) -> dict:
