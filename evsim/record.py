@@ -25,6 +25,13 @@ class SpikeTrains:
     neuron: np.ndarray
     time: Quantity
 
+    @classmethod
+    def from_group(cls, index, times_s, size: int) -> "SpikeTrains":
+        """From the spikes of a NeuronGroup holding every trial: group index ``index`` (neuron
+        ``j`` of trial ``r`` is ``r*size + j``) and times in seconds."""
+        index = np.asarray(index, dtype=np.int64)
+        return cls(index // size, index % size, np.asarray(times_s, dtype=float) * second)
+
     def of(self, trial: int, neuron: int) -> Quantity:
         """Spike times of one neuron in one trial."""
         mask = (self.trial == trial) & (self.neuron == neuron)

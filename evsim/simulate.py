@@ -221,7 +221,6 @@ def _spike_trains(built, circuit) -> dict:
     for name, monitor in built.counters.items():
         size = circuit.population(name).size
         # copies: since brian2 2.10 monitor arrays are views of C++ memory freed with the monitor
-        index = np.array(monitor.i[:], dtype=np.int64)
-        trains[name] = SpikeTrains(index // size, index % size,
-                                   np.array(monitor.t_[:], dtype=float) * second)
+        trains[name] = SpikeTrains.from_group(np.array(monitor.i[:]), np.array(monitor.t_[:]),
+                                              size)
     return trains

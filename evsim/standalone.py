@@ -21,6 +21,7 @@ precompiled header shared by all builds, started in the background when a run be
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -105,9 +106,7 @@ RUN_PLAN = """
 
 def build_directory(circuit_name: str, structure: list) -> Path:
     """Folder of the compiled build for a circuit structure on this machine and toolchain."""
-    modules = (build, sys.modules[__name__])
-    sources = "".join(Path(module.__file__).read_text() for module in modules)
-    text = "\n".join([*_toolchain(), hashlib.sha256(sources.encode()).hexdigest(), *structure])
+    text = "\n".join([*_toolchain(), _sources_digest(), *structure])
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     name = re.sub(r"[^0-9A-Za-z_]", "_", circuit_name)
     return cache_root().resolve() / "standalone" / f"{name}-{digest}"
@@ -116,14 +115,28 @@ def build_directory(circuit_name: str, structure: list) -> Path:
 def _toolchain() -> list[str]:
     """What else the binary depends on: Brian2, compiler and flags (-march=native: the CPU),
     OpenMP threads and float type."""
+    return [f"brian2={brian2.__version__} compiler={_compiler()} {_compile_flags()}",
+            f"cpu={_cpu()} threads={prefs.devices.cpp_standalone.openmp_threads} "
+            f"float={prefs.core.default_float_dtype}"]
+
+
+@functools.cache
+def _cpu() -> str:
+    """The CPU model (read once per process)."""
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         cpu = next((line for line in cpuinfo.read_text().splitlines()
                     if line.startswith("model name")), cpu)
-    return [f"brian2={brian2.__version__} compiler={_compiler()} {_compile_flags()}",
-            f"cpu={cpu} threads={prefs.devices.cpp_standalone.openmp_threads} "
-            f"float={prefs.core.default_float_dtype}"]
+    return cpu
+
+
+@functools.cache
+def _sources_digest() -> str:
+    """Hash of evsim.build and this module, which write the generated code (once per process)."""
+    sources = "".join(Path(module.__file__).read_text()
+                      for module in (build, sys.modules[__name__]))
+    return hashlib.sha256(sources.encode()).hexdigest()
 
 
 def is_built(directory: Path) -> bool:
@@ -312,10 +325,9 @@ def _read_spikes(manifest: dict, results: Path, trials: int) -> dict:
     """The spike monitors' indices and times, written by the binary, as SpikeTrains."""
     trains = {}
     for name, (index_file, time_file) in manifest["spike_files"].items():
-        size = manifest["sizes"][name] // trials
-        index = np.fromfile(results / index_file, dtype=np.int32).astype(np.int64)
-        times = np.fromfile(results / time_file, dtype=np.float64)
-        trains[name] = SpikeTrains(index // size, index % size, times * second)
+        trains[name] = SpikeTrains.from_group(np.fromfile(results / index_file, dtype=np.int32),
+                                              np.fromfile(results / time_file, dtype=np.float64),
+                                              manifest["sizes"][name] // trials)
     return trains
 
 

@@ -3,6 +3,7 @@ inputs, initial values, parameters, weights, seeds and checkpoints, with the cou
 times) of the numpy target for the same seed."""
 
 import multiprocessing
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -119,8 +120,6 @@ def test_concurrent_processes_share_one_build(seed, tmp_path):
 
 
 def _compiled_counts(cache: str, seed: int):
-    import os
-
     os.environ["EVSIM_CACHE_DIR"] = cache
     scores = np.random.default_rng(seed).normal(0, 1, (2, 4))
     drive, initial = score_inputs("S", scores)
