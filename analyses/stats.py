@@ -1,11 +1,10 @@
-"""Statistics for rate verdicts: log-log slopes, stratified paired bootstrap CIs, decision rules."""
+"""Statistics for rate verdicts: log-log slopes and stratified paired bootstrap CIs."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["loglog_slope", "bootstrap_slope", "bootstrap_ratio", "pairwise_orders",
-           "rate_verdict"]
+__all__ = ["loglog_slope", "bootstrap_slope", "bootstrap_ratio", "pairwise_orders"]
 
 
 def loglog_slope(x, y) -> tuple[float, float]:
@@ -65,15 +64,3 @@ def bootstrap_ratio(numerator, denominator, *, resamples: int = 2000, seed: int 
 def pairwise_orders(x, means) -> np.ndarray:
     """Observed orders ln(E_{i+1}/E_i) / ln(x_{i+1}/x_i) between neighbouring points."""
     return np.diff(np.log(np.asarray(means, float))) / np.diff(np.log(np.asarray(x, float)))
-
-
-def rate_verdict(ci95, *, at_least: float = -0.45, tight=(-0.55, -0.45)) -> tuple[str, bool]:
-    """Pre-registered rule for an O(x^-1/2) claim.
-
-    supported if the CI's upper end <= ``at_least`` (at least as fast); refuted if its lower
-    end > ``at_least`` (slower); partial otherwise (inconclusive). Tight if the CI lies
-    within ``tight``.
-    """
-    low, high = ci95
-    verdict = "supported" if high <= at_least else "refuted" if low > at_least else "partial"
-    return verdict, bool(tight[0] <= low and high <= tight[1])

@@ -68,8 +68,7 @@ def run_numpy(trials: int, steps: int, seed: int, n: int = N, dt: float = DT,
     Counts (trials, n) after ``burn_in_steps``."""
     rng = np.random.default_rng(seed)
     z = scores_for(trials, seed, n)
-    log_sum = np.log(np.exp(z).sum(1))
-    slow = np.log(RATE) - log_sum  # warm start, rho0 = 1 Hz
+    slow = np.zeros(trials)  # cold start, as circuits.softmax.score_inputs
     fast = np.zeros(trials)
     relay = np.zeros(trials)
     decay = np.exp(-dt / TAU_FAST)

@@ -13,7 +13,13 @@ target  y_i = sum_j softmax_j(beta q_i . k_j) v_j  (softmax attention with fixed
    one inhibitory interneuron per row. Neuron (r, i, j) fires at a rate proportional to
    softmax_j(beta q_i . k_j).
 4. ``av``: AND units exc[r,i,j] AND V[r,j,c]; ``out``: counters summing them over r and j.
-   out[i,c] / (spikes of row i) estimates y_ic: each attention spike samples v_jc once.
+   out[i,c] / (replicas x rate x window) estimates y_ic: each attention spike samples v_jc
+   once, and each row's integral controller holds its spike count at rate x window, so the
+   normalisation is the circuit's own (no division by a measured count).
+
+The head starts cold (controllers and membranes at 0, whatever the values): each row's
+controller finds its normaliser within about a second, so :func:`run_head` reads out after a
+settling period.
 
 Errors: the softmax sampling and V sampling noise shrink as 1/sqrt(spikes) (longer T or more
 replicas); the shot noise of the coincidence drive biases the exponential (Jensen) by about
@@ -32,12 +38,15 @@ from evsim.errors import ValidationError
 from evsim.models import check_integer, check_quantity
 
 from .arithmetic import coincidence, connect_pairs, counter, tensor_index
-from .softmax import (DELTA, MAX_RATE_DT, RESISTANCE, TAU_M, limit_dt, relay, score_inputs,
-                      stochastic_unit)
+from .softmax import DELTA, MAX_RATE_DT, RESISTANCE, TAU_M, limit_dt, relay, stochastic_unit
 
 __all__ = ["Head", "MultiHead", "attention_head", "multi_head_attention", "head_inputs",
            "head_estimate", "run_head", "multi_head_inputs", "multi_head_estimate",
-           "attention_target"]
+           "attention_target", "HEAD_SETTLE"]
+
+#: Settling period before the head's read-out window (seconds): above the settle times
+#: measured for n = d = 4, beta = 1 from the cold start (docs: README, attention head).
+HEAD_SETTLE = 2.0
 
 
 def attention_target(q, k, v, beta: float) -> np.ndarray:
@@ -123,13 +132,11 @@ def attention_head(tokens: int = 4, dim: int = 4, *, replicas: int = 1, beta: fl
     return Head(circuit, n, d, m, float(beta), float(p_max), rate, dt)
 
 
-def head_inputs(head: Head, q, k, v, *, key_bias=None) -> tuple:
-    """(inputs, initial) for values q, k, v of shape (trials, n, d) in [0, 1].
+def head_inputs(head: Head, q, k, v, *, key_bias=None) -> dict:
+    """Inputs for values q, k, v of shape (trials, n, d) in [0, 1]; the head starts cold.
 
     ``key_bias`` (n,): extra drive (units of delta) of every softmax neuron attending to key
     position j, the same for every query: a position-dependent, non-equivariant control.
-    The softmax neurons start at their mean membrane and their rows' controllers at
-    equilibrium (a warm start, as for the softmax claims).
     """
     n, d, m = head.tokens, head.dim, head.replicas
     arrays = []
@@ -153,44 +160,44 @@ def head_inputs(head: Head, q, k, v, *, key_bias=None) -> tuple:
     def tile(x):  # (trials, ...) -> (trials, replicas * ...)
         return np.broadcast_to(x[:, None], (trials, m) + x.shape[1:]).reshape(trials, -1)
 
-    scores = head.beta * np.einsum("tie,tje->tij", q, k)
-    drive = np.broadcast_to(bias, (trials, m, n, n))
-    membrane = scores[:, None] + drive  # mean membrane of exc (r, i, j), units of delta
-    _, start = score_inputs("S", membrane.reshape(-1, n), rate=head.rate)
-    slow = np.asarray(start["exc"]["syn_slow"] / DELTA).reshape(trials, m, n, 1)
-    slow = np.broadcast_to(slow, (trials, m, n, n)).reshape(trials, -1)
-    initial = {"exc": {"v": membrane.reshape(trials, -1) * DELTA, "syn_slow": slow * DELTA}}
-    inputs = {"Q": tile(q * head.p_max), "K": tile(k * head.p_max), "V": tile(v),
-              "key_bias": drive.reshape(trials, -1) * DELTA / RESISTANCE}
-    return inputs, initial
+    drive = np.broadcast_to(bias, (trials, m, n, n)).reshape(trials, -1)
+    return {"Q": tile(q * head.p_max), "K": tile(k * head.p_max), "V": tile(v),
+            "key_bias": drive * DELTA / RESISTANCE}
 
 
-def head_estimate(head: Head, record) -> np.ndarray:
-    """Output estimates out[i, c] / (attention spikes of row i): (checkpoints, trials, n, d)."""
-    return _estimate(head, record, "")
+def head_estimate(head: Head, record, start: int = 0) -> np.ndarray:
+    """Output estimates out[i, c] / (replicas x rate x window) over the windows from
+    checkpoint ``start`` to every later checkpoint: (checkpoints - start - 1, trials, n, d)."""
+    return _estimate(head, record, "", start)
 
 
-def _estimate(head: Head, record, prefix: str) -> np.ndarray:
-    n, d, m = head.tokens, head.dim, head.replicas
+def _estimate(head: Head, record, prefix: str, start: int) -> np.ndarray:
+    n, d = head.tokens, head.dim
     out = record.counts[prefix + "out"].reshape(-1, record.trials, n, d)
-    rows = record.counts[prefix + "exc"].reshape(-1, record.trials, m, n, n).sum(axis=(2, 4))
-    return out / np.maximum(rows, 1)[..., None]
+    windows = np.asarray(record.checkpoints / second)
+    expected = head.replicas * float(head.rate / Hz) * (windows[start + 1:] - windows[start])
+    return (out[start + 1:] - out[start]) / expected[:, None, None, None]
 
 
 def run_head(q, k, v, *, replicas: int, beta: float, checkpoints, seed: int | None = None,
-             key_bias=None, target: str = "auto", record_spikes: bool = False):
-    """Simulate the softmax attention head on values (trials, n, d) in [0, 1], reading it
-    out at ``checkpoints`` (seconds, increasing).
+             key_bias=None, target: str = "auto", record_spikes: bool = False,
+             settle: float = HEAD_SETTLE):
+    """Simulate the softmax attention head on values (trials, n, d) in [0, 1] from a cold
+    start, reading it out over windows of ``checkpoints`` seconds (increasing) that start
+    after ``settle`` seconds.
 
-    Returns (estimates (K, trials, n, d), targets (trials, n, d), record, head).
+    Returns (estimates (K, trials, n, d), targets (trials, n, d), record, head); the record's
+    first checkpoint is the end of the settling period.
     """
     trials, n, d = np.shape(q)
     head = attention_head(n, d, replicas=replicas, beta=beta)
-    inputs, initial = head_inputs(head, q, k, v, key_bias=key_bias)
-    checkpoints = np.asarray(checkpoints, dtype=float) * second
-    record = simulate(head.circuit, inputs, checkpoints[-1], trials=trials, seed=seed,
-                      initial=initial, checkpoints=checkpoints, dt=head.dt, target=target,
-                      record_spikes=record_spikes)
+    inputs = head_inputs(head, q, k, v, key_bias=key_bias)
+    if not (isinstance(settle, (int, float)) and settle > 0):
+        raise ValidationError("settle", f"parameter 'settle' must be a number > 0 (seconds), "
+                                        f"got {settle!r}")
+    times = np.concatenate([[settle], settle + np.asarray(checkpoints, dtype=float)]) * second
+    record = simulate(head.circuit, inputs, times[-1], trials=trials, seed=seed,
+                      checkpoints=times, dt=head.dt, target=target, record_spikes=record_spikes)
     return head_estimate(head, record), attention_target(q, k, v, beta), record, head
 
 
@@ -218,21 +225,20 @@ def multi_head_attention(tokens: int = 4, dim: int = 8, heads: int = 2, **head_o
     return MultiHead(circuit, tuple(parts))
 
 
-def multi_head_inputs(block: MultiHead, q, k, v, **options) -> tuple:
-    """(inputs, initial) of a multi-head block for values (trials, n, dim)."""
-    inputs, initial = {}, {}
+def multi_head_inputs(block: MultiHead, q, k, v, **options) -> dict:
+    """Inputs of a multi-head block for values (trials, n, dim); it starts cold."""
+    inputs = {}
     d = block.heads[0].dim
     for index, head in enumerate(block.heads):
         part = slice(index * d, (index + 1) * d)
-        own_inputs, own_initial = head_inputs(head, np.asarray(q)[..., part],
-                                              np.asarray(k)[..., part], np.asarray(v)[..., part],
-                                              **options)
-        inputs.update({f"h{index}/{port}": value for port, value in own_inputs.items()})
-        initial.update({f"h{index}/{name}": value for name, value in own_initial.items()})
-    return inputs, initial
+        own = head_inputs(head, np.asarray(q)[..., part], np.asarray(k)[..., part],
+                          np.asarray(v)[..., part], **options)
+        inputs.update({f"h{index}/{port}": value for port, value in own.items()})
+    return inputs
 
 
-def multi_head_estimate(block: MultiHead, record) -> np.ndarray:
-    """Concatenated head estimates: (checkpoints, trials, n, dim)."""
-    return np.concatenate([_estimate(head, record, f"h{index}/")
+def multi_head_estimate(block: MultiHead, record, start: int = 0) -> np.ndarray:
+    """Concatenated head estimates over the windows from checkpoint ``start``:
+    (checkpoints - start - 1, trials, n, dim)."""
+    return np.concatenate([_estimate(head, record, f"h{index}/", start)
                            for index, head in enumerate(block.heads)], axis=-1)

@@ -10,18 +10,23 @@ excitatory rates: that is what makes the spike histogram converge to softmax(s /
 * :func:`stochastic_softmax` (S): escape-noise neurons, hazard ``rho0 exp(u_j - I(t))``; the
   interneuron's spikes feed a fast decaying trace (a global soft dead time) and a slow
   integrating trace with constant upward drift (an integral controller that holds the
-  population rate at ``rate``, so the slow trace tracks the log-sum-exp of the scores).
+  population rate at ``rate``, so the slow trace finds the log-sum-exp of the scores itself).
+  Because it is an integral controller, the population count over any window of length t is
+  ``rate x t`` up to the change of the slow trace / its step: n_j / (rate t) is the circuit's
+  own normalised output, with no division by a measured total.
 * :func:`windowed_softmax` (S'): time is cut into windows; in each window the neurons race
-  (hazard rho0 exp(u_j) with no controller), the first spike drives the interneuron, whose
-  strong fast inhibition blocks everyone until the window ends: about one spike per window,
-  whose identity is a softmax sample, so T windows give N ~= T samples.
+  (hazard rho0 exp(u_j - I)), the first spike drives the interneuron, whose strong fast
+  inhibition blocks everyone until the window ends: about one spike per window, whose
+  identity is a softmax sample. A slow integral trace holds the fraction of windows with a
+  winner at ``fill``, so n_j / windows is the circuit's normalised output.
 * :func:`deterministic_softmax` (D): non-leaky integrate-and-fire neurons with reset by
   subtraction, driven by exp((s_j - max s)/temperature) times a shared multiplicative gain that
   the interneuron lowers on every spike and that rises at a constant rate between spikes.
 
 Scores are dimensionless; :func:`score_inputs` turns a (trials, n) score array and a
-temperature into the input currents and the initial state (warm start at the controller's
-equilibrium) of either circuit: the temperature is part of the input encoding.
+temperature into the input currents and the COLD initial state of either circuit (membranes,
+inhibitory traces and gains at fixed values that do not depend on the scores): the circuit
+must find the normaliser itself, which takes of order a second (settle time).
 """
 
 from __future__ import annotations
@@ -97,16 +102,18 @@ def _lateral_inhibition(name: str, model, n: int, feedback: list) -> Circuit:
 
 def stochastic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
                        fast_weight: float = 5.0, tau_fast=1 * ms, slow_weight: float = 0.05,
-                       t_ref=0 * ms, inhibition: str | None = "subtractive",
+                       t_ref=0 * ms, reset: str = "none", v_reset=0 * mV,
+                       inhibition: str | None = "subtractive",
                        max_rate_dt: float = MAX_RATE_DT) -> Circuit:
     """Construction S: escape-noise neurons with one shared inhibitory interneuron.
 
     ``rate`` is the population rate the integral controller holds; ``fast_weight`` and
     ``slow_weight`` are the interneuron's jumps of the fast and slow traces in units of the
     hazard's delta; ``t_ref`` is a per-neuron refractory period (keep it below the global
-    dead time ~ tau_fast ln(fast_weight)); ``inhibition`` is ``"subtractive"`` (the
-    construction), ``"shunting"`` (the traces divide the drive: an ablation) or ``None`` (no
-    interneuron: an ablation).
+    dead time ~ tau_fast ln(fast_weight)); ``reset`` is ``"none"`` (the membrane is the filtered
+    drive: the construction) or ``"value"`` (membrane reset to ``v_reset`` after each spike: the
+    LIF with reset); ``inhibition`` is ``"subtractive"`` (the construction), ``"shunting"``
+    (the traces divide the drive: an ablation) or ``None`` (no interneuron: an ablation).
     """
     _check_common(n, rate, dt, max_rate_dt)
     for name, value in (("fast_weight", fast_weight), ("slow_weight", slow_weight)):
@@ -116,47 +123,50 @@ def stochastic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
         raise ValidationError("inhibition", "parameter 'inhibition' must be 'subtractive', "
                                             f"'shunting' or None, got {inhibition!r}")
     model, feedback = stochastic_unit(rate, fast_weight=fast_weight, tau_fast=tau_fast,
-                                      slow_weight=slow_weight, t_ref=t_ref,
-                                      inhibition=inhibition)
+                                      slow_weight=slow_weight, t_ref=t_ref, reset=reset,
+                                      v_reset=v_reset, inhibition=inhibition)
     return limit_dt(_lateral_inhibition("stochastic_softmax", model, n, feedback), rate,
                     max_rate_dt)
 
 
 def stochastic_unit(rate, *, fast_weight: float = 5.0, tau_fast=1 * ms, slow_weight: float = 0.05,
-                    t_ref=0 * ms, inhibition: str | None = "subtractive") -> tuple:
+                    t_ref=0 * ms, reset: str = "none", v_reset=0 * mV,
+                    inhibition: str | None = "subtractive") -> tuple:
     """The excitatory model of construction S and its inhibitory feedback
     [(weight, target variable, label)] (empty without inhibition); see stochastic_softmax."""
     model = models.escape_noise_lif(
         tau_m=TAU_M, rho0=1 * Hz, delta=DELTA, t_ref=t_ref, resistance=RESISTANCE,
-        tau_syn=tau_fast, slow_drift=slow_weight * DELTA * rate if inhibition else 0 * mV / second,
+        reset=reset, v_reset=v_reset, tau_syn=tau_fast,
+        slow_drift=slow_weight * DELTA * rate if inhibition else 0 * mV / second,
         inhibition=inhibition or "subtractive")
     feedback = [(fast_weight * DELTA, "syn_fast", "fast"),
                 (slow_weight * DELTA, "syn_slow", "slow")] if inhibition else []
     return model, feedback
 
 
-def windowed_softmax(n: int = 8, *, window=50 * ms, race_rate=100 * Hz,
-                     dt=0.1 * ms, block_weight: float = 30.0,
+def windowed_softmax(n: int = 8, *, window=50 * ms, fill: float = 0.99, dt=0.1 * ms,
+                     block_weight: float = 30.0, slow_weight: float = 0.05,
                      max_rate_dt: float = MAX_RATE_DT) -> Circuit:
     """Construction S': one winner spike per ``window`` (a race of escape-noise neurons).
 
-    ``race_rate`` is the summed hazard during the race (start the slow trace with
-    :func:`score_inputs` at ``rate=race_rate``); ``race_rate x window`` >= 5 makes empty windows
-    rare (< 1 %). ``block_weight`` (in units of delta) is the interneuron's inhibition, which
-    lasts until the window ends. Defaults keep race_rate x dt = 0.01; a faster race (shorter
-    windows, fewer steps) needs ``max_rate_dt`` raised knowingly.
+    A slow integral trace (step ``slow_weight`` delta per interneuron spike, drift
+    ``slow_weight x fill / window``) holds the fraction of windows with a winner at ``fill``, so
+    the race's summed hazard settles at ``-ln(1 - fill) / window`` (4.6 / window for 0.99).
+    ``block_weight`` (in units of delta) is the interneuron's inhibition, which lasts until the
+    window ends. That race rate x dt must be <= ``max_rate_dt``.
     """
-    _check_common(n, race_rate, dt, max_rate_dt)
+    if not (isinstance(fill, (int, float)) and 0.5 <= fill < 1):
+        raise ValidationError("fill", f"parameter 'fill' must lie in [0.5, 1), got {fill!r}")
     check_quantity("window", window, ms, positive=True)
-    if float(race_rate * window) < 5:
-        raise ValidationError("race_rate", "parameter 'race_rate' x window must be >= 5 (got "
-                                           f"{float(race_rate * window):g}), else many windows "
-                                           "stay empty")
+    race_rate = -np.log1p(-fill) / window
+    _check_common(n, race_rate, dt, max_rate_dt)
     model = models.escape_noise_lif(tau_m=TAU_M, rho0=1 * Hz, delta=DELTA,
-                                    resistance=RESISTANCE, tau_syn=1000 * window, window=window)
-    return limit_dt(_lateral_inhibition("windowed_softmax", model, n,
-                                        [(block_weight * DELTA, "syn_fast", "block")]),
-                    race_rate, max_rate_dt)
+                                    resistance=RESISTANCE, tau_syn=1000 * window, window=window,
+                                    slow_drift=slow_weight * fill * DELTA / window)
+    feedback = [(block_weight * DELTA, "syn_fast", "block"),
+                (slow_weight * DELTA, "syn_slow", "slow")]
+    return limit_dt(_lateral_inhibition("windowed_softmax", model, n, feedback), race_rate,
+                    max_rate_dt)
 
 
 def deterministic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
@@ -178,16 +188,15 @@ def deterministic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
                                         [(gain_step, "log_gain", "gain")]), rate, max_rate_dt)
 
 
-def score_inputs(kind: str, scores, *, temperature: float = 1.0, rate=80 * Hz, rng=None,
-                 offset: float = 0.0, inhibition: str | None = "subtractive") -> tuple:
-    """Input currents (trials, n) and initial state for circuit ``kind`` ("S" or "D").
+def score_inputs(kind: str, scores, *, temperature: float = 1.0, rng=None,
+                 offset: float = 0.0) -> tuple:
+    """Input currents (trials, n) and the cold initial state for circuit ``kind`` ("S" or "D").
 
-    S: drive u_j = s_j/temperature (in units of delta), membrane started at its fixed point,
-    slow trace started at the controller equilibrium -log(sum_j exp(u_j)) + log(rate/rho0);
-    ``offset`` is added to every drive (subtractive inhibition removes it exactly); for
-    ``inhibition="shunting"`` the slow trace starts at the conductance g that gives ``rate``.
-    D: drive exp((s_j - max s)/temperature), log-gain started at its equilibrium, membranes
-    at random phases in [0, V_th) (drawn from ``rng``) so that count errors average out.
+    S (and S'): drive u_j = s_j/temperature + ``offset`` (in units of delta; the inhibition
+    must absorb the offset); membranes and both inhibitory traces start at 0, whatever the
+    scores. D: drive exp((s_j - max s)/temperature) -- the exponentiation is done here, in the
+    input encoding, not by neurons; log-gain starts at 0, membranes at random phases in
+    [0, V_th) (drawn from ``rng``) so that count errors average out.
     """
     if not (isinstance(temperature, (int, float)) and np.isfinite(temperature)
             and temperature > 0):
@@ -197,38 +206,14 @@ def score_inputs(kind: str, scores, *, temperature: float = 1.0, rate=80 * Hz, r
     if not np.all(np.isfinite(z)):
         raise ValidationError("scores", "parameter 'scores' must be finite")
     if kind == "S":
-        z = z + offset
-        drive = z * DELTA / RESISTANCE
-        if inhibition == "shunting":
-            slow = -_shunting_equilibrium(z, np.log(float(rate / Hz)))
-        else:
-            log_sum = np.log(np.exp(z - z.max(1, keepdims=True)).sum(1)) + z.max(1)
-            slow = np.log(float(rate / Hz)) - log_sum  # in units of delta; rho0 = 1 Hz
         # one slow trace per trial, shape (trials, 1): unambiguous even when trials = n
-        initial = {"exc": {"v": z * DELTA, "syn_slow": slow[:, None] * DELTA}}
-        return drive, initial
+        initial = {"exc": {"v": np.zeros(z.shape) * mV,
+                           "syn_slow": np.zeros((len(z), 1)) * mV}}
+        return (z + offset) * DELTA / RESISTANCE, initial
     if kind == "D":
-        relative = np.exp(z - z.max(1, keepdims=True))
-        drive = relative * DELTA / RESISTANCE
-        # population rate = gain * sum_j R I_j / (tau_m V_th)  =>  gain = rate tau_m / sum_j J_j
-        gain = float(rate * 10 * ms) / relative.sum(1)
+        drive = np.exp(z - z.max(1, keepdims=True)) * DELTA / RESISTANCE
         rng = rng or np.random.default_rng()
-        initial = {"exc": {"log_gain": np.log(gain)[:, None],
+        initial = {"exc": {"log_gain": np.zeros((len(z), 1)),
                            "v": rng.uniform(0, 1, z.shape) * mV}}
         return drive, initial
     raise ValidationError("kind", f"parameter 'kind' must be 'S' or 'D', got {kind!r}")
-
-
-def _shunting_equilibrium(z: np.ndarray, log_rate: float) -> np.ndarray:
-    """Per row, the conductance g >= 0 with log sum_j exp(z_j / (1 + g)) = log_rate (bisection)."""
-    def log_total(g):
-        scaled = z / (1 + g[:, None])
-        top = scaled.max(1)
-        return np.log(np.exp(scaled - top[:, None]).sum(1)) + top
-
-    low, high = np.zeros(len(z)), np.full(len(z), 1e3)
-    for _ in range(80):
-        middle = (low + high) / 2
-        too_fast = log_total(middle) > log_rate
-        low, high = np.where(too_fast, middle, low), np.where(too_fast, high, middle)
-    return (low + high) / 2

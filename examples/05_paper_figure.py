@@ -10,6 +10,7 @@ import numpy as np
 from brian2 import Mohm, mV, ms, nA, second
 
 from analyses.plots import figure, paper_style, save_figure
+from analyses.convergence import READOUT_START
 from circuits.softmax import score_inputs, softmax, stochastic_softmax
 from evsim import Circuit, models, simulate
 
@@ -27,8 +28,10 @@ def main(out: str = "examples_output", small: bool = False) -> list:
 
     scores = np.random.default_rng(5).normal(0, 1.5, (1, 8))
     drive, initial = score_inputs("S", scores)
-    hist = simulate(stochastic_softmax(8), {"scores": drive}, (1 if small else 10) * second,
-                    seed=1, initial=initial).counts["exc"][-1, 0]
+    end = READOUT_START + (1 if small else 10) * second  # counts after the cold start settles
+    counts = simulate(stochastic_softmax(8), {"scores": drive}, end, seed=1, initial=initial,
+                      checkpoints=[READOUT_START, end]).counts["exc"]
+    hist = counts[1, 0] - counts[0, 0]
     with paper_style():
         fig, (left, right) = figure("double", 2.4, ncols=2)
         left.plot(drives, rates, "o", ms=3, label="Brian2, exact LIF")

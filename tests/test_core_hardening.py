@@ -100,10 +100,12 @@ def test_per_trial_values_are_unambiguous_when_trials_equal_size():
         per_neuron_values("x", np.arange(3.0), 1, trials=3, size=3)
 
 
-def test_softmax_warm_start_is_per_trial_when_trials_equal_n(seed):
-    """Regression: the slow trace started per trial was read per neuron when trials == n."""
+def test_a_per_trial_start_is_per_trial_when_trials_equal_n(seed):
+    """Regression: a slow trace started per trial (shape (trials, 1)) was read per neuron when
+    trials == n."""
     scores = np.random.default_rng(seed).normal(0, 1.5, (4, 4))
     drive, initial = score_inputs("S", scores)
+    initial["exc"]["syn_slow"] = np.arange(4.0)[:, None] * mV
     built = build_network(stochastic_softmax(4), 4, Clock(0.1 * ms), inputs={"scores": drive},
                           initial=initial)
     slow = np.asarray(built.groups["exc"].syn_slow / mV).reshape(4, 4)

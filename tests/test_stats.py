@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from analyses.stats import bootstrap_ratio, bootstrap_slope, loglog_slope, rate_verdict
+from analyses.stats import bootstrap_ratio, bootstrap_slope, loglog_slope
 
 
 def test_loglog_slope_exact_power_law():
@@ -27,9 +27,3 @@ def test_bootstrap_ratio_of_identical_samples_is_one():
     fit = bootstrap_ratio(values, values)
     assert fit["ratio"] == pytest.approx(1) and fit["ci95"] == pytest.approx([1, 1])
 
-
-def test_rate_verdict_rule():
-    assert rate_verdict([-0.52, -0.48]) == ("supported", True)
-    assert rate_verdict([-1.1, -0.9]) == ("supported", False)
-    assert rate_verdict([-0.40, -0.30]) == ("refuted", False)
-    assert rate_verdict([-0.50, -0.40]) == ("partial", False)

@@ -16,8 +16,7 @@ from analyses.claims.design import design_rule
 from analyses.claims.energy import energy_rule
 from analyses.claims.hyper import hyper_rule
 from analyses.claims.lif import fi_rule, fi_verdict
-from analyses.claims.softmax import deterministic_rule, floor_observed
-from analyses.stats import rate_verdict
+from analyses.claims.softmax import circuit_rate_rule, deterministic_rule, floor_observed
 from evsim import ValidationError
 
 
@@ -72,12 +71,16 @@ def test_fi_verdict_needs_the_euler_control_rejected():
     assert fi_verdict(good, good) == "not-testable"  # the control passes: the rule is blind
 
 
-@pytest.mark.parametrize("ci, verdict, tight", [([-0.52, -0.47], "supported", True),
-                                                ([-0.7, -0.6], "supported", False),
-                                                ([-0.42, -0.30], "refuted", False),
-                                                ([-0.5, -0.4], "partial", False)])
-def test_rate_rule(ci, verdict, tight):
-    assert rate_verdict(ci, at_least=-0.45, tight=(-0.55, -0.45)) == (verdict, tight)
+@pytest.mark.parametrize("ci, settled, verdict", [([-0.52, -0.47], True, "supported"),
+                                                 ([-0.52, -0.47], False, "partial"),
+                                                 ([-0.7, -0.6], True, "partial"),
+                                                 ([-0.42, -0.30], True, "refuted"),
+                                                 ([-0.42, -0.30], False, "refuted"),
+                                                 ([-0.5, -0.4], True, "partial")])
+def test_circuit_rate_rule(ci, settled, verdict):
+    """Supported only inside [-0.55, -0.45] after settling; slower than T^-1/2 is refuted;
+    faster, straddling or read before settling is partial."""
+    assert circuit_rate_rule(ci, settled) == verdict
 
 
 @pytest.mark.parametrize("ci, verdict", [([-1.05, -0.95], "supported"),
@@ -191,6 +194,8 @@ def test_hyper_rule(outcomes, verdict):
 def test_rules_take_the_alternative_choices_their_sensitivity_lists_use():
     assert deterministic_rule([-1.15, -0.85], (-1.2, -0.8)) == "supported"
     assert deterministic_rule([-1.15, -0.85]) == "partial"
+    assert circuit_rate_rule([-0.58, -0.5], True, (-0.6, -0.4)) == "supported"
+    assert circuit_rate_rule([-0.58, -0.5], True) == "partial"
     assert judge_exponent([1.6, 2.4], 2.0, tolerance=0.5) == "agrees"
     assert judge_exponent([1.6, 2.4], 2.0) == "inconclusive"
     assert energy_rule([40, 60], threshold=57) == "partial"

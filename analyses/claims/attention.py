@@ -8,6 +8,7 @@ from matplotlib import ticker
 from scipy import stats
 
 from circuits import mechanisms
+from circuits.attention import HEAD_SETTLE
 from circuits.mechanism_registry import MECHANISMS, get_spec
 
 from ..attention_runs import compare
@@ -129,10 +130,10 @@ EQUIVARIANCE_PROTOCOL = (
     "element. DSSA is also run with patch 2 (a positional operation, expected to break "
     f"equivariance) and a negative control, SSA with a positional bias {POSITIONAL_BIAS} i / N "
     "on token i's attention neurons, must fail the test. Stochastic: the softmax attention "
-    f"head (n = d = {HEAD_SIZE}, replicas 1, beta 1, 80 Hz per row) on one value set and its "
-    "permutation, "
-    f"{EQUIVARIANCE_SIZES.text('head_trials')} trials each, "
-    f"{EQUIVARIANCE_SIZES.text('duration', lambda s: f'{s:g} s')}; per query row, a chi-square "
+    f"head (n = d = {HEAD_SIZE}, replicas 1, beta 1, 80 Hz per row, cold start) on one value "
+    f"set and its permutation, {EQUIVARIANCE_SIZES.text('head_trials')} trials each, counts "
+    f"over {EQUIVARIANCE_SIZES.text('duration', lambda s: f'{s:g} s')} after {HEAD_SETTLE:g} s "
+    "of settling; per query row, a chi-square "
     "homogeneity test of the pooled attention-spike histograms (un-permuted), Bonferroni "
     f"alpha = {ALPHA} over rows; control: a key-position bias of {KEY_BIAS} delta on key 0 "
     "must be rejected. Rule (before the run): refuted if an equivariant mechanism shows a "
@@ -187,7 +188,8 @@ def _head_equivariance(context, trials: int, duration: float) -> pd.DataFrame:
         seed = context.seed_for("control head" if control else "head")
         _, _, record, _ = context.run_head(*stacked, replicas=1, beta=1.0,
                                            checkpoints=[duration], seed=seed, key_bias=bias)
-        counts = record.counts["exc"][-1].reshape(2 * trials, n, n)  # (trial, query, key)
+        window = record.counts["exc"][-1] - record.counts["exc"][0]  # after settling
+        counts = window.reshape(2 * trials, n, n)  # (trial, query, key)
         original = counts[:trials].sum(0)
         # permuted run: query P[i] attends key P[j]; un-permute both axes
         back = counts[trials:].sum(0)[np.ix_(inverse, inverse)]
@@ -259,9 +261,11 @@ UNIVERSAL_PROTOCOL = (
     "softmax_j(q_i . k_j) v_j, on values q, k, v uniform in [0,1]^(4x4) "
     f"({UNIVERSAL_SIZES.text('trials')} random sets). Circuit: Bernoulli Q, K, V sources, Q AND "
     "K coincidence units, lateral-inhibition softmax S per query row (80 Hz), exc AND V units "
-    "and counters; width = replicas "
+    "and counters, started cold (every row's controller finds its normaliser), read out over "
+    f"windows after {HEAD_SETTLE:g} s of settling; width = replicas "
     f"({UNIVERSAL_SIZES.text('replicas', lambda r: ', '.join(map(str, r)))}) of every "
-    "population. Error: RMS over (i, c) of out/row-spikes - y, read at nested T = "
+    "population. Error: RMS over (i, c) of out/(replicas x 80 Hz x T) - y (the rate each "
+    "row's controller holds: no division by a measured count), read at nested T = "
     f"{UNIVERSAL_SIZES.text('T', _seconds)} in one run. Slope of log mean error on log T per "
     "width with a bootstrap over value sets; width effect: ratio error(width 1) / error(largest "
     "width) at the largest T with a bootstrap CI. Rule (before the run): the head approximates "
@@ -292,7 +296,8 @@ def measure_universal(context) -> ClaimResult:
             for trial in range(size["trials"]):
                 rows.append(dict(replicas=replicas, neurons=neurons, T=T, trial=trial,
                                  rms_error=float(error[index, trial]),
-                                 row_spikes=float(record.counts["exc"][index, trial].sum() / 4)))
+                                 row_spikes=float((record.counts["exc"][index + 1, trial]
+                                                   - record.counts["exc"][0, trial]).sum() / 4)))
         final[replicas] = error[-1]
     table = pd.DataFrame(rows)
     fits = {}
@@ -305,7 +310,11 @@ def measure_universal(context) -> ClaimResult:
     widest = max(size["replicas"])
     ratio = bootstrap_ratio(final[1][None], final[widest][None], seed=bootstrap_seed)
     verdict = universal_rule([f["ci95"] for f in fits.values()], ratio["ci95"])
-    details = {"fits_vs_T": fits, "width_ratio": ratio, "widest": widest,
+    last = table[table["T"] == table["T"].max()]
+    details = {"readout": "circuit", "initial_state": "cold", "settle_s": HEAD_SETTLE,
+               "row_rate_over_R_at_largest_T": float(
+                   (last["row_spikes"] / (last["replicas"] * 80 * last["T"])).mean()),
+               "fits_vs_T": fits, "width_ratio": ratio, "widest": widest,
                "shown": "a single spiking softmax-attention head approximates softmax "
                         "attention with fixed projections; error falls with T and with width",
                "not_shown": "universality for all continuous permutation-equivariant "
@@ -353,17 +362,18 @@ def plot_head_raster(tables, directory) -> list[str]:
 
 
 def head_raster(context) -> pd.DataFrame:
-    """Spike times of every population of one head (n = d = 4) over 100 ms."""
+    """Spike times of every population of one head (n = d = 4) over 100 ms after settling."""
     q, k, v = context.rng("raster values").random((3, 1, 4, 4))
     _, _, record, head = context.run_head(q, k, v, replicas=1, beta=1.0, checkpoints=[0.1],
                                           seed=context.seed_for("raster"), record_spikes=True)
     rows = []
     for population in ("Q", "K", "qk", "exc", "inh", "V", "av", "out"):
         train = record.spikes[population]
+        shown = np.asarray(train.time) >= HEAD_SETTLE
         rows.append(pd.DataFrame({"population": population,
                                   "size": head.circuit.population(population).size,
-                                  "neuron": train.neuron,
-                                  "time_ms": np.asarray(train.time) * 1e3}))
+                                  "neuron": train.neuron[shown],
+                                  "time_ms": np.asarray(train.time)[shown] * 1e3}))
     return pd.concat(rows, ignore_index=True)
 
 
