@@ -189,14 +189,15 @@ def deterministic_softmax(n: int = 8, *, rate=80 * Hz, dt=0.1 * ms,
 
 
 def score_inputs(kind: str, scores, *, temperature: float = 1.0, rng=None,
-                 offset: float = 0.0) -> tuple:
+                 offset=0.0) -> tuple:
     """Input currents (trials, n) and the cold initial state for circuit ``kind`` ("S" or "D").
 
-    S (and S'): drive u_j = s_j/temperature + ``offset`` (in units of delta; the inhibition
-    must absorb the offset); membranes and both inhibitory traces start at 0, whatever the
-    scores. D: drive exp((s_j - max s)/temperature) -- the exponentiation is done here, in the
-    input encoding, not by neurons; log-gain starts at 0, membranes at random phases in
-    [0, V_th) (drawn from ``rng``) so that count errors average out.
+    S (and S'): drive u_j = s_j/temperature + ``offset`` (units of delta; a number, or one per
+    trial with shape (trials, 1); the inhibition must absorb it); membranes and both
+    inhibitory traces start at 0, whatever the scores. D: drive exp((s_j - max s)/temperature)
+    -- the exponentiation and the max shift are done here, in the input encoding, not by
+    neurons; log-gain starts at 0, membranes at random phases in [0, V_th) (drawn from
+    ``rng``, independent of the scores) so that count errors average out.
     """
     if not (isinstance(temperature, (int, float)) and np.isfinite(temperature)
             and temperature > 0):

@@ -72,6 +72,13 @@ def test_multi_head_splits_channels(seed):
     np.testing.assert_array_equal(estimate[..., 3:], 0.0)
 
 
+def test_the_head_gets_no_initial_state(seed):
+    """head_inputs returns input ports only: nothing computed from q, k starts the circuit."""
+    head = attention_head(4, 4)
+    inputs = head_inputs(head, *np.random.default_rng(seed).random((3, 1, 4, 4)))
+    assert set(inputs) == {"Q", "K", "V", "key_bias"}
+
+
 def test_each_row_holds_its_rate_after_the_cold_start(seed):
     """The circuit normalises: after settling every row fires replicas x 80 Hz (mean over rows
     within 3 SE of the controller's count spread)."""

@@ -48,6 +48,17 @@ def test_shifting_scores_changes_nothing_after_the_cold_start_settles(seed):
         np.testing.assert_array_equal(base, shifted)
 
 
+def test_a_shift_that_is_not_a_multiple_of_the_slow_step_changes_nothing_in_distribution(seed):
+    """c = 1.23 cannot be absorbed exactly in steps of eta = 0.05: the counts then differ spike
+    for spike but not in distribution (chi-square homogeneity of the pooled histograms, totals
+    within 4 SE of the controller's count spread)."""
+    scores = np.array([1.0, -0.5, 0.3, 2.0])
+    base = pooled_counts("S", scores, 20, 2 * second, seed)
+    shifted = pooled_counts("S", scores + 1.23, 20, 2 * second, seed + 1)
+    assert stats.chi2_contingency(np.stack([base.sum(0), shifted.sum(0)]))[1] > 1e-3
+    assert abs(base.sum(1).mean() - shifted.sum(1).mean()) < 4 * 4.5 * np.sqrt(2 / 20)
+
+
 def test_without_inhibition_a_shift_changes_the_normalised_rates(seed):
     """Control: without the interneuron nothing absorbs the shift (or normalises the total):
     n_j / (R t) estimates exp(s_j) Hz / R, which a shift by 1 multiplies by e."""
@@ -58,6 +69,17 @@ def test_without_inhibition_a_shift_changes_the_normalised_rates(seed):
         expected = 20 * np.exp(scores + shift) * float(window / second)  # Poisson means
         assert np.all(np.abs(counts - expected) < 4 * np.sqrt(expected))
     assert abs(np.exp(scores).sum() / 80 - 1) > 0.5  # so n_j/(R t) is far from softmax
+
+
+@pytest.mark.parametrize("kind", ["S", "D"])
+def test_the_initial_state_does_not_depend_on_the_scores(kind):
+    """Cold start: the circuit is not handed a normaliser (or any score-dependent state)."""
+    rng = np.random.default_rng(0)
+    scores = rng.normal(0, 1.5, (2, 3, 5))
+    starts = [score_inputs(kind, s, rng=np.random.default_rng(1))[1]["exc"] for s in scores]
+    assert starts[0].keys() == starts[1].keys()
+    for name in starts[0]:
+        np.testing.assert_array_equal(np.asarray(starts[0][name]), np.asarray(starts[1][name]))
 
 
 def test_the_controller_holds_the_population_count_at_rate_times_window(seed):
@@ -142,6 +164,6 @@ def test_windowed_race_rejects_bad_fill_and_too_short_windows():
 def test_settle_time_is_the_start_of_the_last_run_inside_the_band():
     rates = pd.DataFrame({"n": 4, "temperature": 1.0, "start_s": [0.0, 0.05, 0.1, 0.15, 0.2],
                           "relative_rate": [0.3, 0.9, 1.3, 0.95, 1.1]})
-    assert settle_times(rates)["settle_s"].iloc[0] == pytest.approx(0.15)
+    assert settle_times(rates, tolerance=0.2)["settle_s"].iloc[0] == pytest.approx(0.15)
     rates.loc[4, "relative_rate"] = 0.5  # still outside at the end: never settled
-    assert np.isnan(settle_times(rates)["settle_s"].iloc[0])
+    assert np.isnan(settle_times(rates, tolerance=0.2)["settle_s"].iloc[0])

@@ -16,7 +16,8 @@ from analyses.claims.design import design_rule
 from analyses.claims.energy import energy_rule
 from analyses.claims.hyper import hyper_rule
 from analyses.claims.lif import fi_rule, fi_verdict
-from analyses.claims.softmax import circuit_rate_rule, deterministic_rule, floor_observed
+from analyses.claims.softmax import (circuit_rate_rule, deterministic_rule, floor_observed,
+                                     shift_outcome)
 from evsim import ValidationError
 
 
@@ -71,16 +72,27 @@ def test_fi_verdict_needs_the_euler_control_rejected():
     assert fi_verdict(good, good) == "not-testable"  # the control passes: the rule is blind
 
 
-@pytest.mark.parametrize("ci, settled, verdict", [([-0.52, -0.47], True, "supported"),
-                                                 ([-0.52, -0.47], False, "partial"),
-                                                 ([-0.7, -0.6], True, "partial"),
-                                                 ([-0.42, -0.30], True, "refuted"),
-                                                 ([-0.42, -0.30], False, "refuted"),
-                                                 ([-0.5, -0.4], True, "partial")])
-def test_circuit_rate_rule(ci, settled, verdict):
-    """Supported only inside [-0.55, -0.45] after settling; slower than T^-1/2 is refuted;
-    faster, straddling or read before settling is partial."""
-    assert circuit_rate_rule(ci, settled) == verdict
+HOLDS, OFF = [0.995, 1.004], [1.02, 1.04]  # CIs of mean N / T
+
+
+@pytest.mark.parametrize("ci, settled, total, verdict", [
+    ([-0.52, -0.47], True, HOLDS, "supported"),
+    ([-0.52, -0.47], False, HOLDS, "partial"),
+    ([-0.52, -0.47], True, OFF, "partial"),
+    ([-0.7, -0.6], True, HOLDS, "partial"),
+    ([-0.42, -0.30], True, HOLDS, "refuted"),
+    ([-0.42, -0.30], False, OFF, "refuted"),
+    ([-0.5, -0.4], True, HOLDS, "partial")])
+def test_circuit_rate_rule(ci, settled, total, verdict):
+    """Supported only inside [-0.55, -0.45], after settling, with the total held within 2%;
+    slower than T^-1/2 is refuted; anything else is partial."""
+    assert circuit_rate_rule(ci, settled, total) == verdict
+
+
+@pytest.mark.parametrize("ci, outcome", [([0.97, 1.01], "absorbed"), ([1.11, 1.13], "changed"),
+                                         ([0.5, 0.8], "changed"), ([0.95, 1.2], "inconclusive")])
+def test_shift_outcome(ci, outcome):
+    assert shift_outcome(ci) == outcome
 
 
 @pytest.mark.parametrize("ci, verdict", [([-1.05, -0.95], "supported"),
@@ -194,8 +206,8 @@ def test_hyper_rule(outcomes, verdict):
 def test_rules_take_the_alternative_choices_their_sensitivity_lists_use():
     assert deterministic_rule([-1.15, -0.85], (-1.2, -0.8)) == "supported"
     assert deterministic_rule([-1.15, -0.85]) == "partial"
-    assert circuit_rate_rule([-0.58, -0.5], True, (-0.6, -0.4)) == "supported"
-    assert circuit_rate_rule([-0.58, -0.5], True) == "partial"
+    assert circuit_rate_rule([-0.58, -0.5], True, HOLDS, (-0.6, -0.4)) == "supported"
+    assert circuit_rate_rule([-0.58, -0.5], True, HOLDS) == "partial"
     assert judge_exponent([1.6, 2.4], 2.0, tolerance=0.5) == "agrees"
     assert judge_exponent([1.6, 2.4], 2.0) == "inconclusive"
     assert energy_rule([40, 60], threshold=57) == "partial"

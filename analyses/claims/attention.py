@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from brian2 import Hz, second
 from matplotlib import ticker
 from scipy import stats
 
 from circuits import mechanisms
-from circuits.attention import HEAD_SETTLE
+from circuits.attention import HEAD_SETTLE, attention_head, head_inputs
 from circuits.mechanism_registry import MECHANISMS, get_spec
 
 from ..attention_runs import compare
+from ..convergence import SETTLE_STEP, settle_times, window_rates
 from ..plots import figure, log_log, paper_style, save_figure
 from ..stats import bootstrap_ratio, bootstrap_slope
 from .base import Claim, ClaimResult, Sizes
@@ -262,7 +264,8 @@ UNIVERSAL_PROTOCOL = (
     f"({UNIVERSAL_SIZES.text('trials')} random sets). Circuit: Bernoulli Q, K, V sources, Q AND "
     "K coincidence units, lateral-inhibition softmax S per query row (80 Hz), exc AND V units "
     "and counters, started cold (every row's controller finds its normaliser), read out over "
-    f"windows after {HEAD_SETTLE:g} s of settling; width = replicas "
+    f"windows after {HEAD_SETTLE:g} s of settling (the width-1 head's settle time is measured "
+    "in the same run, with the softmax claims' definition, and reported); width = replicas "
     f"({UNIVERSAL_SIZES.text('replicas', lambda r: ', '.join(map(str, r)))}) of every "
     "population. Error: RMS over (i, c) of out/(replicas x 80 Hz x T) - y (the rate each "
     "row's controller holds: no division by a measured count), read at nested T = "
@@ -280,6 +283,21 @@ def universal_rule(slope_cis, width_ratio_ci) -> str:
     """partial if every slope CI is below 0 and the width ratio CI above 1, else refuted."""
     holds = all(ci[1] < 0 for ci in slope_cis) and width_ratio_ci[0] > 1
     return "partial" if holds else "refuted"
+
+
+def head_settling(context, q, k, v) -> pd.DataFrame:
+    """Mean row rate / 80 Hz of the width-1 head from its cold start up to HEAD_SETTLE, in the
+    softmax claims' settling windows (columns start_s, relative_rate)."""
+    head = attention_head(4, 4, replicas=1, beta=1.0)
+    step = float(SETTLE_STEP / second)
+    grid = np.arange(1, round(HEAD_SETTLE / step) + 1) * step
+    record = context.simulate(head.circuit, head_inputs(head, q, k, v), HEAD_SETTLE * second,
+                              seed=context.seed_for("head settling"), trials=len(q),
+                              checkpoints=grid * second, dt=head.dt)
+    rows = record.counts["exc"].reshape(len(grid), -1, 4)  # (grid, trial x query, key)
+    relative = window_rates(rows.sum(-1), float(head.rate / Hz))
+    return pd.DataFrame({"n": 4, "temperature": 1.0, "start_s": np.arange(len(relative)) * step,
+                         "relative_rate": relative})
 
 
 def measure_universal(context) -> ClaimResult:
@@ -311,7 +329,11 @@ def measure_universal(context) -> ClaimResult:
     ratio = bootstrap_ratio(final[1][None], final[widest][None], seed=bootstrap_seed)
     verdict = universal_rule([f["ci95"] for f in fits.values()], ratio["ci95"])
     last = table[table["T"] == table["T"].max()]
-    details = {"readout": "circuit", "initial_state": "cold", "settle_s": HEAD_SETTLE,
+    settling = head_settling(context, q, k, v)
+    settle = float(settle_times(settling)["settle_s"].iloc[0])
+    details = {"readout": "circuit", "initial_state": "cold", "readout_start_s": HEAD_SETTLE,
+               "settle_time_s": None if np.isnan(settle) else settle,
+               "settled_before_readout": bool(settle <= HEAD_SETTLE),
                "row_rate_over_R_at_largest_T": float(
                    (last["row_spikes"] / (last["replicas"] * 80 * last["T"])).mean()),
                "fits_vs_T": fits, "width_ratio": ratio, "widest": widest,
@@ -321,7 +343,7 @@ def measure_universal(context) -> ClaimResult:
                             "functions (needs per-token MLPs, depth); no rate is claimed by the "
                             "paper for it"}
     result = ClaimResult(verdict, fits[widest]["slope"], fits[widest]["ci95"], details,
-                         {"errors": table})
+                         {"errors": table, "settling": settling})
     result.tables["raster"] = head_raster(context)
     return result
 
