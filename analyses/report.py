@@ -44,7 +44,8 @@ def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) 
     lines = ["# evsim verification report", "",
              f"evsim {manifest['evsim']}, brian2 {manifest['brian2']}, target "
              f"`{manifest['target']}`, seed {manifest['seed']}, {manifest['scale']} run, git "
-             f"{manifest['git_commit']}.", "",
+             f"{manifest['git_commit']}"
+             f"{' with uncommitted changes' if manifest.get('git_dirty') else ''}.", "",
              "| claim | statement | source | expected | estimate | 95% CI | verdict | ran on "
              "| figure |",
              "|---|---|---|---|---|---|---|---|---|"]

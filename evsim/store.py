@@ -88,17 +88,19 @@ def staged_directory(target):
         lock.release()
 
 
-def _git_commit() -> str | None:
+def _git(*arguments: str) -> str | None:
+    """Output of a git command run in evsim's checkout (None outside one)."""
     try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+        result = subprocess.run(["git", *arguments], cwd=Path(__file__).parent,
                                 capture_output=True, text=True, timeout=5, check=False)
     except OSError:
         return None
-    return result.stdout.strip() or None
+    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def manifest(**extra) -> dict:
-    """Versions of evsim, brian2, numpy and Python, the platform and git commit, plus ``extra``."""
+    """Versions of evsim, brian2, numpy and Python, the platform, the git commit and whether the
+    checkout had uncommitted changes, plus ``extra``."""
     import brian2
     import numpy
 
@@ -106,4 +108,11 @@ def manifest(**extra) -> dict:
 
     return {"evsim": __version__, "brian2": brian2.__version__, "numpy": numpy.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
-            "git_commit": _git_commit(), **extra}
+            "git_commit": _git("rev-parse", "HEAD") or None,
+            "git_dirty": _dirty(), **extra}
+
+
+def _dirty() -> bool | None:
+    """Whether tracked files differ from the commit (None outside a checkout)."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)

@@ -31,7 +31,7 @@ def test_second_writer_is_refused(tmp_path):
 
 def test_manifest_records_versions():
     data = manifest(seed=3)
-    assert {"evsim", "brian2", "numpy", "python", "git_commit"} <= set(data)
+    assert {"evsim", "brian2", "numpy", "python", "git_commit", "git_dirty"} <= set(data)
     assert data["seed"] == 3
 
 

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from brian2 import Hz, ms, mV, second
 
+from circuits.softmax import TAU_M
+
 from ..convergence import (FILL, READOUT_START, SETTLE_TOLERANCE, SETTLE_WINDOW, T_FULL,
                            T_QUICK, WINDOW, errors, log_partition_gap, onset_errors,
                            population_rates, predicted_tv, run_softmax, score_vectors,
@@ -72,13 +74,23 @@ def _experiment(context, kind: str) -> dict:
                             for k, T in enumerate(run.T) for j in range(16)])
     rates = population_rates(run)
     gaps = pd.DataFrame({"n": vectors["n"], "temperature": vectors["temperature"],
-                         "gap": log_partition_gap(_padded_scores(vectors))})
+                         "gap": _start_gap(kind, _padded_scores(vectors), run.per_second)})
     settle = settle_times(rates).merge(gaps.groupby(["n", "temperature"], as_index=False)
                                        ["gap"].mean())
     strict = settle_times(rates, tolerance=SETTLE_TOLERANCE / 2)["settle_s"]
     return {"errors": errors(run), "onset": onset_errors(run), "rates": rates,
             "settle": settle.assign(settle_s_half_tolerance=strict.to_numpy()),
             "pooled": _pooled_bias(run), "example": example}
+
+
+def _start_gap(kind: str, z: np.ndarray, per_second: float) -> np.ndarray:
+    """How far the cold controller starts from equilibrium (for reporting): S and S' in units
+    of delta (ln(rate) - logsumexp(z)), D in log-gain (ln(rate tau_m) - ln sum_j exp(z_j -
+    max z), the cold log-gain being 0)."""
+    if kind == "D":
+        return np.log(per_second * float(TAU_M / second)) - np.log(
+            np.exp(z - z.max(1, keepdims=True)).sum(1))
+    return log_partition_gap(z, per_second * Hz)
 
 
 def _padded_scores(vectors: pd.DataFrame) -> np.ndarray:
