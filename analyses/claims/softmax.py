@@ -542,7 +542,30 @@ def measure_ablations(context) -> ClaimResult:
         "shift_control": {name: _shift_control(table, pair, seed)
                           for name, pair in SHIFT_PAIRS.items()}})
     return ClaimResult(all_or_none(matches), None, None, details,
-                       {"errors": table, "pooled_bias": bias})
+                       {"errors": table, "pooled_bias": bias},
+                       _ablation_sensitivity(table, details, seed))
+
+
+def _ablation_sensitivity(table, details, seed) -> list[dict]:
+    """The ablations' verdict under the floor threshold, the error and the LIF reset choice."""
+    def verdict(observed) -> str:
+        return all_or_none([observed[c] == predicted for c, (_, predicted) in ABLATIONS.items()])
+
+    def tail_ci(condition, column="tv_circuit"):
+        rows = table[table.condition == condition]
+        return _summary(rows[rows["T"] >= np.sort(rows["T"].unique())[-3]], column,
+                        seed=seed)["ci95"]
+
+    circuit = {c: details[c]["floor_observed"] for c in ABLATIONS}
+    reset_zero = "reset to 0 mV, 2 ms refractory"
+    return [
+        {"choice": f"floor threshold {threshold} instead of {FLOOR_SLOPE}",
+         "verdict": verdict({c: bool(tail_ci(c)[0] > threshold) for c in ABLATIONS})}
+        for threshold in (-0.25, -0.45)] + [
+        {"choice": "histogram error n_j/N instead of the circuit error",
+         "verdict": verdict({c: details[c]["histogram_floor_observed"] for c in ABLATIONS})},
+        {"choice": f"LIF reset to 0 mV instead of -5 mV ({reset_zero})",
+         "verdict": verdict({**circuit, RESET_LIF: floor_observed(tail_ci(reset_zero))})}]
 
 
 # -- figures ---------------------------------------------------------------------------------
