@@ -43,26 +43,30 @@ def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) 
     """report.md: a table of every claim, then one section per claim with rule and figures."""
     lines = ["# evsim verification report", "",
              f"evsim {manifest['evsim']}, brian2 {manifest['brian2']}, target "
-             f"`{manifest['target']}`, seed {manifest['seed']}, {manifest['scale']} run, git "
+             f"`{manifest['target']}`, seeds "
+             f"{', '.join(str(s) for s in manifest.get('seeds', [manifest['seed']]))}, "
+             f"{manifest['scale']} run, git "
              f"{manifest['git_commit']}"
              f"{' with uncommitted changes' if manifest.get('git_dirty') else ''}.", "",
-             "| claim | statement | source | expected | estimate | 95% CI | verdict | ran on "
-             "| figure |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| claim | statement | source | expected | estimate | 95% CI | verdict | seeds "
+             "| ran on | figure |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for e in entries:
         figure = next((f for f in e["figures"] if f.endswith(".pdf")), None)
         link = f"[pdf]({figure})" if figure else "-"
         lines.append(f"| `{e['id']}` | {e['statement']} | {e['source']} | "
                      f"{_number(e['expected'])} | {_number(e['estimate'])} | "
-                     f"{_number(e['ci95'])} | **{e['verdict']}** | {e['target'] or '-'} | "
-                     f"{link} |")
+                     f"{_number(e['ci95'])} | **{e['verdict']}** | {e['seeds_agreeing']} | "
+                     f"{e['target'] or '-'} | {link} |")
     if not_run:
         lines += ["", "Claims not selected in this run: "
                   + ", ".join(f"`{c}`" for c in not_run) + "."]
     for e in entries:
         lines += ["", f"## `{e['id']}`: {e['verdict']}", "", f"**Statement.** {e['statement']} "
                   f"({e['source']})", "", f"**Protocol and rule.** {e['protocol']}", "",
-                  "**Measured.**", ""]
+                  f"**Seeds.** {e['seeds_agreeing']}: "
+                  + ", ".join(f"seed {s} {v}" for s, v in e["verdict_by_seed"].items()) + ".",
+                  "", "**Measured** (first seed).", ""]
         lines += [f"- {key}: {_number(value) if not isinstance(value, str) else value}"
                   for key, value in e["details"].items()]
         lines += ["", "**Sensitivity** (the verdict under other reasonable protocol choices).",

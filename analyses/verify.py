@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from evsim.errors import ValidationError
@@ -18,40 +19,69 @@ from .report import jsonable, write_claims_json, write_report
 __all__ = ["verify", "replot"]
 
 
-def verify(out, *, quick: bool = True, only=None, seed: int = 1, target: str = "auto",
-           workers: int = 1, scheduler: str | None = None, cache_dir=None,
-           progress: bool = True, scale: str | None = None) -> list[dict]:
+def _check_seeds(seed, seeds) -> list[int]:
+    """The seeds to run: ``seeds`` if given (distinct non-negative integers), else [seed]."""
+    chosen = [seed] if seeds is None else list(seeds)
+    name = "seed" if seeds is None else "seeds"
+    if not chosen or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
+                         for s in chosen) or len(set(chosen)) != len(chosen):
+        raise ValidationError(name, f"parameter '{name}' must be "
+                              + ("a non-negative integer" if seeds is None else
+                                 "a non-empty list of distinct non-negative integers")
+                              + f", got {seed if seeds is None else seeds!r}")
+    return [int(s) for s in chosen]
+
+
+def _by_seed(results: dict) -> dict:
+    """Per-seed verdicts and estimates of one claim, and how many seeds agree with the first."""
+    verdicts = {str(s): r.verdict for s, r in results.items()}
+    headline = next(iter(verdicts.values()))
+    agree = sum(v == headline for v in verdicts.values())
+    return {"verdict_by_seed": verdicts,
+            "estimate_by_seed": {str(s): r.estimate for s, r in results.items()},
+            "seeds_agreeing": f"{agree} of {len(verdicts)} seeds give {headline}"}
+
+
+def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
+           target: str = "auto", workers: int = 1, scheduler: str | None = None,
+           cache_dir=None, progress: bool = True, scale: str | None = None) -> list[dict]:
     """Run the selected claims; replace ``out`` with the new results only if all succeed.
 
-    Returns the claims.json entries. A refuted claim is a result, not an error. ``workers``
-    processes run sweep cells; finished cells are cached under ``cache_dir`` (see
-    ClaimContext.sweep_cache), so an interrupted run resumes where it stopped. ``scale``
-    ("toy", "quick" or "full") overrides ``quick``; toy sizes are for tests only.
+    Returns the claims.json entries. A refuted claim is a result, not an error. ``seeds`` (a
+    list) runs every claim once per seed: the first seed's result is the headline (tables,
+    figures, details) and every entry records verdict_by_seed, estimate_by_seed and how many
+    seeds agree. ``workers`` processes run sweep cells; finished cells are cached under
+    ``cache_dir`` (see ClaimContext.sweep_cache), so an interrupted run resumes where it
+    stopped. ``scale`` ("toy", "quick" or "full") overrides ``quick``; toy sizes are for tests
+    only.
     """
     from evsim.simulate import TARGETS
 
     if target not in TARGETS:
         raise ValidationError("target", f"parameter 'target' must be one of {TARGETS}, got "
                                         f"{target!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValidationError("seed", "parameter 'seed' must be a non-negative integer, got "
-                                      f"{seed!r}")
+    seeds = _check_seeds(seed, seeds)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValidationError("workers", "parameter 'workers' must be an integer >= 1, got "
                                          f"{workers!r}")
     claims = select(only)
     scale = scale or ("quick" if quick else "full")
-    context = ClaimContext(scale=scale, seed=seed, target=target, workers=workers,
-                           scheduler=scheduler,
-                           cache_dir=None if cache_dir is None else str(cache_dir))
+    contexts = {s: ClaimContext(scale=scale, seed=s, target=target, workers=workers,
+                                scheduler=scheduler,
+                                cache_dir=None if cache_dir is None else str(cache_dir))
+                for s in seeds}
     entries, wall_times, targets = [], {}, {}
     started = time.perf_counter()
     with staged_directory(out) as stage:
         for claim in tqdm(claims, desc="claims", disable=not progress):
             claim_started = time.perf_counter()
-            claim_context = context.for_claim(claim.id)
-            result = claim.measure(claim_context)
-            targets[claim.id] = claim_context.targets_used
+            results, used = {}, set()
+            for s, context in contexts.items():
+                claim_context = context.for_claim(claim.id)
+                results[s] = claim.measure(claim_context)
+                used |= {run["target"] for run in claim_context.runs}
+            result = results[seeds[0]]
+            targets[claim.id] = ", ".join(sorted(used)) or None
             for name, table in result.tables.items():
                 write_table(stage / "tables" / claim.id / f"{name}.csv", table)
             figures = [f"figures/{name}" for name in claim.plot(result.tables,
@@ -60,10 +90,10 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, target: str = "
             entries.append(dict(id=claim.id, source=claim.source, statement=claim.statement,
                                 protocol=claim.protocol, expected=claim.expected,
                                 estimate=result.estimate, ci95=result.ci95,
-                                verdict=result.verdict, target=targets[claim.id],
-                                sensitivity=result.sensitivity, figures=figures,
-                                details=result.details))
-        manifest = base_manifest(target=target, targets_used=targets, seed=seed,
+                                verdict=result.verdict, **_by_seed(results),
+                                target=targets[claim.id], sensitivity=result.sensitivity,
+                                figures=figures, details=result.details))
+        manifest = base_manifest(target=target, targets_used=targets, seed=seeds[0], seeds=seeds,
                                  quick=scale != "full", scale=scale, workers=workers,
                                  scheduler=scheduler,
                                  claims=[c.id for c in claims], wall_time_s=wall_times,

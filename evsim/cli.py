@@ -37,6 +37,10 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
                                               "[default: results/quick or results/full]"),
            only: Optional[str] = typer.Option(None, "--only", help="comma-separated claim ids"),
            seed: int = typer.Option(1, "--seed", min=0, help="random seed"),
+           seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds: "
+                                               "run every claim once per seed and record "
+                                               "verdict_by_seed (the first is the headline; "
+                                               "overrides --seed)"),
            target: str = typer.Option("auto", "--target",
                                       help="Brian2 codegen target: auto (cpp_standalone where "
                                       "the estimated work pays for compiling), numpy, cython, "
@@ -58,13 +62,21 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
     ids = [part.strip() for part in only.split(",") if part.strip()] if only else None
     if only is not None and not ids:
         _fail("--only must name at least one claim id (see `evsim list`)")
+    seed_list = None
+    if seeds is not None:
+        try:
+            seed_list = [int(part) for part in seeds.split(",") if part.strip()]
+        except ValueError:
+            _fail(f"--seeds must be comma-separated non-negative integers, got '{seeds}'")
     out = out or default_out(quick)
     with _bad_input_is_one_line():
-        entries = run_verify(out, quick=quick, only=ids, seed=seed, target=target,
-                             workers=workers, scheduler=scheduler, cache_dir=cache,
-                             progress=progress)
+        entries = run_verify(out, quick=quick, only=ids, seed=seed, seeds=seed_list,
+                             target=target, workers=workers, scheduler=scheduler,
+                             cache_dir=cache, progress=progress)
     for entry in entries:
-        typer.echo(f"{entry['id']:32s} {entry['verdict']:13s} estimate={entry['estimate']}")
+        agreement = f"  ({entry['seeds_agreeing']})" if seed_list else ""
+        typer.echo(f"{entry['id']:32s} {entry['verdict']:13s} estimate={entry['estimate']}"
+                   f"{agreement}")
     typer.echo(f"wrote {out}/claims.json, report.md, figures/, manifest.json")
 
 

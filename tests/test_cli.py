@@ -17,7 +17,9 @@ def test_verify_quick_fi_curve_writes_contract(tmp_path):
     data = json.loads((out / "claims.json").read_text())
     (claim,) = data["claims"]
     assert set(claim) == {"id", "source", "statement", "protocol", "expected", "estimate",
-                          "ci95", "verdict", "target", "sensitivity", "figures", "details"}
+                          "ci95", "verdict", "verdict_by_seed", "estimate_by_seed",
+                          "seeds_agreeing", "target", "sensitivity", "figures", "details"}
+    assert claim["verdict_by_seed"] == {"1": claim["verdict"]}
     assert claim["target"] == "numpy" and isinstance(claim["sensitivity"], list)
     assert claim["id"] == "lif.fi_curve" and claim["verdict"] == "supported"
     assert claim["details"]["euler_control_rejected_by_rule"] is True
@@ -26,6 +28,32 @@ def test_verify_quick_fi_curve_writes_contract(tmp_path):
     assert {"evsim", "brian2", "target", "seed", "quick"} <= set(data["manifest"])
     assert "lif.fi_curve" in (out / "report.md").read_text()
     assert (out / "tables" / "lif.fi_curve" / "fi_curve.csv").exists()
+
+
+def test_verify_with_several_seeds_records_every_seeds_verdict(tmp_path):
+    """--seeds runs each claim once per seed; the first seed is the headline."""
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["verify", "--quick", "--only", "deff.range", "--seeds", "3,1,7",
+                                 "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "claims.json").read_text())
+    (claim,) = data["claims"]
+    assert list(claim["verdict_by_seed"]) == ["3", "1", "7"]
+    assert claim["verdict"] == claim["verdict_by_seed"]["3"]
+    agree = sum(v == claim["verdict"] for v in claim["verdict_by_seed"].values())
+    assert claim["seeds_agreeing"] == f"{agree} of 3 seeds give {claim['verdict']}"
+    assert data["manifest"]["seeds"] == [3, 1, 7] and data["manifest"]["seed"] == 3
+    assert "seed 7" in (out / "report.md").read_text()
+
+
+def test_bad_seed_lists_are_one_clear_error(tmp_path):
+    for bad, message in (("1,x", "--seeds must be comma-separated non-negative integers"),
+                         ("1,1", "parameter 'seeds' must be a non-empty list of distinct"),
+                         ("2,-1", "parameter 'seeds' must be a non-empty list of distinct")):
+        result = runner.invoke(app, ["verify", "--only", "deff.range", "--seeds", bad,
+                                     "--out", str(tmp_path / "x")])
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert not (tmp_path / "x").exists()
 
 
 def test_unknown_claim_id_is_one_clear_error(tmp_path):
