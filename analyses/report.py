@@ -8,7 +8,7 @@ import numpy as np
 
 from evsim.store import atomic_write_json, atomic_write_text
 
-__all__ = ["jsonable", "write_claims_json", "write_report"]
+__all__ = ["jsonable", "write_claims_json", "write_report", "what_would_flip"]
 
 
 def jsonable(value):
@@ -37,6 +37,18 @@ def _number(value) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_number(v) for v in value) + "]"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def what_would_flip(entry: dict) -> str:
+    """The sensitivity choices and seeds under which the verdict differs from the headline."""
+    flips = [f"{item['choice']} ({item['verdict']})" for item in entry["sensitivity"]
+             if item["verdict"] != entry["verdict"]]
+    flips += [f"seed {seed} ({verdict})" for seed, verdict in entry["verdict_by_seed"].items()
+              if verdict != entry["verdict"]]
+    if flips:
+        return "; ".join(flips) + "."
+    return ("none of the listed alternatives or seeds." if entry["sensitivity"] else
+            "not analysed: no alternative choices are listed for this claim.")
 
 
 def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) -> None:
@@ -73,6 +85,7 @@ def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) 
                   ""]
         lines += [f"- {item['choice']}: {item['verdict']}" for item in e["sensitivity"]] or \
             ["- not analysed yet for this claim"]
+        lines += ["", f"**What would flip it.** {what_would_flip(e)}"]
         lines += [""] + [f"![{e['id']}]({f})" for f in e["figures"] if f.endswith(".png")]
     atomic_write_text(path, "\n".join(lines) + "\n")
 

@@ -106,3 +106,16 @@ def test_same_seed_gives_identical_claims_numbers(tmp_path):
         data = json.loads((tmp_path / name / "claims.json").read_text())
         estimates.append([(c["estimate"], c["details"]) for c in data["claims"]])
     assert estimates[0] == estimates[1]
+
+
+def test_what_would_flip_lists_the_choices_and_seeds_that_change_the_verdict():
+    from analyses.report import what_would_flip
+
+    entry = {"verdict": "supported", "verdict_by_seed": {"1": "supported", "2": "partial"},
+             "sensitivity": [{"choice": "band A", "verdict": "supported"},
+                             {"choice": "band B", "verdict": "refuted"}]}
+    assert what_would_flip(entry) == "band B (refuted); seed 2 (partial)."
+    entry["verdict_by_seed"]["2"] = "supported"
+    entry["sensitivity"].pop()
+    assert what_would_flip(entry) == "none of the listed alternatives or seeds."
+    assert what_would_flip({**entry, "sensitivity": []}).startswith("not analysed")
