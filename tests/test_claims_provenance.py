@@ -65,7 +65,12 @@ def test_every_claim_runs_on_the_context_target_with_context_seeds(claim, spy, i
     context = ClaimContext(scale="toy", seed=3, target="cython",
                            cache_dir=str(tmp_path)).for_claim(claim.id)
     result = claim.measure(context)
-    assert result.verdict in ("supported", "refuted", "partial", "not-testable")
+    verdicts = ("supported", "refuted", "partial", "not-testable")
+    assert result.verdict in verdicts
+    # every claim says how its verdict changes under the other reasonable protocol choices
+    assert result.sensitivity and all(set(item) == {"choice", "verdict"} and item["choice"]
+                                      and item["verdict"] in verdicts
+                                      for item in result.sensitivity)
     if claim.id in NOT_SIMULATING:
         assert spy == [] and context.runs == [] and context.targets_used is None
         return

@@ -55,18 +55,38 @@ MECHANISMS_PROTOCOL = (
 )
 
 
-def vacuous_cases(table: pd.DataFrame) -> pd.Series:
+def vacuous_cases(table: pd.DataFrame, bounds=VACUOUS) -> pd.Series:
     """Per case: the reference's spikes fill too few or too many outputs to test anything."""
     fraction = table.reference_spikes / table.outputs
-    return (fraction <= VACUOUS[0]) | (fraction >= VACUOUS[1])
+    return (fraction <= bounds[0]) | (fraction >= bounds[1])
 
 
-def mechanisms_rule(table: pd.DataFrame) -> str:
-    """Verdict from per-case mismatches, reference spikes, outputs and pitfall mismatches."""
+def mechanisms_rule(table: pd.DataFrame, vacuous=VACUOUS, pitfall_by: str | None = None) -> str:
+    """Verdict from per-case mismatches, reference spikes, outputs and pitfall mismatches.
+
+    The protocol's rule is the default; ``vacuous`` (bounds) and ``pitfall_by`` (a column to
+    pool the pitfall control over instead of judging it per case) give its alternatives.
+    """
     if table.mismatches.sum():
         return "refuted"
-    insensitive = table.mismatches_vs_pitfall == 0
-    return "not-testable" if (vacuous_cases(table) | insensitive).any() else "supported"
+    pitfall = table.mismatches_vs_pitfall
+    if pitfall_by is not None:
+        pitfall = pitfall.groupby(table[pitfall_by]).transform("sum")
+    untestable = vacuous_cases(table, vacuous) | (pitfall == 0)
+    return "not-testable" if untestable.any() else "supported"
+
+
+def mechanisms_sensitivity(table: pd.DataFrame) -> list[dict]:
+    """The mechanisms' verdict with the pitfall control pooled per mechanism, with stricter
+    vacuity bounds, and judged at the largest size only."""
+    largest = table[table.N == table.N.max()]
+    return [{"choice": "pitfall control per mechanism (pooled over sizes) instead of per case",
+             "verdict": mechanisms_rule(table, pitfall_by="mechanism")},
+            {"choice": f"vacuous at <= 10% or >= 90% reference spikes instead of "
+                       f"{VACUOUS[0]:.0%} / {VACUOUS[1]:.0%}",
+             "verdict": mechanisms_rule(table, vacuous=(0.1, 0.9))},
+            {"choice": f"only the largest size (N = {int(largest.N.iloc[0])})",
+             "verdict": mechanisms_rule(largest)}]
 
 
 def measure_mechanisms(context) -> ClaimResult:
@@ -95,7 +115,7 @@ def measure_mechanisms(context) -> ClaimResult:
                "note": "A²OS²A's K is real (ReLU): it travels as graded events, not binary spikes; "
                        "its output neuron (SJ LIF, V_th 0.5) is our assumption (paper not public)."}
     return ClaimResult(mechanisms_rule(table), float(total), None, details,
-                       {"comparisons": table})
+                       {"comparisons": table}, mechanisms_sensitivity(table))
 
 
 def plot_mechanisms(tables, directory) -> list[str]:
@@ -149,6 +169,29 @@ def equivariance_rule(mismatches: int, head_rejected: bool, controls_caught: boo
     if mismatches or head_rejected:
         return "refuted"
     return "supported" if controls_caught else "not-testable"
+
+
+def equivariance_verdict(table: pd.DataFrame, head: pd.DataFrame, alpha: float = ALPHA,
+                         bonferroni: bool = True, equivariant_patches=(1,)) -> str:
+    """The rule on the deterministic and head tables: rows rejected at p < alpha / rows
+    (Bonferroni) or p < alpha; mechanisms run with a patch in ``equivariant_patches`` count
+    as equivariant."""
+    rejected = head.p < (alpha / HEAD_SIZE if bonferroni else alpha)
+    plain = table[table.patch.isin(equivariant_patches) & ~table.control]
+    caught = table[table.control].mismatches.sum() > 0 and rejected[head.control].any()
+    return equivariance_rule(int(plain.mismatches.sum()), bool(rejected[~head.control].any()),
+                             bool(caught))
+
+
+def equivariance_sensitivity(table: pd.DataFrame, head: pd.DataFrame) -> list[dict]:
+    """The verdict at other test levels, without Bonferroni, and with DSSA patch 2 counted."""
+    choices = {f"alpha {alpha} instead of {ALPHA} (Bonferroni over rows)": dict(alpha=alpha)
+               for alpha in (0.05, 0.001)}
+    choices[f"no Bonferroni correction (alpha {ALPHA} per query row)"] = dict(bonferroni=False)
+    choices["DSSA with patch 2 counted among the equivariant mechanisms"] = dict(
+        equivariant_patches=(1, 2))
+    return [{"choice": choice, "verdict": equivariance_verdict(table, head, **options)}
+            for choice, options in choices.items()]
 
 
 def _permute_tokens(x: np.ndarray, perms: np.ndarray) -> np.ndarray:
@@ -214,10 +257,6 @@ def measure_equivariance(context) -> ClaimResult:
     table = pd.DataFrame(rows)
     head = _head_equivariance(context, size["head_trials"], size["duration"])
     plain = table[(table.patch == 1) & ~table.control]
-    controls_caught = bool(table[table.control].mismatches.sum() > 0) and \
-        bool(head[head.control].rejected.any())
-    verdict = equivariance_rule(int(plain.mismatches.sum()),
-                                bool(head[~head.control].rejected.any()), controls_caught)
     details = {
         "deterministic_mismatches": {r.mechanism: int(r.mismatches) for r in plain.itertuples()},
         "dssa_patch2_mismatches": int(table[table.patch == 2].mismatches.sum()),
@@ -228,8 +267,9 @@ def measure_equivariance(context) -> ClaimResult:
         "alpha_per_row": ALPHA / HEAD_SIZE,
         "note": "DSSA with patch > 1 is not token-permutation equivariant (patching is "
                 "positional); with patch 1 it is."}
-    return ClaimResult(verdict, float(plain.mismatches.sum()), None, details,
-                       {"deterministic": table, "head": head})
+    return ClaimResult(equivariance_verdict(table, head), float(plain.mismatches.sum()), None,
+                       details, {"deterministic": table, "head": head},
+                       equivariance_sensitivity(table, head))
 
 
 def plot_equivariance(tables, directory) -> list[str]:
@@ -279,10 +319,36 @@ UNIVERSAL_PROTOCOL = (
 )
 
 
-def universal_rule(slope_cis, width_ratio_ci) -> str:
-    """partial if every slope CI is below 0 and the width ratio CI above 1, else refuted."""
-    holds = all(ci[1] < 0 for ci in slope_cis) and width_ratio_ci[0] > 1
+def universal_rule(slope_cis, width_ratio_ci, slope_below=0.0, ratio_above=1.0) -> str:
+    """partial if every slope CI is below 0 and the width ratio CI above 1, else refuted
+    (``slope_below`` and ``ratio_above`` give the alternatives' thresholds)."""
+    holds = all(ci[1] < slope_below for ci in slope_cis) and width_ratio_ci[0] > ratio_above
     return "partial" if holds else "refuted"
+
+
+def width_ratio(table: pd.DataFrame, T: float, seed: int) -> dict:
+    """error(width 1) / error(widest width) at T, with a bootstrap over value sets."""
+    rows = table[table["T"] == T].sort_values("trial")
+    errors = [rows[rows.replicas == r].rms_error.to_numpy()[None]
+              for r in (rows.replicas.min(), rows.replicas.max())]
+    return bootstrap_ratio(*errors, seed=seed)
+
+
+def universal_sensitivity(table: pd.DataFrame, fits: dict, seed: int) -> list[dict]:
+    """The verdict with a required rate, the widest width's slope only, a larger width
+    ratio, and the width ratio read at the second-largest T."""
+    slope_cis = [f["ci95"] for f in fits.values()]
+    widest = max(fits)
+    times = np.sort(table["T"].unique())
+    ratio_ci = width_ratio(table, times[-1], seed)["ci95"]
+    return [{"choice": "every slope CI below -0.25 (a rate, not just a decrease) instead of 0",
+             "verdict": universal_rule(slope_cis, ratio_ci, slope_below=-0.25)},
+            {"choice": f"only the widest width's slope ({widest} replicas)",
+             "verdict": universal_rule([fits[widest]["ci95"]], ratio_ci)},
+            {"choice": "width ratio CI above 1.5 instead of 1",
+             "verdict": universal_rule(slope_cis, ratio_ci, ratio_above=1.5)},
+            {"choice": f"width ratio at the second-largest T ({times[-2]:g} s)",
+             "verdict": universal_rule(slope_cis, width_ratio(table, times[-2], seed)["ci95"])}]
 
 
 def head_settling(context, q, k, v) -> pd.DataFrame:
@@ -304,7 +370,7 @@ def measure_universal(context) -> ClaimResult:
     size = context.sizes(UNIVERSAL_SIZES)
     q, k, v = context.rng("values").random((3, size["trials"], 4, 4))
     seed = context.seed_for("heads")  # the same random numbers for every width
-    rows, final = [], {}
+    rows = []
     for replicas in size["replicas"]:
         estimates, target, record, head = context.run_head(q, k, v, replicas=replicas, beta=1.0,
                                                            checkpoints=size["T"], seed=seed)
@@ -316,7 +382,6 @@ def measure_universal(context) -> ClaimResult:
                                  rms_error=float(error[index, trial]),
                                  row_spikes=float((record.counts["exc"][index + 1, trial]
                                                    - record.counts["exc"][0, trial]).sum() / 4)))
-        final[replicas] = error[-1]
     table = pd.DataFrame(rows)
     fits = {}
     bootstrap_seed = context.seed_for("bootstrap")
@@ -326,7 +391,7 @@ def measure_universal(context) -> ClaimResult:
         fits[int(replicas)] = dict(slope=fit["slope"], ci95=fit["ci95"],
                                    final_error=float(fit["mean"][-1]))
     widest = max(size["replicas"])
-    ratio = bootstrap_ratio(final[1][None], final[widest][None], seed=bootstrap_seed)
+    ratio = width_ratio(table, max(size["T"]), bootstrap_seed)
     verdict = universal_rule([f["ci95"] for f in fits.values()], ratio["ci95"])
     last = table[table["T"] == table["T"].max()]
     settling = head_settling(context, q, k, v)
@@ -343,7 +408,8 @@ def measure_universal(context) -> ClaimResult:
                             "functions (needs per-token MLPs, depth); no rate is claimed by the "
                             "paper for it"}
     result = ClaimResult(verdict, fits[widest]["slope"], fits[widest]["ci95"], details,
-                         {"errors": table, "settling": settling})
+                         {"errors": table, "settling": settling},
+                         universal_sensitivity(table, fits, bootstrap_seed))
     result.tables["raster"] = head_raster(context)
     return result
 

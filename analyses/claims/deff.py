@@ -12,13 +12,16 @@ from .. import effective_dim as ed
 from ..bounds import candidate_steps, minimal_T_on_curve
 from ..datasets import DATASETS, load
 from ..plots import figure, log_log, paper_style, save_figure
-from .base import Claim, ClaimResult, Sizes, number_list, threshold_verdict
+from .base import Claim, ClaimResult, Sizes, all_or_none, number_list, threshold_verdict
 
 SOURCE = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
           "Effective Dimension), abstract")
 PAPER_RANGE = (47, 89)
 WIDTHS = (384, 512, 768)  # Spikformer-style embedding widths
 ESTIMATORS = ("pr", "pr_corrected", "erank", "k90", "k95", "k99", "waterfill", "mle", "twonn")
+#: offline stand-ins for CIFAR/ImageNet: natural images whose ambient dimension can hold 89
+#: (the digits are 64-d, their rows 8-d)
+IMAGE_PROXIES = ("image_patches",)
 
 RANGE_PROTOCOL = (
     "Offline data only (CIFAR/ImageNet cannot be loaded here): scikit-learn digits (64-d), "
@@ -54,6 +57,16 @@ def dimension_table(names=None, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def estimator_verdict(table: pd.DataFrame, estimator: str) -> str:
+    """Verdict if ``estimator`` were pre-registered as "the" d_eff and the offline image
+    proxies stood in for CIFAR/ImageNet: supported if every proxy value lies in 47-89, refuted
+    if none does, partial otherwise; not-testable when the table holds no proxy."""
+    values = table.loc[table.dataset.isin(IMAGE_PROXIES), estimator]
+    if values.empty:
+        return "not-testable"
+    return all_or_none([PAPER_RANGE[0] <= v <= PAPER_RANGE[1] for v in values])
+
+
 RANGE_SIZES = Sizes(quick=dict(datasets=tuple(DATASETS)), full=dict(datasets=tuple(DATASETS)),
                     toy=dict(datasets=("wine",)))
 
@@ -73,7 +86,10 @@ def measure_range(context) -> ClaimResult:
                       "on the ambient dimension and patch size (digits 64-d vs patches 192-d) "
                       "and on preprocessing (standardisation); 47-89 cannot be reproduced "
                       "without the paper's estimator and data"}
-    return ClaimResult("not-testable", None, None, details, {"dimensions": table})
+    sensitivity = [{"choice": f"{e} pre-registered as d_eff, {' and '.join(IMAGE_PROXIES)} "
+                              "standing in for CIFAR/ImageNet",
+                    "verdict": estimator_verdict(table, e)} for e in ESTIMATORS]
+    return ClaimResult("not-testable", None, None, details, {"dimensions": table}, sensitivity)
 
 
 def plot_range(tables, directory) -> list[str]:
@@ -100,6 +116,10 @@ T4_EPS = (0.25, 0.1, 0.05, 0.025, 0.01, 0.005)
 GAP = 2500  # 10,000 / 4
 #: supported if the pooling gain reaches the whole gap; refuted below half of it on a log scale
 SUPPORTED_GAIN, REFUTED_GAIN = GAP, 50
+#: documented readings of d in d / d_eff (the protocol simulates the embedding width)
+D_CHOICES = (("embedding width", 384), ("embedding width", 512),
+             ("patch dimension 16x16x3, also an embedding width", 768),
+             ("CIFAR pixels 32x32x3", 3072), ("ImageNet pixels 224x224x3", 150528))
 
 T4_PROTOCOL = (
     "Arithmetic of the gap 10,000 / 4 = 2,500: in a Bernoulli count code (p = 1/2) T = "
@@ -125,6 +145,38 @@ def _pooled_errors(counts: np.ndarray, T: np.ndarray, groups: int | None) -> np.
         index = np.arange(d) % groups
         decoded = np.stack([decoded[..., index == g].mean(-1) for g in range(groups)], -1)
     return np.sqrt((decoded ** 2).mean(-1))
+
+
+def gain_verdict(gain: float) -> str:
+    """The deff.t4 rule applied to a pooling gain."""
+    return threshold_verdict(gain, supported_at=SUPPORTED_GAIN, refuted_below=REFUTED_GAIN)
+
+
+def d_needed_to_close_gap(d_eff: float) -> float:
+    """The d at which the pooling factor d / d_eff equals the whole 2,500x gap."""
+    return GAP * d_eff
+
+
+def gain_by_d(best_gain: float, d: int) -> list[dict]:
+    """The best gain measured with d neurons, rescaled to each documented d (the number of
+    pooled copies, hence the gain, grows as d), with the verdict the rule gives it."""
+    rows = []
+    for name, width in D_CHOICES:
+        gain = best_gain * width / d
+        rows.append(dict(choice=f"d = {width:,} ({name})", d=width,
+                         d_over_d_eff=[round(width / e, 1) for e in PAPER_RANGE],
+                         measured_gain=round(gain, 1), verdict=gain_verdict(gain)))
+    return rows
+
+
+def _d_needed_why() -> str:
+    """Where the d that closes the gap lies among the documented choices."""
+    low, high = (d_needed_to_close_gap(e) for e in PAPER_RANGE)
+    pixels = D_CHOICES[-1][1]
+    return (f"d / d_eff = {GAP:,} needs d = {GAP:,} x d_eff: {low:,} (d_eff = {PAPER_RANGE[0]}) "
+            f"to {high:,} (d_eff = {PAPER_RANGE[1]}), the size of a whole 224x224x3 image "
+            f"({pixels:,}) and {low / max(WIDTHS):.0f}-{high / min(WIDTHS):.0f}x any embedding "
+            f"width; d = {pixels:,} pixels closes the gap only for d_eff <= {pixels / GAP:.0f}")
 
 
 def measure_t4(context) -> ClaimResult:
@@ -155,7 +207,8 @@ def measure_t4(context) -> ClaimResult:
                                     eps_needed_at_T4=0.005 * np.sqrt(GAP / (w / e)))
                                for w in WIDTHS for e in PAPER_RANGE])
     best = max(gains.values())
-    verdict = threshold_verdict(best, supported_at=SUPPORTED_GAIN, refuted_below=REFUTED_GAIN)
+    verdict = gain_verdict(best)
+    by_d = gain_by_d(best, d)
     details = {
         "T_for_eps_0.005_per_neuron": per_neuron.get(0.005),
         "T_for_eps_0.25_per_neuron": per_neuron.get(0.25),
@@ -165,9 +218,17 @@ def measure_t4(context) -> ClaimResult:
         "remaining_factor_for_eps_and_L": round(GAP / float(arithmetic.pooling_factor.max()), 1),
         "what_else": "the rest of the 2,500x must come from a larger tolerated error (eps of "
                      "0.06-0.12 instead of 0.005 once pooling is counted), a smaller L_f or "
-                     "another code (deterministic codes need T ~ 1/eps, see bounds.spike_count)"}
+                     "another code (deterministic codes need T ~ 1/eps, see bounds.spike_count)",
+        "gain_by_d": by_d,
+        "d_needed_to_close_gap": {f"d_eff = {e}": d_needed_to_close_gap(e) for e in PAPER_RANGE},
+        "d_needed_at_measured_gain": round(GAP * d / best) if best > 0 else None,
+        "d_needed_why": _d_needed_why()}
+    sensitivity = [{"choice": f"{row['choice']}: measured gain x d / {d}",
+                    "verdict": row["verdict"]} for row in by_d if row["d"] != d]
+    sensitivity.append({"choice": "pooling over d_eff = 89 only (top of the paper's range)",
+                        "verdict": gain_verdict(gains["d_eff = 89"])})
     return ClaimResult(verdict, float(np.log(best) / np.log(GAP)), None, details,
-                       {"minimal_T": table, "arithmetic": arithmetic})
+                       {"minimal_T": table, "arithmetic": arithmetic}, sensitivity)
 
 
 def plot_t4(tables, directory) -> list[str]:

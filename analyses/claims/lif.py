@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from brian2 import ms, second
 
@@ -15,6 +17,8 @@ SIZES = Sizes(quick=dict(drives=24, trials=8, duration_s=2.0),
 DT_MS = 0.1
 #: a measured ISI may be shorter than the analytic period by at most one step, never longer
 EARLIEST_STEPS, LATEST_STEPS = -1.0, 0.0
+#: relative tolerance of the rate read-out (a sensitivity choice only, not the rule)
+RATE_TOLERANCE = 0.01
 
 PROTOCOL = (
     "Exact LIF (tau_m = 20 ms, V_th = 20 mV, R = 1 MOhm, t_ref = 2 ms, reset to 0) under constant "
@@ -32,23 +36,52 @@ PROTOCOL = (
 )
 
 
-def fi_rule(table) -> tuple[str, bool]:
-    """(verdict, silent below rheobase) for a table of fi_experiment rows."""
+def _silent_below(table) -> bool:
+    return bool((table.loc[table["analytic_hz"] <= 0, "spikes"] == 0).all())
+
+
+def fi_rule(table, earliest=EARLIEST_STEPS, latest=LATEST_STEPS) -> tuple[str, bool]:
+    """(verdict, silent below rheobase) for a table of fi_experiment rows; every ISI error
+    above rheobase must lie in [earliest, latest] steps."""
     above = table["analytic_hz"] > 0
-    silent_below = bool((table.loc[~above, "spikes"] == 0).all())
+    silent_below = _silent_below(table)
     low = table.loc[above, "isi_error_min_steps"]
     high = table.loc[above, "isi_error_max_steps"]
-    within = bool((low >= EARLIEST_STEPS - 1e-6).all() and (high <= LATEST_STEPS + 1e-6).all()
+    within = bool((low >= earliest - 1e-6).all() and (high <= latest + 1e-6).all()
                   and high.notna().all())
     return ("supported" if silent_below and within else "refuted"), silent_below
 
 
-def fi_verdict(exact, control) -> str:
-    """The claim's verdict: :func:`fi_rule` on the exact run, not-testable if the rule does
-    not reject the forward-Euler control."""
-    if fi_rule(control)[0] != "refuted":
+def rate_rule(table, tolerance=RATE_TOLERANCE) -> tuple[str, bool]:
+    """:func:`fi_rule` with the rate read-out: every mean rate above rheobase must lie within
+    ``tolerance`` (relative) of the analytic rate, instead of every ISI near the period."""
+    above = table["analytic_hz"] > 0
+    silent_below = _silent_below(table)
+    error = (table.loc[above, "rate_hz_mean"] / table.loc[above, "analytic_hz"] - 1).abs()
+    within = bool((error <= tolerance).all())
+    return ("supported" if silent_below and within else "refuted"), silent_below
+
+
+def fi_verdict(exact, control, rule=fi_rule) -> str:
+    """The claim's verdict: ``rule`` on the exact run, not-testable if the rule does not
+    reject the forward-Euler control."""
+    if rule(control)[0] != "refuted":
         return "not-testable"
-    return fi_rule(exact)[0]
+    return rule(exact)[0]
+
+
+def fi_sensitivity(exact, control) -> list[dict]:
+    """The verdict under other ISI tolerances and the rate read-out (each still checked
+    against the Euler control), and on the exact run alone."""
+    rules = {
+        "ISI - P within +-dt/2 instead of [-dt, 0]": partial(fi_rule, earliest=-0.5, latest=0.5),
+        "ISI - P within +-2 dt instead of [-dt, 0]": partial(fi_rule, earliest=-2.0, latest=2.0),
+        f"read-out: every mean rate within {RATE_TOLERANCE:.0%} of the analytic rate instead of "
+        "every ISI": rate_rule}
+    sensitivity = [{"choice": choice, "verdict": fi_verdict(exact, control, rule)}
+                   for choice, rule in rules.items()]
+    return sensitivity + [{"choice": "the exact run judged alone (no forward-Euler control)",
+                           "verdict": fi_rule(exact)[0]}]
 
 
 def measure(context) -> ClaimResult:
@@ -80,7 +113,8 @@ def measure(context) -> ClaimResult:
                      "largest |ISI - analytic period| in time steps over all drives and trials",
     }
     return ClaimResult(fi_verdict(exact, euler), worst, None, details,
-                       {"fi_curve": exact, "fi_curve_euler_control": euler})
+                       {"fi_curve": exact, "fi_curve_euler_control": euler},
+                       fi_sensitivity(exact, euler))
 
 
 def plot(tables, directory) -> list[str]:
