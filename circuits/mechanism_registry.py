@@ -20,7 +20,7 @@ from . import mechanisms
 from . import reference as ref
 
 __all__ = ["MechanismSpec", "MECHANISMS", "get_spec", "default_patch", "dssa_weights",
-           "attention_macs", "dssa_macs"]
+           "attention_macs", "dssa_macs", "masking_macs"]
 
 
 def default_patch(name: str, tokens: int) -> int:
@@ -51,6 +51,13 @@ def dssa_macs(tokens: int, channels: int, patch: int) -> int:
     Y1^T X and Y2 A (D N' N each)."""
     positions = tokens // patch
     return 2 * channels ** 2 * patch * positions + 2 * channels * positions * tokens
+
+
+def masking_macs(tokens: int, channels: int, patch: int = 1) -> int:
+    """The same algebra as SDSA and QKTA on real-valued operands: one reduction over tokens (or
+    a head's channels) of N D terms, then an element-wise mask of N D: 2 N D MACs (additions
+    counted as MACs: that raises the ANN's energy, which favours the spiking side)."""
+    return 2 * tokens * channels
 
 
 def _spikes(shape: tuple, rng, p: float) -> np.ndarray:
@@ -128,7 +135,10 @@ class MechanismSpec:
         form; ``tau`` is SpikingJelly's LIF time constant in steps.
     sample_operands : (shape (trials, T, N, D), heads, rng, rate=None) -> operand dict;
         ``rate`` None keeps the circuit's outputs active.
-    dense_macs : (tokens, channels, patch) -> multiply-accumulates of the dense ANN form.
+    dense_macs : (tokens, channels, patch) -> multiply-accumulates of dense softmax-free
+        attention (2 N^2 D; DSSA: its own dense form).
+    matched_macs : (tokens, channels, patch) -> multiply-accumulates of the mechanism's own
+        algebra on real-valued operands (its ANN counterpart).
     """
 
     name: str
@@ -137,20 +147,21 @@ class MechanismSpec:
     reference: Callable
     sample_operands: Callable
     dense_macs: Callable[[int, int, int], int]
+    matched_macs: Callable[[int, int, int], int]
 
 
 #: name -> spec, in the order reports list the mechanisms.
 MECHANISMS: dict[str, MechanismSpec] = {spec.name: spec for spec in (
     MechanismSpec("ssa", "Spikformer SSA", _plain(mechanisms.ssa), _with_heads(ref.ssa),
-                  _qkv_spikes("QKV", _ssa_rate), attention_macs),
+                  _qkv_spikes("QKV", _ssa_rate), attention_macs, attention_macs),
     MechanismSpec("sdsa", "SDT SDSA", _plain(mechanisms.sdsa), _sdsa_reference,
-                  _qkv_spikes("QKV", _fixed_rate), attention_macs),
+                  _qkv_spikes("QKV", _fixed_rate), attention_macs, masking_macs),
     MechanismSpec("qkta", "QKFormer QKTA", _plain(mechanisms.qkta), _with_heads(ref.qkta),
-                  _qkv_spikes("QK", _fixed_rate), attention_macs),
+                  _qkv_spikes("QK", _fixed_rate), attention_macs, masking_macs),
     MechanismSpec("dssa", "SpikingResformer DSSA", _build_dssa, _dssa_reference,
-                  _qkv_spikes("X", _fixed_rate), dssa_macs),
+                  _qkv_spikes("X", _fixed_rate), dssa_macs, dssa_macs),
     MechanismSpec("a2os2a", "A²OS²A", _plain(mechanisms.a2os2a), _with_heads(ref.a2os2a),
-                  _a2os2a_operands, attention_macs),
+                  _a2os2a_operands, attention_macs, attention_macs),
 )}
 
 

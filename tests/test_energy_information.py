@@ -4,13 +4,18 @@ import numpy as np
 import pytest
 
 from analyses import energy, information
-from circuits.mechanism_registry import MECHANISMS, attention_macs, dssa_macs
+from circuits.mechanism_registry import MECHANISMS, attention_macs, dssa_macs, masking_macs
 
 
 def test_energy_constants_and_formulas():
     assert attention_macs(16, 8) == 2 * 16 ** 2 * 8
     assert dssa_macs(8, 4, 2) == 2 * 16 * 2 * 4 + 2 * 4 * 4 * 8
     assert MECHANISMS["dssa"].dense_macs is dssa_macs
+    # matched baselines: each mechanism's own algebra (SDSA, QKTA are O(N D))
+    assert masking_macs(16, 8) == 2 * 16 * 8
+    assert {name: spec.matched_macs for name, spec in MECHANISMS.items()} == {
+        "ssa": attention_macs, "sdsa": masking_macs, "qkta": masking_macs, "dssa": dssa_macs,
+        "a2os2a": attention_macs}
     assert all(spec.dense_macs is attention_macs for name, spec in MECHANISMS.items()
                if name != "dssa")
     # 1000 MACs at 4.6 pJ vs 1000 events at 0.9 pJ

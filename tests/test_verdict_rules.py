@@ -171,10 +171,13 @@ def test_design_rule(ci, r2, verdict):
     assert design_rule(ci, r2) == verdict
 
 
-@pytest.mark.parametrize("ratios, verdict", [([40, 60], "supported"), ([2, 37.9], "refuted"),
-                                             ([2, 45], "partial")])
-def test_energy_rule(ratios, verdict):
-    assert energy_rule(ratios) == verdict
+@pytest.mark.parametrize("low, high, verdict", [([40, 60], [50, 70], "supported"),
+                                               ([2, 30], [3, 37.9], "refuted"),
+                                               ([2, 45], [3, 50], "partial"),
+                                               ([36, 40], [41, 45], "partial")])
+def test_energy_rule(low, high, verdict):
+    """On ratio CIs: all at or above 38 supported, all below refuted, else partial."""
+    assert energy_rule(low, high) == verdict
 
 
 def _codes(binary=(1.0, 0.999, 1.0), ternary=(1.585, 1.584, 1.585), relu=12.0):
@@ -210,5 +213,5 @@ def test_rules_take_the_alternative_choices_their_sensitivity_lists_use():
     assert circuit_rate_rule([-0.58, -0.5], True, HOLDS) == "partial"
     assert judge_exponent([1.6, 2.4], 2.0, tolerance=0.5) == "agrees"
     assert judge_exponent([1.6, 2.4], 2.0) == "inconclusive"
-    assert energy_rule([40, 60], threshold=57) == "partial"
+    assert energy_rule([40, 60], [45, 70], threshold=57) == "partial"
     assert design_rule([2.0, 2.5], 0.95, min_r2=0.97) == "refuted"

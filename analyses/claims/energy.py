@@ -1,4 +1,5 @@
-"""Claim energy.ratio: counted synaptic events of the mechanism circuits against dense MACs."""
+"""Claim energy.ratio: counted synaptic events of the mechanism circuits against the MACs of
+each mechanism's own ANN counterpart (and of dense attention, as a second column)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,23 @@ from circuits.mechanism_registry import MECHANISMS, default_patch, get_spec
 
 from .. import energy
 from ..plots import figure, log_log, paper_style, save_figure
-from .base import Claim, ClaimResult, Sizes, all_or_none, number_list
+from ..stats import bootstrap_ratio
+from .base import Claim, ClaimResult, Sizes, number_list
 
 PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
          "Effective Dimension), abstract")
 NAMES = tuple(MECHANISMS)
 SIZES = Sizes(
     quick=dict(sizes={(8, 8, 2): NAMES, (16, 16, 4): ("ssa", "sdsa", "qkta")},
-               T=(1, 2, 4, 8), rates=(0.05, 0.1, 0.2, 0.3)),
+               T=(1, 2, 4, 8), rates=(0.02, 0.03, 0.05, 0.1, 0.2, 0.3), trials=4),
     full=dict(sizes={(8, 8, 2): NAMES, (16, 16, 4): ("ssa", "sdsa", "qkta", "a2os2a")},
-              T=(1, 2, 4, 8), rates=(0.05, 0.1, 0.2, 0.3)),
-    toy=dict(sizes={(4, 4, 1): NAMES}, T=(2, 4), rates=(0.1, 0.3)))
+              T=(1, 2, 4, 8), rates=(0.02, 0.03, 0.05, 0.1, 0.2, 0.3), trials=8),
+    toy=dict(sizes={(4, 4, 1): NAMES}, T=(2, 4), rates=(0.03, 0.3), trials=2))
 PAPER_RANGE = (38, 57)
 RULE_T = 4  # the paper's number of time steps
+#: the claim's regime: with these constants the papers' formula E_MAC/(E_AC fr T) gives 38-57x
+#: for fr T = 0.09-0.13, i.e. fr <= 0.03 at T = 4; the rule is judged there
+RULE_MAX_RATE = 0.03
 
 
 def _sizes_text(sizes) -> str:
@@ -31,71 +36,124 @@ def _sizes_text(sizes) -> str:
 PROTOCOL = (
     f"For each mechanism circuit ({SIZES.text('sizes', _sizes_text)}), operands with spike "
     f"probability fr in {{{SIZES.text('rates', number_list)}}} over T in "
-    f"{{{SIZES.text('T', number_list)}}} steps (one trial per cell, all cells in one run). "
-    f"E_SNN = {energy.E_AC * 1e12:g} pJ x every synaptic event counted in the Brian2 run (input "
-    f"fan-out, coincidence units, masks, outputs); E_ANN = {energy.E_MAC * 1e12:g} pJ x MACs of "
-    "the dense layer it replaces (vanilla attention 2 N^2 D on given Q, K, V; DSSA: its own "
-    "dense form). The papers' estimate E_MAC/(E_AC fr T) is reported alongside. Rule (before "
-    f"the run), at T = {RULE_T}: supported if every mechanism's counted ratio is >= "
-    f"{PAPER_RANGE[0]} at every fr; refuted if every mechanism's ratio is < {PAPER_RANGE[0]} at "
-    "every fr; partial otherwise (details list where it holds)."
+    f"{{{SIZES.text('T', number_list)}}} steps ({SIZES.text('trials')} trials per cell, all "
+    f"cells in one run). E_SNN = {energy.E_AC * 1e12:g} pJ x every synaptic event counted in "
+    "the Brian2 run (input fan-out, coincidence units, masks, outputs). E_ANN = "
+    f"{energy.E_MAC * 1e12:g} pJ x MACs of the MATCHED baseline: the mechanism's own algebra "
+    "on real-valued operands (SSA and A²OS²A: Q K^T V, 2 N^2 D; SDSA and QKTA: a reduction and "
+    "a mask, 2 N D; DSSA: its dense form). Dense softmax-free attention (2 N^2 D) is reported "
+    "as a second column: against it an O(N D) mechanism gains a factor N from complexity, not "
+    "from spiking. The papers' estimate E_MAC/(E_AC fr T) is reported alongside. Ratio per "
+    "(mechanism, size, fr, T): E_MAC MACs / (E_AC mean events), 95% CI by bootstrap over "
+    f"trials. Rule (before the run), at T = {RULE_T} and fr <= {RULE_MAX_RATE} (the regime "
+    "where the papers' own formula gives 38-57x) against the matched baseline: supported if "
+    f"every ratio's CI lies at or above {PAPER_RANGE[0]}; refuted if every CI lies below "
+    f"{PAPER_RANGE[0]}; partial otherwise (details list where it holds). Only the attention "
+    "circuits are measured, not whole models (mostly linear and MLP layers); the hardware part "
+    "of the claim (whole models on neuromorphic chips) is not-testable here. Counting additions "
+    "as MACs, no neuron-update or memory cost, and SSA/A²OS²A's 2 N^2 D (an ANN could use "
+    "Q (K^T V), 2 N D d) all favour the spiking side."
 )
 
 
-def energy_rule(ratios_at_rule_T, threshold: float = PAPER_RANGE[0]) -> str:
-    """all_or_none of ratio >= threshold (38) over every (mechanism, size, fr) at T = 4."""
-    return all_or_none(np.asarray(ratios_at_rule_T) >= threshold)
+def energy_rule(ci_low, ci_high, threshold: float = PAPER_RANGE[0]) -> str:
+    """supported if every ratio CI lies at or above ``threshold`` (38), refuted if every CI
+    lies below it, partial otherwise."""
+    low, high = np.asarray(ci_low), np.asarray(ci_high)
+    if np.all(low >= threshold):
+        return "supported"
+    return "refuted" if np.all(high < threshold) else "partial"
+
+
+def _ratio(macs: int, events: np.ndarray, seed: int) -> dict:
+    """E_MAC macs / (E_AC mean events) with a bootstrap CI over trials."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # a resample without events: inf
+        fit = bootstrap_ratio(np.full((1, len(events)), float(macs)),
+                              np.asarray(events, float)[None], seed=seed)
+    fit["ci95"] = [np.inf if np.isnan(v) else v for v in fit["ci95"]]
+    scale = energy.E_MAC / energy.E_AC
+    return dict(ratio=scale * fit["ratio"], ci_low=scale * fit["ci95"][0],
+                ci_high=scale * fit["ci95"][1])
+
+
+def _run_cells(context, spec, mechanism, shape, cells, trials, rng, seed) -> np.ndarray:
+    """Synaptic events (cells, trials) of one mechanism over every (fr, T) cell, one run."""
+    n, D, h = shape
+    parts = [spec.sample_operands((trials, max(T for _, T in cells), n, D), h, rng, rate=fr)
+             for fr, _ in cells]
+    operands = {key: np.concatenate([_truncate(p[key], T) for p, (_, T) in zip(parts, cells)])
+                for key in parts[0]}
+    _, record = context.run_mechanism(mechanism, operands, seed=seed)
+    return energy.counted_events(record).reshape(len(cells), trials)
 
 
 def measure(context) -> ClaimResult:
     size = context.sizes(SIZES)
     rng = context.rng("operands and weights")
-    seed = context.seed_for("runs")
+    seed, boot = context.seed_for("runs"), context.seed_for("bootstrap")
     rows = []
     cells = [(fr, T) for fr in size["rates"] for T in size["T"]]
     for (n, D, h), names in size["sizes"].items():
         for name in names:
             spec = get_spec(name)
-            mechanism = spec.build(n, D, h, rng)
-            macs = spec.dense_macs(n, D, default_patch(name, n))
-            parts = [spec.sample_operands((1, max(size["T"]), n, D), h, rng, rate=fr)
-                     for fr, _ in cells]
-            operands = {key: np.concatenate([_truncate(p[key], T)
-                                             for p, (_, T) in zip(parts, cells)])
-                        for key in parts[0]}
-            _, record = context.run_mechanism(mechanism, operands, seed=seed)
-            events = energy.counted_events(record)
-            for (fr, T), count in zip(cells, events):
+            patch = default_patch(name, n)
+            events = _run_cells(context, spec, spec.build(n, D, h, rng), (n, D, h), cells,
+                                size["trials"], rng, seed)
+            matched, dense = spec.matched_macs(n, D, patch), spec.dense_macs(n, D, patch)
+            for (fr, T), counts in zip(cells, events):
                 rows.append(dict(mechanism=name, N=n, D=D, heads=h, fr=fr, T=T,
-                                 synaptic_events=int(count), ann_macs=macs,
-                                 counted_ratio=float(energy.energy_ratio(macs, count)),
+                                 synaptic_events=float(counts.mean()), matched_macs=matched,
+                                 dense_macs=dense, **_ratio(matched, counts, boot),
+                                 dense_ratio=_ratio(dense, counts, boot)["ratio"],
                                  paper_formula_ratio=float(energy.paper_formula_ratio(fr, T))))
     table = pd.DataFrame(rows)
-    at_rule_T = table[table["T"] == RULE_T]
-    reaches = at_rule_T.groupby(["mechanism", "N"])["counted_ratio"].agg(["min", "max"])
-    details = {f"ratio_at_T{RULE_T}": {f"{m} N={n}": [round(lo, 2), round(hi, 2)]
-                                       for (m, n), (lo, hi) in reaches.iterrows()},
+    all_rates = table[table["T"] == RULE_T]
+    at_rule_T = all_rates[all_rates.fr <= RULE_MAX_RATE]
+    by_case = all_rates.groupby(["mechanism", "N"])
+    details = {"baseline": "matched", "scope": "attention circuits only, not whole models",
+               f"best_ratio_at_T{RULE_T}_fr_le_{RULE_MAX_RATE}": {
+                   f"{m} N={n}": [round(g.ratio.max(), 2), [round(g.ci_low.max(), 2),
+                                                             round(g.ci_high.max(), 2)]]
+                   for (m, n), g in at_rule_T.groupby(["mechanism", "N"])},
+               f"ratio_at_T{RULE_T}": {f"{m} N={n}": [round(g.ratio.min(), 2),
+                                                       round(g.ratio.max(), 2)]
+                                        for (m, n), g in by_case},
+               f"dense_baseline_ratio_at_T{RULE_T}": {
+                   f"{m} N={n}": [round(g.dense_ratio.min(), 2), round(g.dense_ratio.max(), 2)]
+                   for (m, n), g in by_case},
                f"paper_formula_at_T{RULE_T}": {
                    fr: round(float(energy.paper_formula_ratio(fr, RULE_T)), 2)
                    for fr in size["rates"]},
+               "trials_per_cell": size["trials"],
+               "hardware": "not-testable: whole models on neuromorphic chips are not simulated",
                "constants_pJ": {"E_AC": energy.E_AC * 1e12, "E_MAC": energy.E_MAC * 1e12},
                "sizes_run": {f"{n}x{D}/{h}": list(names) for (n, D, h), names in
                              size["sizes"].items()},
                "a2os2a_note": "K is dense (ReLU of N(0,1): half the entries > 0) whatever fr, "
                               "and each non-zero K reaches N d gated units: A²OS²A's cost "
                               "hardly falls with fr; gated units with K = 0 send nothing"}
-    first = at_rule_T[(at_rule_T.mechanism == "ssa")].sort_values(["N", "fr"])
-    reference_fr = 0.1 if 0.1 in size["rates"] else size["rates"][0]
-    ssa = first[first.fr == reference_fr].counted_ratio
+    best = at_rule_T.sort_values("ratio").iloc[-1]
     sensitivity = [
+        {"choice": f"every fr in the grid (up to {max(size['rates'])}) instead of fr <= "
+                   f"{RULE_MAX_RATE}",
+         "verdict": energy_rule(all_rates.ci_low, all_rates.ci_high)},
+        {"choice": "dense softmax-free attention (2 N^2 D) as the baseline for every mechanism "
+                   "(point estimates)",
+         "verdict": energy_rule(at_rule_T.dense_ratio, at_rule_T.dense_ratio)},
         {"choice": f"threshold {PAPER_RANGE[1]}x (the top of the claimed range)",
-         "verdict": energy_rule(at_rule_T.counted_ratio, PAPER_RANGE[1])},
+         "verdict": energy_rule(at_rule_T.ci_low, at_rule_T.ci_high, PAPER_RANGE[1])},
+        {"choice": "point estimates instead of CIs",
+         "verdict": energy_rule(at_rule_T.ratio, at_rule_T.ratio)},
         {"choice": "the papers' spike-operation formula instead of counted events",
-         "verdict": energy_rule(at_rule_T.paper_formula_ratio)}]
+         "verdict": energy_rule(at_rule_T.paper_formula_ratio, at_rule_T.paper_formula_ratio)}]
     for T in (t for t in size["T"] if t != RULE_T):
+        rows_T = table[(table["T"] == T) & (table.fr <= RULE_MAX_RATE)]
         sensitivity.append({"choice": f"read at T = {T} instead of {RULE_T}",
-                            "verdict": energy_rule(table[table["T"] == T].counted_ratio)})
-    return ClaimResult(energy_rule(at_rule_T.counted_ratio), float(ssa.iloc[0]), None, details,
+                            "verdict": energy_rule(rows_T.ci_low, rows_T.ci_high)})
+    details["estimate_is"] = (f"the best matched ratio at T = {RULE_T}, fr <= {RULE_MAX_RATE}: "
+                              f"{best.mechanism} N={best.N} fr={best.fr}")
+    return ClaimResult(energy_rule(at_rule_T.ci_low, at_rule_T.ci_high), float(best.ratio),
+                       [float(best.ci_low), float(best.ci_high)], details,
                        {"energy": table}, sensitivity)
 
 
@@ -112,20 +170,20 @@ def plot_energy(tables, directory) -> list[str]:
         fig, (left, right) = figure("double", 2.6, ncols=2)
         rows = table[(table.fr == 0.1)]
         for k, ((name, n), group) in enumerate(rows.groupby(["mechanism", "N"])):
-            left.plot(group["T"], group.counted_ratio, "o-", color=f"C{k % 10}",
+            left.plot(group["T"], group.ratio, "o-", color=f"C{k % 10}",
                       label=f"{get_spec(name).label} N={n}")
         steps = np.sort(table["T"].unique())
         left.plot(steps, energy.paper_formula_ratio(0.1, steps), "k--",
                   label="papers' formula")
         for ax in (left, right):
             ax.axhspan(*PAPER_RANGE, color="0.85", label="paper: 38-57x")
-        log_log(left, "T (steps), fr = 0.1", "E_ANN / E_SNN").legend(fontsize=5)
+        log_log(left, "T (steps), fr = 0.1", "E_ANN (matched) / E_SNN").legend(fontsize=5)
         rows = table[table["T"] == RULE_T]
         for k, ((name, n), group) in enumerate(rows.groupby(["mechanism", "N"])):
-            right.plot(group.fr, group.counted_ratio, "o-", color=f"C{k % 10}")
+            right.plot(group.fr, group.ratio, "o-", color=f"C{k % 10}")
         rates = np.sort(table["fr"].unique())
         right.plot(rates, energy.paper_formula_ratio(rates, RULE_T), "k--")
-        log_log(right, f"input firing rate fr, T = {RULE_T}", "E_ANN / E_SNN")
+        log_log(right, f"input firing rate fr, T = {RULE_T}", "E_ANN (matched) / E_SNN")
         return save_figure(fig, directory, "energy_ratio")
 
 
