@@ -30,7 +30,7 @@ from evsim.errors import ValidationError
 __all__ = ["T_QUICK", "T_FULL", "READOUT_START", "SETTLE_STEP", "SETTLE_WINDOW",
            "SETTLE_TOLERANCE", "SoftmaxRun", "score_vectors", "run_softmax", "errors",
            "onset_errors", "population_rates", "settle_times", "predicted_tv",
-           "log_partition_gap", "window_rates"]
+           "log_partition_gap", "window_rates", "padded_scores"]
 
 T_QUICK = np.unique(np.round(np.geomspace(16, 1024, 9))).astype(int)
 T_FULL = np.unique(np.round(np.geomspace(16, 4096, 11))).astype(int)
@@ -77,7 +77,7 @@ def score_vectors(n_values, temperatures, per_cell: int, seed: int) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def _padded(vectors: pd.DataFrame, n_max: int) -> np.ndarray:
+def padded_scores(vectors: pd.DataFrame, n_max: int) -> np.ndarray:
     """(vectors, n_max) array of scores / temperature, padded with silent entries."""
     z = np.full((len(vectors), n_max), SILENT_SCORE)
     for row, (scores, temperature) in enumerate(zip(vectors["scores"], vectors["temperature"])):
@@ -116,7 +116,7 @@ def run_softmax(kind: str, vectors: pd.DataFrame, seeds: int, T_values, *, seed:
     protocol did); ``circuit_options`` go to the circuit factory.
     """
     n_max = int(vectors["n"].max())
-    z = np.repeat(_padded(vectors, n_max), seeds, axis=0)
+    z = np.repeat(padded_scores(vectors, n_max), seeds, axis=0)
     trials = pd.DataFrame({"vector": np.repeat(np.arange(len(vectors)), seeds),
                            "seed": np.tile(np.arange(seeds), len(vectors)),
                            "n": np.repeat(vectors["n"].to_numpy(), seeds),

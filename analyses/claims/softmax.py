@@ -10,8 +10,8 @@ from circuits.softmax import TAU_M
 
 from ..convergence import (FILL, READOUT_START, SETTLE_TOLERANCE, SETTLE_WINDOW, T_FULL,
                            T_QUICK, WINDOW, errors, log_partition_gap, onset_errors,
-                           population_rates, predicted_tv, run_softmax, score_vectors,
-                           settle_times)
+                           padded_scores, population_rates, predicted_tv, run_softmax,
+                           score_vectors, settle_times)
 from ..plots import figure, log_log, paper_style, save_figure
 from ..stats import bootstrap_ratio, bootstrap_slope, loglog_slope, pairwise_orders
 from .base import Claim, ClaimResult, Sizes, all_or_none, interval_verdict, number_list
@@ -74,7 +74,8 @@ def _experiment(context, kind: str) -> dict:
                             for k, T in enumerate(run.T) for j in range(16)])
     rates = population_rates(run)
     gaps = pd.DataFrame({"n": vectors["n"], "temperature": vectors["temperature"],
-                         "gap": _start_gap(kind, _padded_scores(vectors), run.per_second)})
+                         "gap": _start_gap(kind, padded_scores(vectors, int(vectors["n"].max())),
+                                                    run.per_second)})
     settle = settle_times(rates).merge(gaps.groupby(["n", "temperature"], as_index=False)
                                        ["gap"].mean())
     strict = settle_times(rates, tolerance=SETTLE_TOLERANCE / 2)["settle_s"]
@@ -93,14 +94,6 @@ def _start_gap(kind: str, z: np.ndarray, per_second: float) -> np.ndarray:
     if kind == "S'":
         return log_partition_gap(z, -np.log1p(-FILL) / WINDOW)
     return log_partition_gap(z, per_second * Hz)
-
-
-def _padded_scores(vectors: pd.DataFrame) -> np.ndarray:
-    """Scores / temperature of each vector, padded with -inf to the longest (for reporting)."""
-    z = np.full((len(vectors), int(vectors["n"].max())), -np.inf)
-    for row, (scores, temperature) in enumerate(zip(vectors["scores"], vectors["temperature"])):
-        z[row, :len(scores)] = scores / temperature
-    return z
 
 
 def experiment(context, kind: str) -> dict:
@@ -162,6 +155,7 @@ def _rate_details(tables: dict, seed: int) -> dict:
     kl = _summary(table, "kl", seed=seed)
     onset = tables["onset"]
     onset_tail = _summary(onset[onset["time_s"] >= START_S], seed=seed)
+    pooled_last = tables["pooled"].query("T == T.max()")
     per_n = {}
     for n in N_VALUES:
         means = table[table.n == n].groupby("T")["tv_circuit"].mean()
@@ -178,9 +172,8 @@ def _rate_details(tables: dict, seed: int) -> dict:
         "pairwise_orders_tv_circuit": pairwise_orders(circuit["T"], circuit["mean"]).round(3)
         .tolist(),
         **per_n, **_normalisation(table, seed),
-        "seed_pooled_bias_at_largest_T": float(
-            tables["pooled"].query("T == T.max()")["bias"].mean()),
-        "seed_pooled_noise_level": float(tables["pooled"].query("T == T.max()")["noise"].mean()),
+        "seed_pooled_bias_at_largest_T": float(pooled_last["bias"].mean()),
+        "seed_pooled_noise_level": float(pooled_last["noise"].mean()),
         "trials": int(table["vector"].nunique() * table["seed"].nunique()),
         "score_vectors": int(table["vector"].nunique()), "seeds": int(table["seed"].nunique()),
     }
@@ -536,36 +529,34 @@ def measure_ablations(context) -> ClaimResult:
         .round(4).to_dict(),
         "reset_lif_model": "escape-noise LIF, membrane reset to -5 mV after each spike, "
                            "refractory 2 ms (membrane clamped), tau_m 10 ms",
-        "reset_lif_variants": {name: {k: _condition(table, bias, name, seed)[k] for k in
+        "reset_lif_variants": {name: {k: variant[k] for k in
                                       ("pooled_bias_at_largest_T", "floor_observed")}
-                               for name in RESET_VARIANTS},
+                               for name in RESET_VARIANTS
+                               for variant in [_condition(table, bias, name, seed)]},
         "shift_control": {name: _shift_control(table, pair, seed)
                           for name, pair in SHIFT_PAIRS.items()}})
     return ClaimResult(all_or_none(matches), None, None, details,
                        {"errors": table, "pooled_bias": bias},
-                       _ablation_sensitivity(table, details, seed))
+                       _ablation_sensitivity(details))
 
 
-def _ablation_sensitivity(table, details, seed) -> list[dict]:
+def _ablation_sensitivity(details) -> list[dict]:
     """The ablations' verdict under the floor threshold, the error and the LIF reset choice."""
     def verdict(observed) -> str:
         return all_or_none([observed[c] == predicted for c, (_, predicted) in ABLATIONS.items()])
-
-    def tail_ci(condition, column="tv_circuit"):
-        rows = table[table.condition == condition]
-        return _summary(rows[rows["T"] >= np.sort(rows["T"].unique())[-3]], column,
-                        seed=seed)["ci95"]
 
     circuit = {c: details[c]["floor_observed"] for c in ABLATIONS}
     reset_zero = "reset to 0 mV, 2 ms refractory"
     return [
         {"choice": f"floor threshold {threshold} instead of {FLOOR_SLOPE}",
-         "verdict": verdict({c: bool(tail_ci(c)[0] > threshold) for c in ABLATIONS})}
+         "verdict": verdict({c: bool(details[c]["tail_slope_ci95"][0] > threshold)
+                             for c in ABLATIONS})}
         for threshold in (-0.25, -0.45)] + [
         {"choice": "histogram error n_j/N instead of the circuit error",
          "verdict": verdict({c: details[c]["histogram_floor_observed"] for c in ABLATIONS})},
         {"choice": f"LIF reset to 0 mV instead of -5 mV ({reset_zero})",
-         "verdict": verdict({**circuit, RESET_LIF: floor_observed(tail_ci(reset_zero))})}]
+         "verdict": verdict({**circuit, RESET_LIF:
+                             details["reset_lif_variants"][reset_zero]["floor_observed"]})}]
 
 
 # -- figures ---------------------------------------------------------------------------------
