@@ -84,12 +84,16 @@ def test_targets_have_the_stated_range_and_lipschitz_constant(seed):
 
 
 def test_bounds_cell_gives_the_codes_scaling(seed):
-    """A small cell: the deterministic code reaches eps = 0.05 with far fewer spikes, and
-    the fitted exponents over L and eps match the codes' analytic maps within 0.3."""
+    """A small cell with spike-coded inputs: the fitted exponents over eps match the codes'
+    analytic maps within 0.3 (stochastic 2, deterministic 1), the stochastic L exponent is 2,
+    and every spike is counted (inputs and layer emit about equally many)."""
     import pandas as pd
 
     cell = bounds_cell(2, 2, "quick", seed, "numpy")
-    assert len(cell["T"]) == len(bounds.candidate_steps(8192))
+    assert len(cell["T"]) == len(bounds.candidate_steps(16384))
+    total = np.array(cell["spikes_stochastic"])[-1]
+    inputs = np.array(cell["input_spikes_stochastic"])[-1]
+    assert np.all(total / inputs == pytest.approx(2.0, rel=0.02))
     cells = pd.DataFrame([{"n": 2, "d": 2, **cell}])
     table = minimal_spikes(cells, (0.2, 0.1, 0.05))
     assert table.T_star.notna().all()
@@ -100,6 +104,66 @@ def test_bounds_cell_gives_the_codes_scaling(seed):
         assert abs(slope - expected) < 0.3, (code, slope)
     assert fit_exponents(range_scaled[range_scaled.code == "stochastic"])["L"] == \
         pytest.approx(2.0, abs=0.3)
+    worst = minimal_spikes(cells, (0.2, 0.1, 0.05), criterion="worst")
+    # the worst case over coordinates and seeds is never reached sooner than the RMS
+    assert (worst.T_star.fillna(np.inf).values >= table.T_star.values).all()
+    with pytest.raises(ValueError, match="'criterion' must be one of"):
+        minimal_spikes(cells, (0.2,), criterion="median")
+
+
+def _run_layer(code, X, steps, seed):
+    from circuits.arithmetic import STEP
+    from circuits.deep_sets import decode_layer, deep_sets_layer
+    from circuits.encoders import encoder_inputs
+    from evsim import simulate
+
+    trials, n, d = X.shape
+    rng = np.random.default_rng(seed)
+    p = ((X + 1) / 2).reshape(trials, n * d)
+    kind = "bernoulli" if code == "stochastic" else "sigma_delta"
+    values, state = encoder_inputs(kind, p, STEP, rng=rng)
+    initial = {"mix": {"v": rng.uniform(0, 1, p.shape)}}
+    if state:
+        initial["input/enc"] = state["enc"]
+    record = simulate(deep_sets_layer(code, n, d), {"input/values": values}, steps * STEP,
+                      trials=trials, seed=seed, dt=STEP, initial=initial)
+    return decode_layer(record.counts["mix"][-1], steps).reshape(trials, n, d), p
+
+
+def test_deterministic_deep_sets_layer_is_exact_to_a_few_spikes(seed):
+    """Sigma-delta inputs are within 1 spike of p T; the weights into each counter sum to 1, the
+    counter lags by at most one step and one unit, so |count - (h + 1) T / 2| <= 3 and
+    |h_hat - h| <= 6 / T."""
+    X = np.random.default_rng(seed).uniform(-1, 1, (20, 3, 4))
+    h = (X + X.mean(axis=1, keepdims=True)) / 2
+    decoded, _ = _run_layer("deterministic", X, 300, seed)
+    assert np.abs(decoded - h).max() <= 6 / 300
+
+
+def test_stochastic_deep_sets_layer_has_the_propagated_variance(seed):
+    """Bernoulli inputs: the counter's count is sum_j w_j count_j up to the +-3 of the
+    deterministic test, so Var(h_hat) = 4 sum_j w_j^2 p_j (1 - p_j) / T. The pooled mean of
+    the squared error over 400 coordinates is within 15 % of that (its relative SE is about
+    7 %: chi-square-like with ~400 terms)."""
+    n, d, steps = 4, 1, 400
+    X = np.random.default_rng(seed).uniform(-1, 1, (100, n, d))
+    h = (X + X.mean(axis=1, keepdims=True)) / 2
+    decoded, p = _run_layer("stochastic", X, steps, seed)
+    p = p.reshape(X.shape)
+    w_other, w_self = 0.5 / n, 0.5 + 0.5 / n
+    var_p = p * (1 - p)
+    predicted = 4 * ((w_self ** 2 - w_other ** 2) * var_p
+                     + w_other ** 2 * var_p.sum(axis=1, keepdims=True)) / steps
+    assert np.mean((decoded - h) ** 2) == pytest.approx(predicted.mean(), rel=0.15)
+
+
+def test_deep_sets_layer_rejects_bad_input():
+    from circuits.deep_sets import deep_sets_layer
+
+    with pytest.raises(ValueError, match="'code' must be one of"):
+        deep_sets_layer("timing", 2, 2)
+    with pytest.raises(ValueError, match="'n'"):
+        deep_sets_layer("stochastic", 0, 2)
 
 
 def test_sigma_delta_rms_error_is_one_over_sqrt6_T(seed):
