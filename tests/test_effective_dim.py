@@ -6,7 +6,8 @@ import pytest
 
 from analyses import effective_dim as ed
 from analyses.datasets import DATASETS, load, power_law
-from analyses.claims.design import calibrate, rule_form
+from analyses.claims import design
+from analyses.claims.design import FORMS, RULE, calibrate, rule_form
 
 
 def test_spectral_estimators_on_known_spectra():
@@ -67,18 +68,58 @@ def test_offline_datasets_load_without_network():
     assert set(DATASETS) >= {"digits", "digit_rows", "image_patches"}
 
 
-def test_calibration_recovers_a_known_constant(seed):
-    """Synthetic minimal T = 2.3 x rule form x lognormal(0, 0.1) noise: the fitted C's CI must
-    contain 2.3 and the held-out R^2 must be high (the form explains the spread)."""
-    rng = np.random.default_rng(seed)
+def _synthetic_grid(rng, exponents=FORMS[RULE], C=2.3, noise=0.1):
     grid = pd.DataFrame([dict(d=d, d_eff=e, L=L, eps=eps) for d in (16, 64) for e in (1, 4, 16)
                          for L in (0.5, 1, 2) for eps in (0.2, 0.1, 0.05)])
-    grid["T_star"] = 2.3 * rule_form(grid.L, grid.d_eff, grid.d, grid.eps) * \
-        np.exp(rng.normal(0, 0.1, len(grid)))
-    result = calibrate(grid, seed=seed, floor=0)  # continuous synthetic T: nothing censored
+    grid["T_star"] = C * rule_form(grid.L, grid.d_eff, grid.d, grid.eps, exponents) * \
+        np.exp(rng.normal(0, noise, len(grid)))
+    grid["censored"] = False
+    return grid
+
+
+def test_calibration_recovers_a_known_constant(seed):
+    """Synthetic minimal T = 2.3 x rule form x lognormal(0, 0.1) noise: the CI of C (whole
+    configurations resampled) contains 2.3, the held-out R^2 is high, censored cells are left
+    out, and the rule's verdict is supported (the wrong forms fit the left-out configurations
+    far worse)."""
+    grid = _synthetic_grid(np.random.default_rng(seed))
+    result = calibrate(grid, seed=seed)
     assert result["ci95"][0] < 2.3 < result["ci95"][1]
     assert result["r2_held_out"] > 0.95
-    assert result["censored"] == 0
-    assert result["cells_fit"] + result["cells_held_out"] == len(grid)
-    floored = calibrate(grid.assign(T_star=np.maximum(grid.T_star, 1.0)), seed=seed)
-    assert floored["censored"] == int((grid.T_star <= 1).sum())  # T at the floor is left out
+    assert result["configurations"] == 6 and result["cells"] == len(grid)
+    censored = grid.assign(censored=grid.T_star < 3)
+    assert calibrate(censored, seed=seed)["cells"] == len(grid) - int((grid.T_star < 3).sum())
+    assert design._judge(grid, seed)[0] == "supported"
+
+
+def test_held_out_validation_tells_a_wrong_form_from_the_rule(seed):
+    """Data made by a wrong form (T ~ L d_eff / (d eps), i.e. a deterministic code): the rule
+    misses the left-out configurations (R^2 < 0.9, refuted) while the true form fits them; and
+    data made by the rule with C = 0.67 give partial (form right, constant off)."""
+    rng = np.random.default_rng(seed)
+    wrong = _synthetic_grid(rng, exponents=FORMS["wrong: L d_eff/(d eps)"], C=20.0)
+    verdict, fit, r2 = design._judge(wrong, seed)
+    assert verdict == "refuted" and fit["r2_held_out"] < 0.9
+    assert r2["wrong: L d_eff/(d eps)"] > 0.95
+    assert design._judge(_synthetic_grid(rng, C=0.67), seed)[0] == "partial"
+
+
+def test_crossing_T_interpolates_between_checkpoints():
+    """On an exact power law error = 2 / sqrt(T), the crossing of eps is (2 / eps)^2 whatever
+    the grid; a curve already below eps at the first checkpoint is censored."""
+    T = np.array([1, 2, 4, 8, 16, 32, 64, 128])
+    found, censored = design.crossing_T(2 / np.sqrt(T), T, 0.3)
+    assert found == pytest.approx((2 / 0.3) ** 2) and not censored
+    assert design.crossing_T(0.1 / np.sqrt(T), T, 0.3) == (1.0, True)
+    assert design.crossing_T(2 / np.sqrt(T), T, 0.01) == (None, False)
+
+
+def test_coverage_constant_matches_a_monte_carlo_of_the_pooled_code(seed):
+    """q^2 from the Gaussian integral against simulated pooled Bernoulli errors at large T:
+    the 95 % quantile of |2 (k/T - p)| / sqrt(1/T) over 200,000 draws (SE of the quantile
+    about 0.5 %) squared is within 3 % of coverage_constant()."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0, 1, 200_000)
+    T = 4000
+    scaled = np.abs(2 * (rng.binomial(T, p) / T - p)) * np.sqrt(T)
+    assert np.quantile(scaled, 0.95) ** 2 == pytest.approx(design.coverage_constant(), rel=0.03)

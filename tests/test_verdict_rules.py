@@ -164,11 +164,14 @@ def test_deff_range_says_it_cannot_decide():
     assert "can reach neither supported nor refuted" in get_claim("deff.range").protocol
 
 
-@pytest.mark.parametrize("ci, r2, verdict", [([2.0, 2.5], 0.95, "supported"),
-                                             ([0.6, 0.8], 0.95, "partial"),
-                                             ([2.0, 2.5], 0.5, "refuted")])
-def test_design_rule(ci, r2, verdict):
-    assert design_rule(ci, r2) == verdict
+@pytest.mark.parametrize("ci, r2, wrong, verdict", [([2.0, 2.5], 0.95, 0.8, "supported"),
+                                                    ([0.6, 0.8], 0.95, 0.8, "partial"),
+                                                    ([2.0, 2.5], 0.95, 0.93, "partial"),
+                                                    ([2.0, 2.5], 0.5, 0.3, "refuted"),
+                                                    ([2.0, 2.5], np.nan, 0.3, "not-testable")])
+def test_design_rule(ci, r2, wrong, verdict):
+    """The third case: a wrong form fits the left-out configurations almost as well."""
+    assert design_rule(ci, r2, wrong) == verdict
 
 
 @pytest.mark.parametrize("low, high, verdict", [([40, 60], [50, 70], "supported"),
@@ -214,4 +217,4 @@ def test_rules_take_the_alternative_choices_their_sensitivity_lists_use():
     assert judge_exponent([1.6, 2.4], 2.0, tolerance=0.5) == "agrees"
     assert judge_exponent([1.6, 2.4], 2.0) == "inconclusive"
     assert energy_rule([40, 60], [45, 70], threshold=57) == "partial"
-    assert design_rule([2.0, 2.5], 0.95, min_r2=0.97) == "refuted"
+    assert design_rule([2.0, 2.5], 0.95, 0.8, min_r2=0.97) == "refuted"
