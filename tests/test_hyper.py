@@ -1,9 +1,11 @@
 """The hyperparameter claim's pieces: analytic LIF rate, settings, statement judging."""
 
 import numpy as np
+import pytest
 import pandas as pd
 
-from analyses.claims.hyper import BASE, COMBINED, SWEEPS, analytic_rate, judge, settings
+from analyses.claims.hyper import (BASE, COMBINED, SWEEPS, _tends_to, analytic_rate, judge,
+                                   settings, surrogate_gradients)
 
 
 def test_analytic_rate_is_the_lif_fi_curve():
@@ -44,3 +46,37 @@ def test_judge_accepts_a_layer_that_follows_the_note():
                  "R_refractory = 1 - t_ref/T_ISI (within 0.1)"):
         assert statements[name], name
     assert COMBINED["v_th"] in SWEEPS["v_th"]
+
+
+def test_limits_are_judged_by_trend():
+    assert _tends_to([0.4, 0.6, 0.8, 0.9], 1.0)  # approaches 1, ends within half the distance
+    assert not _tends_to([0.4, 0.6, 0.8, 0.7], 1.0)  # turns away at the end
+    assert not _tends_to([0.4, 0.45, 0.5, 0.55], 1.0)  # approaches too little
+    assert _tends_to([0.5, 0.2, 0.05, np.nan], 0.0)  # a silent layer is R = 0
+
+
+def test_replay_matches_the_circuit_and_its_gradient_the_analytic_trajectory():
+    """The NumPy replay spikes exactly as the Brian2 LIF (refractory clamp included), and for
+    a neuron that never fires its surrogate gradient is sum_t s'((v_t - V_th)/V_th)/V_th x
+    dv_t/du with v_t = u (1 - exp(-t dt/tau)) and dv_t/du = 1 - exp(-t dt/tau)."""
+    from brian2 import Mohm, ms, mV, second
+    from evsim import Circuit, models, simulate
+
+    u = np.array([[10.0, 30.0, 60.0, 100.0]])
+    table = settings().iloc[[0, 1, 5, 11, 14]].reset_index(drop=True)  # base, V_th, t_ref
+    circuit = Circuit("layer")
+    circuit.add_population("layer", models.lif(reset="value"), u.size)
+    circuit.add_input("drive", "layer")
+    record = simulate(circuit, {"drive": u.ravel() * mV / (1 * Mohm)}, 0.2 * second,
+                      trials=len(table), dt=0.1 * ms, seed=1, parameters={"layer": {
+                          "v_th": table.v_th.to_numpy() * mV, "t_ref": table.t_ref.to_numpy() * ms,
+                          "v_reset": (table.beta * table.v_th).to_numpy() * mV,
+                          "tau_m": table.tau_m.to_numpy() * ms}})
+    counts, gradients = surrogate_gradients(u, table)
+    assert np.array_equal(counts[:, 0], record.counts["layer"][-1])
+    assert counts[0, 0, 0] == 0  # 10 mV never reaches the base threshold of 20 mV
+    t = np.arange(1, 2001) * 0.1
+    grow = 1 - np.exp(-t / 20.0)
+    x = (10.0 * grow - 20.0) / 20.0
+    sig = 1 / (1 + np.exp(-5 * x))
+    assert gradients[5.0][0, 0, 0] == pytest.approx(np.sum(5 * sig * (1 - sig) / 20.0 * grow))

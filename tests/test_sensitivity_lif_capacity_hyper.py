@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analyses.claims.capacity import capacity_rule, capacity_sensitivity, without_miller_madow
-from analyses.claims.hyper import hyper_rule, hyper_sensitivity, settings
+from analyses.claims.hyper import hyper_rule, hyper_sensitivity, settings, statement_outcomes
 from analyses.claims.lif import fi_sensitivity, fi_verdict
 
 
@@ -86,35 +86,47 @@ def test_capacity_ordering_by_estimates_and_output_words_can_disagree():
 
 # -- hyper.monotonic --------------------------------------------------------------------------
 
-def _layer(threshold_miss=0.0, flat_tangent=False):
-    """A layer table built from the note's own rules (both kernels alike); the closed form
-    for R_threshold off by ``threshold_miss``; the tangent d_eff flat if ``flat_tangent``."""
+def _layer(threshold_miss=0.0, flat_counts=False, t_ref_rises=False):
+    """A layer table built from the note's own rules (every kernel alike); the closed form
+    for R_threshold off by ``threshold_miss``; the count d_eff flat if ``flat_counts``; R
+    rising with t_ref (against the note) if ``t_ref_rises``."""
     table = settings()
     r_th = np.exp(-table.v_th / 40)
     table["isi_ms"] = 50.0
     table["closed_threshold"] = r_th + threshold_miss
-    for kind in ("counts", "tangent"):
-        table[f"R_{kind}"] = r_th / (1 + 0.5 * table.beta ** 2) * (1 - table.t_ref / 50)
+    r_ref = 1 + table.t_ref / 50 if t_ref_rises else 1 - table.t_ref / 50
+    for kind in ("counts", "sntk", "sntk_2", "sntk_10"):
+        table[f"R_{kind}"] = r_th / (1 + 0.5 * table.beta ** 2) * r_ref
         table[f"deff_{kind}"] = 10 * table[f"R_{kind}"] * (1 + table.tau_m / 1000)
-    if flat_tangent:
-        table["deff_tangent"] = 5.0
+    if flat_counts:
+        table["deff_counts"] = 5.0
     return table
 
 
 def test_hyper_looser_closed_forms_support_what_the_rule_calls_partial():
-    table = _layer(threshold_miss=0.15)  # within 0.2, not within 0.1: fails on both kernels
-    choices = _choices(hyper_sensitivity(table))
+    table = _layer(threshold_miss=0.15)  # within 0.2, not within 0.1
+    choices = _choices(hyper_sensitivity([table]))
     assert choices["closed forms within twice their stated tolerances"] == "supported"
     assert choices["refuted if more than a third of the statements fail instead of half"] \
         == "partial"
-    assert hyper_sensitivity(_layer())[0]["verdict"] == "supported"
+    assert hyper_sensitivity([_layer()])[0]["verdict"] == "supported"
 
 
-def test_hyper_one_kernel_only_can_disagree_with_both():
-    table = _layer(flat_tangent=True)  # the d_eff monotonicities fail on the tangent kernel
-    choices = _choices(hyper_sensitivity(table))
-    assert choices["statements judged on the counts kernel only"] == "supported"
-    assert choices["statements judged on the tangent kernel only"] == "partial"
+def test_hyper_count_kernel_can_disagree_with_the_notes_kernel():
+    choices = _choices(hyper_sensitivity([_layer(flat_counts=True)]))
+    assert choices["spike-count Gram kernel instead of the note's tangent kernel"] == "partial"
+    assert choices["surrogate sharpness 2 instead of 5"] == "supported"
+
+
+def test_hyper_statements_across_draws_majority_or_all():
+    """One draw of three breaks 'R falls with t_ref' (and its closed form): the majority
+    keeps the statement, requiring every draw does not."""
+    tables = [_layer(), _layer(), _layer(t_ref_rises=True)]
+    assert all(statement_outcomes(tables).values())
+    held = statement_outcomes(tables, need="all")
+    assert not held["R falls with t_ref"] and hyper_rule(held.values()) == "partial"
+    assert _choices(hyper_sensitivity(tables))[
+        "a statement holds only if it holds in every draw"] == "partial"
 
 
 @pytest.mark.parametrize("failed, share, verdict", [(8, 1 / 3, "refuted"), (8, 0.5, "partial"),
