@@ -56,3 +56,14 @@ def test_capacity_table_and_bad_input():
         information.capacity_bits(0)
     with pytest.raises(ValueError, match="'symbols' must not be empty"):
         information.plugin_entropy([])
+
+
+def test_the_energy_rule_is_judged_where_the_papers_formula_gives_38_to_57x():
+    """E_MAC / (E_AC fr T) = 5.11 / (fr T) lies in [38, 57] for fr T in [0.090, 0.134]."""
+    import pandas as pd
+    from analyses.claims.energy import in_regime
+
+    cells = pd.DataFrame([dict(fr=fr, T=T) for fr in (0.02, 0.03, 0.05, 0.1) for T in (1, 2, 4)])
+    cells["paper_formula_ratio"] = energy.paper_formula_ratio(cells.fr, cells["T"])
+    chosen = set(map(tuple, cells[in_regime(cells)][["fr", "T"]].to_numpy()))
+    assert chosen == {(0.03, 4), (0.05, 2), (0.1, 1)}

@@ -18,15 +18,26 @@ PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transform
 NAMES = tuple(MECHANISMS)
 SIZES = Sizes(
     quick=dict(sizes={(8, 8, 2): NAMES, (16, 16, 4): ("ssa", "sdsa", "qkta")},
-               T=(1, 2, 4, 8), rates=(0.02, 0.03, 0.05, 0.1, 0.2, 0.3), trials=4),
+               T=(1, 2, 4, 8), rates=(0.02, 0.03, 0.05, 0.1, 0.2, 0.3), trials=32),
     full=dict(sizes={(8, 8, 2): NAMES, (16, 16, 4): ("ssa", "sdsa", "qkta", "a2os2a")},
-              T=(1, 2, 4, 8), rates=(0.02, 0.03, 0.05, 0.1, 0.2, 0.3), trials=8),
+              T=(1, 2, 4, 8), rates=(0.02, 0.03, 0.05, 0.1, 0.2, 0.3), trials=64),
     toy=dict(sizes={(4, 4, 1): NAMES}, T=(2, 4), rates=(0.03, 0.3), trials=2))
 PAPER_RANGE = (38, 57)
 RULE_T = 4  # the paper's number of time steps
-#: the claim's regime: with these constants the papers' formula E_MAC/(E_AC fr T) gives 38-57x
-#: for fr T = 0.09-0.13, i.e. fr <= 0.03 at T = 4; the rule is judged there
-RULE_MAX_RATE = 0.03
+#: the claim's regime: the cells where the papers' formula E_MAC/(E_AC fr T) gives 38-57x
+#: (fr T = 0.09-0.134: fr = 0.03 at T = 4, 0.05 at T = 2, 0.1 at T = 1); the rule is judged there
+RULE_HISTORY = (
+    "The first run (fr 0.05-0.3) gave refuted; fr 0.02 and 0.03 were then added and the rule "
+    "judged at fr <= 0.03, which gave partial on SDSA at fr = 0.02 alone (37.9x [30.8, 46.7], 4 "
+    "trials). A referee pointed out that at T = 4 the papers' formula gives 64x at fr = 0.02, "
+    "outside the claimed 38-57x, so the rule now takes the cells where the formula gives "
+    "38-57x (fr = 0.03 at T = 4) and the trials were raised. The fr <= 0.03 choice is kept as "
+    "a sensitivity row.")
+
+
+def in_regime(table: pd.DataFrame) -> pd.Series:
+    """Cells where the papers' formula gives the claimed 38-57x."""
+    return table.paper_formula_ratio.between(PAPER_RANGE[0] * 0.999, PAPER_RANGE[1] * 1.001)
 
 
 def _sizes_text(sizes) -> str:
@@ -45,8 +56,9 @@ PROTOCOL = (
     "as a second column: against it an O(N D) mechanism gains a factor N from complexity, not "
     "from spiking. The papers' estimate E_MAC/(E_AC fr T) is reported alongside. Ratio per "
     "(mechanism, size, fr, T): E_MAC MACs / (E_AC mean events), 95% CI by bootstrap over "
-    f"trials. Rule (before the run), at T = {RULE_T} and fr <= {RULE_MAX_RATE} (the regime "
-    "where the papers' own formula gives 38-57x) against the matched baseline: supported if "
+    f"trials. Rule (revised once, see details: rule_history), at T = {RULE_T} in the cells "
+    "where the papers' own formula gives 38-57x (fr T = 0.09-0.134), against the matched "
+    "baseline: supported if "
     f"every ratio's CI lies at or above {PAPER_RANGE[0]}; refuted if every CI lies below "
     f"{PAPER_RANGE[0]}; partial otherwise (details list where it holds). Only the attention "
     "circuits are measured, not whole models (mostly linear and MLP layers); the hardware part "
@@ -108,10 +120,11 @@ def measure(context) -> ClaimResult:
                                  paper_formula_ratio=float(energy.paper_formula_ratio(fr, T))))
     table = pd.DataFrame(rows)
     all_rates = table[table["T"] == RULE_T]
-    at_rule_T = all_rates[all_rates.fr <= RULE_MAX_RATE]
+    at_rule_T = all_rates[in_regime(all_rates)]
     by_case = all_rates.groupby(["mechanism", "N"])
     details = {"baseline": "matched", "scope": "attention circuits only, not whole models",
-               f"best_ratio_at_T{RULE_T}_fr_le_{RULE_MAX_RATE}": {
+               "rule_history": RULE_HISTORY,
+               f"ratio_at_T{RULE_T}_in_regime": {
                    f"{m} N={n}": [round(g.ratio.max(), 2), [round(g.ci_low.max(), 2),
                                                              round(g.ci_high.max(), 2)]]
                    for (m, n), g in at_rule_T.groupby(["mechanism", "N"])},
@@ -133,10 +146,15 @@ def measure(context) -> ClaimResult:
                               "and each non-zero K reaches N d gated units: A²OS²A's cost "
                               "hardly falls with fr; gated units with K = 0 send nothing"}
     best = at_rule_T.sort_values("ratio").iloc[-1]
+    low_rates = all_rates[all_rates.fr <= 0.03]
     sensitivity = [
-        {"choice": f"every fr in the grid (up to {max(size['rates'])}) instead of fr <= "
-                   f"{RULE_MAX_RATE}",
+        {"choice": f"every fr in the grid (up to {max(size['rates'])}) instead of the regime",
          "verdict": energy_rule(all_rates.ci_low, all_rates.ci_high)},
+        {"choice": "fr <= 0.03 at T = 4 (the previous choice; includes fr = 0.02, where the "
+                   "papers' formula gives 64x)",
+         "verdict": energy_rule(low_rates.ci_low, low_rates.ci_high)},
+        {"choice": "every T's cells in the regime (fr T = 0.09-0.134) instead of T = 4 only",
+         "verdict": energy_rule(table[in_regime(table)].ci_low, table[in_regime(table)].ci_high)},
         {"choice": "dense softmax-free attention (2 N^2 D) as the baseline for every mechanism "
                    "(point estimates)",
          "verdict": energy_rule(at_rule_T.dense_ratio, at_rule_T.dense_ratio)},
@@ -147,11 +165,14 @@ def measure(context) -> ClaimResult:
         {"choice": "the papers' spike-operation formula instead of counted events",
          "verdict": energy_rule(at_rule_T.paper_formula_ratio, at_rule_T.paper_formula_ratio)}]
     for T in (t for t in size["T"] if t != RULE_T):
-        rows_T = table[(table["T"] == T) & (table.fr <= RULE_MAX_RATE)]
-        sensitivity.append({"choice": f"read at T = {T} instead of {RULE_T}",
-                            "verdict": energy_rule(rows_T.ci_low, rows_T.ci_high)})
-    details["estimate_is"] = (f"the best matched ratio at T = {RULE_T}, fr <= {RULE_MAX_RATE}: "
-                              f"{best.mechanism} N={best.N} fr={best.fr}")
+        rows_T = table[(table["T"] == T) & in_regime(table)]
+        if len(rows_T):
+            sensitivity.append({"choice": f"read at T = {T} (fr = {rows_T.fr.iloc[0]:g}) "
+                                          f"instead of {RULE_T}",
+                                "verdict": energy_rule(rows_T.ci_low, rows_T.ci_high)})
+    details["estimate_is"] = (f"the largest matched ratio of the regime's cells at T = "
+                              f"{RULE_T} (an upward-biased summary): {best.mechanism} "
+                              f"N={best.N} fr={best.fr}")
     return ClaimResult(energy_rule(at_rule_T.ci_low, at_rule_T.ci_high), float(best.ratio),
                        [float(best.ci_low), float(best.ci_high)], details,
                        {"energy": table}, sensitivity)
