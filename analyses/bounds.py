@@ -35,7 +35,7 @@ from evsim.errors import ValidationError
 
 __all__ = ["gaussian_rate", "uniform_rate_bounds", "lipschitz_bits", "stochastic_count_spikes",
            "deterministic_count_spikes", "timing_code_spikes", "candidate_steps", "minimal_T",
-           "minimal_T_on_curve"]
+           "minimal_T_on_curve", "crossing_T"]
 
 
 def _positive(name: str, value) -> np.ndarray:
@@ -145,3 +145,20 @@ def minimal_T_on_curve(errors, candidates, eps: float) -> int | None:
                                         f"{candidates.shape}, got {errors.shape}")
     index = {int(t): k for k, t in enumerate(candidates)}
     return minimal_T(lambda t: errors[index[t]], eps, candidates)
+
+
+def crossing_T(errors, candidates, eps: float) -> tuple:
+    """(T, censored): where the error curve first reaches ``eps`` (doubling + bisection over the
+    checkpoints), interpolated log-log between that checkpoint and the one before; censored if
+    the first checkpoint already reaches it. (None, False) if it is never reached."""
+    errors, candidates = np.asarray(errors, float), np.asarray(candidates)
+    found = minimal_T_on_curve(errors, candidates, eps)
+    if found is None:
+        return None, False
+    k = int(np.searchsorted(candidates, found))
+    if k == 0:
+        return float(found), True
+    above, below = np.log(errors[k - 1]), np.log(max(errors[k], 1e-12))
+    share = (above - np.log(eps)) / (above - below)
+    return float(np.exp(np.log(candidates[k - 1]) + share * np.log(candidates[k] /
+                                                                    candidates[k - 1]))), False

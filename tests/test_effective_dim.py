@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analyses import bounds
 from analyses import effective_dim as ed
 from analyses.datasets import DATASETS, load, power_law
 from analyses.claims import design
@@ -108,10 +109,10 @@ def test_crossing_T_interpolates_between_checkpoints():
     """On an exact power law error = 2 / sqrt(T), the crossing of eps is (2 / eps)^2 whatever
     the grid; a curve already below eps at the first checkpoint is censored."""
     T = np.array([1, 2, 4, 8, 16, 32, 64, 128])
-    found, censored = design.crossing_T(2 / np.sqrt(T), T, 0.3)
+    found, censored = bounds.crossing_T(2 / np.sqrt(T), T, 0.3)
     assert found == pytest.approx((2 / 0.3) ** 2) and not censored
-    assert design.crossing_T(0.1 / np.sqrt(T), T, 0.3) == (1.0, True)
-    assert design.crossing_T(2 / np.sqrt(T), T, 0.01) == (None, False)
+    assert bounds.crossing_T(0.1 / np.sqrt(T), T, 0.3) == (1.0, True)
+    assert bounds.crossing_T(2 / np.sqrt(T), T, 0.01) == (None, False)
 
 
 def test_coverage_constant_matches_a_monte_carlo_of_the_pooled_code(seed):

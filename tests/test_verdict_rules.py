@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from analyses.claims import all_or_none, get_claim, interval_verdict, threshold_verdict
-from analyses.claims.attention import equivariance_rule, mechanisms_rule, universal_rule
-from analyses.claims.bounds import bounds_rule, judge_exponent
+from analyses.claims.attention import equivariance_rule, mechanisms_rule
+from analyses.claims.bounds import (bounds_rule, judge_exponent, lower_bound_exponent,
+                                    tightness_rule)
 from analyses.claims.capacity import capacity_rule
 from analyses.claims.design import design_rule
 from analyses.claims.energy import energy_rule
@@ -18,6 +19,7 @@ from analyses.claims.hyper import hyper_rule
 from analyses.claims.lif import fi_rule, fi_verdict
 from analyses.claims.softmax import (circuit_rate_rule, deterministic_rule, floor_observed,
                                      shift_outcome)
+from analyses.claims.universal import universal_rule
 from evsim import ValidationError
 
 
@@ -132,10 +134,12 @@ def test_equivariance_rule(mismatches, rejected, caught, verdict):
     assert equivariance_rule(mismatches, rejected, caught) == verdict
 
 
-def test_universal_rule_reaches_partial_and_refuted_only():
-    assert universal_rule([[-0.6, -0.4], [-0.55, -0.45]], [1.5, 2.5]) == "partial"
-    assert universal_rule([[-0.6, 0.1], [-0.55, -0.45]], [1.5, 2.5]) == "refuted"
-    assert universal_rule([[-0.6, -0.4]], [0.9, 1.4]) == "refuted"
+def test_universal_rule_reaches_partial_refuted_and_not_testable_only():
+    falls = [[-0.6, -0.4], [-0.55, -0.45]]
+    assert universal_rule(falls, falls, [True], [True]) == "partial"
+    assert universal_rule([[-0.6, 0.1], [-0.55, -0.45]], falls, [True], [True]) == "refuted"
+    assert universal_rule(falls, [[-0.1, 0.2]], [True], [True]) == "refuted"
+    assert universal_rule(falls, falls, [False], [True]) == "not-testable"
     assert "cannot reach supported" in get_claim("attention.universal").protocol
 
 
@@ -147,17 +151,26 @@ def test_judge_exponent(ci, claimed, judgement):
 
 
 @pytest.mark.parametrize("groups, verdict", [
-    ({("s", "r"): {"L": "agrees", "n": "agrees"}, ("d", "r"): {"L": "agrees", "n": "agrees"}},
+    ({("s", "r"): {"L": "holds", "n": "holds"}, ("d", "r"): {"L": "holds", "n": "holds"}},
      "supported"),
-    ({("s", "r"): {"L": "contradicts", "n": "agrees"},
-      ("d", "r"): {"L": "agrees", "n": "contradicts"}}, "refuted"),
-    ({("s", "r"): {"L": "agrees", "n": "agrees"},
-      ("d", "r"): {"L": "contradicts", "n": "agrees"}}, "partial"),
-    ({("s", "r"): {"L": "inconclusive", "n": "agrees"},
-      ("d", "r"): {"L": "agrees", "n": "agrees"}}, "partial"),
+    ({("s", "r"): {"L": "holds", "n": "holds"}, ("d", "r"): {"L": "below", "n": "holds"}},
+     "refuted"),  # one valid code beats the bound
+    ({("s", "r"): {"L": "inconclusive", "n": "holds"},
+      ("d", "r"): {"L": "holds", "n": "holds"}}, "partial"),
 ])
 def test_bounds_rule(groups, verdict):
     assert bounds_rule(groups) == verdict
+
+
+def test_lower_bound_and_tightness_judgements():
+    assert lower_bound_exponent([1.0, 1.05], 2.0) == "below"
+    assert lower_bound_exponent([1.75, 2.6], 2.0) == "holds"  # faster growth obeys a lower bound
+    assert lower_bound_exponent([1.6, 1.9], 2.0) == "inconclusive"
+    assert tightness_rule({("s", "r"): {"L": "agrees"}, ("d", "r"): {"L": "contradicts"}}) \
+        == "partial"
+    assert tightness_rule({("s", "r"): {"L": "contradicts"}, ("d", "r"): {"L": "contradicts"}}) \
+        == "refuted"
+    assert tightness_rule({("s", "r"): {"L": "agrees"}}) == "supported"
 
 
 def test_deff_range_says_it_cannot_decide():

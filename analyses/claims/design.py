@@ -25,11 +25,11 @@ from scipy import integrate, optimize, stats
 from circuits.arithmetic import STEP
 from circuits.encoders import bernoulli_encoder, range_to_rate, rate_to_range
 
-from ..bounds import candidate_steps, minimal_T_on_curve
+from ..bounds import candidate_steps, crossing_T, minimal_T_on_curve
 from ..plots import figure, log_log, paper_style, save_figure
 from .base import Claim, ClaimResult, Sizes, number_list
 
-__all__ = ["rule_form", "crossing_T", "calibrate", "coverage_constant", "design_rule", "FORMS",
+__all__ = ["rule_form", "calibrate", "coverage_constant", "design_rule", "FORMS",
            "SIZES", "CLAIMS"]
 
 SIZES = Sizes(quick=dict(d=(16, 64), d_eff=(1, 2, 4, 8, 16), L=(0.5, 1.0, 2.0),
@@ -60,23 +60,6 @@ def rule_form(L, d_eff, d, eps, exponents=FORMS[RULE]) -> np.ndarray:
     a, b, c = exponents
     return np.asarray(L, float) ** a * (np.asarray(d_eff, float) / np.asarray(d, float)) ** b \
         / np.asarray(eps, float) ** c
-
-
-def crossing_T(errors, candidates, eps: float) -> tuple:
-    """(T, censored): where the error curve first reaches ``eps`` (doubling + bisection over the
-    checkpoints), interpolated log-log between that checkpoint and the one before; censored if
-    the first checkpoint already reaches it. (None, False) if it is never reached."""
-    errors, candidates = np.asarray(errors, float), np.asarray(candidates)
-    found = minimal_T_on_curve(errors, candidates, eps)
-    if found is None:
-        return None, False
-    k = int(np.searchsorted(candidates, found))
-    if k == 0:
-        return float(found), True
-    above, below = np.log(errors[k - 1]), np.log(max(errors[k], 1e-12))
-    share = (above - np.log(eps)) / (above - below)
-    return float(np.exp(np.log(candidates[k - 1]) + share * np.log(candidates[k] /
-                                                                    candidates[k - 1]))), False
 
 
 def coverage_constant(coverage: float = 0.95) -> float:
