@@ -124,3 +124,15 @@ def test_coverage_constant_matches_a_monte_carlo_of_the_pooled_code(seed):
     T = 4000
     scaled = np.abs(2 * (rng.binomial(T, p) / T - p)) * np.sqrt(T)
     assert np.quantile(scaled, 0.95) ** 2 == pytest.approx(design.coverage_constant(), rel=0.03)
+
+
+def test_free_exponents_recover_the_generating_form(seed):
+    """Synthetic T from the sigma-delta-like form L (d_eff/d)^0.5 / eps with 10 % noise: the
+    free fit finds (1, 0.5, 1) within its configuration-bootstrap CIs, not the rule's (2, 1, 2);
+    and coverage_for_constant inverts coverage_constant."""
+    grid = _synthetic_grid(np.random.default_rng(seed), exponents=(1, 0.5, 1), C=5.0)
+    fit = design.free_exponents(grid, seed=seed)
+    for name, expected in (("L", 1.0), ("d_eff/d", 0.5), ("1/eps", 1.0)):
+        estimate, (low, high) = fit[name]
+        assert low <= expected <= high and high < 2 * expected, (name, fit[name])
+    assert design.coverage_constant(design.coverage_for_constant(2.3)) == pytest.approx(2.3)

@@ -23,14 +23,15 @@ import pandas as pd
 from scipy import integrate, optimize, stats
 
 from circuits.arithmetic import STEP
-from circuits.encoders import bernoulli_encoder, range_to_rate, rate_to_range
+from circuits.encoders import (bernoulli_encoder, encoder_inputs, range_to_rate, rate_to_range,
+                               sigma_delta_encoder)
 
 from ..bounds import candidate_steps, crossing_T, minimal_T_on_curve
 from ..plots import figure, log_log, paper_style, save_figure
 from .base import Claim, ClaimResult, Sizes, number_list
 
-__all__ = ["rule_form", "calibrate", "coverage_constant", "design_rule", "FORMS",
-           "SIZES", "CLAIMS"]
+__all__ = ["rule_form", "calibrate", "coverage_constant", "coverage_for_constant",
+           "free_exponents", "design_rule", "FORMS", "SIZES", "CLAIMS"]
 
 SIZES = Sizes(quick=dict(d=(16, 64), d_eff=(1, 2, 4, 8, 16), L=(0.5, 1.0, 2.0),
                          eps=(0.2, 0.1, 0.05), seeds=40, T_max=8192, per_octave=8),
@@ -112,21 +113,25 @@ def calibrate(table: pd.DataFrame, *, seed: int = 0, resamples: int = 2000,
                 held_out_prediction=np.exp(held_out).tolist())
 
 
-def _curves(context) -> pd.DataFrame:
-    """One row per (d, d_eff, L, eps, criterion): the crossing T on the grid and interpolated."""
+def _curves(context, code: str = "bernoulli") -> pd.DataFrame:
+    """One row per (d, d_eff, L, eps, criterion): the crossing T on the grid and interpolated.
+    ``code``: "bernoulli" (the pooling model) or "sigma_delta" (IF encoders with random
+    phases: a code that does not obey the rule's form)."""
     size = context.sizes(SIZES)
     rows = []
     T = candidate_steps(size["T_max"], size["per_octave"])
-    rng = context.rng("values")
+    rng = context.rng(f"values {code}")
+    encoder = bernoulli_encoder if code == "bernoulli" else sigma_delta_encoder
     for d in size["d"]:
         combos = [(e, L) for e in size["d_eff"] if e <= d for L in size["L"]]
         seeds = size["seeds"]
         u = [rng.uniform(-1, 1, (seeds, e)) for e, _ in combos]
         p = np.concatenate([range_to_rate(np.tile(values, d // e), 1.0) for values, (e, _) in
                             zip(u, combos)])  # (combos x seeds, d): copies of each value
-        record = context.simulate(bernoulli_encoder(d), {"values": p}, T[-1] * STEP,
-                                  trials=len(p), seed=context.seed_for(f"code d={d}"), dt=STEP,
-                                  checkpoints=T * STEP)
+        values, initial = encoder_inputs(code, p, STEP, rng=rng)
+        record = context.simulate(encoder(d), {"values": values}, T[-1] * STEP,
+                                  trials=len(p), seed=context.seed_for(f"{code} d={d}"), dt=STEP,
+                                  checkpoints=T * STEP, initial=initial)
         counts = record.counts["enc"].reshape(len(T), len(combos), seeds, d)
         for c, (e, L) in enumerate(combos):
             pooled = counts[:, c].reshape(len(T), seeds, d // e, e).mean(axis=2)
@@ -174,6 +179,35 @@ def design_rule(ci, r2_held_out: float, r2_best_wrong: float, min_r2: float = MI
     return "supported" if overlaps and discriminates else "partial"
 
 
+def free_exponents(table: pd.DataFrame, *, seed: int = 0, resamples: int = 1000) -> dict:
+    """OLS of log T on log L, log(d_eff / d), log(1/eps) (usable cells), with 95 % CIs from
+    resampling whole configurations (d, d_eff): {name: [estimate, [low, high]]}."""
+    cells = table.dropna(subset=["T_star"])
+    cells = cells[~cells.censored.astype(bool)].reset_index(drop=True)
+    design = np.column_stack([np.ones(len(cells)), np.log(cells.L.astype(float)),
+                              np.log(cells.d_eff / cells.d), -np.log(cells.eps.astype(float))])
+    log_T = np.log(cells.T_star.astype(float).to_numpy())
+    groups = cells.groupby(["d", "d_eff"]).ngroup().to_numpy()
+    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+
+    def fit(rows):
+        return np.linalg.lstsq(design[rows], log_T[rows], rcond=None)[0][1:]
+
+    rng = np.random.default_rng(seed)
+    draws = np.array([fit(np.concatenate([members[i] for i in rng.integers(0, len(members),
+                                                                            len(members))]))
+                      for _ in range(resamples)])
+    estimate = fit(np.arange(len(cells)))
+    return {name: [round(float(estimate[k]), 3),
+                   [round(float(v), 3) for v in np.percentile(draws[:, k], [2.5, 97.5])]]
+            for k, name in enumerate(("L", "d_eff/d", "1/eps"))}
+
+
+def coverage_for_constant(C: float) -> float:
+    """The coverage level at which the pooling model's constant equals ``C``."""
+    return float(optimize.brentq(lambda level: coverage_constant(level) - C, 0.5, 0.999))
+
+
 def _judge(table, seed, hold_out=("d", "d_eff"), min_r2=MIN_R2, held_out=True) -> tuple:
     """(verdict, rule's calibration, {form: held-out R^2}) for one criterion's table."""
     fits = {name: calibrate(table, seed=seed, exponents=exponents, hold_out=hold_out)
@@ -192,7 +226,16 @@ def measure(context) -> ClaimResult:
     for criterion, rows in by_criterion.items():
         verdicts[criterion], calibrations[criterion], r2s[criterion] = _judge(rows, seed)
     rms = calibrations["rms"]
+    sigma_delta = _curves(context, "sigma_delta")
+    sigma_delta = sigma_delta[sigma_delta.criterion == "rms"].reset_index(drop=True)
     details = {
+        "free_exponents": {c: free_exponents(rows, seed=seed) for c, rows in by_criterion.items()},
+        "coverage_level_for_paper_C": {
+            "C = 2.3": round(coverage_for_constant(PAPER_C), 4),
+            "C in [1.9, 2.7]": [round(coverage_for_constant(c), 4) for c in PAPER_CI]},
+        "sigma_delta_code": {"free_exponents": free_exponents(sigma_delta, seed=seed),
+                             "r2_held_out_of_the_rule": round(
+                                 calibrate(sigma_delta, seed=seed)["r2_held_out"], 3)},
         "criteria": CRITERIA,
         "C": {c: round(calibrations[c]["C"], 3) for c in CRITERIA},
         "C_ci95": {c: [round(v, 3) for v in calibrations[c]["ci95"]] for c in CRITERIA},
@@ -211,6 +254,8 @@ def measure(context) -> ClaimResult:
     rms_rows = by_criterion["rms"]
     sensitivity = [
         {"choice": "95 % coverage criterion instead of RMS", "verdict": verdicts["coverage95"]},
+        {"choice": "a deterministic (sigma-delta, random phase) code instead of Bernoulli",
+         "verdict": _judge(sigma_delta, seed)[0]},
         {"choice": "leave one L out instead of one (d, d_eff)",
          "verdict": _judge(rms_rows, seed, hold_out=("L",))[0]},
         {"choice": "leave one eps out instead of one (d, d_eff)",
