@@ -80,3 +80,13 @@ def test_replay_matches_the_circuit_and_its_gradient_the_analytic_trajectory():
     x = (10.0 * grow - 20.0) / 20.0
     sig = 1 / (1 + np.exp(-5 * x))
     assert gradients[5.0][0, 0, 0] == pytest.approx(np.sum(5 * sig * (1 - sig) / 20.0 * grow))
+
+
+def test_the_limit_without_refractoriness_can_hold_or_fail():
+    from analyses.claims.hyper import limit_without_refractoriness
+
+    table = settings()
+    table["R_sntk"] = np.exp(-table.v_th / 40)  # -> 1 as V_th -> 0
+    assert limit_without_refractoriness(table)
+    table["R_sntk"] = 1.8  # spiking above the continuous layer at every threshold
+    assert not limit_without_refractoriness(table)

@@ -59,7 +59,16 @@ def settings() -> pd.DataFrame:
     for knob, values in SWEEPS.items():
         rows += [dict(BASE, knob=knob, **{knob: v}) for v in values if v != BASE[knob]]
     rows.append(dict(COMBINED, knob="combined"))
+    rows += [dict(BASE, knob="v_th without t_ref", v_th=v, t_ref=0.0)
+             for v in SWEEPS["v_th"] if v <= BASE["v_th"]]  # for the V_th -> 0 alternative
     return pd.DataFrame(rows)
+
+
+def limit_without_refractoriness(table: pd.DataFrame, kind: str = JUDGED) -> bool:
+    """"R -> 1 as V_th -> 0" judged on the V_th sweep with t_ref = 0, where a vanishing
+    threshold approaches a continuous unit instead of saturating at 1 / t_ref."""
+    rows = table[table.knob == "v_th without t_ref"].sort_values("v_th")
+    return _tends_to(rows[f"R_{kind}"].to_numpy()[::-1], 1.0)
 
 
 def _layer(samples: int, hidden: int, seed: int):
@@ -274,12 +283,17 @@ def statement_outcomes(tables, kind: str = JUDGED, loosen: float = 1.0,
 def hyper_sensitivity(tables) -> list[dict]:
     """The verdict with looser closed-form tolerances, every draw required, the count kernel,
     other surrogate sharpnesses, and other shares of failed statements that refute."""
-    outcomes = list(statement_outcomes(tables).values())
+    outcomes_by_name = statement_outcomes(tables)
+    outcomes = list(outcomes_by_name.values())
     return [
         {"choice": "closed forms within twice their stated tolerances",
          "verdict": hyper_rule(statement_outcomes(tables, loosen=2.0).values())},
         {"choice": "a statement holds only if it holds in every draw",
          "verdict": hyper_rule(statement_outcomes(tables, need="all").values())},
+        {"choice": "R -> 1 as V_th -> 0 judged with t_ref = 0 (majority of draws)",
+         "verdict": hyper_rule([*(v for k, v in outcomes_by_name.items()
+                                  if k != "R -> 1 as V_th -> 0"),
+                                np.mean([limit_without_refractoriness(t) for t in tables]) > 0.5])},
         {"choice": "spike-count Gram kernel instead of the note's tangent kernel",
          "verdict": hyper_rule(statement_outcomes(tables, "counts").values())},
         *[{"choice": f"surrogate sharpness {sharp:g} instead of {SHARPNESS:g}",
@@ -304,6 +318,16 @@ def measure(context) -> ClaimResult:
                "gamma_fit_by_draw": [round(d["gamma_fit"], 4) for d in per_draw],
                "product_vs_combined_by_draw": [d["product_vs_combined"] for d in per_draw],
                "counts_kernel": statement_outcomes(tables, "counts"),
+               "R_to_1_as_V_th_to_0_with_t_ref_0": [limit_without_refractoriness(t)
+                                                    for t in tables],
+               "overlap": "the statements are not independent: the reset and refractory closed "
+                          "forms fail with their monotonicity statements (gamma is clipped at "
+                          "0 when R rises with the reset), and 'R in (0, 1]', 'R -> 1' and the "
+                          "threshold form share the fact that R exceeds 1; about 7 independent "
+                          "facts fail",
+               "not_varied": "the continuous reference is a hard ReLU gate (it sets R's level, "
+                             "not its direction), and the window is 200 ms from v = 0 (spiking "
+                             "transformers use T ~ 4 steps)",
                "replay_neurons_off_by_more_than_one_spike": float(
                    max(t.replay_off_by_more_than_one.max() for t in tables))}
     failed = list(outcomes.values()).count(False)
