@@ -1,11 +1,15 @@
 """Concrete circuits, each a function returning an evsim Circuit."""
 
+import numpy as np
+
 from . import mechanisms
 from .arithmetic import spike_matrix_product
 from .attention import attention_head, multi_head_attention
 from .basic import shared_inhibition, single_lif
+from .deep_sets import deep_sets_layer
 from .encoders import bernoulli_encoder, sigma_delta_encoder
 from .mechanism_registry import MECHANISMS
+from .set_network import set_network
 from .softmax import deterministic_softmax, stochastic_softmax, windowed_softmax
 
 
@@ -25,6 +29,11 @@ def _mechanism_circuit(spec):
     return build
 
 
+def _set_network_circuit(n: int = 4, d: int = 2, widths=(4,), seed: int = 0, **options):
+    """attention.universal's spiking set network (random weights drawn from ``seed``)."""
+    return set_network(n, d, widths, rng=np.random.default_rng(seed), **options).circuit
+
+
 #: name -> factory (keyword arguments only); used by ``evsim list`` and ``evsim graph``.
 CIRCUITS = {"single_lif": single_lif, "shared_inhibition": shared_inhibition,
             "stochastic_softmax": stochastic_softmax, "windowed_softmax": windowed_softmax,
@@ -33,8 +42,10 @@ CIRCUITS = {"single_lif": single_lif, "shared_inhibition": shared_inhibition,
             "spike_matrix_product": spike_matrix_product,
             "attention_head": _circuit_of(attention_head),
             "multi_head_attention": _circuit_of(multi_head_attention),
+            "deep_sets_layer": deep_sets_layer, "set_network": _set_network_circuit,
             **{f"mechanism_{name}": _mechanism_circuit(spec) for name, spec in MECHANISMS.items()}}
 
-__all__ = ["CIRCUITS", "attention_head", "bernoulli_encoder", "mechanisms", "multi_head_attention",
+__all__ = ["CIRCUITS", "attention_head", "bernoulli_encoder", "deep_sets_layer", "mechanisms",
+           "multi_head_attention", "set_network",
            "spike_matrix_product", "deterministic_softmax", "shared_inhibition",
            "sigma_delta_encoder", "single_lif", "stochastic_softmax", "windowed_softmax"]

@@ -44,8 +44,7 @@ __all__ = ["Head", "MultiHead", "attention_head", "multi_head_attention", "head_
            "head_estimate", "run_head", "multi_head_inputs", "multi_head_estimate",
            "attention_target", "HEAD_SETTLE"]
 
-#: Settling period before the head's read-out window (seconds), as for the softmax claims;
-#: attention.universal measures the head's settle time (n = d = 4, beta = 1) in every run.
+#: Settling period before the head's read-out window (seconds), as for the softmax claims.
 HEAD_SETTLE = 3.0
 
 

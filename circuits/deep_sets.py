@@ -26,7 +26,7 @@ __all__ = ["CODES", "deep_sets_layer", "decode_layer"]
 CODES = ("stochastic", "deterministic")
 
 
-def deep_sets_layer(code: str, n: int, d: int) -> Circuit:
+def deep_sets_layer(code: str = "stochastic", n: int = 4, d: int = 2) -> Circuit:
     """Input port ``values`` (population ``input/enc``, coordinate i * d + c), output port
     ``spikes`` (population ``mix``, same layout)."""
     check_integer("n", n, 1)

@@ -26,5 +26,6 @@ def test_attention_claims_verify_end_to_end(tmp_path):
     claims = {c["id"]: c for c in json.loads((out / "claims.json").read_text())["claims"]}
     assert claims["attention.mechanisms"]["details"]["mismatches_total"] == 0
     assert claims["attention.equivariance"]["details"]["negative_control_mismatches"] > 0
-    for name in ("attention_universal", "energy_ratio", "attention_head_raster"):
+    assert claims["attention.universal"]["details"]["equivariance_check"]["mismatches"] == 0
+    for name in ("attention_universal", "energy_ratio"):
         assert (out / "figures" / f"{name}.pdf").exists()

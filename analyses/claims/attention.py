@@ -1,21 +1,17 @@
-"""Claims attention.mechanisms, attention.equivariance and attention.universal."""
+"""Claims attention.mechanisms and attention.equivariance (attention.universal: universal.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from brian2 import Hz, second
-from matplotlib import ticker
 from scipy import stats
 
 from circuits import mechanisms
-from circuits.attention import HEAD_SETTLE, attention_head, head_inputs
+from circuits.attention import HEAD_SETTLE
 from circuits.mechanism_registry import MECHANISMS, get_spec
 
 from ..attention_runs import compare
-from ..convergence import SETTLE_STEP, settle_times, window_rates
 from ..plots import figure, log_log, paper_style, save_figure
-from ..stats import bootstrap_ratio, bootstrap_slope
 from .base import Claim, ClaimResult, Sizes
 
 PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
@@ -286,189 +282,6 @@ def plot_equivariance(tables, directory) -> list[str]:
         return save_figure(fig, directory, "attention_equivariance")
 
 
-# -- attention.universal -------------------------------------------------------------------
-
-UNIVERSAL_SIZES = Sizes(quick=dict(replicas=(1, 2, 4), T=(0.125, 0.25, 0.5, 1.0, 2.0), trials=8),
-                        full=dict(replicas=(1, 2, 4, 8), T=(0.125, 0.25, 0.5, 1.0, 2.0, 4.0),
-                                  trials=16),
-                        toy=dict(replicas=(1, 2), T=(0.05, 0.1, 0.2), trials=2))
-
-
-def _seconds(values) -> str:
-    return f"{values[0]:g} .. {values[-1]:g} s"
-
-
-UNIVERSAL_PROTOCOL = (
-    "Target class: one softmax-attention head with fixed projections, y_i = sum_j "
-    "softmax_j(q_i . k_j) v_j, on values q, k, v uniform in [0,1]^(4x4) "
-    f"({UNIVERSAL_SIZES.text('trials')} random sets). Circuit: Bernoulli Q, K, V sources, Q AND "
-    "K coincidence units, lateral-inhibition softmax S per query row (80 Hz), exc AND V units "
-    "and counters, started cold (every row's controller finds its normaliser), read out over "
-    f"windows after {HEAD_SETTLE:g} s of settling (the width-1 head's settle time is measured "
-    "in the same run, with the softmax claims' definition, and reported); width = replicas "
-    f"({UNIVERSAL_SIZES.text('replicas', lambda r: ', '.join(map(str, r)))}) of every "
-    "population. Error: RMS over (i, c) of out/(replicas x 80 Hz x T) - y (the rate each "
-    "row's controller holds: no division by a measured count), read at nested T = "
-    f"{UNIVERSAL_SIZES.text('T', _seconds)} in one run. Slope of log mean error on log T per "
-    "width with a bootstrap over value sets; width effect: ratio error(width 1) / error(largest "
-    "width) at the largest T with a bootstrap CI. Rule (before the run): the head approximates "
-    "the class if every slope CI lies below 0 and the width ratio CI lies above 1; then the "
-    "verdict is partial (universality over all continuous permutation-equivariant functions "
-    "needs per-token MLPs and depth, which are not built or measured here); refuted if either "
-    "fails. The rule cannot reach supported: this protocol can refute the claim, not prove it."
-)
-
-
-def universal_rule(slope_cis, width_ratio_ci, slope_below=0.0, ratio_above=1.0) -> str:
-    """partial if every slope CI is below 0 and the width ratio CI above 1, else refuted
-    (``slope_below`` and ``ratio_above`` give the alternatives' thresholds)."""
-    holds = all(ci[1] < slope_below for ci in slope_cis) and width_ratio_ci[0] > ratio_above
-    return "partial" if holds else "refuted"
-
-
-def width_ratio(table: pd.DataFrame, T: float, seed: int) -> dict:
-    """error(width 1) / error(widest width) at T, with a bootstrap over value sets."""
-    rows = table[table["T"] == T].sort_values("trial")
-    errors = [rows[rows.replicas == r].rms_error.to_numpy()[None]
-              for r in (rows.replicas.min(), rows.replicas.max())]
-    return bootstrap_ratio(*errors, seed=seed)
-
-
-def universal_sensitivity(table: pd.DataFrame, fits: dict, seed: int) -> list[dict]:
-    """The verdict with a required rate, the widest width's slope only, a larger width
-    ratio, and the width ratio read at the second-largest T."""
-    slope_cis = [f["ci95"] for f in fits.values()]
-    widest = max(fits)
-    times = np.sort(table["T"].unique())
-    ratio_ci = width_ratio(table, times[-1], seed)["ci95"]
-    return [{"choice": "every slope CI below -0.25 (a rate, not just a decrease) instead of 0",
-             "verdict": universal_rule(slope_cis, ratio_ci, slope_below=-0.25)},
-            {"choice": f"only the widest width's slope ({widest} replicas)",
-             "verdict": universal_rule([fits[widest]["ci95"]], ratio_ci)},
-            {"choice": "width ratio CI above 1.5 instead of 1",
-             "verdict": universal_rule(slope_cis, ratio_ci, ratio_above=1.5)},
-            {"choice": f"width ratio at the second-largest T ({times[-2]:g} s)",
-             "verdict": universal_rule(slope_cis, width_ratio(table, times[-2], seed)["ci95"])}]
-
-
-def head_settling(context, q, k, v) -> pd.DataFrame:
-    """Mean row rate / 80 Hz of the width-1 head from its cold start up to HEAD_SETTLE, in the
-    softmax claims' settling windows (columns start_s, relative_rate)."""
-    head = attention_head(4, 4, replicas=1, beta=1.0)
-    step = float(SETTLE_STEP / second)
-    grid = np.arange(1, round(HEAD_SETTLE / step) + 1) * step
-    record = context.simulate(head.circuit, head_inputs(head, q, k, v), HEAD_SETTLE * second,
-                              seed=context.seed_for("head settling"), trials=len(q),
-                              checkpoints=grid * second, dt=head.dt)
-    rows = record.counts["exc"].reshape(len(grid), -1, 4)  # (grid, trial x query, key)
-    relative = window_rates(rows.sum(-1), float(head.rate / Hz))
-    return pd.DataFrame({"n": 4, "temperature": 1.0, "start_s": np.arange(len(relative)) * step,
-                         "relative_rate": relative})
-
-
-def measure_universal(context) -> ClaimResult:
-    size = context.sizes(UNIVERSAL_SIZES)
-    q, k, v = context.rng("values").random((3, size["trials"], 4, 4))
-    seed = context.seed_for("heads")  # the same random numbers for every width
-    rows = []
-    for replicas in size["replicas"]:
-        estimates, target, record, head = context.run_head(q, k, v, replicas=replicas, beta=1.0,
-                                                           checkpoints=size["T"], seed=seed)
-        error = np.sqrt(((estimates - target) ** 2).mean(axis=(2, 3)))  # (K, trials)
-        neurons = sum(p.size for p in head.circuit.populations)
-        for index, T in enumerate(size["T"]):
-            for trial in range(size["trials"]):
-                rows.append(dict(replicas=replicas, neurons=neurons, T=T, trial=trial,
-                                 rms_error=float(error[index, trial]),
-                                 row_spikes=float((record.counts["exc"][index + 1, trial]
-                                                   - record.counts["exc"][0, trial]).sum() / 4)))
-    table = pd.DataFrame(rows)
-    fits = {}
-    bootstrap_seed = context.seed_for("bootstrap")
-    for replicas, rows_r in table.groupby("replicas"):
-        cube = rows_r["rms_error"].to_numpy().reshape(len(size["T"]), 1, -1)
-        fit = bootstrap_slope(size["T"], cube, seed=bootstrap_seed)
-        fits[int(replicas)] = dict(slope=fit["slope"], ci95=fit["ci95"],
-                                   final_error=float(fit["mean"][-1]))
-    widest = max(size["replicas"])
-    ratio = width_ratio(table, max(size["T"]), bootstrap_seed)
-    verdict = universal_rule([f["ci95"] for f in fits.values()], ratio["ci95"])
-    last = table[table["T"] == table["T"].max()]
-    settling = head_settling(context, q, k, v)
-    settle = float(settle_times(settling)["settle_s"].iloc[0])
-    details = {"readout": "circuit", "initial_state": "cold", "readout_start_s": HEAD_SETTLE,
-               "settle_time_s": None if np.isnan(settle) else settle,
-               "settled_before_readout": bool(settle <= HEAD_SETTLE),
-               "row_rate_over_R_at_largest_T": float(
-                   (last["row_spikes"] / (last["replicas"] * 80 * last["T"])).mean()),
-               "fits_vs_T": fits, "width_ratio": ratio, "widest": widest,
-               "shown": "a single spiking softmax-attention head approximates softmax "
-                        "attention with fixed projections; error falls with T and with width",
-               "not_shown": "universality for all continuous permutation-equivariant "
-                            "functions (needs per-token MLPs, depth); no rate is claimed by the "
-                            "paper for it"}
-    result = ClaimResult(verdict, fits[widest]["slope"], fits[widest]["ci95"], details,
-                         {"errors": table, "settling": settling},
-                         universal_sensitivity(table, fits, bootstrap_seed))
-    result.tables["raster"] = head_raster(context)
-    return result
-
-
-def plot_universal(tables, directory) -> list[str]:
-    table = tables["errors"]
-    with paper_style():
-        fig, (left, right) = figure("double", 2.4, ncols=2)
-        for k, (replicas, rows) in enumerate(table.groupby("replicas")):
-            means = rows.groupby("T")["rms_error"].mean()
-            left.plot(means.index, means.to_numpy(), "o-", color=f"C{k}",
-                      label=f"width {replicas} ({rows.neurons.iloc[0]} neurons)")
-        first = table[table.replicas == table.replicas.min()].groupby("T")["rms_error"].mean()
-        left.plot(first.index, first.iloc[0] * np.sqrt(first.index[0] / first.index), ":",
-                  color="0.4", label="T^-1/2")
-        log_log(left, "T (s)", "RMS error to softmax attention").legend(fontsize=6)
-        last = table[table["T"] == table["T"].max()].groupby("neurons")["rms_error"].mean()
-        right.plot(last.index, last.to_numpy(), "o-")
-        log_log(right, "neurons in the head", f"RMS error at T = {table['T'].max():g} s")
-        for ax, ticks in ((left, np.sort(table["T"].unique())), (right, last.index)):
-            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-            ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%.2g"))
-        return save_figure(fig, directory, "attention_universal")
-
-
-def plot_head_raster(tables, directory) -> list[str]:
-    raster = tables["raster"]
-    with paper_style():
-        fig, ax = figure("single", 2.6)
-        offset = 0
-        for k, (population, rows) in enumerate(raster.groupby("population", sort=False)):
-            ax.plot(rows["time_ms"], rows["neuron"] + offset, "|", ms=2, color=f"C{k}",
-                    label=population)
-            offset += int(rows["size"].iloc[0])
-        ax.set(xlabel="time (ms)", ylabel="neuron (stacked populations)")
-        ax.legend(fontsize=5, loc="upper right", ncols=2)
-        return save_figure(fig, directory, "attention_head_raster")
-
-
-def head_raster(context) -> pd.DataFrame:
-    """Spike times of every population of one head (n = d = 4) over 100 ms after settling."""
-    q, k, v = context.rng("raster values").random((3, 1, 4, 4))
-    _, _, record, head = context.run_head(q, k, v, replicas=1, beta=1.0, checkpoints=[0.1],
-                                          seed=context.seed_for("raster"), record_spikes=True)
-    rows = []
-    for population in ("Q", "K", "qk", "exc", "inh", "V", "av", "out"):
-        train = record.spikes[population]
-        shown = np.asarray(train.time) >= HEAD_SETTLE
-        rows.append(pd.DataFrame({"population": population,
-                                  "size": head.circuit.population(population).size,
-                                  "neuron": train.neuron[shown],
-                                  "time_ms": np.asarray(train.time)[shown] * 1e3}))
-    return pd.concat(rows, ignore_index=True)
-
-
-def _universal_plots(tables, directory) -> list[str]:
-    return plot_universal(tables, directory) + plot_head_raster(tables, directory)
-
-
 CLAIMS = (
     Claim("attention.mechanisms", MECHANISMS_SOURCE,
           "the published spiking attention mechanisms (SSA, SDSA, QKTA, DSSA, A²OS²A) are "
@@ -477,8 +290,4 @@ CLAIMS = (
     Claim("attention.equivariance", PAPER,
           "spiking attention is permutation-equivariant: permuting the tokens permutes the "
           "output spikes", EQUIVARIANCE_PROTOCOL, 0.0, measure_equivariance, plot_equivariance),
-    Claim("attention.universal", PAPER,
-          "spiking attention with LIF neurons is a universal approximator of continuous "
-          "permutation-equivariant functions", UNIVERSAL_PROTOCOL, None, measure_universal,
-          _universal_plots),
 )

@@ -173,8 +173,13 @@ def _bootstrap(cells, eps_values, seeds, resamples, rng, criterion) -> dict:
         table = minimal_spikes(drawn, eps_values, index, criterion)
         for (code, family), group in table.groupby(["code", "family"]):
             draws[(code, family)].append(fit_exponents(group))
-    return {key: {name: [float(np.nanpercentile([d[name] for d in values], q))
-                         for q in (2.5, 97.5)] for name in CLAIMED}
+    def interval(values):
+        values = np.asarray(values, float)
+        if np.isnan(values).all():  # a variable without spread (a single (n, d) cell)
+            return [np.nan, np.nan]
+        return [float(np.nanpercentile(values, q)) for q in (2.5, 97.5)]
+
+    return {key: {name: interval([d[name] for d in values]) for name in CLAIMED}
             for key, values in draws.items()}
 
 

@@ -1,0 +1,161 @@
+"""A spiking permutation-equivariant set network: two uniform-attention (mean-pooling) layers
+and two token-wise LIF layers, with random fixed weights (only a linear read-out is trained).
+
+Inputs X in [-1, 1]^(n x d) are spike-coded by one Bernoulli source per x_ic (population
+``input``, firing probability (x_ic + 1) / 2 per step; ``source="replay"`` replays a given
+binary spike tensor instead, for exact tests). Per token i, every layer is the same:
+
+* ``mix0`` (n x d counters): token i's counter of channel c receives weight 1/n from channel c
+  of EVERY token's input, so its rate is mean_j p_jc: an attention layer whose scores are all
+  equal (mean pooling), computed by synaptic integration.
+* ``hidden1_w<W>`` (n x W discrete LIF units, soft reset): unit k of token i sees token i's
+  inputs (weights A[k]) and its mix0 counters (weights B[k]) and a constant bias current b1[k]
+  (input port ``bias1_w<W>``).
+* ``mix1_w<W>`` (n x W counters): uniform attention over the hidden units: token i's counter k
+  receives weight 1/n from unit k of every token.
+* ``hidden2_w<W>`` (n x W discrete LIF units): unit k of token i sees ``fan_in`` random units
+  of token i's hidden1 (weights C) and ``fan_in`` of its mix1 counters (weights E), plus a bias
+  b2[k] (port ``bias2_w<W>``).
+
+Every weight is shared by all tokens (the same A, B, C, E, b1, b2 for every i), so the circuit
+is permutation-equivariant by construction: permuting the tokens of the input spikes permutes
+every population's spikes. Several widths W are independent sub-networks of one circuit fed by
+the same input spikes; width means DISTINCT hidden units per token per layer (each with its
+own random weights), never replicas. :func:`readout_features` collects, per token, the counts
+a shared linear read-out sees: inputs, mix0 (the residual path), hidden1, mix1, hidden2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from evsim import Circuit, models
+from evsim.errors import ValidationError
+from evsim.models import check_integer
+
+from .arithmetic import connect_pairs, tensor_index
+
+__all__ = ["SetNetwork", "set_network", "network_inputs", "readout_features", "SOURCES"]
+
+#: Input codes: Bernoulli sources of p = (x + 1) / 2, or replay of a given binary spike tensor.
+SOURCES = ("bernoulli", "replay")
+
+
+@dataclass
+class SetNetwork:
+    """The circuit and the random weights it was built with (per width)."""
+
+    circuit: Circuit
+    n: int
+    d: int
+    widths: tuple
+    weights: dict = field(default_factory=dict)  # width -> {"b1", "b2", ...}
+
+    def populations_of(self, width: int) -> tuple:
+        """The names of the populations a read-out of width ``width`` sees, in feature order."""
+        return ("input", "mix0", f"hidden1_w{width}", f"mix1_w{width}", f"hidden2_w{width}")
+
+
+def set_network(n: int, d: int, widths=(4, 16, 64), *, rng, tau: float = 2.0,
+                fan_in: int = 16, weight_scale: float = 3.0, bias_range=(0.5, 1.5),
+                source: str = "bernoulli") -> SetNetwork:
+    """Build the network for sets of ``n`` tokens with ``d`` channels at every width in
+    ``widths``; ``rng`` draws the random weights (N(0, weight_scale^2 / fan-in)) and biases
+    (uniform in ``bias_range``, units of the threshold 1). LIF units: discrete, tau ``tau``
+    steps, threshold 1, soft reset."""
+    check_integer("n", n, 1)
+    check_integer("d", d, 1)
+    check_integer("fan_in", fan_in, 1)
+    widths = tuple(int(w) for w in widths)
+    if not widths or any(w < 1 for w in widths) or len(set(widths)) != len(widths):
+        raise ValidationError("widths", f"parameter 'widths' must be distinct integers >= 1, "
+                                        f"got {widths}")
+    if source not in SOURCES:
+        raise ValidationError("source", f"parameter 'source' must be one of {SOURCES}, got "
+                                        f"{source!r}")
+    circuit = Circuit("set_network")
+    model = models.bernoulli_source() if source == "bernoulli" else models.spike_source()
+    circuit.add_population("input", model, n * d)
+    circuit.add_input("values", "input")
+    circuit.add_population("mix0", models.discrete_counter(), n * d)
+    token, channel, other = np.meshgrid(np.arange(n), np.arange(d), np.arange(n), indexing="ij")
+    connect_pairs(circuit, "input", "mix0", tensor_index((n, d), other, channel),
+                  tensor_index((n, d), token, channel), 1.0 / n, name="mix0")
+    network = SetNetwork(circuit, n, d, widths)
+    lif = models.discrete_lif(tau=tau, v_th=1.0, reset="soft")
+    for width in widths:
+        h1, m1, h2 = f"hidden1_w{width}", f"mix1_w{width}", f"hidden2_w{width}"
+        scale1 = weight_scale / np.sqrt(2 * d)
+        A = rng.normal(0, scale1, (width, d))
+        B = rng.normal(0, scale1, (width, d))
+        b1 = rng.uniform(*bias_range, width)
+        circuit.add_population(h1, lif, n * width)
+        circuit.add_population(m1, models.discrete_counter(), n * width)
+        circuit.add_population(h2, lif, n * width)
+        circuit.add_input(f"bias1_w{width}", h1)
+        circuit.add_input(f"bias2_w{width}", h2)
+        # token-wise layer 1: own inputs (A) and own mix0 counters (B)
+        i, k, c = np.meshgrid(np.arange(n), np.arange(width), np.arange(d), indexing="ij")
+        post = tensor_index((n, width), i, k)
+        for source_population, matrix, name in (("input", A, "A"), ("mix0", B, "B")):
+            connect_pairs(circuit, source_population, h1, tensor_index((n, d), i, c), post,
+                          matrix[k, c], name=f"{name}_w{width}")
+        # uniform attention over layer 1: counter (i, k) gets 1/n from unit k of every token
+        i, k, j = np.meshgrid(np.arange(n), np.arange(width), np.arange(n), indexing="ij")
+        connect_pairs(circuit, h1, m1, tensor_index((n, width), j, k),
+                      tensor_index((n, width), i, k), 1.0 / n, name=f"mix1_w{width}")
+        # token-wise layer 2: fan_in random units of own hidden1 (C) and own mix1 (E)
+        fan = min(fan_in, width)
+        scale2 = weight_scale / np.sqrt(2 * fan)
+        picks = {name: np.stack([rng.choice(width, fan, replace=False) for _ in range(width)])
+                 for name in ("C", "E")}
+        values = {name: rng.normal(0, scale2, (width, fan)) for name in ("C", "E")}
+        b2 = rng.uniform(*bias_range, width)
+        i, k, f = np.meshgrid(np.arange(n), np.arange(width), np.arange(fan), indexing="ij")
+        for source_population, name in ((h1, "C"), (m1, "E")):
+            connect_pairs(circuit, source_population, h2,
+                          tensor_index((n, width), i, picks[name][k, f]),
+                          tensor_index((n, width), i, k), values[name][k, f],
+                          name=f"{name}_w{width}")
+        network.weights[width] = dict(A=A, B=B, b1=b1, C=values["C"], E=values["E"],
+                                      C_from=picks["C"], E_from=picks["E"], b2=b2)
+    return network
+
+
+def network_inputs(network: SetNetwork, X=None, spikes=None) -> dict:
+    """Inputs of :func:`set_network` for sets ``X`` (trials, n, d) in [-1, 1] (Bernoulli
+    sources) or a binary spike tensor ``spikes`` (steps, trials, n, d) (replay), plus every
+    width's bias currents tiled over trials."""
+    n, d = network.n, network.d
+    if (X is None) == (spikes is None):
+        raise ValidationError("X", "give exactly one of 'X' (Bernoulli) and 'spikes' (replay)")
+    if X is not None:
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 3 or X.shape[1:] != (n, d) or np.abs(X).max() > 1:
+            raise ValidationError("X", f"parameter 'X' must be (trials, {n}, {d}) in [-1, 1], "
+                                       f"got shape {X.shape}")
+        trials = len(X)
+        inputs = {"values": ((X + 1) / 2).reshape(trials, n * d)}
+    else:
+        spikes = np.asarray(spikes, dtype=float)
+        trials = spikes.shape[1]
+        inputs = {"values": spikes.reshape(spikes.shape[0], trials, n * d)}
+    for width, w in network.weights.items():
+        inputs[f"bias1_w{width}"] = np.tile(np.tile(w["b1"], n), (trials, 1))
+        inputs[f"bias2_w{width}"] = np.tile(np.tile(w["b2"], n), (trials, 1))
+    return inputs
+
+
+def readout_features(network: SetNetwork, counts: dict, width: int, steps) -> np.ndarray:
+    """Per-token read-out features at every checkpoint: counts / steps of ``input``, ``mix0``,
+    ``hidden1``, ``mix1``, ``hidden2`` of ``width``, shape (checkpoints, trials, n, features).
+    ``counts`` maps population -> (checkpoints, trials, size) (a SpikeRecord's counts);
+    ``steps`` (checkpoints,) is the number of steps at each checkpoint."""
+    steps = np.asarray(steps, dtype=float)[:, None, None, None]
+    parts = []
+    for name in network.populations_of(width):
+        c = np.asarray(counts[name], dtype=float)
+        parts.append(c.reshape(c.shape[0], c.shape[1], network.n, -1) / steps)
+    return np.concatenate(parts, axis=-1)
