@@ -37,7 +37,7 @@ __all__ = ["SIZES", "CLAIMS", "bounds_cell", "target_values", "minimal_spikes", 
            "judge_exponent", "lower_bound_exponent", "bounds_rule", "tightness_rule"]
 
 SIZES = Sizes(quick=dict(n=(2, 4, 8), d=(2, 4, 8), eps=(0.2, 0.1, 0.05), seeds=32, T_max=16384,
-                         per_octave=8, resamples=300),
+                         per_octave=8, resamples=200),
               full=dict(n=(2, 4, 8, 16), d=(2, 4, 8, 16), eps=(0.2, 0.1, 0.05, 0.025),
                         seeds=32, T_max=32768, per_octave=8, resamples=400),
               toy=dict(n=(2,), d=(2,), eps=(0.2, 0.1), seeds=2, T_max=64, per_octave=2,
