@@ -202,3 +202,24 @@ def test_sensitivity_alternatives_can_flip_the_verdict():
     assert _sensitivity(fixed)["fixed ridge penalty 1 instead of generalised "
                                "cross-validation"] == "refuted"
     assert set(_sensitivity(_tables()).values()) == {"partial"}
+
+
+def test_depth_ablation_tells_whether_the_deeper_layers_help(seed):
+    """Fake counts: a target linear in the second LIF layer's rates needs depth (ratio CI
+    below 1); one linear in the inputs does not (ratio CI contains 1 or lies above)."""
+    from analyses.claims.universal import depth_ablation
+    from circuits.set_network import readout_features, set_network
+
+    rng = np.random.default_rng(seed)
+    network = set_network(3, 2, (4,), rng=rng)
+    sets, T = 240, np.array([64])
+    counts = {p.name: rng.integers(0, 64, (1, sets, p.size)).astype(float)
+              for p in network.circuit.populations}
+    features = readout_features(network, counts, 4, T)[-1]  # (sets, n, features)
+    deep = features[..., -4:] @ rng.normal(size=(4, 2))  # hidden2 only
+    shallow = features[..., :2] @ rng.normal(size=(2, 2))  # inputs only
+    X = np.zeros((sets, 3, 2))
+    result = depth_ablation(network, counts, X, {"deep": deep, "shallow": shallow}, 160, T,
+                            seed=seed, resamples=200)
+    assert result["deep"][1][1] < 1
+    assert result["shallow"][1][1] >= 0.99
