@@ -18,9 +18,9 @@ from evsim.errors import ValidationError
 from evsim.models import check_integer
 
 from .arithmetic import connect_pairs
-from .encoders import bernoulli_encoder, sigma_delta_encoder
+from .encoders import bernoulli_encoder, encoder_inputs, sigma_delta_encoder
 
-__all__ = ["CODES", "deep_sets_layer", "decode_layer"]
+__all__ = ["CODES", "deep_sets_layer", "layer_inputs", "decode_layer"]
 
 #: Input codes: "stochastic" (Bernoulli sources) or "deterministic" (sigma-delta IF encoders).
 CODES = ("stochastic", "deterministic")
@@ -43,6 +43,22 @@ def deep_sets_layer(code: str = "stochastic", n: int = 4, d: int = 2) -> Circuit
                   name="mixing")
     circuit.add_output("spikes", "mix")
     return circuit
+
+
+def layer_inputs(code: str, X, dt, rng) -> tuple:
+    """(input value, initial state) of :func:`deep_sets_layer` for sets ``X`` (trials, n, d) in
+    [-1, 1]: the encoder's value for p = (x + 1) / 2 and its initial state, and a random
+    initial phase in [0, 1) for every counter (``rng`` draws both)."""
+    if code not in CODES:
+        raise ValidationError("code", f"parameter 'code' must be one of {CODES}, got {code!r}")
+    X = np.asarray(X, dtype=float)
+    p = ((X + 1) / 2).reshape(len(X), -1)
+    values, state = encoder_inputs("bernoulli" if code == "stochastic" else "sigma_delta", p,
+                                   dt, rng=rng)
+    initial = {"mix": {"v": rng.uniform(0, 1, p.shape)}}
+    if state:
+        initial["input/enc"] = state["enc"]
+    return values, initial
 
 
 def decode_layer(counts, steps) -> np.ndarray:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from analyses import bounds
-from analyses.claims.bounds import (bounds_cell, fit_exponents, half_range, minimal_spikes,
+from analyses.claims.bounds import (bounds_cell, fit_exponents, minimal_spikes,
                                     target_values)
 
 
@@ -79,8 +79,8 @@ def test_bad_inputs(call, message):
 def test_targets_have_the_stated_range_and_lipschitz_constant(seed):
     X = np.random.default_rng(seed).uniform(-1, 1, (500, 3, 4))
     for L in (0.5, 4.0):
-        assert np.abs(target_values(X, L, "range")).max() <= half_range(L, "range")
-        assert np.abs(target_values(X, L, "frequency")).max() <= half_range(L, "frequency")
+        assert np.abs(target_values(X, L, "range")).max() <= L
+        assert np.abs(target_values(X, L, "frequency")).max() <= 1.0
 
 
 def test_bounds_cell_gives_the_codes_scaling(seed):
@@ -113,21 +113,15 @@ def test_bounds_cell_gives_the_codes_scaling(seed):
 
 def _run_layer(code, X, steps, seed):
     from circuits.arithmetic import STEP
-    from circuits.deep_sets import decode_layer, deep_sets_layer
-    from circuits.encoders import encoder_inputs
+    from circuits.deep_sets import decode_layer, deep_sets_layer, layer_inputs
     from evsim import simulate
 
     trials, n, d = X.shape
-    rng = np.random.default_rng(seed)
-    p = ((X + 1) / 2).reshape(trials, n * d)
-    kind = "bernoulli" if code == "stochastic" else "sigma_delta"
-    values, state = encoder_inputs(kind, p, STEP, rng=rng)
-    initial = {"mix": {"v": rng.uniform(0, 1, p.shape)}}
-    if state:
-        initial["input/enc"] = state["enc"]
+    values, initial = layer_inputs(code, X, STEP, np.random.default_rng(seed))
     record = simulate(deep_sets_layer(code, n, d), {"input/values": values}, steps * STEP,
                       trials=trials, seed=seed, dt=STEP, initial=initial)
-    return decode_layer(record.counts["mix"][-1], steps).reshape(trials, n, d), p
+    return decode_layer(record.counts["mix"][-1], steps).reshape(trials, n, d), \
+        ((X + 1) / 2).reshape(trials, n * d)
 
 
 def test_deterministic_deep_sets_layer_is_exact_to_a_few_spikes(seed):
@@ -158,10 +152,12 @@ def test_stochastic_deep_sets_layer_has_the_propagated_variance(seed):
 
 
 def test_deep_sets_layer_rejects_bad_input():
-    from circuits.deep_sets import deep_sets_layer
+    from circuits.deep_sets import deep_sets_layer, layer_inputs
 
     with pytest.raises(ValueError, match="'code' must be one of"):
         deep_sets_layer("timing", 2, 2)
+    with pytest.raises(ValueError, match="'code' must be one of"):
+        layer_inputs("timing", np.zeros((1, 2, 2)), 1.0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="'n'"):
         deep_sets_layer("stochastic", 0, 2)
 

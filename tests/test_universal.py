@@ -218,8 +218,7 @@ def test_depth_ablation_tells_whether_the_deeper_layers_help(seed):
     features = readout_features(network, counts, 4, T)[-1]  # (sets, n, features)
     deep = features[..., -4:] @ rng.normal(size=(4, 2))  # hidden2 only
     shallow = features[..., :2] @ rng.normal(size=(2, 2))  # inputs only
-    X = np.zeros((sets, 3, 2))
-    result = depth_ablation(network, counts, X, {"deep": deep, "shallow": shallow}, 160, T,
+    result = depth_ablation(features, 2 * 2 + 4, {"deep": deep, "shallow": shallow}, 160,
                             seed=seed, resamples=200)
     assert result["deep"][1][1] < 1
     assert result["shallow"][1][1] >= 0.99

@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 
 from circuits.arithmetic import STEP
-from circuits.deep_sets import CODES, decode_layer, deep_sets_layer
-from circuits.encoders import encoder_inputs
+from circuits.deep_sets import CODES, decode_layer, deep_sets_layer, layer_inputs
 from evsim import Circuit, simulate
 from evsim.errors import ValidationError
 
@@ -64,11 +63,6 @@ def target_values(X, L: float, family: str) -> np.ndarray:
     return scalar_map((X + X.mean(axis=-2, keepdims=True)) / 2, L, family)
 
 
-def half_range(L: float, family: str) -> float:
-    """The largest |f_L| the family can output."""
-    return L if family == "range" else 1.0
-
-
 def _lipschitz(L: float, family: str, n: int, d: int, rng, pairs: int = 2000) -> float:
     """Largest ||f(X) - f(Y)||_inf / ||X - Y||_inf over random nearby pairs."""
     X = rng.uniform(-1, 1, (pairs, n, d))
@@ -88,15 +82,11 @@ def bounds_cell(n: int, d: int, scale: str, seed: int, target: str) -> dict:
     rng = np.random.default_rng([seed, n, d])
     seeds = size["seeds"]
     X = rng.uniform(-1, 1, (seeds, n, d))
-    p = ((X + 1) / 2).reshape(seeds, n * d)
     circuit, inputs, initial = Circuit("deep_sets_codes"), {}, {}
     for code in CODES:
         circuit.include(deep_sets_layer(code, n, d), code)
-        kind = "bernoulli" if code == "stochastic" else "sigma_delta"
-        inputs[f"{code}/input/values"], state = encoder_inputs(kind, p, STEP, rng=rng)
-        if state:
-            initial[f"{code}/input/enc"] = state["enc"]
-        initial[f"{code}/mix"] = {"v": rng.uniform(0, 1, p.shape)}  # random counter phase
+        inputs[f"{code}/input/values"], state = layer_inputs(code, X, STEP, rng)
+        initial.update({f"{code}/{name}": values for name, values in state.items()})
     T = candidate_steps(size["T_max"], size["per_octave"])
     record = simulate(circuit, inputs, T[-1] * STEP, trials=seeds,
                       seed=int(rng.integers(2 ** 31)), dt=STEP, checkpoints=T * STEP,

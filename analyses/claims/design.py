@@ -72,6 +72,12 @@ def coverage_constant(coverage: float = 0.95) -> float:
     return float(optimize.brentq(lambda q: covered(q) - coverage, 0.1, 10) ** 2)
 
 
+def usable_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The cells a fit uses: eps reached (T_star not NaN) and not censored at T = 1."""
+    cells = table.dropna(subset=["T_star"])
+    return cells[~cells.censored.astype(bool)].reset_index(drop=True)
+
+
 def calibrate(table: pd.DataFrame, *, seed: int = 0, resamples: int = 2000,
               exponents=FORMS[RULE], hold_out=("d", "d_eff")) -> dict:
     """Fit log C = mean(log T - log form) on all usable cells; leave each configuration (the
@@ -80,8 +86,7 @@ def calibrate(table: pd.DataFrame, *, seed: int = 0, resamples: int = 2000,
     Usable: reached (T_star not NaN) and not ``censored``. Returns C, its 95 % CI from
     ``resamples`` bootstrap resamples of whole configurations, the in-sample and held-out R^2
     and residual standard errors of log T, and the held-out predictions."""
-    cells = table.dropna(subset=["T_star"])
-    cells = cells[~cells.censored.astype(bool)].reset_index(drop=True)
+    cells = usable_cells(table)
     log_T = np.log(cells.T_star.to_numpy(float))
     log_form = np.log(rule_form(cells.L, cells.d_eff, cells.d, cells.eps, exponents))
     offset = log_T - log_form
@@ -182,8 +187,7 @@ def design_rule(ci, r2_held_out: float, r2_best_wrong: float, min_r2: float = MI
 def free_exponents(table: pd.DataFrame, *, seed: int = 0, resamples: int = 1000) -> dict:
     """OLS of log T on log L, log(d_eff / d), log(1/eps) (usable cells), with 95 % CIs from
     resampling whole configurations (d, d_eff): {name: [estimate, [low, high]]}."""
-    cells = table.dropna(subset=["T_star"])
-    cells = cells[~cells.censored.astype(bool)].reset_index(drop=True)
+    cells = usable_cells(table)
     design = np.column_stack([np.ones(len(cells)), np.log(cells.L.astype(float)),
                               np.log(cells.d_eff / cells.d), -np.log(cells.eps.astype(float))])
     log_T = np.log(cells.T_star.astype(float).to_numpy())
@@ -268,9 +272,7 @@ def measure(context) -> ClaimResult:
          "verdict": _judge(rms_rows, seed, held_out=False)[0]}]
     plotted = []
     for criterion, rows in by_criterion.items():
-        usable = rows.dropna(subset=["T_star"])
-        usable = usable[~usable.censored.astype(bool)].reset_index(drop=True)
-        plotted.append(usable.assign(predicted=calibrations[criterion]["held_out_prediction"]))
+        plotted.append(usable_cells(rows).assign(predicted=calibrations[criterion]["held_out_prediction"]))
     return ClaimResult(verdicts["rms"], rms["C"], rms["ci95"], details,
                        {"calibration": pd.concat(plotted, ignore_index=True)}, sensitivity)
 

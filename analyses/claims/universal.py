@@ -407,9 +407,9 @@ def measure(context) -> ClaimResult:
     check = _equivariance_check(context, size)
     equivariant = check["mismatches"] == 0
     verdict = universal_verdict(fits, equivariant=equivariant)
-    ablation = depth_ablation(network, record.counts, X, {k: y for k, y in Y.items()
-                                                         if targets[k]["family"] in EQUIVARIANT},
-                              train, T, seed=seed, resamples=resamples)
+    ablation = depth_ablation(widest, 2 * d + max(widths),
+                              {k: y for k, y in Y.items() if targets[k]["family"] in EQUIVARIANT},
+                              train, seed=seed, resamples=resamples)
     plain = {k: v for k, v in fits["targets"].items() if v["family"] in EQUIVARIANT}
     controls = {k: v for k, v in fits["targets"].items() if v["family"] not in EQUIVARIANT}
     worst = max(plain.values(), key=lambda v: v["width_slope_ci"][1])
@@ -479,17 +479,16 @@ def measure(context) -> ClaimResult:
                        sensitivity)
 
 
-def depth_ablation(network, counts, X, Y: dict, train: int, T, *, seed: int,
+def depth_ablation(features, first_layer: int, Y: dict, train: int, *, seed: int,
                    resamples: int) -> dict:
-    """Does depth help? Per equivariant target, the held-out NRMSE of the full read-out over
-    that of a read-out of the first layer only (inputs, first mean-pool, first LIF layer) at
-    the largest width and T, with a paired bootstrap CI over test sets: {target: [ratio,
-    [low, high]]}. A ratio CI below 1 means the second mixing and LIF layers help."""
-    n, d = network.n, network.d
-    width = max(network.widths)
-    full = readout_features(network, counts, width, T)[-1]
-    first = full[..., :2 * d + width]  # input, mix0, hidden1_w<width>
-    test = len(X) - train
+    """Does depth help? Per target in ``Y`` (sets, n, d), the held-out NRMSE of a read-out of
+    all ``features`` (sets, n, features: one checkpoint, e.g. the largest width and T) over that
+    of its first ``first_layer`` columns (inputs, first mean-pool, first LIF layer), with a
+    paired bootstrap CI over test sets: {target: [ratio, [low, high]]}. A ratio CI below 1
+    means the second mixing and LIF layers help."""
+    full, first = features, features[..., :first_layer]
+    n, d = features.shape[1], next(iter(Y.values())).shape[-1]
+    test = len(features) - train
     rng = np.random.default_rng(seed)
     index = np.vstack([np.arange(test), rng.integers(0, test, (resamples, test))])
     out = {}
