@@ -1,5 +1,6 @@
-"""A spiking permutation-equivariant set network: two uniform-attention (mean-pooling) layers
-and two token-wise LIF layers, with random fixed weights (only a linear read-out is trained).
+"""A spiking permutation-equivariant set network: uniform-attention (mean-pooling) layers, a
+spike-driven (SDSA) attention layer and two token-wise LIF layers, with random fixed weights
+(only a linear read-out is trained).
 
 Inputs X in [-1, 1]^(n x d) are spike-coded by one Bernoulli source per x_ic (population
 ``input``, firing probability (x_ic + 1) / 2 per step; ``source="replay"`` replays a given
@@ -13,16 +14,22 @@ binary spike tensor instead, for exact tests). Per token i, every layer is the s
   (input port ``bias1_w<W>``).
 * ``mix1_w<W>`` (n x W counters): uniform attention over the hidden units: token i's counter k
   receives weight 1/n from unit k of every token.
+* ``kv_w<W>``, ``mask_w<W>``, ``attn_w<W>``: spike-driven self-attention (SDSA, Spike-driven
+  Transformer; :func:`circuits.mechanisms.sdsa`) over layer 1 with Q = hidden1 unit k, K and V
+  = hidden1 units key[k] and value[k] (random): kv[j, k] = K[j, k] AND V[j, k], the channel
+  mask[k] = SN(sum_j kv[j, k]) (SpikingJelly LIF, tau 2, V_th 0.5, one per channel, shared by
+  the tokens) and attn[i, k] = Q[i, k] (delayed 2 steps) AND mask[k]. The weight of token j's
+  value in token i's output is Q[i, k] K[j, k]: score-dependent, unlike mean pooling.
 * ``hidden2_w<W>`` (n x W discrete LIF units): unit k of token i sees ``fan_in`` random units
-  of token i's hidden1 (weights C) and ``fan_in`` of its mix1 counters (weights E), plus a bias
-  b2[k] (port ``bias2_w<W>``).
+  each of token i's hidden1 (weights C), mix1 counters (weights E) and attn units (weights S),
+  plus a bias b2[k] (port ``bias2_w<W>``).
 
 Every weight is shared by all tokens (the same A, B, C, E, b1, b2 for every i), so the circuit
 is permutation-equivariant by construction: permuting the tokens of the input spikes permutes
 every population's spikes. Several widths W are independent sub-networks of one circuit fed by
 the same input spikes; width means DISTINCT hidden units per token per layer (each with its
 own random weights), never replicas. :func:`readout_features` collects, per token, the counts
-a shared linear read-out sees: inputs, mix0 (the residual path), hidden1, mix1, hidden2.
+a shared linear read-out sees: inputs, mix0 (the residual path), hidden1, mix1, attn, hidden2.
 """
 
 from __future__ import annotations
@@ -35,9 +42,11 @@ from evsim import Circuit, models
 from evsim.errors import ValidationError
 from evsim.models import check_integer
 
-from .arithmetic import connect_pairs, tensor_index
+from .arithmetic import STEP, coincidence, connect_pairs, tensor_index
+from .mechanisms import sj_lif
 
-__all__ = ["SetNetwork", "set_network", "network_inputs", "readout_features", "SOURCES"]
+__all__ = ["SetNetwork", "set_network", "network_inputs", "readout_features",
+           "equivariance_mismatches", "SOURCES"]
 
 #: Input codes: Bernoulli sources of p = (x + 1) / 2, or replay of a given binary spike tensor.
 SOURCES = ("bernoulli", "replay")
@@ -55,7 +64,19 @@ class SetNetwork:
 
     def populations_of(self, width: int) -> tuple:
         """The names of the populations a read-out of width ``width`` sees, in feature order."""
-        return ("input", "mix0", f"hidden1_w{width}", f"mix1_w{width}", f"hidden2_w{width}")
+        return ("input", "mix0", f"hidden1_w{width}", f"mix1_w{width}", f"attn_w{width}",
+                f"hidden2_w{width}")
+
+    @staticmethod
+    def shared(population: str) -> bool:
+        """Whether ``population`` has one neuron per channel shared by all tokens (SDSA's mask)
+        rather than one per token and channel."""
+        return population.startswith("mask_")
+
+    def first_layer_columns(self, width: int) -> int:
+        """How many leading read-out features (inputs, mix0, hidden1) depend on the tokens only
+        through x_i and mean_j x_j."""
+        return 2 * self.d + width
 
 
 def set_network(n: int, d: int, widths=(4, 16, 64), *, rng, tau: float = 2.0,
@@ -106,22 +127,43 @@ def set_network(n: int, d: int, widths=(4, 16, 64), *, rng, tau: float = 2.0,
         i, k, j = np.meshgrid(np.arange(n), np.arange(width), np.arange(n), indexing="ij")
         connect_pairs(circuit, h1, m1, tensor_index((n, width), j, k),
                       tensor_index((n, width), i, k), 1.0 / n, name=f"mix1_w{width}")
-        # token-wise layer 2: fan_in random units of own hidden1 (C) and own mix1 (E)
+        key, value = _sdsa_over(circuit, h1, n, width, rng)
+        # token-wise layer 2: fan_in random units of own hidden1 (C), mix1 (E) and attn (S)
         fan = min(fan_in, width)
-        scale2 = weight_scale / np.sqrt(2 * fan)
+        scale2 = weight_scale / np.sqrt(3 * fan)
         picks = {name: np.stack([rng.choice(width, fan, replace=False) for _ in range(width)])
-                 for name in ("C", "E")}
-        values = {name: rng.normal(0, scale2, (width, fan)) for name in ("C", "E")}
+                 for name in ("C", "E", "S")}
+        values = {name: rng.normal(0, scale2, (width, fan)) for name in ("C", "E", "S")}
         b2 = rng.uniform(*bias_range, width)
         i, k, f = np.meshgrid(np.arange(n), np.arange(width), np.arange(fan), indexing="ij")
-        for source_population, name in ((h1, "C"), (m1, "E")):
+        for source_population, name in ((h1, "C"), (m1, "E"), (f"attn_w{width}", "S")):
             connect_pairs(circuit, source_population, h2,
                           tensor_index((n, width), i, picks[name][k, f]),
                           tensor_index((n, width), i, k), values[name][k, f],
                           name=f"{name}_w{width}")
-        network.weights[width] = dict(A=A, B=B, b1=b1, C=values["C"], E=values["E"],
-                                      C_from=picks["C"], E_from=picks["E"], b2=b2)
+        network.weights[width] = dict(A=A, B=B, b1=b1, key=key, value=value, b2=b2,
+                                      **values, **{f"{k}_from": v for k, v in picks.items()})
     return network
+
+
+def _sdsa_over(circuit, hidden: str, n: int, width: int, rng) -> tuple:
+    """SDSA over population ``hidden`` (n x width): populations kv, mask and attn of the width;
+    returns the random key and value unit of every channel."""
+    suffix = hidden.split("_")[-1]
+    kv, mask, attn = f"kv_{suffix}", f"mask_{suffix}", f"attn_{suffix}"
+    key, value = rng.integers(0, width, width), rng.integers(0, width, width)
+    circuit.add_population(kv, coincidence(2), n * width)
+    circuit.add_population(mask, sj_lif(0.5), width)
+    circuit.add_population(attn, coincidence(2), n * width)
+    j, k = np.indices((n, width))
+    cell = tensor_index((n, width), j, k)
+    for unit, name in ((key, "K"), (value, "V")):  # a unit used as both K and V gives weight 2
+        connect_pairs(circuit, hidden, kv, tensor_index((n, width), j, unit[k]), cell,
+                      name=f"{name}_{suffix}")
+    connect_pairs(circuit, kv, mask, cell, k, name=f"token_sum_{suffix}")
+    connect_pairs(circuit, mask, attn, k, cell, name=f"mask_{suffix}")
+    connect_pairs(circuit, hidden, attn, cell, cell, delay=2 * STEP, name=f"Q_{suffix}")
+    return key, value
 
 
 def network_inputs(network: SetNetwork, X=None, spikes=None) -> dict:
@@ -159,3 +201,22 @@ def readout_features(network: SetNetwork, counts: dict, width: int, steps) -> np
         c = np.asarray(counts[name], dtype=float)
         parts.append(c.reshape(c.shape[0], c.shape[1], network.n, -1) / steps)
     return np.concatenate(parts, axis=-1)
+
+
+def equivariance_mismatches(network: SetNetwork, counts: dict, perms) -> tuple[int, int]:
+    """Compare the final ``counts`` (population -> (checkpoints, 2 x sets, size)) of sets whose
+    second half is the first half with tokens permuted by ``perms`` (sets, n): token populations
+    must come out permuted, shared ones (SDSA's mask) equal. Returns (mismatches, compared)."""
+    perms = np.asarray(perms)
+    sets = len(perms)
+    mismatches, compared = 0, 0
+    for name, c in counts.items():
+        c = np.asarray(c)[-1]
+        if network.shared(name):
+            first, expected = c[sets:], c[:sets]
+        else:
+            c = c.reshape(2 * sets, network.n, -1)
+            first, expected = c[sets:], np.stack([c[s][perms[s]] for s in range(sets)])
+        mismatches += int((first != expected).sum())
+        compared += int(expected.size)
+    return mismatches, compared

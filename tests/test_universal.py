@@ -1,5 +1,6 @@
-"""attention.universal: targets, equivariant floor, ridge read-out, the spiking set network's
-exact equivariance, and the rule on synthetic tables (each verdict it can reach)."""
+"""attention.universal: targets, equivariant floor, first-order floor, ridge read-out, the
+spiking set network's exact equivariance and SDSA layer (against a NumPy replay), and the rule
+on synthetic tables (each verdict it can reach)."""
 
 import itertools
 
@@ -9,10 +10,12 @@ import pytest
 
 from analyses.claims import get_claim
 from analyses.claims.universal import (FAMILIES, draw_target, equivariant_projection,
-                                       ridge_fit, target_values, universal_fits, universal_rule,
-                                       universal_sensitivity, universal_verdict)
+                                       first_order_fit, residual_fits, ridge_fit, target_values,
+                                       universal_fits, universal_rule, universal_sensitivity,
+                                       universal_verdict)
 from circuits.arithmetic import STEP
-from circuits.set_network import network_inputs, readout_features, set_network
+from circuits.set_network import (equivariance_mismatches, network_inputs, readout_features,
+                                  set_network)
 from evsim import ValidationError, simulate
 
 
@@ -74,18 +77,43 @@ def test_set_network_is_exactly_equivariant_in_spike_counts():
     rng = np.random.default_rng(5)
     steps, sets = 24, 2
     spikes = (rng.random((steps, sets, 3, 2)) < 0.5).astype(float)
-    perm = np.array([2, 0, 1])
-    permuted = spikes[:, :, perm]
+    perms = np.array([[2, 0, 1], [1, 2, 0]])
+    permuted = np.stack([spikes[:, s][:, perms[s]] for s in range(sets)], axis=1)
     record = simulate(network.circuit, network_inputs(network, spikes=np.concatenate(
         [spikes, permuted], axis=1)), steps * STEP, trials=2 * sets, seed=1, dt=STEP,
         target="numpy")
-    hidden = 0
-    for name, counts in record.counts.items():
-        c = counts[-1].reshape(2 * sets, 3, -1)
-        assert np.array_equal(c[sets:], c[:sets][:, perm]), name
-        if name.startswith("hidden"):
-            hidden += c.sum()
-    assert hidden > 0  # the hidden layers fire: the comparison is not vacuous
+    mismatches, compared = equivariance_mismatches(network, record.counts, perms)
+    assert mismatches == 0 and compared > 0
+    for name in ("hidden2_w5", "attn_w5", "mask_w5"):  # the comparison is not vacuous
+        assert record.counts[name][-1].sum() > 0, name
+    # the check can fail: the same counts against the wrong permutations
+    assert equivariance_mismatches(network, record.counts, perms[::-1])[0] > 0
+
+
+def test_sdsa_layer_matches_a_numpy_replay_spike_for_spike():
+    """kv[t] = K AND V of hidden1 at t-1; mask = SpikingJelly LIF (tau 2, V_th 0.5, hard reset)
+    of sum_j kv[t-1]; attn[t] = hidden1[t-3] (Q, delayed 2 steps) AND mask[t-1]."""
+    network = _small_network()
+    n, width, steps = 3, 5, 60
+    X = np.random.default_rng(8).uniform(-1, 1, (2, n, 2))
+    record = simulate(network.circuit, network_inputs(network, X), steps * STEP, trials=2,
+                      seed=3, dt=STEP, target="numpy", record_spikes=True)
+    h1 = record.raster("hidden1_w5").reshape(2, steps, n, width)
+    w = network.weights[width]
+    kv = np.zeros_like(h1)
+    kv[:, 1:] = h1[:, :-1][..., w["key"]] & h1[:, :-1][..., w["value"]]
+    mask = np.zeros((2, steps, width), bool)
+    v = np.zeros((2, width))
+    for t in range(1, steps):
+        h = v / 2 + kv[:, t - 1].sum(1) / 2
+        mask[:, t] = h >= 0.5
+        v = np.where(mask[:, t], 0.0, h)
+    attn = np.zeros_like(h1)
+    attn[:, 3:] = h1[:, :-3] & mask[:, 2:-1, None, :]
+    assert np.array_equal(record.raster("kv_w5").reshape(kv.shape), kv)
+    assert np.array_equal(record.raster("mask_w5"), mask)
+    assert np.array_equal(record.raster("attn_w5").reshape(attn.shape), attn)
+    assert 0 < attn.sum() < h1.sum()  # gated: neither silent nor a copy of Q
 
 
 def test_set_network_mixing_layer_computes_the_token_mean_and_features_line_up():
@@ -99,7 +127,8 @@ def test_set_network_mixing_layer_computes_the_token_mean_and_features_line_up()
     # counters lag the mean by the last step in flight and the unfired remainder (< 2)
     assert np.all(np.abs(mix - inputs.mean(1, keepdims=True)) < 2)
     features = readout_features(network, record.counts, 5, [steps])
-    assert features.shape == (1, 2, 3, 2 + 2 + 3 * 5)
+    assert features.shape == (1, 2, 3, 2 + 2 + 4 * 5)
+    assert network.first_layer_columns(5) == 2 + 2 + 5
     assert np.allclose(features[0, ..., :2], inputs / steps)
     # the same weights serve every token (and each width has its own distinct units)
     assert set(network.weights) == {2, 5}
@@ -116,17 +145,69 @@ def test_set_network_rejects_bad_input():
         network_inputs(network, np.full((1, 3, 2), 2.0))
 
 
+# -- the first-order floor and the higher-order residual -----------------------------------------
+
+def _moments_problem(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (400, 4, 2))
+    targets = {"moments_1": draw_target("moments", 2, rng),
+               "deep_sets_1": draw_target("deep_sets", 2, rng)}
+    fitted = first_order_fit(targets, X, rng=rng, sets=1500, features=400)
+    return rng, X, targets, fitted
+
+
+def test_first_order_fit_is_exact_for_deep_sets_and_leaves_a_residual_for_moments(seed):
+    _, X, targets, fitted = _moments_problem(seed)
+    y = {k: target_values(t, X) for k, t in targets.items()}
+
+    def nrmse(name):
+        return np.sqrt(((fitted[name] - y[name]) ** 2).sum()
+                       / ((y[name] - y[name].mean((0, 1))) ** 2).sum())
+    assert nrmse("deep_sets_1") < 0.03  # a function of (x_i, mean x): fitted almost exactly
+    assert nrmse("moments_1") > 0.05  # a nonlinear moment: not a function of (x_i, mean x)
+
+
+def test_residual_is_predicted_by_the_moment_and_not_by_first_order_features(seed):
+    """Features of (x_i, mean_j x_j) alone predict none of the residual (NRMSE CI reaches 1:
+    the rule says refuted); adding the target's own nonlinear moment predicts part of it (linearly: the target is
+    nonlinear in it)."""
+    rng, X, targets, fitted = _moments_problem(seed)
+    t = targets["moments_1"]
+    residual = {"moments_1": target_values(t, X) - fitted["moments_1"]}
+    pooled = np.broadcast_to(X.mean(1, keepdims=True), X.shape)
+    first = np.concatenate([X, pooled, X ** 2, pooled ** 2, X * pooled], -1)
+    moment = np.broadcast_to(np.tanh(X @ t["G"].T + t["g"]).mean(1, keepdims=True),
+                             X.shape[:2] + (len(t["g"]),))
+    noisy = first + rng.normal(0, 0.01, first.shape)
+    result = residual_fits({1: noisy, 2: np.concatenate([first, moment], -1)}, residual, 300,
+                           first.shape[-1], seed=seed, resamples=200)["moments_1"]
+    assert result["network"][1][1][1] >= 1.0
+    assert result["network"][2][1][1] < 1.0
+    assert result["first_layer"][1][1] >= 1.0
+    falls = [[-0.3, -0.1]]
+    assert universal_rule(falls, falls, [result["network"][1][1]], [result["first_layer"][1]],
+                          [True], [True]) == "refuted"
+    assert universal_rule(falls, falls, [result["network"][2][1]], [result["first_layer"][1]],
+                          [True], [True]) == "partial"
+
+
 # -- the rule on synthetic tables ---------------------------------------------------------------
 
 def test_rule_reaches_partial_refuted_and_not_testable_only():
-    falls = [[-0.3, -0.1]]
-    assert universal_rule(falls, falls, [True], [True]) == "partial"
-    assert universal_rule([[-0.3, 0.05]], falls, [True], [True]) == "refuted"
-    assert universal_rule(falls, [[0.0, 0.2]], [True], [True]) == "refuted"
-    assert universal_rule(falls, falls, [False], [True]) == "not-testable"
-    assert universal_rule(falls, falls, [True], [False]) == "not-testable"
-    assert universal_rule(falls, falls, [True], [True], equivariant=False) == "not-testable"
-    assert universal_rule(falls, falls, [True], [True], slope_below=-0.2) == "refuted"
+    falls, below, at_one = [[-0.3, -0.1]], [[0.7, 0.9]], [[0.98, 1.02]]
+
+    def rule(width=falls, T=falls, residual=below, first=at_one, ok=(True,), caught=(True,),
+             **options):
+        return universal_rule(width, T, residual, first, list(ok), list(caught), **options)
+    assert rule() == "partial"
+    assert rule(width=[[-0.3, 0.05]]) == "refuted"
+    assert rule(T=[[0.0, 0.2]]) == "refuted"
+    assert rule(residual=at_one) == "refuted"  # nothing beyond a function of x_i, mean x
+    assert rule(first=below) == "not-testable"  # the first-order floor is not the best one
+    assert rule(ok=(False,)) == "not-testable"
+    assert rule(caught=(False,)) == "not-testable"
+    assert rule(equivariant=False) == "not-testable"
+    assert rule(slope_below=-0.2) == "refuted"
     assert "cannot reach supported" in get_claim("attention.universal").protocol
 
 
@@ -134,48 +215,69 @@ WIDTHS, TIMES, SETS = (4, 16, 64), (16, 32, 64, 128, 256), 40
 
 
 def _tables(width_slope=-0.3, T_slope=-0.3, control_ratio=1.02, position_ratio=0.3,
-            plateau_at=None, fixed_width_slope=None):
-    """Synthetic errors: an equivariant target with NRMSE 0.2 (W/64)^width_slope
-    (T/256)^T_slope (constant beyond ``plateau_at`` in T), a control at control_ratio x its
-    floor 0.8, and a position-aware read-out at position_ratio x the floor."""
+            plateau_at=None, fixed_width_slope=None, networks=1, flat_network=None):
+    """Synthetic errors per network draw: an equivariant target with NRMSE 0.2
+    (W/64)^width_slope (T/256)^T_slope (constant beyond ``plateau_at`` in T; width slope 0 for
+    draw ``flat_network``), a control at control_ratio x its floor 0.8, and a position-aware
+    read-out at position_ratio x the floor."""
     rng = np.random.default_rng(7)
     sst = 1 + 0.2 * rng.random(SETS)
-    noise = np.exp(rng.normal(0, 0.05, (len(WIDTHS) + 1, len(TIMES), SETS)))
-    rows = []
-    for penalty in ("gcv", "fixed"):
-        slope = width_slope if penalty == "gcv" or fixed_width_slope is None \
-            else fixed_width_slope
-        for w_index, width in enumerate((0,) + WIDTHS):
-            for t_index, T in enumerate(TIMES):
-                t_eff = T if plateau_at is None else min(T, plateau_at)
-                equivariant = 0.2 * (max(width, 2) / 64) ** slope * (t_eff / 256) ** T_slope
-                for name, family, nrmse in (("deep_sets_1", "deep_sets", equivariant),
-                                            ("control_1", "control", 0.8 * control_ratio)):
-                    sse = nrmse ** 2 * sst * noise[w_index, t_index]
-                    rows += [dict(target=name, family=family, penalty=penalty, width=width,
-                                  T=T, set=s, sse=sse[s], sst=sst[s]) for s in range(SETS)]
+    rows, position = [], []
+    for network in range(networks):
+        noise = np.exp(rng.normal(0, 0.05, (len(WIDTHS) + 1, len(TIMES), SETS)))
+        for penalty in ("gcv", "fixed"):
+            slope = width_slope if penalty == "gcv" or fixed_width_slope is None \
+                else fixed_width_slope
+            slope = 0.0 if network == flat_network else slope
+            for w_index, width in enumerate((0,) + WIDTHS):
+                for t_index, T in enumerate(TIMES):
+                    t_eff = T if plateau_at is None else min(T, plateau_at)
+                    equivariant = 0.2 * (max(width, 2) / 64) ** slope * (t_eff / 256) ** T_slope
+                    for name, family, nrmse in (("deep_sets_1", "deep_sets", equivariant),
+                                                ("control_1", "control", 0.8 * control_ratio)):
+                        sse = nrmse ** 2 * sst * noise[w_index, t_index]
+                        rows += [dict(target=name, family=family, penalty=penalty, width=width,
+                                      T=T, set=s, sse=sse[s], sst=sst[s], network=network)
+                                 for s in range(SETS)]
+        position.append(pd.DataFrame(dict(target="control_1", set=np.arange(SETS),
+                                          sse=(0.8 * position_ratio) ** 2 * sst,
+                                          network=network)))
     floor = pd.DataFrame(dict(target="control_1", set=np.arange(SETS), sse=0.64 * sst,
                               sst=sst))
-    position = pd.DataFrame(dict(target="control_1", set=np.arange(SETS),
-                                 sse=(0.8 * position_ratio) ** 2 * sst))
-    return pd.DataFrame(rows), floor, position
+    return pd.DataFrame(rows), floor, pd.concat(position, ignore_index=True)
 
 
-def _verdict(tables, **options):
-    return universal_verdict(universal_fits(*tables, seed=0, resamples=200, **options))
+def _residuals(at_16=0.95, at_64=0.8, networks=1) -> list:
+    """Synthetic residual fits: NRMSE at widths 16 and 64 with CIs of +-0.03."""
+    entry = {"network": {16: [at_16, [at_16 - 0.03, at_16 + 0.03]],
+                         64: [at_64, [at_64 - 0.03, at_64 + 0.03]]},
+             "first_layer": [1.0, [0.98, 1.02]]}
+    return [{"attention_1": entry} for _ in range(networks)]
 
 
-def _sensitivity(tables) -> dict:
+def _verdict(tables, residuals=None, **options):
+    errors, floor, position = tables
+    fits = [universal_fits(errors[errors.network == r], floor, position[position.network == r],
+                           seed=0, resamples=200, **options) for r in sorted(errors.network.unique())]
+    return universal_verdict(fits, residuals or _residuals(networks=len(fits)))
+
+
+def _sensitivity(tables, residuals=None) -> dict:
+    residuals = residuals or _residuals(networks=tables[0].network.nunique())
     return {entry["choice"].split(" (")[0]: entry["verdict"]
-            for entry in universal_sensitivity(*tables, seed=0, resamples=200)}
+            for entry in universal_sensitivity(*tables, residuals, seed=0, resamples=200)}
 
 
 def test_synthetic_tables_give_each_verdict():
     assert _verdict(_tables()) == "partial"
     assert _verdict(_tables(width_slope=0.0)) == "refuted"  # no gain from width
     assert _verdict(_tables(T_slope=0.02)) == "refuted"  # no gain from T
+    assert _verdict(_tables(), _residuals(at_64=1.0)) == "refuted"  # first-order at most
     assert _verdict(_tables(control_ratio=0.8)) == "not-testable"  # beats its floor: a leak
     assert _verdict(_tables(position_ratio=1.0)) == "not-testable"  # control cannot tell
+    # every network draw must pass
+    assert _verdict(_tables(networks=2)) == "partial"
+    assert _verdict(_tables(networks=2, flat_network=1)) == "refuted"
 
 
 def test_fits_report_the_numbers():
@@ -201,24 +303,10 @@ def test_sensitivity_alternatives_can_flip_the_verdict():
     fixed = _tables(fixed_width_slope=0.0)
     assert _sensitivity(fixed)["fixed ridge penalty 1 instead of generalised "
                                "cross-validation"] == "refuted"
+    assert _sensitivity(_tables(), _residuals(at_16=1.0))[
+        "higher-order residual judged at the second-largest width"] == "refuted"
+
+    two = _tables(networks=2, flat_network=1)
+    assert _sensitivity(two)["network draw 1 alone"] == "partial"
+    assert _sensitivity(two)["network draw 2 alone"] == "refuted"
     assert set(_sensitivity(_tables()).values()) == {"partial"}
-
-
-def test_depth_ablation_tells_whether_the_deeper_layers_help(seed):
-    """Fake counts: a target linear in the second LIF layer's rates needs depth (ratio CI
-    below 1); one linear in the inputs does not (ratio CI contains 1 or lies above)."""
-    from analyses.claims.universal import depth_ablation
-    from circuits.set_network import readout_features, set_network
-
-    rng = np.random.default_rng(seed)
-    network = set_network(3, 2, (4,), rng=rng)
-    sets, T = 240, np.array([64])
-    counts = {p.name: rng.integers(0, 64, (1, sets, p.size)).astype(float)
-              for p in network.circuit.populations}
-    features = readout_features(network, counts, 4, T)[-1]  # (sets, n, features)
-    deep = features[..., -4:] @ rng.normal(size=(4, 2))  # hidden2 only
-    shallow = features[..., :2] @ rng.normal(size=(2, 2))  # inputs only
-    result = depth_ablation(features, 2 * 2 + 4, {"deep": deep, "shallow": shallow}, 160,
-                            seed=seed, resamples=200)
-    assert result["deep"][1][1] < 1
-    assert result["shallow"][1][1] >= 0.99

@@ -7,15 +7,25 @@ Targets f: [-1, 1]^(n x d) -> R^(n x d), fixed random weights drawn per target (
 * ``deep_sets``: y_i = tanh(U tanh(A x_i + B mean_j x_j + c) + e);
 * ``attention``: z_i = x_i + sum_j softmax_j((Q x_i).(K x_j)) V x_j, then
   y_i = tanh(U tanh(P z_i + c) + e) (one random softmax-attention layer and a tanh MLP);
+* ``moments``: y_i = tanh(U tanh(A x_i + B mean_j tanh(G x_j + g) + c) + e), a map of x_i and
+  a NONLINEAR moment of the set (Deep Sets with a nonlinear phi);
 * ``control`` (NOT equivariant): y_i = tanh(G x_{(i+1) mod n} + H x_i + c), a map that depends
   on token positions. Its best equivariant approximation is its average over the symmetric
   group (the L2 projection onto equivariant maps, since the sets are drawn i.i.d. per token),
   computed exactly in NumPy over all n! permutations: no equivariant network can beat that
   floor.
 
-The approximator is :func:`circuits.set_network.set_network` (spike-coded inputs, two
-uniform-attention mixing layers and two token-wise LIF layers per width), simulated once for
-all targets and widths; only a ridge read-out (weights shared by every token) is trained.
+Power check (the "first-order floor"): a network that mixes tokens only through mean_j x_j
+(Bernoulli noise aside) cannot fit more of a target than the best function of (x_i, mean_j x_j).
+That function is estimated in NumPy (:func:`first_order_fit`: ridge on random tanh features of
+(x_i, mean_j x_j), fitted on thousands of noiseless sets); what it leaves, the higher-order
+residual, is what only deeper, nonlinear token mixing can predict. The attention and moments
+targets have one; the network's read-out must predict part of it on held-out sets.
+
+The approximator is :func:`circuits.set_network.set_network` (spike-coded inputs, mean-pooling
+and spike-driven (SDSA) attention layers and two token-wise LIF layers per width), simulated
+once per network draw for all targets and widths; only a ridge read-out (weights shared by
+every token) is trained.
 """
 
 from __future__ import annotations
@@ -26,29 +36,35 @@ import numpy as np
 import pandas as pd
 
 from circuits.arithmetic import STEP
-from circuits.set_network import network_inputs, readout_features, set_network
+from circuits.set_network import (equivariance_mismatches, network_inputs, readout_features,
+                                  set_network)
 from evsim.errors import ValidationError
 
 from ..plots import figure, log_log, paper_style, save_figure
 from .base import Claim, ClaimResult, Sizes, number_list
 
-__all__ = ["SIZES", "CLAIMS", "FAMILIES", "draw_target", "target_values",
-           "equivariant_projection", "ridge_fit", "ridge_many", "universal_fits", "depth_ablation",
-           "universal_rule", "universal_verdict", "universal_sensitivity"]
+__all__ = ["SIZES", "CLAIMS", "FAMILIES", "HIGHER_ORDER", "draw_target", "target_values",
+           "equivariant_projection", "first_order_fit", "ridge_fit", "ridge_many",
+           "universal_fits", "residual_fits", "universal_rule", "universal_verdict",
+           "universal_sensitivity"]
 
 PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
          "Effective Dimension), abstract")
 
-SIZES = Sizes(quick=dict(n=4, d=2, widths=(4, 16, 64), T=(16, 32, 64, 128, 256, 512, 1024),
-                         train=300, test=150, draws=2, resamples=400),
-              full=dict(n=4, d=2, widths=(4, 16, 64, 128),
-                        T=(16, 32, 64, 128, 256, 512, 1024, 2048),
-                        train=600, test=300, draws=3, resamples=1000),
+SIZES = Sizes(quick=dict(n=4, d=2, widths=(4, 16, 64), T=(16, 32, 64, 128, 256, 512),
+                         train=300, test=150, draws=2, networks=2, resamples=400,
+                         first_order_sets=4000),
+              full=dict(n=4, d=2, widths=(4, 16, 64, 128), T=(16, 32, 64, 128, 256, 512, 1024),
+                        train=600, test=300, draws=3, networks=3, resamples=1000,
+                        first_order_sets=6000),
               toy=dict(n=3, d=2, widths=(2, 4), T=(8, 16, 32), train=24, test=12, draws=1,
-                       resamples=50))
+                       networks=2, resamples=50, first_order_sets=100))
 #: target families; the last is the control outside the class
-FAMILIES = ("deep_sets", "attention", "control")
-EQUIVARIANT = FAMILIES[:2]
+FAMILIES = ("deep_sets", "attention", "moments", "control")
+EQUIVARIANT = FAMILIES[:3]
+#: families with a part no function of (x_i, mean_j x_j) explains
+HIGHER_ORDER = ("attention", "moments")
+FIRST_ORDER_FEATURES = 1200  # random tanh features of the NumPy first-order model
 TARGET_HIDDEN = 8  # hidden units of the targets' tanh MLPs
 LAMBDAS = np.logspace(-4, 4, 17)  # ridge penalties searched by generalised cross-validation
 FIXED_LAMBDA = 1.0  # the sensitivity's fixed penalty
@@ -70,6 +86,10 @@ def draw_target(family: str, d: int, rng) -> dict:
                     K=g(d, d, scale=2.0 / np.sqrt(d)), V=g(d, d, scale=1.0 / np.sqrt(d)),
                     P=g(h, d, scale=1.5 / np.sqrt(d)), c=g(h, scale=0.5),
                     U=g(d, h, scale=1.5 / np.sqrt(h)), e=g(d, scale=0.3))
+    if family == "moments":
+        return dict(family=family, G=g(h, d, scale=2.0 / np.sqrt(d)), g=g(h, scale=0.5),
+                    A=g(h, d, scale=1.5 / np.sqrt(d)), B=g(h, h, scale=1.5 / np.sqrt(h)),
+                    c=g(h, scale=0.5), U=g(d, h, scale=1.5 / np.sqrt(h)), e=g(d, scale=0.3))
     if family == "control":
         return dict(family=family, G=g(d, d, scale=1.5 / np.sqrt(d)),
                     H=g(d, d, scale=0.5 / np.sqrt(d)), c=g(d, scale=0.3))
@@ -83,6 +103,10 @@ def target_values(target: dict, X) -> np.ndarray:
     t = target
     if t["family"] == "deep_sets":
         hidden = np.tanh(X @ t["A"].T + X.mean(-2, keepdims=True) @ t["B"].T + t["c"])
+        return np.tanh(hidden @ t["U"].T + t["e"])
+    if t["family"] == "moments":
+        moment = np.tanh(X @ t["G"].T + t["g"]).mean(-2, keepdims=True)
+        hidden = np.tanh(X @ t["A"].T + moment @ t["B"].T + t["c"])
         return np.tanh(hidden @ t["U"].T + t["e"])
     if t["family"] == "attention":
         scores = (X @ t["Q"].T) @ (X @ t["K"].T).swapaxes(-1, -2)
@@ -107,6 +131,28 @@ def equivariant_projection(function, X) -> np.ndarray:
             out = np.zeros_like(value)
         out[..., p, :] += value  # f(PX)_k belongs to original token p[k]
     return out / len(perms)
+
+
+def first_order_fit(targets: dict, X, *, rng, sets: int,
+                    features: int = FIRST_ORDER_FEATURES) -> dict:
+    """The best function of (x_i, mean_j x_j) for each target in ``targets`` (name -> target),
+    estimated in NumPy: ridge (GCV) on ``features`` random tanh features of (x_i, mean_j x_j),
+    fitted on ``sets`` noiseless random sets X ~ U[-1, 1]. Returns {name: its values at the sets
+    ``X`` (sets, n, d)}. Targets that are functions of (x_i, mean_j x_j) (deep_sets) measure how
+    far the estimate is from exact."""
+    X = np.asarray(X, dtype=float)
+    n, d = X.shape[-2:]
+    weights, bias = rng.normal(0, 1.5, (features, 2 * d)), rng.uniform(-2, 2, features)
+
+    def expand(sets_):
+        pooled = np.broadcast_to(sets_.mean(-2, keepdims=True), sets_.shape)
+        return np.tanh(np.concatenate([sets_, pooled], -1) @ weights.T + bias).reshape(-1,
+                                                                                     features)
+
+    sample = rng.uniform(-1, 1, (sets, n, d))
+    fitted = ridge_many(expand(sample), [target_values(t, sample).reshape(-1, d)
+                                         for t in targets.values()], expand(X))
+    return {name: values.reshape(X.shape) for name, (values, _) in zip(targets, fitted)}
 
 
 # -- read-out --------------------------------------------------------------------------------
@@ -227,50 +273,113 @@ def universal_fits(errors: pd.DataFrame, floor: pd.DataFrame, position: pd.DataF
             "T_at_width": int(T_at_width)}
 
 
-def universal_rule(width_slope_cis, T_slope_cis, control_ok, control_caught,
-                   slope_below: float = 0.0, equivariant: bool = True) -> str:
+def residual_fits(features: dict, residuals: dict, train: int, first_layer: int, *, seed: int,
+                  resamples: int) -> dict:
+    """How much of each target's higher-order residual (target minus its first-order fit,
+    :func:`first_order_fit`) the network's read-out predicts on held-out sets.
+
+    ``features``: {width: (sets, n, features)} at one T; ``residuals``: {target: (sets, n, d)};
+    the first ``train`` sets train a ridge read-out (GCV), the rest test it. The first
+    ``first_layer`` columns of the widest features (inputs, first mean-pool, first LIF layer:
+    functions of x_i and mean_j x_j plus noise) are fitted too, as the check that the
+    first-order fit is the best such function (they should predict nothing). Returns
+    {target: {"network": {width: [NRMSE, [low, high]]}, "first_layer": [NRMSE, [low, high]]}}
+    with NRMSE = sqrt(sum sse / sum sst) of the residual on the test sets (1 = nothing
+    predicted) and bootstrap CIs over test sets."""
+    widest = max(features)
+    models = {**{w: features[w] for w in sorted(features)},
+              "first_layer": features[widest][..., :first_layer]}
+    any_residual = next(iter(residuals.values()))
+    n, d = any_residual.shape[1:]
+    test = len(any_residual) - train
+    rng = np.random.default_rng(seed)
+    index = np.vstack([np.arange(test), rng.integers(0, test, (resamples, test))])
+    names = list(residuals)
+    out = {name: {"network": {}} for name in names}
+    for key, F in models.items():
+        fitted = ridge_many(F[:train].reshape(train * n, -1),
+                            [residuals[k][:train].reshape(train * n, d) for k in names],
+                            F[train:].reshape(test * n, -1))
+        for name, (predicted, _) in zip(names, fitted):
+            r = residuals[name][train:]
+            sse = ((predicted.reshape(test, n, d) - r) ** 2).sum(axis=(1, 2))
+            sst = ((r - r.mean(axis=(0, 1))) ** 2).sum(axis=(1, 2))
+            nrmse = np.sqrt(sse[index].sum(-1) / sst[index].sum(-1))
+            entry = [float(nrmse[0]), _ci(nrmse[1:])]
+            if key == "first_layer":
+                out[name]["first_layer"] = entry
+            else:
+                out[name]["network"][int(key)] = entry
+    return out
+
+
+def universal_rule(width_slope_cis, T_slope_cis, residual_cis, first_layer_cis, control_ok,
+                   control_caught, slope_below: float = 0.0, equivariant: bool = True) -> str:
     """refuted if some equivariant target's error does not fall with width or with T (a slope
-    CI not below ``slope_below``); otherwise not-testable if the circuit is not equivariant, a
-    control fits below its equivariant floor (``control_ok`` false) or the position-aware
-    read-out does not get below it (``control_caught`` false: the control cannot discriminate);
-    partial otherwise. Never supported."""
+    CI not below ``slope_below``) or the network predicts none of some higher-order residual
+    (its NRMSE CI in ``residual_cis`` not below 1: no better than the best function of x_i and
+    mean_j x_j); otherwise not-testable if the circuit is not equivariant, the first layer
+    alone predicts part of a residual (``first_layer_cis`` below 1: the first-order fit is not
+    the best first-order function, so the residual test is void), a control fits below its
+    equivariant floor (``control_ok`` false) or the position-aware read-out does not get below
+    it (``control_caught`` false: the control cannot discriminate); partial otherwise. Never
+    supported."""
     if not all(ci[1] < slope_below for ci in list(width_slope_cis) + list(T_slope_cis)):
         return "refuted"
-    if not equivariant or not all(control_ok) or not all(control_caught):
+    if not all(ci[1] < 1.0 for ci in residual_cis):
+        return "refuted"
+    if (not equivariant or any(ci[1] < 1.0 for ci in first_layer_cis) or not all(control_ok)
+            or not all(control_caught)):
         return "not-testable"
     return "partial"
 
 
-def universal_verdict(fits: dict, slope_below: float = 0.0, control_every_width: bool = False,
+def universal_verdict(fits: list, residuals: list, slope_below: float = 0.0,
+                      control_every_width: bool = False, residual_width=None,
                       equivariant: bool = True) -> str:
-    """The rule on :func:`universal_fits`: controls judged at the largest width and T (or at
-    every width, largest T): the equivariant network's error / floor CI must reach 1 (not
-    significantly below the floor) and the position-aware read-out's must lie below 1."""
-    targets = fits["targets"].values()
-    plain = [t for t in targets if t["family"] in EQUIVARIANT]
-    controls = [t for t in targets if t["family"] not in EQUIVARIANT]
-    ok, caught = [], []
-    for c in controls:
-        ratios = c["ratio_to_floor_ci"]
-        picked = ratios[1:] if control_every_width else [ratios[-1]]
-        ok.append(all(r[-1][1] >= 1.0 for r in picked))
-        caught.append("position_ratio_to_floor_ci" in c and
-                      c["position_ratio_to_floor_ci"][1] < 1.0)
-    return universal_rule([t["width_slope_ci"] for t in plain], [t["T_slope_ci"] for t in plain],
-                          ok, caught, slope_below, equivariant)
+    """The rule over every network draw: ``fits`` and ``residuals`` are lists (one entry per
+    draw) of :func:`universal_fits` and :func:`residual_fits`. Controls are judged at the
+    largest width and T (or at every width, largest T): the equivariant network's error /
+    floor CI must reach 1 and the position-aware read-out's must lie below 1. Residuals are
+    judged at ``residual_width`` (default: the largest)."""
+    widths, times, residual_cis, first_layer_cis, ok, caught = [], [], [], [], [], []
+    for draw, residual in zip(fits, residuals):
+        for t in draw["targets"].values():
+            if t["family"] in EQUIVARIANT:
+                widths.append(t["width_slope_ci"])
+                times.append(t["T_slope_ci"])
+                continue
+            picked = t["ratio_to_floor_ci"][1:] if control_every_width else \
+                [t["ratio_to_floor_ci"][-1]]
+            ok.append(all(r[-1][1] >= 1.0 for r in picked))
+            caught.append("position_ratio_to_floor_ci" in t and
+                          t["position_ratio_to_floor_ci"][1] < 1.0)
+        for entry in residual.values():
+            at = max(entry["network"]) if residual_width is None else residual_width
+            residual_cis.append(entry["network"][at][1])
+            first_layer_cis.append(entry["first_layer"][1])
+    return universal_rule(widths, times, residual_cis, first_layer_cis, ok, caught, slope_below,
+                          equivariant)
 
 
-def universal_sensitivity(errors, floor, position, *, seed: int, resamples: int,
-                          equivariant: bool = True) -> list[dict]:
-    """The verdict under other protocol choices (each recomputes the bootstrap)."""
+def universal_sensitivity(errors, floor, position, residuals: list, *, seed: int,
+                          resamples: int, equivariant: bool = True) -> list[dict]:
+    """The verdict under other protocol choices (each recomputes the bootstrap of every network
+    draw; ``errors`` and ``position`` carry a ``network`` column, ``residuals`` is the list of
+    :func:`residual_fits` per draw)."""
     widths = np.sort(errors.width[errors.width > 0].unique())
     times = np.sort(errors["T"].unique())
+    draws = np.sort(errors.network.unique())
 
-    def verdict(**options):
-        rule = {k: options.pop(k) for k in ("slope_below", "control_every_width")
-                if k in options}
-        fits = universal_fits(errors, floor, position, seed=seed, resamples=resamples, **options)
-        return universal_verdict(fits, equivariant=equivariant, **rule)
+    def verdict(only=None, **options):
+        rule = {k: options.pop(k) for k in ("slope_below", "control_every_width",
+                                             "residual_width") if k in options}
+        picked = draws if only is None else [only]
+        fits = [universal_fits(errors[errors.network == r], floor,
+                               position[position.network == r], seed=seed,
+                               resamples=resamples, **options) for r in picked]
+        return universal_verdict(fits, [residuals[r] for r in picked], equivariant=equivariant,
+                                 **rule)
 
     choices = [(f"every slope CI below {RATE_SLOPE} (a rate, not just a decrease) instead of 0",
                 dict(slope_below=RATE_SLOPE)),
@@ -283,7 +392,10 @@ def universal_sensitivity(errors, floor, position, *, seed: int, resamples: int,
                (f"fixed ridge penalty {FIXED_LAMBDA:g} instead of generalised cross-validation",
                 dict(penalty="fixed")),
                ("control judged at every width (largest T), not only the largest",
-                dict(control_every_width=True))]
+                dict(control_every_width=True)),
+               (f"higher-order residual judged at the second-largest width ({widths[-2]} units)",
+                dict(residual_width=int(widths[-2])))]
+    choices += [(f"network draw {r + 1} alone (of {len(draws)})", dict(only=r)) for r in draws]
     return [{"choice": choice, "verdict": verdict(**options)} for choice, options in choices]
 
 
@@ -298,35 +410,49 @@ PROTOCOL = (
     f"f: [-1,1]^(n x d) -> R^(n x d), n = {SIZES.text('n')}, d = {SIZES.text('d')}, fixed "
     f"random weights, {SIZES.text('draws')} draws of each family: deep_sets, y_i = tanh(U "
     "tanh(A x_i + B mean_j x_j + c) + e); attention, z_i = x_i + sum_j softmax_j((Q x_i).(K x_j)) "
-    f"V x_j then y_i = tanh(U tanh(P z_i + c) + e) ({TARGET_HIDDEN} hidden units). Control "
-    f"outside the class ({SIZES.text('draws')} draws): y_i = tanh(G x_(i+1 mod n) + H x_i + c); "
-    "its floor is the NRMSE of its group average over all n! token permutations (the best "
-    "equivariant approximation, NumPy). Approximator: a spiking network simulated in Brian2: "
+    "V x_j then y_i = tanh(U tanh(P z_i + c) + e); moments, y_i = tanh(U tanh(A x_i + B mean_j "
+    f"tanh(G x_j + g) + c) + e) ({TARGET_HIDDEN} hidden units). Control outside the class: "
+    "y_i = tanh(G x_(i+1 mod n) + H x_i + c); its floor is the NRMSE of its group average over "
+    "all n! token permutations (the best equivariant approximation, NumPy). First-order floor: "
+    "the best function of (x_i, mean_j x_j) of each target, estimated in NumPy (ridge on "
+    f"{FIRST_ORDER_FEATURES} random tanh features of (x_i, mean_j x_j), fitted on "
+    f"{SIZES.text('first_order_sets')} noiseless random sets); the attention and moments "
+    "targets minus it are their higher-order residuals, which no network that mixes tokens "
+    "only through mean_j x_j can predict. Approximator: a spiking network simulated in Brian2: "
     "one Bernoulli source per x_ic (p = (x+1)/2 per 1 ms step); a uniform-attention layer "
-    "(counters, weight 1/n from every token: mean pooling by synaptic integration, scores all "
-    "equal, not score-dependent attention); a token-wise layer of W discrete LIF units (tau 2 "
-    "steps, threshold 1, soft reset, random weights and bias currents); a second uniform-"
-    "attention layer over those units; a second token-wise LIF layer (random fan-in 16); every "
+    "(counters, weight 1/n from every token: mean pooling by synaptic integration); a "
+    "token-wise layer of W discrete LIF units (tau 2 steps, threshold 1, soft reset, random "
+    "weights and bias currents); over those units a second uniform-attention layer and a "
+    "spike-driven self-attention layer (SDSA of the Spike-driven Transformer: Q AND SN(sum_j K "
+    "AND V), Q, K, V hidden units, so token j's weight in token i's output is Q_i K_j: "
+    "score-dependent); a second token-wise LIF layer (random fan-in 16 from each); every "
     "weight shared by all tokens, so the network is equivariant by construction (checked: "
     "replayed input spikes and their token permutation, every population's counts compared). "
     f"Width W = distinct hidden units per token per layer, {SIZES.text('widths', _ranges)} "
-    "(independent sub-networks on the same input spikes), W = 0 is the linear baseline. Read-"
-    f"out: ridge (penalty by generalised cross-validation over {LAMBDAS[0]:g}..{LAMBDAS[-1]:g}) "
-    "on every population's "
-    "counts / T of the token (inputs and first mixing layer are the residual path), weights "
-    f"shared by tokens, trained on {SIZES.text('train')} random sets X ~ U[-1,1], tested on "
-    f"{SIZES.text('test')} held-out sets, at T = {SIZES.text('T', _ranges)} steps (nested "
-    "checkpoints of one run). Error: NRMSE = RMSE / std of the target on the test sets; 95% "
-    f"CIs from {SIZES.text('resamples')} bootstrap resamples of test sets (paired across "
-    "widths, T and targets). Slopes: OLS of log NRMSE on log W at the largest T and on log T "
-    "at the largest W. Control: NRMSE / floor at the largest W and T, and the same spikes "
-    "through a position-aware (non-shared, non-equivariant) ridge read-out. Rule (before the "
-    "run): refuted if for some equivariant target draw the width slope CI or the T slope CI "
-    "does not lie below 0; otherwise not-testable if the circuit is not exactly equivariant, "
-    "or a control's NRMSE / floor CI lies below 1 (an equivariant network cannot beat its "
-    "floor) or the position-aware read-out's CI does not lie below 1 (the control could not "
-    "tell); partial otherwise. The rule cannot reach supported: finite widths and T can refute "
-    "universality, not prove it."
+    f"(independent sub-networks on the same input spikes), W = 0 is the linear baseline; "
+    f"{SIZES.text('networks')} independent draws of all random network weights. Read-out: "
+    f"ridge (penalty by generalised cross-validation over {LAMBDAS[0]:g}..{LAMBDAS[-1]:g}) on "
+    "every population's counts / T of the token (inputs and first mixing layer are the "
+    f"residual path), weights shared by tokens, trained on {SIZES.text('train')} random sets "
+    f"X ~ U[-1,1], tested on {SIZES.text('test')} held-out sets, at T = "
+    f"{SIZES.text('T', _ranges)} steps (nested checkpoints of one run). Error: NRMSE = RMSE / "
+    "std of the target on the test sets; 95% CIs from "
+    f"{SIZES.text('resamples')} bootstrap resamples of test sets (paired across widths, T and "
+    "targets), per network draw. Slopes: OLS of log NRMSE on log W at the largest T and on "
+    "log T at the largest W. Higher-order test: the read-out (largest W and T) fitted to the "
+    "residual; NRMSE of the residual (1 = nothing predicted); the first layer alone (inputs, "
+    "first mean-pool, first LIF layer) is fitted too and must predict nothing, or the "
+    "first-order floor is not the best first-order function. Control: NRMSE / floor at the "
+    "largest W and T, and the same spikes through a position-aware (non-shared, "
+    "non-equivariant) ridge read-out. Rule (before the run; the higher-order test added "
+    "after a referee found that the slopes alone fall for any random-feature model): refuted "
+    "if for some network draw and equivariant target the width slope CI or the T slope CI "
+    "does not lie below 0, or the residual NRMSE CI of some higher-order target does not lie "
+    "below 1; otherwise not-testable if the circuit is not exactly equivariant, the first "
+    "layer alone predicts part of a residual (CI below 1), a control's NRMSE / floor CI lies "
+    "below 1 (an equivariant network cannot beat its floor) or the position-aware read-out's "
+    "CI does not lie below 1 (the control could not tell); partial otherwise. The rule cannot "
+    "reach supported: finite widths and T can refute universality, not prove it."
 )
 
 
@@ -334,7 +460,7 @@ def _equivariance_check(context, size) -> dict:
     """Replay Bernoulli input spikes and their token permutation through the same network;
     count mismatches of every population's counts against the permuted counts."""
     n, d = size["n"], size["d"]
-    network = set_network(n, d, size["widths"], rng=context.rng("network"), source="replay")
+    network = set_network(n, d, size["widths"], rng=context.rng("network 1"), source="replay")
     rng = context.rng("equivariance")
     sets, steps = 3, 32
     X = rng.uniform(-1, 1, (sets, n, d))
@@ -344,34 +470,18 @@ def _equivariance_check(context, size) -> dict:
     record = context.simulate(network.circuit, network_inputs(network, spikes=np.concatenate(
         [spikes, permuted], axis=1)), steps * STEP, trials=2 * sets,
         seed=context.seed_for("equivariance run"), dt=STEP)
-    mismatches, compared = 0, 0
-    for name, counts in record.counts.items():
-        c = counts[-1].reshape(2 * sets, n, -1)
-        expected = np.stack([c[s][perms[s]] for s in range(sets)])
-        mismatches += int((c[sets:] != expected).sum())
-        compared += int(expected.size)
+    mismatches, compared = equivariance_mismatches(network, record.counts, perms)
     return {"mismatches": mismatches, "counts_compared": compared}
 
 
-def measure(context) -> ClaimResult:
-    size = context.sizes(SIZES)
-    n, d, widths, T = size["n"], size["d"], tuple(size["widths"]), np.asarray(size["T"])
-    network = set_network(n, d, widths, rng=context.rng("network"))
-    sets_rng = context.rng("sets")
-    train, test = size["train"], size["test"]
-    X = sets_rng.uniform(-1, 1, (train + test, n, d))
-    target_rng = context.rng("targets")
-    targets = {f"{family}_{k + 1}": draw_target(family, d, target_rng)
-               for family in FAMILIES for k in range(size["draws"])}
-    Y = {name: target_values(t, X) for name, t in targets.items()}
-    record = context.simulate(network.circuit, network_inputs(network, X), T[-1] * STEP,
-                              trials=train + test, seed=context.seed_for("run"), dt=STEP,
-                              checkpoints=T * STEP)
-    test_Y = {name: y[train:] for name, y in Y.items()}
-    sst = {name: ((y - y.mean(axis=(0, 1))) ** 2).sum(axis=(1, 2)) for name, y in test_Y.items()}
+def _readout_errors(network, counts, Y: dict, families: dict, T, train: int) -> tuple:
+    """Held-out squared errors per (target, penalty, width, T, test set) of a shared ridge
+    read-out (width 0: inputs and first mean-pool only), and the penalties GCV chose."""
+    widths, n, d = network.widths, network.n, network.d
+    test = len(next(iter(Y.values()))) - train
     rows, chosen = [], []
     for width in (0,) + widths:
-        full = readout_features(network, record.counts, max(widths) if width == 0 else width, T)
+        full = readout_features(network, counts, max(widths) if width == 0 else width, T)
         features = full[..., :2 * d] if width == 0 else full
         for k, steps in enumerate(T):
             F = features[k]
@@ -380,128 +490,167 @@ def measure(context) -> ClaimResult:
                 fitted = ridge_many(F_train, [y[:train].reshape(train * n, d)
                                               for y in Y.values()], F_test, lambdas)
                 for name, (predicted, lam) in zip(Y, fitted):
-                    err = ((predicted.reshape(test, n, d) - test_Y[name]) ** 2).sum(axis=(1, 2))
-                    rows += [dict(target=name, family=targets[name]["family"], penalty=penalty,
+                    y = Y[name][train:]
+                    err = ((predicted.reshape(test, n, d) - y) ** 2).sum(axis=(1, 2))
+                    sst = ((y - y.mean(axis=(0, 1))) ** 2).sum(axis=(1, 2))
+                    rows += [dict(target=name, family=families[name], penalty=penalty,
                                   width=width, T=int(steps), set=s, sse=float(err[s]),
-                                  sst=float(sst[name][s])) for s in range(test)]
+                                  sst=float(sst[s])) for s in range(test)]
                     if penalty == "gcv":
                         chosen.append(lam)
-    errors = pd.DataFrame(rows)
-    floor_rows, position_rows = [], []
-    widest = readout_features(network, record.counts, max(widths), T)[-1]
-    flat = widest.reshape(train + test, -1)  # every token's features, in position order
+    return rows, chosen
+
+
+def _nrmse(predicted, y) -> float:
+    return float(np.sqrt(((predicted - y) ** 2).sum() / ((y - y.mean(axis=(0, 1))) ** 2).sum()))
+
+
+def measure(context) -> ClaimResult:
+    size = context.sizes(SIZES)
+    n, d, widths, T = size["n"], size["d"], tuple(size["widths"]), np.asarray(size["T"])
+    train, test = size["train"], size["test"]
+    X = context.rng("sets").uniform(-1, 1, (train + test, n, d))
+    target_rng = context.rng("targets")
+    targets = {f"{family}_{k + 1}": draw_target(family, d, target_rng)
+               for family in FAMILIES for k in range(size["draws"])}
+    families = {name: t["family"] for name, t in targets.items()}
+    Y = {name: target_values(t, X) for name, t in targets.items()}
+    first_order = first_order_fit({k: t for k, t in targets.items() if families[k] in EQUIVARIANT},
+                                  X, rng=context.rng("first order"),
+                                  sets=size["first_order_sets"])
+    residuals = {k: Y[k] - first_order[k] for k in targets if families[k] in HIGHER_ORDER}
+    floor_rows = []
     for name, t in targets.items():
-        if t["family"] in EQUIVARIANT:
-            continue
-        projected = equivariant_projection(lambda x: target_values(t, x), X[train:])
-        err = ((projected - test_Y[name]) ** 2).sum(axis=(1, 2))
-        floor_rows += [dict(target=name, set=s, sse=float(err[s]), sst=float(sst[name][s]))
-                       for s in range(test)]
-        predicted = np.stack([ridge_fit(flat[:train], Y[name][:train, i], flat[train:])[0]
-                              for i in range(n)], axis=1)
-        err = ((predicted - test_Y[name]) ** 2).sum(axis=(1, 2))
-        position_rows += [dict(target=name, set=s, sse=float(err[s])) for s in range(test)]
-    floor, position = pd.DataFrame(floor_rows), pd.DataFrame(position_rows)
+        if families[name] not in EQUIVARIANT:
+            projected = equivariant_projection(lambda x: target_values(t, x), X[train:])
+            y = Y[name][train:]
+            err = ((projected - y) ** 2).sum(axis=(1, 2))
+            sst = ((y - y.mean(axis=(0, 1))) ** 2).sum(axis=(1, 2))
+            floor_rows += [dict(target=name, set=s, sse=float(err[s]), sst=float(sst[s]))
+                           for s in range(test)]
     seed, resamples = context.seed_for("bootstrap"), size["resamples"]
-    fits = universal_fits(errors, floor, position, seed=seed, resamples=resamples)
+    error_rows, position_rows, residual_by_network, chosen = [], [], [], []
+    for draw in range(size["networks"]):
+        network = set_network(n, d, widths, rng=context.rng(f"network {draw + 1}"))
+        record = context.simulate(network.circuit, network_inputs(network, X), T[-1] * STEP,
+                                  trials=train + test, seed=context.seed_for(f"run {draw + 1}"),
+                                  dt=STEP, checkpoints=T * STEP)
+        rows, penalties = _readout_errors(network, record.counts, Y, families, T, train)
+        error_rows += [dict(row, network=draw) for row in rows]
+        chosen += penalties
+        last = {w: readout_features(network, record.counts, w, T)[-1] for w in widths}
+        flat = last[max(widths)].reshape(train + test, -1)  # every token's, in position order
+        for name in targets:
+            if families[name] not in EQUIVARIANT:
+                predicted = np.stack([ridge_fit(flat[:train], Y[name][:train, i],
+                                                flat[train:])[0] for i in range(n)], axis=1)
+                err = ((predicted - Y[name][train:]) ** 2).sum(axis=(1, 2))
+                position_rows += [dict(target=name, network=draw, set=s, sse=float(err[s]))
+                                  for s in range(test)]
+        residual_by_network.append(residual_fits(
+            last, residuals, train, network.first_layer_columns(max(widths)),
+            seed=seed, resamples=resamples))
+    errors, floor, position = (pd.DataFrame(error_rows), pd.DataFrame(floor_rows),
+                               pd.DataFrame(position_rows))
+    fits = [universal_fits(errors[errors.network == r], floor, position[position.network == r],
+                           seed=seed, resamples=resamples) for r in range(size["networks"])]
     check = _equivariance_check(context, size)
     equivariant = check["mismatches"] == 0
-    verdict = universal_verdict(fits, equivariant=equivariant)
-    ablation = depth_ablation(widest, 2 * d + max(widths),
-                              {k: y for k, y in Y.items() if targets[k]["family"] in EQUIVARIANT},
-                              train, seed=seed, resamples=resamples)
-    plain = {k: v for k, v in fits["targets"].items() if v["family"] in EQUIVARIANT}
-    controls = {k: v for k, v in fits["targets"].items() if v["family"] not in EQUIVARIANT}
-    worst = max(plain.values(), key=lambda v: v["width_slope_ci"][1])
-    mean = fits["mean_equivariant"]
+    verdict = universal_verdict(fits, residual_by_network, equivariant=equivariant)
+    slopes = [(v, r) for r, f in enumerate(fits) for v in f["targets"].values()
+              if v["family"] in EQUIVARIANT]
+    worst = max((v for v, _ in slopes), key=lambda v: v["width_slope_ci"][1])
+    rounded = lambda ci: [round(x, 4) for x in ci]  # noqa: E731
+    mean = fits[0]["mean_equivariant"]
     details = {
         "target_class": "random continuous permutation-equivariant maps on sets X in "
                         f"[-1,1]^({n}x{d}) with fixed random weights: deep_sets (tanh MLP of "
-                        "x_i and mean_j x_j) and attention (a random softmax-attention layer "
-                        "with residual, then a tanh MLP); none is what the network computes",
+                        "x_i and mean_j x_j), attention (a random softmax-attention layer with "
+                        "residual, then a tanh MLP) and moments (tanh MLP of x_i and mean_j "
+                        "tanh(G x_j + g)); none is what the network computes",
         "control": "y_i = tanh(G x_(i+1 mod n) + H x_i + c), not equivariant; floor = NRMSE "
                    "of its exact average over all token permutations (best equivariant "
                    "approximation, NumPy)",
-        "network": "Bernoulli inputs -> uniform-attention counters (mean pooling, equal "
-                   "scores) -> token-wise LIF layer -> uniform-attention counters -> token-"
-                   "wise LIF layer; linear read-out of all counts (residual path included)",
-        "attention_is": "mean pooling (all scores equal), computed by synapses; no "
-                        "score-dependent attention is built",
+        "network": "Bernoulli inputs -> mean-pool counters -> token-wise LIF layer -> "
+                   "mean-pool counters and SDSA attention -> token-wise LIF layer; linear "
+                   "read-out of all counts (residual path included)",
+        "attention_is": "mean pooling (equal scores) in both mixing layers, plus spike-driven "
+                        "self-attention (SDSA: Q AND SN(sum_j K AND V), score Q_i K_j per "
+                        "channel) in the second; no softmax attention is built",
         "width_means": "distinct hidden units per token per layer",
+        "network_draws": size["networks"],
         "readout": "ridge on spike counts / T (weights shared by tokens; penalty by GCV), "
                    "trained on train sets, error on held-out sets",
         "train_sets": train, "test_sets": test, "widths": list(widths), "T_steps": T.tolist(),
         "equivariance_check": check,
-        "mean_equivariant_nrmse": {
+        "higher_order_test": {
+            name: {"share_first_order_misses": round(_nrmse(first_order[name][train:],
+                                                            Y[name][train:]), 4),
+                   "residual_nrmse_by_network": [
+                       {int(w): [round(v[0], 4), rounded(v[1])]
+                        for w, v in per[name]["network"].items()}
+                       for per in residual_by_network],
+                   "first_layer_alone": [[round(per[name]["first_layer"][0], 4),
+                                          rounded(per[name]["first_layer"][1])]
+                                         for per in residual_by_network]}
+            for name in residuals},
+        "first_order_fit_error_where_exact_is_0": {
+            name: round(_nrmse(first_order[name][train:], Y[name][train:]), 4)
+            for name in targets if families[name] == "deep_sets"},
+        "mean_equivariant_nrmse_network_1": {
             "by_width_at_largest_T": {int(w): [round(mean["nrmse"][i][-1], 4),
-                                               [round(x, 4) for x in mean["nrmse_ci"][i][-1]]]
+                                               rounded(mean["nrmse_ci"][i][-1])]
                                       for i, w in enumerate(mean["widths"])},
             "by_T_at_largest_width": {int(t): [round(mean["nrmse"][-1][j], 4),
-                                               [round(x, 4) for x in mean["nrmse_ci"][-1][j]]]
+                                               rounded(mean["nrmse_ci"][-1][j])]
                                       for j, t in enumerate(mean["T"])}},
-        "slopes": {k: {"width": [round(v["width_slope"], 3),
-                                 [round(x, 3) for x in v["width_slope_ci"]]],
-                       "T": [round(v["T_slope"], 3), [round(x, 3) for x in v["T_slope_ci"]]],
-                       "nrmse_largest": round(v["nrmse"][-1][-1], 4)}
-                   for k, v in fits["targets"].items()},
-        "controls": {k: {"nrmse": round(v["nrmse"][-1][-1], 4),
-                         "floor": round(v["floor"], 4),
-                         "ratio_to_floor": [round(v["ratio_to_floor"][-1][-1], 3),
-                                            [round(x, 3) for x in v["ratio_to_floor_ci"][-1][-1]]],
-                         "position_aware_ratio_to_floor": [
-                             round(v.get("position_ratio_to_floor", np.nan), 3),
-                             [round(x, 3) for x in v.get("position_ratio_to_floor_ci",
-                                                         [np.nan, np.nan])]]}
-                     for k, v in controls.items()},
+        "slopes": {f"{k} / network {r + 1}": {
+            "width": [round(v["width_slope"], 3), rounded(v["width_slope_ci"])],
+            "T": [round(v["T_slope"], 3), rounded(v["T_slope_ci"])],
+            "nrmse_largest": round(v["nrmse"][-1][-1], 4)}
+            for r, f in enumerate(fits) for k, v in f["targets"].items()},
+        "controls": {f"{k} / network {r + 1}": {
+            "nrmse": round(v["nrmse"][-1][-1], 4), "floor": round(v["floor"], 4),
+            "ratio_to_floor": [round(v["ratio_to_floor"][-1][-1], 3),
+                               rounded(v["ratio_to_floor_ci"][-1][-1])],
+            "position_aware_ratio_to_floor": [round(v.get("position_ratio_to_floor", np.nan), 3),
+                                              rounded(v.get("position_ratio_to_floor_ci",
+                                                            [np.nan, np.nan]))]}
+            for r, f in enumerate(fits) for k, v in f["targets"].items()
+            if v["family"] not in EQUIVARIANT},
         "ridge_penalties_chosen": [float(np.min(chosen)), float(np.max(chosen))],
-        "depth_ablation_full_over_first_layer": ablation,
         "ridge_fits_at_grid_edge": f"{int(np.isin(chosen, LAMBDAS[[0, -1]]).sum())} of "
                                    f"{len(chosen)}",
-        "shown": "a spiking network (Bernoulli-coded inputs, two mean-pooling attention layers "
-                 "and two LIF layers, only a linear read-out trained) approximates random "
-                 "equivariant targets it was not built to compute; the held-out error falls "
-                 "with width (distinct units) and with T; a non-equivariant control stays at "
-                 "its equivariant floor although the same spikes fit it below the floor "
-                 "through a position-aware read-out",
+        "shown": "a spiking network (Bernoulli-coded inputs, mean-pooling and SDSA attention "
+                 "layers and two LIF layers, only a linear read-out trained) approximates "
+                 "random equivariant targets it was not built to compute; the held-out error "
+                 "falls with width (distinct units) and with T for every network draw; it "
+                 "predicts part of what no function of x_i and mean_j x_j can (the "
+                 "higher-order residual), which its first layer alone cannot; a "
+                 "non-equivariant control stays at its equivariant floor although the same "
+                 "spikes fit it below the floor through a position-aware read-out",
         "not_shown": "universality itself (error -> 0 for every continuous equivariant "
-                     "function); score-dependent (softmax) spiking attention as the mixing "
-                     "layer; trained hidden weights; rates or sizes needed for a given error",
+                     "function); softmax spiking attention as the mixing layer; trained hidden "
+                     "weights; rates or sizes needed for a given error",
     }
-    sensitivity = universal_sensitivity(errors, floor, position, seed=seed,
+    sensitivity = universal_sensitivity(errors, floor, position, residual_by_network, seed=seed,
                                         resamples=resamples, equivariant=equivariant)
-    sensitivity.append({"choice": "depth must help: the full network's NRMSE / its first layer "
-                                  "alone's (inputs, first mean-pool, first LIF layer) CI below 1 "
-                                  "on every equivariant target",
-                        "verdict": verdict if all(v[1][1] < 1 for v in ablation.values())
-                        else "refuted"})
-    tables = {"summary": _summary_table(fits)}  # per-set errors stay in memory (MBs as CSV)
+    tables = {"summary": pd.concat([_summary_table(f).assign(network=r + 1)
+                                    for r, f in enumerate(fits)], ignore_index=True),
+              "residual": _residual_table(residual_by_network)}
     return ClaimResult(verdict, worst["width_slope"], worst["width_slope_ci"], details, tables,
                        sensitivity)
 
 
-def depth_ablation(features, first_layer: int, Y: dict, train: int, *, seed: int,
-                   resamples: int) -> dict:
-    """Does depth help? Per target in ``Y`` (sets, n, d), the held-out NRMSE of a read-out of
-    all ``features`` (sets, n, features: one checkpoint, e.g. the largest width and T) over that
-    of its first ``first_layer`` columns (inputs, first mean-pool, first LIF layer), with a
-    paired bootstrap CI over test sets: {target: [ratio, [low, high]]}. A ratio CI below 1
-    means the second mixing and LIF layers help."""
-    full, first = features, features[..., :first_layer]
-    n, d = features.shape[1], next(iter(Y.values())).shape[-1]
-    test = len(features) - train
-    rng = np.random.default_rng(seed)
-    index = np.vstack([np.arange(test), rng.integers(0, test, (resamples, test))])
-    out = {}
-    for name, y in Y.items():
-        sse = []
-        for F in (full, first):
-            predicted = ridge_fit(F[:train].reshape(train * n, -1),
-                                  y[:train].reshape(train * n, d),
-                                  F[train:].reshape(test * n, -1))[0]
-            sse.append(((predicted.reshape(test, n, d) - y[train:]) ** 2).sum(axis=(1, 2)))
-        ratio = np.sqrt(sse[0][index].sum(-1) / sse[1][index].sum(-1))
-        out[name] = [round(float(ratio[0]), 3), [round(v, 3) for v in _ci(ratio[1:])]]
-    return out
+def _residual_table(residual_by_network: list) -> pd.DataFrame:
+    """Residual NRMSE with CI per (network draw, target, width); width 0 = first layer alone."""
+    rows = []
+    for r, per in enumerate(residual_by_network):
+        for name, entry in per.items():
+            for width, (value, ci) in [(0, entry["first_layer"]), *entry["network"].items()]:
+                rows.append(dict(network=r + 1, target=name, width=int(width), nrmse=value,
+                                 ci_low=ci[0], ci_high=ci[1]))
+    return pd.DataFrame(rows)
 
 
 def _summary_table(fits: dict) -> pd.DataFrame:
@@ -520,13 +669,17 @@ def _summary_table(fits: dict) -> pd.DataFrame:
 
 
 def plot(tables, directory) -> list[str]:
+    from matplotlib.ticker import NullFormatter
+
     table = tables["summary"]
+    table = table[table.network == 1]
     T_max = table["T"].max()
     hidden = table[table.width > 0]
     w_max = hidden.width.max()
+    colours = {"deep_sets": "C0", "attention": "C1", "moments": "C2", "control": "C3",
+               "mean": "k"}
     with paper_style():
-        fig, (left, right) = figure("double", 2.5, ncols=2)
-        colours = {"deep_sets": "C0", "attention": "C1", "control": "C3", "mean": "k"}
+        fig, (left, middle, right) = figure("double", 2.8, ncols=3)
         for name, rows in hidden.groupby("target", sort=False):
             family = rows.family.iloc[0]
             style = dict(color=colours[family], lw=1.6 if family == "mean" else 0.8,
@@ -537,20 +690,45 @@ def plot(tables, directory) -> list[str]:
             left.fill_between(by_w.width, by_w.ci_low, by_w.ci_high, color=style["color"],
                               alpha=0.15, lw=0)
             by_T = rows[rows.width == w_max].sort_values("T")
-            right.plot(by_T["T"], by_T.nrmse, **style)
-            right.fill_between(by_T["T"], by_T.ci_low, by_T.ci_high, color=style["color"],
-                               alpha=0.15, lw=0)
+            middle.plot(by_T["T"], by_T.nrmse, **style)
+            middle.fill_between(by_T["T"], by_T.ci_low, by_T.ci_high, color=style["color"],
+                                alpha=0.15, lw=0)
             if family == "control":
-                for ax in (left, right):
+                for ax in (left, middle):
                     ax.axhline(rows.floor.iloc[0], color="C3", lw=0.6, ls=":")
         log_log(left, "hidden units per token per layer (width)",
                 f"test NRMSE at T = {T_max} steps")
-        log_log(right, "T (steps)", f"test NRMSE at width {w_max}")
+        log_log(middle, "T (steps)", f"NRMSE (width {w_max})")
         for ax, ticks in ((left, np.sort(hidden.width.unique())),
-                          (right, np.sort(table["T"].unique()))):
+                          (middle, np.sort(table["T"].unique()))):
             ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-        left.legend(fontsize=5, ncols=2)
-        left.set_title("dotted: control's equivariant floor", fontsize=7)
+            levels = np.array([0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0])
+            low, high = ax.get_ylim()
+            shown = levels[(levels >= low) & (levels <= high)]
+            ax.set_yticks(shown, [f"{v:g}" for v in shown])
+        left.legend(fontsize=4.5, ncols=2)
+        left.set_title("network draw 1; dotted: control's equivariant floor", fontsize=7)
+        residual = tables["residual"]
+        for (name, draw), rows in residual.groupby(["target", "network"], sort=False):
+            rows = rows[rows.width > 0].sort_values("width")
+            family = name.rsplit("_", 1)[0]
+            right.errorbar(rows.width, rows.nrmse, [rows.nrmse - rows.ci_low,
+                                                    rows.ci_high - rows.nrmse],
+                           color=colours[family], lw=0.8, marker="o", ms=2.5, capsize=1.5,
+                           label=f"{name} (net {draw})")
+        first = residual[residual.width == 0]
+        right.scatter(np.full(len(first), residual.width.max()), first.nrmse, marker="x",
+                      color="0.4", s=10, label="first layer alone")
+        right.axhline(1.0, color="k", lw=0.6, ls=":")
+        right.set_xscale("log")
+        widths = np.sort(residual.width[residual.width > 0].unique())
+        right.set_xticks(widths, [f"{w:g}" for w in widths])
+        right.xaxis.set_minor_formatter(NullFormatter())
+        right.set_xlabel("width (x: first layer alone)")
+        right.set_ylabel("residual NRMSE")
+        right.set_title(f"higher-order residual (1 = none predicted), T = {T_max}",
+                        fontsize=6)
+        right.legend(fontsize=4)
         return save_figure(fig, directory, "attention_universal")
 
 
