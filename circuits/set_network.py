@@ -18,11 +18,17 @@ binary spike tensor instead, for exact tests). Per token i, every layer is the s
   Transformer; :func:`circuits.mechanisms.sdsa`) over layer 1 with Q = hidden1 unit k, K and V
   = hidden1 units key[k] and value[k] (random): kv[j, k] = K[j, k] AND V[j, k], the channel
   mask[k] = SN(sum_j kv[j, k]) (SpikingJelly LIF, tau 2, V_th 0.5, one per channel, shared by
-  the tokens) and attn[i, k] = Q[i, k] (delayed 2 steps) AND mask[k]. The weight of token j's
-  value in token i's output is Q[i, k] K[j, k]: score-dependent, unlike mean pooling.
+  the tokens) and attn[i, k] = Q[i, k] (delayed 2 steps) AND mask[k]. With these parameters
+  and integer inputs the mask's membrane carries nothing over, so mask[k] = OR_j kv[j, k]: a
+  channel-wide bit that gates Q (as in the Spike-driven Transformer); no value and no
+  dot-product score passes through.
 * ``hidden2_w<W>`` (n x W discrete LIF units): unit k of token i sees ``fan_in`` random units
   each of token i's hidden1 (weights C), mix1 counters (weights E) and attn units (weights S),
   plus a bias b2[k] (port ``bias2_w<W>``).
+
+``mixing`` chooses which second-layer mixing paths exist (``"mean"``: mix1, ``"sdsa"``: kv,
+mask, attn); without one, hidden2 does not see it (ablations; with neither, the network mixes
+tokens only through mix0).
 
 Every weight is shared by all tokens (the same A, B, C, E, b1, b2 for every i), so the circuit
 is permutation-equivariant by construction: permuting the tokens of the input spikes permutes
@@ -50,6 +56,8 @@ __all__ = ["SetNetwork", "set_network", "network_inputs", "readout_features",
 
 #: Input codes: Bernoulli sources of p = (x + 1) / 2, or replay of a given binary spike tensor.
 SOURCES = ("bernoulli", "replay")
+#: Second-layer mixing paths: uniform attention (mean pooling) and SDSA.
+MIXING = ("mean", "sdsa")
 
 
 @dataclass
@@ -61,11 +69,13 @@ class SetNetwork:
     d: int
     widths: tuple
     weights: dict = field(default_factory=dict)  # width -> {"b1", "b2", ...}
+    mixing: tuple = MIXING
 
     def populations_of(self, width: int) -> tuple:
         """The names of the populations a read-out of width ``width`` sees, in feature order."""
-        return ("input", "mix0", f"hidden1_w{width}", f"mix1_w{width}", f"attn_w{width}",
-                f"hidden2_w{width}")
+        paths = {"mean": f"mix1_w{width}", "sdsa": f"attn_w{width}"}
+        return ("input", "mix0", f"hidden1_w{width}",
+                *(paths[m] for m in MIXING if m in self.mixing), f"hidden2_w{width}")
 
     @staticmethod
     def shared(population: str) -> bool:
@@ -74,14 +84,16 @@ class SetNetwork:
         return population.startswith("mask_")
 
     def first_layer_columns(self, width: int) -> int:
-        """How many leading read-out features (inputs, mix0, hidden1) depend on the tokens only
-        through x_i and mean_j x_j."""
+        """How many leading read-out features (inputs, mix0, hidden1) see the other tokens only
+        through mix0, i.e. (Bernoulli noise aside) through mean_j x_j. (The spread of mix0's
+        summed Bernoulli input also depends on sum_j p_j^2, a second moment, which a read-out
+        of counts barely sees.)"""
         return 2 * self.d + width
 
 
 def set_network(n: int, d: int, widths=(4, 16, 64), *, rng, tau: float = 2.0,
                 fan_in: int = 16, weight_scale: float = 3.0, bias_range=(0.5, 1.5),
-                source: str = "bernoulli") -> SetNetwork:
+                source: str = "bernoulli", mixing=MIXING) -> SetNetwork:
     """Build the network for sets of ``n`` tokens with ``d`` channels at every width in
     ``widths``; ``rng`` draws the random weights (N(0, weight_scale^2 / fan-in)) and biases
     (uniform in ``bias_range``, units of the threshold 1). LIF units: discrete, tau ``tau``
@@ -96,6 +108,10 @@ def set_network(n: int, d: int, widths=(4, 16, 64), *, rng, tau: float = 2.0,
     if source not in SOURCES:
         raise ValidationError("source", f"parameter 'source' must be one of {SOURCES}, got "
                                         f"{source!r}")
+    mixing = tuple(mixing)
+    if not set(mixing) <= set(MIXING) or len(set(mixing)) != len(mixing):
+        raise ValidationError("mixing", f"parameter 'mixing' must be distinct entries of "
+                                        f"{MIXING}, got {mixing}")
     circuit = Circuit("set_network")
     model = models.bernoulli_source() if source == "bernoulli" else models.spike_source()
     circuit.add_population("input", model, n * d)
@@ -104,7 +120,7 @@ def set_network(n: int, d: int, widths=(4, 16, 64), *, rng, tau: float = 2.0,
     token, channel, other = np.meshgrid(np.arange(n), np.arange(d), np.arange(n), indexing="ij")
     connect_pairs(circuit, "input", "mix0", tensor_index((n, d), other, channel),
                   tensor_index((n, d), token, channel), 1.0 / n, name="mix0")
-    network = SetNetwork(circuit, n, d, widths)
+    network = SetNetwork(circuit, n, d, widths, mixing=mixing)
     lif = models.discrete_lif(tau=tau, v_th=1.0, reset="soft")
     for width in widths:
         h1, m1, h2 = f"hidden1_w{width}", f"mix1_w{width}", f"hidden2_w{width}"
@@ -113,7 +129,6 @@ def set_network(n: int, d: int, widths=(4, 16, 64), *, rng, tau: float = 2.0,
         B = rng.normal(0, scale1, (width, d))
         b1 = rng.uniform(*bias_range, width)
         circuit.add_population(h1, lif, n * width)
-        circuit.add_population(m1, models.discrete_counter(), n * width)
         circuit.add_population(h2, lif, n * width)
         circuit.add_input(f"bias1_w{width}", h1)
         circuit.add_input(f"bias2_w{width}", h2)
@@ -123,26 +138,33 @@ def set_network(n: int, d: int, widths=(4, 16, 64), *, rng, tau: float = 2.0,
         for source_population, matrix, name in (("input", A, "A"), ("mix0", B, "B")):
             connect_pairs(circuit, source_population, h1, tensor_index((n, d), i, c), post,
                           matrix[k, c], name=f"{name}_w{width}")
-        # uniform attention over layer 1: counter (i, k) gets 1/n from unit k of every token
-        i, k, j = np.meshgrid(np.arange(n), np.arange(width), np.arange(n), indexing="ij")
-        connect_pairs(circuit, h1, m1, tensor_index((n, width), j, k),
-                      tensor_index((n, width), i, k), 1.0 / n, name=f"mix1_w{width}")
-        key, value = _sdsa_over(circuit, h1, n, width, rng)
+        sources = [(h1, "C")]
+        if "mean" in mixing:  # uniform attention: counter (i, k) gets 1/n from unit k of all
+            circuit.add_population(m1, models.discrete_counter(), n * width)
+            i, k, j = np.meshgrid(np.arange(n), np.arange(width), np.arange(n), indexing="ij")
+            connect_pairs(circuit, h1, m1, tensor_index((n, width), j, k),
+                          tensor_index((n, width), i, k), 1.0 / n, name=f"mix1_w{width}")
+            sources.append((m1, "E"))
+        if "sdsa" in mixing:
+            sdsa_units = _sdsa_over(circuit, h1, n, width, rng)
+            sources.append((f"attn_w{width}", "S"))
         # token-wise layer 2: fan_in random units of own hidden1 (C), mix1 (E) and attn (S)
         fan = min(fan_in, width)
-        scale2 = weight_scale / np.sqrt(3 * fan)
+        scale2 = weight_scale / np.sqrt(len(sources) * fan)
         picks = {name: np.stack([rng.choice(width, fan, replace=False) for _ in range(width)])
-                 for name in ("C", "E", "S")}
-        values = {name: rng.normal(0, scale2, (width, fan)) for name in ("C", "E", "S")}
+                 for _, name in sources}
+        values = {name: rng.normal(0, scale2, (width, fan)) for _, name in sources}
         b2 = rng.uniform(*bias_range, width)
         i, k, f = np.meshgrid(np.arange(n), np.arange(width), np.arange(fan), indexing="ij")
-        for source_population, name in ((h1, "C"), (m1, "E"), (f"attn_w{width}", "S")):
+        for source_population, name in sources:
             connect_pairs(circuit, source_population, h2,
                           tensor_index((n, width), i, picks[name][k, f]),
                           tensor_index((n, width), i, k), values[name][k, f],
                           name=f"{name}_w{width}")
-        network.weights[width] = dict(A=A, B=B, b1=b1, key=key, value=value, b2=b2,
-                                      **values, **{f"{k}_from": v for k, v in picks.items()})
+        network.weights[width] = dict(A=A, B=B, b1=b1, b2=b2, **values,
+                                      **{f"{k}_from": v for k, v in picks.items()})
+        if "sdsa" in mixing:
+            network.weights[width].update(zip(("key", "value"), sdsa_units))
     return network
 
 

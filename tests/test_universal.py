@@ -10,7 +10,7 @@ import pytest
 
 from analyses.claims import get_claim
 from analyses.claims.universal import (FAMILIES, draw_target, equivariant_projection,
-                                       first_order_fit, residual_fits, ridge_fit, target_values,
+                                       first_order_projection, others_given_sum, residual_fits, ridge_fit, target_values,
                                        universal_fits, universal_rule, universal_sensitivity,
                                        universal_verdict)
 from circuits.arithmetic import STEP
@@ -145,64 +145,81 @@ def test_set_network_rejects_bad_input():
         network_inputs(network, np.full((1, 3, 2), 2.0))
 
 
-# -- the first-order floor and the higher-order residual -----------------------------------------
+# -- the first-order projection and the higher-order residual -----------------------------------
 
-def _moments_problem(seed):
+def test_others_given_sum_is_the_uniform_law_on_the_slice(seed):
     rng = np.random.default_rng(seed)
-    X = rng.uniform(-1, 1, (400, 4, 2))
-    targets = {"moments_1": draw_target("moments", 2, rng),
-               "deep_sets_1": draw_target("deep_sets", 2, rng)}
-    fitted = first_order_fit(targets, X, rng=rng, sets=1500, features=400)
-    return rng, X, targets, fitted
+    total = np.array([[2.8, -0.3], [0.0, 0.0]])
+    draws = others_given_sum(total, 3, 4000, rng)
+    assert draws.shape == (2, 4000, 3, 2)
+    assert np.allclose(draws.sum(2), total[:, None]) and np.abs(draws).max() <= 1
+    # two others summing to 0: x_1 ~ U[-1, 1] (Kolmogorov-Smirnov against the uniform law)
+    from scipy.stats import kstest
+    pair = others_given_sum(np.zeros((1, 1)), 2, 4000, rng)[0, :, 0, 0]
+    assert kstest(pair, "uniform", args=(-1, 2)).pvalue > 0.001
+    # three others summing to 0: on the slice x_1 has density (2 - |x|) / 3 on [-1, 1], so
+    # P(|x_1| < 1/2) = 7/12; a 99.9 % binomial interval
+    first = others_given_sum(np.zeros((1, 1)), 3, 4000, rng)[0, :, 0, 0]
+    inside = (np.abs(first) < 0.5).mean()
+    assert abs(inside - 7 / 12) < 3.3 * np.sqrt(7 / 12 * 5 / 12 / 4000)
 
 
-def test_first_order_fit_is_exact_for_deep_sets_and_leaves_a_residual_for_moments(seed):
-    _, X, targets, fitted = _moments_problem(seed)
+def test_first_order_projection_is_exact_for_deep_sets_and_leaves_a_residual_otherwise(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (30, 4, 2))
+    targets = {f: draw_target(f, 2, rng) for f in ("deep_sets", "moments", "attention")}
+    projection, error = first_order_projection(targets, X, rng=rng, samples=400)
     y = {k: target_values(t, X) for k, t in targets.items()}
-
-    def nrmse(name):
-        return np.sqrt(((fitted[name] - y[name]) ** 2).sum()
-                       / ((y[name] - y[name].mean((0, 1))) ** 2).sum())
-    assert nrmse("deep_sets_1") < 0.03  # a function of (x_i, mean x): fitted almost exactly
-    assert nrmse("moments_1") > 0.05  # a nonlinear moment: not a function of (x_i, mean x)
+    assert np.allclose(projection["deep_sets"], y["deep_sets"])  # a function of (x_i, mean x)
+    assert np.allclose(error["deep_sets"], 0, atol=1e-12)
+    for name in ("moments", "attention"):
+        residual = y[name] - projection[name]
+        assert residual.std() > 10 * np.sqrt((error[name] ** 2).mean())
 
 
 def test_residual_is_predicted_by_the_moment_and_not_by_first_order_features(seed):
-    """Features of (x_i, mean_j x_j) alone predict none of the residual (NRMSE CI reaches 1:
-    the rule says refuted); adding the target's own nonlinear moment predicts part of it (linearly: the target is
-    nonlinear in it)."""
-    rng, X, targets, fitted = _moments_problem(seed)
-    t = targets["moments_1"]
-    residual = {"moments_1": target_values(t, X) - fitted["moments_1"]}
+    """Features of (x_i, mean_j x_j) alone predict none of the residual (its NRMSE does not
+    fall as such features are added: the rule says refuted); adding more and more of the
+    target's own nonlinear moment units predicts more and more of it (partial)."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (400, 4, 2))
+    t = draw_target("moments", 2, rng)
+    projection, _ = first_order_projection({"moments_1": t}, X, rng=rng, samples=300)
+    residual = {"moments_1": target_values(t, X) - projection["moments_1"]}
     pooled = np.broadcast_to(X.mean(1, keepdims=True), X.shape)
     first = np.concatenate([X, pooled, X ** 2, pooled ** 2, X * pooled], -1)
     moment = np.broadcast_to(np.tanh(X @ t["G"].T + t["g"]).mean(1, keepdims=True),
                              X.shape[:2] + (len(t["g"]),))
-    noisy = first + rng.normal(0, 0.01, first.shape)
-    result = residual_fits({1: noisy, 2: np.concatenate([first, moment], -1)}, residual, 300,
-                           first.shape[-1], seed=seed, resamples=200)["moments_1"]
-    assert result["network"][1][1][1] >= 1.0
-    assert result["network"][2][1][1] < 1.0
-    assert result["first_layer"][1][1] >= 1.0
+    noise = rng.normal(0, 0.01, first.shape[:2] + (12,))
+    shallow = {w: np.concatenate([first, noise[..., :w]], -1) for w in (2, 6, 12)}
+    deep = {w: np.concatenate([first, moment[..., :w]], -1) for w in (2, 4, 8)}
+    results = [residual_fits(features, residual, 300, first.shape[-1], seed=seed,
+                             resamples=200)["moments_1"] for features in (shallow, deep)]
+    assert results[0]["width_slope"][1][1] >= 0 and results[1]["width_slope"][1][1] < 0
+    assert results[1]["network"][8][1][1] < 1.0
+    assert results[0]["first_layer"][1][1] >= 1.0
     falls = [[-0.3, -0.1]]
-    assert universal_rule(falls, falls, [result["network"][1][1]], [result["first_layer"][1]],
-                          [True], [True]) == "refuted"
-    assert universal_rule(falls, falls, [result["network"][2][1]], [result["first_layer"][1]],
-                          [True], [True]) == "partial"
+    verdicts = [universal_rule(falls, falls, [(r["width_slope"][1], 0.0)],
+                               [r["first_layer"][1]], [True], [True]) for r in results]
+    assert verdicts == ["refuted", "partial"]
 
 
 # -- the rule on synthetic tables ---------------------------------------------------------------
 
 def test_rule_reaches_partial_refuted_and_not_testable_only():
     falls, below, at_one = [[-0.3, -0.1]], [[0.7, 0.9]], [[0.98, 1.02]]
+    falling_residual, flat_residual = [([-0.3, -0.1], 0.0)], [([-0.05, 0.02], 0.0)]
 
-    def rule(width=falls, T=falls, residual=below, first=at_one, ok=(True,), caught=(True,),
+    def rule(width=falls, T=falls, residual=falling_residual, first=at_one, ok=(True,),
+             caught=(True,),
              **options):
         return universal_rule(width, T, residual, first, list(ok), list(caught), **options)
     assert rule() == "partial"
     assert rule(width=[[-0.3, 0.05]]) == "refuted"
     assert rule(T=[[0.0, 0.2]]) == "refuted"
-    assert rule(residual=at_one) == "refuted"  # nothing beyond a function of x_i, mean x
+    assert rule(residual=flat_residual) == "refuted"  # no more predicted with more units
+    assert rule(residual=[(at_one[0], 1.0)]) == "refuted"  # the level criterion
+    assert rule(residual=[(below[0], 1.0)]) == "partial"
     assert rule(first=below) == "not-testable"  # the first-order floor is not the best one
     assert rule(ok=(False,)) == "not-testable"
     assert rule(caught=(False,)) == "not-testable"
@@ -247,10 +264,10 @@ def _tables(width_slope=-0.3, T_slope=-0.3, control_ratio=1.02, position_ratio=0
     return pd.DataFrame(rows), floor, pd.concat(position, ignore_index=True)
 
 
-def _residuals(at_16=0.95, at_64=0.8, networks=1) -> list:
-    """Synthetic residual fits: NRMSE at widths 16 and 64 with CIs of +-0.03."""
-    entry = {"network": {16: [at_16, [at_16 - 0.03, at_16 + 0.03]],
-                         64: [at_64, [at_64 - 0.03, at_64 + 0.03]]},
+def _residuals(slope=-0.1, at_64=0.8, networks=1) -> list:
+    """Synthetic residual fits: NRMSE at width 64 and a width slope, CIs of +-0.03."""
+    entry = {"network": {16: [0.95, [0.92, 0.98]], 64: [at_64, [at_64 - 0.03, at_64 + 0.03]]},
+             "width_slope": [slope, [slope - 0.03, slope + 0.03]],
              "first_layer": [1.0, [0.98, 1.02]]}
     return [{"attention_1": entry} for _ in range(networks)]
 
@@ -272,7 +289,7 @@ def test_synthetic_tables_give_each_verdict():
     assert _verdict(_tables()) == "partial"
     assert _verdict(_tables(width_slope=0.0)) == "refuted"  # no gain from width
     assert _verdict(_tables(T_slope=0.02)) == "refuted"  # no gain from T
-    assert _verdict(_tables(), _residuals(at_64=1.0)) == "refuted"  # first-order at most
+    assert _verdict(_tables(), _residuals(slope=0.0)) == "refuted"  # first-order at most
     assert _verdict(_tables(control_ratio=0.8)) == "not-testable"  # beats its floor: a leak
     assert _verdict(_tables(position_ratio=1.0)) == "not-testable"  # control cannot tell
     # every network draw must pass
@@ -303,8 +320,9 @@ def test_sensitivity_alternatives_can_flip_the_verdict():
     fixed = _tables(fixed_width_slope=0.0)
     assert _sensitivity(fixed)["fixed ridge penalty 1 instead of generalised "
                                "cross-validation"] == "refuted"
-    assert _sensitivity(_tables(), _residuals(at_16=1.0))[
-        "higher-order residual judged at the second-largest width"] == "refuted"
+    level = "higher-order residual judged by its level at the largest width"
+    assert _sensitivity(_tables(), _residuals(at_64=1.0))[level] == "refuted"
+    assert _verdict(_tables(), _residuals(at_64=1.0)) == "partial"
 
     two = _tables(networks=2, flat_network=1)
     assert _sensitivity(two)["network draw 1 alone"] == "partial"
