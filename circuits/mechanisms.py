@@ -140,16 +140,19 @@ def _product_terms(tokens: int, channels: int, heads: int) -> tuple:
 
 
 def ssa(tokens: int = 8, channels: int = 8, heads: int = 2, *, scale: float = 0.125,
-        v_th: float = 0.5, positional_bias=None) -> Mechanism:
+        v_th: float = 0.5, positional_bias=None, operand_model=None) -> Mechanism:
     """Spikformer SSA: attn[i, c] = SN(scale * sum_{j, e in head(c)} Q[i,e] K[j,e] V[j,c]).
 
     ``positional_bias`` (N,) adds a constant input to token i's attention neurons: a
     deliberately non-equivariant variant (a negative control for equivariance tests).
+    ``operand_model`` (every builder but :func:`a2os2a`): the neuron model of the operand
+    populations, default a spike source; a LIF lets a larger circuit drive them by synapses
+    (:mod:`circuits.trained`).
     """
     _check_sizes(tokens, channels, heads)
     n = tokens
     circuit = Circuit("spikformer_ssa")
-    _sources(circuit, "QKV", n * channels)
+    _sources(circuit, "QKV", n * channels, operand_model)
     count, index = _product_terms(n, channels, heads)
     circuit.add_population("triple", coincidence(3), count)
     circuit.add_population("attn", sj_lif(v_th), n * channels)
@@ -170,7 +173,8 @@ def ssa(tokens: int = 8, channels: int = 8, heads: int = 2, *, scale: float = 0.
                      ports, heads, dict(scale=scale, v_th=v_th))
 
 
-def sdsa(tokens: int = 8, channels: int = 8, heads: int = 1, *, v_th: float = 0.5) -> Mechanism:
+def sdsa(tokens: int = 8, channels: int = 8, heads: int = 1, *, v_th: float = 0.5,
+         operand_model=None) -> Mechanism:
     """SDSA (Spike-driven Transformer V1 code): Z[i,c] = Q[i,c] AND SN(sum_j K[j,c] V[j,c]).
 
     Channel-wise, so heads do not change it. Q is delayed 2 steps to meet the mask.
@@ -178,7 +182,7 @@ def sdsa(tokens: int = 8, channels: int = 8, heads: int = 1, *, v_th: float = 0.
     _check_sizes(tokens, channels, heads)
     n = tokens
     circuit = Circuit("sdt_sdsa")
-    _sources(circuit, "QKV", n * channels)
+    _sources(circuit, "QKV", n * channels, operand_model)
     circuit.add_population("kv", coincidence(2), n * channels)
     circuit.add_population("mask", sj_lif(v_th), channels)
     circuit.add_population("out", coincidence(2), n * channels)
@@ -193,12 +197,13 @@ def sdsa(tokens: int = 8, channels: int = 8, heads: int = 1, *, v_th: float = 0.
                      {k: [(k, _identity)] for k in "QKV"}, heads, dict(v_th=v_th))
 
 
-def qkta(tokens: int = 8, channels: int = 8, heads: int = 2, *, v_th: float = 0.5) -> Mechanism:
+def qkta(tokens: int = 8, channels: int = 8, heads: int = 2, *, v_th: float = 0.5,
+         operand_model=None) -> Mechanism:
     """QKFormer token attention: Z[i,c] = K[i,c] AND SN(sum_{e in head(c)} Q[i,e])."""
     d = _check_sizes(tokens, channels, heads)
     n = tokens
     circuit = Circuit("qkformer_qkta")
-    _sources(circuit, "QK", n * channels)
+    _sources(circuit, "QK", n * channels, operand_model)
     circuit.add_population("token_mask", sj_lif(v_th), heads * n)
     circuit.add_population("out", coincidence(2), n * channels)
     i, c = np.indices((n, channels))
@@ -213,7 +218,7 @@ def qkta(tokens: int = 8, channels: int = 8, heads: int = 2, *, v_th: float = 0.
 
 
 def dssa(weights: dict, tokens: int = 8, channels: int = 8, heads: int = 2, *, patch: int = 1,
-         v_th: float = 1.0) -> Mechanism:
+         v_th: float = 1.0, operand_model=None) -> Mechanism:
     """SpikingResformer DSSA on spikes X (N, D) with a patch-``patch`` linear map.
 
     ``weights``: ``W1``, ``W2`` (D, D, patch) and ``b1``, ``b2`` (D,) give
@@ -230,7 +235,7 @@ def dssa(weights: dict, tokens: int = 8, channels: int = 8, heads: int = 2, *, p
     w1, w2, b1, b2, c1, c2 = _dssa_weights(weights, D, patch)
     positions = n // patch
     circuit = Circuit("spikingresformer_dssa")
-    _sources(circuit, "X", n * D)
+    _sources(circuit, "X", n * D, operand_model)
     xs = (n, D)
     pair_shape = (n, D, n, D)  # (pos, k, token, e): X[pos, k] AND X[token, e]
     circuit.add_population("pair", coincidence(2), int(np.prod(pair_shape)))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from evsim.errors import ValidationError
 
-from . import (attention, bounds, capacity, deff, design, energy, hyper, lif, softmax,
-               universal)
+from . import (attention, bounds, capacity, deff, design, energy, hyper, lif, model_import,
+               softmax, universal)
 from .base import (SCALES, VERDICTS, Claim, ClaimContext, ClaimResult, Sizes, all_or_none,
                    interval_verdict, threshold_verdict)
 
@@ -19,7 +19,8 @@ __all__ = ["MODULES", "all_claims", "select", "get_claim", "Claim", "ClaimContex
            "threshold_verdict"]
 
 #: Claim modules in report order (that of DESIGN.md's claims table).
-MODULES = (lif, softmax, attention, universal, bounds, deff, design, energy, capacity, hyper)
+MODULES = (lif, softmax, attention, universal, bounds, deff, design, energy, capacity, hyper,
+           model_import)
 
 
 def all_claims() -> tuple[Claim, ...]:

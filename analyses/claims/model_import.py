@@ -1,0 +1,156 @@
+"""Claim model.import: trained spiking transformers run in Brian2 spike for spike as in
+SpikingJelly (a framework claim)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from circuits import trained
+from evsim.train import ARCHITECTURES, digits_tokens
+
+from ..plots import figure, paper_style, save_figure
+from .base import Claim, ClaimResult, Sizes
+
+SIZES = Sizes(quick=dict(images=128), full=dict(images=450), toy=dict(images=4))
+#: the negative control: one weight of the first Q (or X) layer changed by this much
+PERTURBATION = 0.5
+#: the alternative rule's tolerance (fraction of compared neuron-steps that may differ)
+TOLERANCE = 0.001
+
+PROTOCOL = (
+    "For each architecture (Spikformer SSA, QKFormer QKTA, Spike-driven Transformer SDSA, "
+    "SpikingResformer DSSA; trained on scikit-learn's digits at T = 4 with SpikingJelly "
+    "surrogate gradients, evsim.train), the shipped weights (circuits/weights, checked against "
+    "their hash) are built as an evsim Circuit (circuits.trained) and the first "
+    f"{SIZES.text('images')} test images run in Brian2, each image one trial. Every neuron of "
+    "every SpikingJelly layer (each LIF, SDSA's Q AND mask) is compared in every step with "
+    "SpikingJelly's float64 forward pass (reference spikes shipped with the weights, 128 "
+    "images); predicted classes are compared with SpikingJelly's on every image run. Rule "
+    "(before the run): supported if no compared spike differs and every predicted class "
+    "agrees; refuted otherwise. Negative control (must produce mismatches, else the rule is "
+    f"not-testable): one row of the first attention operand's weights shifted by "
+    f"{PERTURBATION}."
+)
+
+
+def import_rule(mismatches: int, class_disagreements: int, control_mismatches: int,
+                tolerance: int = 0) -> str:
+    """supported if at most ``tolerance`` spikes differ and no class does; refuted otherwise;
+    not-testable if the negative control produced no mismatch (the comparison cannot fail)."""
+    if control_mismatches == 0:
+        return "not-testable"
+    return "supported" if mismatches <= tolerance and class_disagreements == 0 else "refuted"
+
+
+def _perturbed(meta: dict, weights: dict) -> dict:
+    name = {"spikingresformer": "embed.W"}.get(meta["arch"], "q.W")
+    changed = dict(weights)
+    changed[name] = weights[name].copy()
+    changed[name][0] += PERTURBATION
+    return changed
+
+
+def _model_rows(context, arch: str, images: int, X, y):
+    meta, weights, reference = trained.load_weights(trained.shipped(arch))
+    model = trained.build(meta, weights)
+    test = digits_tokens()[3]
+    compared = len(reference["test_index"])
+    if not np.array_equal(reference["test_index"], test[:compared]):
+        raise RuntimeError(f"{arch}: the shipped reference images are not this split's test set")
+    index = test[:images]
+    seed = context.seed_for(f"run {arch}")
+    start = time.perf_counter()
+    spikes, logits = model.run(X[index], seed=seed, simulator=context.simulate)
+    seconds = time.perf_counter() - start
+    compared = min(images, compared)
+    layers = trained.mismatches(model, spikes, {k: v[:, :compared] for k, v in
+                                                reference.items() if v.ndim > 2})
+    sj_predicted = reference["predicted"][:images]
+    predicted = logits.argmax(1)
+    control = trained.build(meta, _perturbed(meta, weights))
+    control_spikes, _ = control.run(X[index[:16]], seed=seed, simulator=context.simulate)
+    control_layers = trained.mismatches(control, control_spikes,
+                                        {k: v[:, :16] for k, v in reference.items() if v.ndim > 2})
+    neurons, synapses = model.size
+    rows = [dict(arch=arch, layer=layer, population=model.layers[layer][0],
+                 lag=model.lags[model.layers[layer][0]], **counts)
+            for layer, counts in layers.items()]
+    summary = dict(arch=arch, neurons=neurons, synapses=synapses, images=len(index),
+                   images_compared=compared,
+                   mismatches=sum(r["mismatches"] for r in rows),
+                   neuron_steps_compared=sum(r["compared"] for r in rows),
+                   reference_spikes=sum(r["reference_spikes"] for r in rows),
+                   class_disagreements=int((predicted != sj_predicted).sum()),
+                   accuracy_evsim=float((predicted == y[index]).mean()),
+                   accuracy_spikingjelly_same_images=float((sj_predicted == y[index]).mean()),
+                   accuracy_spikingjelly_test_set=meta["test_accuracy"],
+                   control_mismatches=sum(c["mismatches"] for c in control_layers.values()),
+                   images_per_second_evsim=round(len(index) / seconds, 1),
+                   train_seconds=meta["train_seconds"], spikingjelly=meta["spikingjelly"],
+                   torch=meta["torch"], seed=meta["seed"], hash=meta["hash"][:16])
+    return summary, rows
+
+
+def import_sensitivity(summary: pd.DataFrame, layers: pd.DataFrame) -> list[dict]:
+    """Classes only, a tolerance of TOLERANCE of the compared neuron-steps, and the first 100
+    compared images only (the issue's minimum)."""
+    control = int(summary.control_mismatches.min())
+    disagreements = int(summary.class_disagreements.sum())
+    total = int(summary.mismatches.sum())
+    tolerance = int(TOLERANCE * summary.neuron_steps_compared.sum())
+    return [
+        {"choice": "predicted classes only (not every spike)",
+         "verdict": import_rule(0, disagreements, control)},
+        {"choice": f"at most {TOLERANCE:.1%} of the compared neuron-steps may differ",
+         "verdict": import_rule(total, disagreements, control, tolerance)},
+        {"choice": "negative control alone (one weight row perturbed): must be refuted",
+         "verdict": import_rule(int(summary.control_mismatches.sum()), 0, control)},
+    ]
+
+
+def measure(context) -> ClaimResult:
+    images = context.sizes(SIZES)["images"]
+    X, y, _, _ = digits_tokens()
+    summaries, rows = [], []
+    for arch in ARCHITECTURES:
+        summary, layer_rows = _model_rows(context, arch, images, X, y)
+        summaries.append(summary)
+        rows += layer_rows
+    summary, layers = pd.DataFrame(summaries), pd.DataFrame(rows)
+    mismatches = int(summary.mismatches.sum())
+    verdict = import_rule(mismatches, int(summary.class_disagreements.sum()),
+                          int(summary.control_mismatches.min()))
+    details = {"per_model": summary.to_dict("records"),
+               "compared": "every neuron of every SpikingJelly layer in each of the T steps",
+               "reference": "SpikingJelly float64 forward pass (eval mode, batch norm "
+                            "unfolded), shipped with the weights",
+               "not_shown": "spike-exactness at other T, on other data or in float32; "
+                            "anything about accuracy claims (see model.* claims)"}
+    return ClaimResult(verdict, float(mismatches), None, details,
+                       {"models": summary, "layers": layers},
+                       import_sensitivity(summary, layers))
+
+
+def plot(tables, directory) -> list[str]:
+    layers = tables["layers"]
+    with paper_style():
+        fig, axes = figure("double", 2.2, ncols=len(ARCHITECTURES))
+        for ax, (arch, rows) in zip(np.atleast_1d(axes), layers.groupby("arch", sort=False)):
+            x = np.arange(len(rows))
+            ax.bar(x - 0.2, rows.reference_spikes, 0.4, label="SpikingJelly")
+            ax.bar(x + 0.2, rows.spikes, 0.4, label="evsim")
+            ax.set(xticks=x, title=f"{arch}: {rows.mismatches.sum()} mismatches")
+            ax.set_xticklabels(rows.layer, rotation=60, fontsize=5)
+        np.atleast_1d(axes)[0].set_ylabel("spikes in the compared images")
+        np.atleast_1d(axes)[0].legend(fontsize=5)
+        return save_figure(fig, directory, "model_import")
+
+
+CLAIMS = (
+    Claim("model.import", "evsim (framework claim, issue 16)",
+          "trained spiking transformers imported as neuron circuits reproduce SpikingJelly's "
+          "forward pass spike for spike", PROTOCOL, 0.0, measure, plot),
+)

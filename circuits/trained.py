@@ -1,0 +1,295 @@
+"""Trained spiking transformers (from :mod:`evsim.train`) as explicit neuron circuits.
+
+:func:`load_weights` reads a shipped ``.npz`` (folded float64 weights, metadata, reference
+spikes of SpikingJelly's float64 forward pass) and checks it; :func:`from_weights` builds the
+model as an evsim Circuit:
+
+* the image: one graded source per pixel of each 2 x 2 patch, firing its value in every step
+  (SpikingJelly's direct encoding; held past step T because Brian2 reads a delayed graded
+  event's value when it arrives, and the steps after T are not compared);
+* every linear layer with its folded batch norm: synaptic weights (split by sign) onto a
+  discrete LIF population with SpikingJelly's semantics, the bias (and the position
+  embedding) a constant input current switched on when the layer's first input arrives;
+* attention: the mechanism circuits of :mod:`circuits.mechanisms` (SSA, QKTA, SDSA, DSSA) with
+  LIF operand populations driven by the layer's synapses;
+* residuals: spike-adding models (Spikformer, QKFormer) feed every population of the stream
+  to the next layer with the same weights; membrane-shortcut models (Spike-driven
+  Transformer, SpikingResformer) feed every term of the real-valued stream into the LIF that
+  reads it.
+
+Every synaptic hop costs one step, so population p shows SpikingJelly's step t in step
+t + ``lags[p]``; converging paths are equalised with synaptic delays. The linear classifier
+of the token mean is applied to the counts of the last stream (:meth:`TrainedCircuit.logits`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from evsim import Circuit, models, simulate
+from evsim.errors import ValidationError
+from evsim.train import ARCHITECTURES, weights_hash
+
+from . import mechanisms
+from .arithmetic import STEP, connect_pairs
+
+__all__ = ["WEIGHTS_DIR", "TrainedCircuit", "load_weights", "from_weights", "build", "shipped",
+           "mismatches"]
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+_OPERANDS = dict(spikformer="qkv", qkformer="qk", sdt="qkv", spikingresformer="")
+
+
+def shipped(arch: str) -> Path:
+    """Path of the shipped digits weights of ``arch``."""
+    _check_arch(arch)
+    return WEIGHTS_DIR / f"{arch}_digits.npz"
+
+
+def _check_arch(arch) -> None:
+    if arch not in ARCHITECTURES:
+        raise ValidationError("arch", f"parameter 'arch' must be one of {ARCHITECTURES}, got "
+                                      f"{arch!r}")
+
+
+def expected_shapes(arch: str, meta: dict) -> dict:
+    """Weight name -> shape that ``arch`` needs at the sizes in ``meta``."""
+    D, N, patch = meta["width"], meta["tokens"], meta["patch"]
+    shapes = {"embed.W": (D, patch * patch), "embed.b": (D,), "position": (N, D),
+              "proj.W": (D, D), "proj.b": (D,), "mlp1.W": (4 * D, D), "mlp1.b": (4 * D,),
+              "mlp2.W": (D, 4 * D), "mlp2.b": (D,), "head.W": (10, D), "head.b": (10,)}
+    for name in _OPERANDS[arch]:
+        shapes[f"{name}.W"], shapes[f"{name}.b"] = (D, D), (D,)
+    if arch == "spikingresformer":
+        for name in ("y1", "y2"):
+            shapes[f"{name}.W"], shapes[f"{name}.b"] = (D, D), (D,)
+    return shapes
+
+
+def load_weights(path) -> tuple[dict, dict, dict]:
+    """(meta, weights, reference) from a weights file; one clear error for a missing file,
+    an unknown architecture, a missing or mis-shaped array, or a hash mismatch."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValidationError("path", f"weights file '{path}' does not exist")
+    with np.load(path, allow_pickle=False) as data:
+        if "meta" not in data.files:
+            raise ValidationError("path", f"'{path}' is not an evsim weights file (no 'meta')")
+        meta = json.loads(str(data["meta"]))
+        arrays = {k: data[k] for k in data.files if k != "meta"}
+    _check_arch(meta.get("arch"))
+    weights = {k: v for k, v in arrays.items() if not k.startswith("ref.")}
+    reference = {k[4:]: v for k, v in arrays.items() if k.startswith("ref.")}
+    shapes = expected_shapes(meta["arch"], meta)
+    if set(weights) != set(shapes):
+        raise ValidationError("path", f"'{path}' ({meta['arch']}) must hold exactly the weights "
+                                      f"{sorted(shapes)}; missing {sorted(set(shapes) - set(weights))}"
+                                      f", unsupported {sorted(set(weights) - set(shapes))}")
+    for name, shape in shapes.items():
+        if weights[name].shape != shape or not np.all(np.isfinite(weights[name])):
+            raise ValidationError("path", f"weight '{name}' of {meta['arch']} must be finite with "
+                                          f"shape {shape}, got {weights[name].shape}")
+    if weights_hash(weights) != meta.get("hash"):
+        raise ValidationError("path", f"hash mismatch in '{path}': the weights are not the ones "
+                                      "its metadata describes")
+    return meta, weights, reference
+
+
+@dataclass
+class TrainedCircuit:
+    """A trained model as a Circuit; ``layers`` maps SpikingJelly's layer names to
+    (population, layout, axes): layout the per-step shape of the population's neurons, axes
+    the transposition that brings the reference spikes to it (None: same order)."""
+
+    arch: str
+    meta: dict
+    weights: dict
+    circuit: Circuit
+    lags: dict = field(default_factory=dict)
+    layers: dict = field(default_factory=dict)
+    biases: dict = field(default_factory=dict)  # population -> constant input (size,)
+    stream: list = field(default_factory=list)  # populations the classifier reads
+
+    @property
+    def steps(self) -> int:
+        return self.meta["T"] + max(self.lags.values())
+
+    def inputs(self, tokens: np.ndarray) -> dict:
+        """Circuit inputs (steps, images, size) for image tokens (images, N, 4)."""
+        tokens = np.asarray(tokens, dtype=float)
+        N, P = self.meta["tokens"], self.meta["patch"] ** 2
+        if tokens.ndim != 3 or tokens.shape[1:] != (N, P) or not np.all(np.isfinite(tokens)):
+            raise ValidationError("tokens", f"parameter 'tokens' must be finite with shape "
+                                            f"(images, {N}, {P}), got {tokens.shape}")
+        images, T, steps = len(tokens), self.meta["T"], self.steps
+        # held for the whole run: a delayed graded event carries its source's value at arrival
+        out = {"image": np.broadcast_to(tokens.reshape(images, -1), (steps, images, N * P))}
+        for population, bias in self.biases.items():
+            current = np.zeros((steps, images, bias.size))
+            current[self.lags[population]:] = bias
+            out[population] = current
+        return out
+
+    def run(self, tokens, *, seed: int = 0, target: str = "auto", batch: int = 64,
+            simulator=None):
+        """Simulate images (``batch`` at a time, each image a trial); returns (spikes, logits):
+        spikes[layer] of shape (T, images, *layout) on SpikingJelly's clock, logits (images,
+        10). ``simulator``: a stand-in for :func:`evsim.simulate` (e.g. a claim context's),
+        called as simulator(circuit, inputs, duration, seed=..., **options)."""
+        tokens = np.asarray(tokens, dtype=float)
+        simulator = simulator or partial(simulate, target=target)
+        T, parts = self.meta["T"], []
+        for start in range(0, len(tokens), batch):
+            inputs = self.inputs(tokens[start:start + batch])
+            record = simulator(self.circuit, inputs, self.steps * STEP, dt=STEP,
+                               trials=len(tokens[start:start + batch]), seed=seed,
+                               record_spikes=True)
+            parts.append({name: record.raster(population)[:, self.lags[population]:][:, :T]
+                          for name, (population, _, _) in self.layers.items()}
+                         | {p: record.raster(p)[:, self.lags[p]:][:, :T] for p in self.stream})
+        joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        spikes = {name: np.moveaxis(joined[name], 1, 0).reshape((T, len(tokens)) + layout)
+                  for name, (_, layout, _) in self.layers.items()}
+        return spikes, self.logits({p: joined[p] for p in self.stream})
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(neurons, synapses) of one copy of the circuit."""
+        sizes = {p.name: p.size for p in self.circuit.populations}
+        synapses = sum(len(p.pairs(sizes[p.source], sizes[p.target])[0])
+                       for p in self.circuit.projections)
+        return sum(sizes.values()), synapses
+
+    def logits(self, stream: dict) -> np.ndarray:
+        """The classifier on the stream's spikes {population: (images, T, N * D)}: head.W
+        times the token mean, averaged over T, plus head.b."""
+        N, D = self.meta["tokens"], self.meta["width"]
+        total = sum(s.reshape(s.shape[0], -1, N, D).sum(axis=(1, 2)) for s in stream.values())
+        return total / (self.meta["T"] * N) @ self.weights["head.W"].T + self.weights["head.b"]
+
+
+class _Builder:
+    """Wires populations with lag bookkeeping (lag: the step that shows SpikingJelly's step 0)."""
+
+    def __init__(self, model: TrainedCircuit):
+        self.model, self.circuit = model, model.circuit
+        self.N = model.meta["tokens"]
+
+    def source(self, name: str, size: int) -> None:
+        self.circuit.add_population(name, models.graded_source(), size)
+        self.circuit.add_input(name, name)
+        self.model.lags[name] = 0
+
+    def lif(self, name: str, terms: list, bias) -> str:
+        """The LIF layer ``name`` (V_th 1) fed by ``terms`` [(source, W (out, in) per token)]
+        plus ``bias`` (out,) or (N, out) from its lag on."""
+        out = terms[0][1].shape[0]
+        self.circuit.add_population(name, mechanisms.sj_lif(1.0), self.N * out)
+        self.feed(name, terms)
+        self.circuit.add_input(name, name)
+        self.model.biases[name] = np.broadcast_to(bias, (self.N, out)).reshape(-1)
+        self.model.layers[name] = (name, (self.N, out), None)
+        return name
+
+    def feed(self, target: str, terms: list) -> None:
+        """Token-wise linear maps from each source into ``target``, delays equalised."""
+        lags = self.model.lags
+        lag = max(lags[source] for source, _ in terms) + 1
+        if target in lags and lags[target] != lag:
+            raise RuntimeError(f"{target}: inputs arrive at lag {lag}, expected {lags[target]}")
+        lags[target] = lag
+        for k, (source, W) in enumerate(terms):
+            out, fan_in = W.shape
+            n, o, i = np.indices((self.N, out, fan_in))
+            connect_pairs(self.circuit, source, target, n * fan_in + i, n * out + o, W[o, i],
+                          delay=(lag - 1 - lags[source]) * STEP, name=f"{source}->{target}#{k}")
+
+    def attention(self, arch: str, operands: dict) -> str:
+        """The mechanism circuit of ``arch``; ``operands``: mechanism operand -> (layer name,
+        terms, bias) of its LIF operand population. Returns the output population."""
+        meta, w, N, D, H = (self.model.meta, self.model.weights, self.N, self.model.meta["width"],
+                            self.model.meta["heads"])
+        operand = mechanisms.sj_lif(1.0)
+        if arch == "spikingresformer":
+            dssa = dict(W1=w["y1.W"][..., None], W2=w["y2.W"][..., None], b1=w["y1.b"],
+                        b2=w["y2.b"], c1=meta["c1"], c2=meta["c2"])
+            mech = mechanisms.dssa(dssa, N, D, H, operand_model=operand)
+        else:
+            build = dict(spikformer=mechanisms.ssa, qkformer=mechanisms.qkta,
+                         sdt=mechanisms.sdsa)[arch]
+            mech = build(N, D, H, operand_model=operand)
+        self.circuit.include(mech.circuit, "attention")
+        for name, (layer, terms, bias) in operands.items():
+            population = f"attention/{name}"
+            self.feed(population, terms)
+            self.model.biases[population] = np.broadcast_to(bias, (N, D)).reshape(-1)
+            self.model.layers[layer] = (population, (N, D), None)
+        lag = self.model.lags[f"attention/{next(iter(operands))}"]
+        # SpikingJelly's layers inside the mechanism: (layer, population, hops, layout, axes)
+        inner = dict(spikformer=[("attn", "attn", 2, (N, D), None)],
+                     qkformer=[("attn", "token_mask", 1, (H, N), (1, 0))],
+                     sdt=[("attn", "mask", 2, (1, D), None), ("sdsa_out", "out", 3, (N, D), None)],
+                     spikingresformer=[("A", "A", 2, (H, N, N), None),
+                                       ("attn", "O", 4, (N, D), None)])[arch]
+        for layer, population, hops, layout, axes in inner:
+            self.model.lags[f"attention/{population}"] = lag + hops
+            self.model.layers[layer] = (f"attention/{population}", layout, axes)
+        out = f"attention/{mech.output}"
+        self.model.lags[out] = lag + mech.depth
+        return out
+
+
+def from_weights(path_or_arch) -> TrainedCircuit:
+    """Build a trained model (a weights file, or the name of a shipped architecture)."""
+    path = shipped(path_or_arch) if path_or_arch in ARCHITECTURES else path_or_arch
+    meta, weights, _ = load_weights(path)
+    return build(meta, weights)
+
+
+def build(meta: dict, w: dict) -> TrainedCircuit:
+    """Build the circuit of already checked weights ``w`` (see :func:`load_weights`)."""
+    arch, N, D = meta["arch"], meta["tokens"], meta["width"]
+    model = TrainedCircuit(arch, meta, w, Circuit(f"{arch}_digits"))
+    b = _Builder(model)
+    b.source("image", N * meta["patch"] ** 2)
+    embed, embed_bias = [("image", w["embed.W"])], w["embed.b"] + w["position"]
+    if arch in ("spikformer", "qkformer"):  # residual: spikes added
+        stream = [b.lif("embed", embed, embed_bias)]
+        out = b.attention(arch, {k.upper(): (k, [(p, w[f"{k}.W"]) for p in stream], w[f"{k}.b"])
+                                 for k in _OPERANDS[arch]})
+        stream.append(b.lif("proj", [(out, w["proj.W"])], w["proj.b"]))
+        hidden = b.lif("hidden", [(p, w["mlp1.W"]) for p in stream], w["mlp1.b"])
+        stream.append(b.lif("mlp_out", [(hidden, w["mlp2.W"])], w["mlp2.b"]))
+        model.stream = stream
+        return model
+    # membrane shortcut: the stream is real, a sum of terms read by the LIF of each branch
+    if arch == "sdt":
+        block_in = b.lif("block_in", embed, embed_bias)
+        out = b.attention(arch, {k.upper(): (k, [(block_in, w[f"{k}.W"])], w[f"{k}.b"])
+                                 for k in _OPERANDS[arch]})
+    else:
+        out = b.attention(arch, {"X": ("block_in", embed, embed_bias)})
+    stream, bias = embed + [(out, w["proj.W"])], embed_bias + w["proj.b"]
+    hidden = b.lif("hidden", [(b.lif("mlp_in", stream, bias), w["mlp1.W"])], w["mlp1.b"])
+    model.stream = [b.lif("out", stream + [(hidden, w["mlp2.W"])], bias + w["mlp2.b"])]
+    return model
+
+
+def mismatches(model: TrainedCircuit, spikes: dict, reference: dict) -> dict:
+    """Per layer: {"mismatches": neuron-steps that differ from the reference, "compared":
+    neuron-steps compared, "reference_spikes" and "spikes" (the circuit's)}, over the
+    reference's images."""
+    out = {}
+    for layer, (_, _, axes) in model.layers.items():
+        ref = reference[layer]
+        if axes is not None:
+            ref = ref.transpose((0, 1) + tuple(2 + a for a in axes))
+        mine = spikes[layer][:, :ref.shape[1]]
+        out[layer] = dict(mismatches=int((mine != ref).sum()), compared=int(ref.size),
+                          reference_spikes=int(ref.sum()), spikes=int(mine.sum()))
+    return out

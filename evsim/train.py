@@ -1,0 +1,242 @@
+"""Train tiny spiking transformers with SpikingJelly surrogate gradients (extra ``evsim[train]``).
+
+torch and spikingjelly are imported inside the functions, so ``import evsim.train`` works
+without them; only :func:`train` needs them. The four architectures follow their papers'
+blocks at toy size (tokens N = 16 patches of 2 x 2 pixels of an 8 x 8 digit, width D = 16,
+2 heads, T = 4, one block), all with SpikingJelly's LIF (tau = 2, decay_input, hard reset to
+0, ATan surrogate):
+
+* ``spikformer``: Q, K, V = SN(BN(W r)), SSA = SN_0.5(0.125 Q K^T V), proj SN(BN(W a)),
+  spiking MLP, residual by adding spikes (r + a).
+* ``qkformer``: Q, K = SN(BN(W r)), QKTA = K AND SN_0.5(sum over a head's channels of Q),
+  proj, spiking MLP, residual by adding spikes.
+* ``sdt`` (Spike-driven Transformer): membrane shortcut (the residual stream is real and
+  each branch starts with a LIF), SDSA = Q AND SN_0.5(sum over tokens of K AND V).
+* ``spikingresformer``: membrane shortcut, DSSA with patch 1 (A = SN(c1 Y1^T X),
+  O = SN(c2 Y2 A), Y = BN(W X)), then a linear projection; a plain (not grouped) MLP.
+
+Every model ends in a linear classifier of the token mean, averaged over T. The exported
+weights fold each batch norm into its linear layer (eval mode): see :mod:`circuits.trained`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ValidationError
+
+__all__ = ["ARCHITECTURES", "SIZES", "digits_tokens", "train", "weights_hash"]
+
+ARCHITECTURES = ("spikformer", "qkformer", "sdt", "spikingresformer")
+#: shared toy sizes: tokens, width, heads, time steps, DSSA scales c1 and c2
+SIZES = dict(tokens=16, width=16, heads=2, T=4, c1=0.25, c2=0.25)
+PATCH = 2  # pixels per patch side: 8 x 8 digits -> 16 tokens of 4 pixels
+
+
+def digits_tokens(seed: int = 0):
+    """scikit-learn's digits as tokens: X (images, 16, 4) in [0, 1] (2 x 2 patches, row
+    major), labels, and a stratified 75/25 train/test split fixed by ``seed``."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = digits.images / 16.0
+    n = len(images)
+    tokens = images.reshape(n, 4, PATCH, 4, PATCH).transpose(0, 1, 3, 2, 4).reshape(n, 16, 4)
+    train, test = train_test_split(np.arange(n), test_size=0.25, random_state=seed,
+                                   stratify=digits.target)
+    return tokens, digits.target, train, test
+
+
+def weights_hash(arrays: dict) -> str:
+    """SHA-256 over the weight arrays (sorted by name, float64 bytes)."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(arrays[name], dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def _modules():
+    """The torch modules (defined here so that torch is imported only when training)."""
+    import torch
+    from torch import nn
+    from spikingjelly.activation_based import neuron, surrogate
+
+    def lif(v_th: float = 1.0):
+        return neuron.LIFNode(tau=2.0, v_threshold=v_th, v_reset=0.0, decay_input=True,
+                              detach_reset=True, step_mode="m",
+                              surrogate_function=surrogate.ATan())
+
+    class LinearBN(nn.Module):
+        """Linear then batch norm over the channels of (T, B, N, C) tensors."""
+
+        def __init__(self, fan_in: int, fan_out: int):
+            super().__init__()
+            self.fc, self.bn = nn.Linear(fan_in, fan_out), nn.BatchNorm1d(fan_out)
+
+        def forward(self, x):
+            y = self.fc(x)
+            return self.bn(y.flatten(0, -2)).view(y.shape)
+
+        def folded(self):
+            """(W (out, in), b (out,)) of the eval-mode affine map, float64."""
+            bn = self.bn
+            scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).double()
+            W = scale[:, None] * self.fc.weight.double()
+            b = scale * (self.fc.bias.double() - bn.running_mean.double()) + bn.bias.double()
+            return W.detach().numpy(), b.detach().numpy()
+
+    class Model(nn.Module):
+        def __init__(self, arch: str, tokens=16, width=16, heads=2, T=4, c1=0.25, c2=0.25):
+            super().__init__()
+            self.arch, self.T, self.heads = arch, T, heads
+            self.c1, self.c2 = c1, c2
+            D = width
+            self.layers = nn.ModuleDict(dict(embed=LinearBN(PATCH * PATCH, D),
+                                             mlp1=LinearBN(D, 4 * D), mlp2=LinearBN(4 * D, D),
+                                             proj=LinearBN(D, D)))
+            operands = dict(spikformer="qkv", qkformer="qk", sdt="qkv", spikingresformer="")
+            for name in operands[arch]:
+                self.layers[name] = LinearBN(D, D)
+            if arch == "spikingresformer":
+                self.layers["y1"], self.layers["y2"] = LinearBN(D, D), LinearBN(D, D)
+            self.membrane = arch in ("sdt", "spikingresformer")
+            names = ["embed", *operands[arch], "attn", "proj", "hidden", "mlp_out"]
+            if self.membrane:
+                names = ["block_in", *operands[arch], "attn", "mlp_in", "hidden", "out"]
+                if arch == "spikingresformer":
+                    names.insert(1, "A")
+            thresholds = dict(attn=0.5 if arch != "spikingresformer" else 1.0)
+            self.lifs = nn.ModuleDict({n: lif(thresholds.get(n, 1.0)) for n in names})
+            self.head = nn.Linear(D, 10)
+            self.position = nn.Parameter(0.1 * torch.randn(tokens, D))  # added to the embedding
+
+        def _spike(self, name, x, record):
+            s = self.lifs[name](x)
+            if record is not None:
+                record[name] = s
+            return s
+
+        def _heads(self, x):
+            T, B, N, D = x.shape
+            return x.view(T, B, N, self.heads, D // self.heads).transpose(2, 3)
+
+        def _merge(self, x):
+            T, B, H, N, d = x.shape
+            return x.transpose(2, 3).reshape(T, B, N, H * d)
+
+        def _attention(self, s, record):
+            L, S = self.layers, lambda n, x: self._spike(n, x, record)
+            if self.arch == "spikformer":
+                q, k, v = (self._heads(S(n, L[n](s))) for n in "qkv")
+                return S("attn", self._merge(q @ k.transpose(-1, -2) @ v * 0.125))
+            if self.arch == "qkformer":
+                q, k = S("q", L["q"](s)), S("k", L["k"](s))
+                mask = S("attn", self._heads(q).sum(-1).transpose(2, 3))  # (T, B, N, H)
+                d = q.shape[-1] // self.heads
+                return k * mask.repeat_interleave(d, dim=-1)
+            if self.arch == "sdt":
+                q, k, v = (S(n, L[n](s)) for n in "qkv")
+                mask = S("attn", (k * v).sum(dim=2, keepdim=True))
+                out = q * mask
+                if record is not None:
+                    record["sdsa_out"] = out
+                return out
+            y1, y2, x = (self._heads(t) for t in (L["y1"](s), L["y2"](s), s))
+            A = S("A", self.c1 * (y1 @ x.transpose(-1, -2)))  # (T, B, H, a, n)
+            return S("attn", self._merge(self.c2 * (A.transpose(-1, -2) @ y2)))
+
+        def forward(self, patches, record=None):
+            """patches (B, N, 4) -> logits (B, 10); ``record`` (dict) receives every LIF's
+            spikes (T, B, N, C)."""
+            L, S = self.layers, lambda n, x: self._spike(n, x, record)
+            x = L["embed"](patches.unsqueeze(0).repeat(self.T, 1, 1, 1)) + self.position
+            if self.membrane:
+                x = x + L["proj"](self._attention(S("block_in", x), record))
+                x = x + L["mlp2"](S("hidden", L["mlp1"](S("mlp_in", x))))
+                features = S("out", x)
+            else:
+                r = S("embed", x)
+                r = r + S("proj", L["proj"](self._attention(r, record)))
+                features = r + S("mlp_out", L["mlp2"](S("hidden", L["mlp1"](r))))
+                if record is not None:
+                    record["stream"] = features
+            return self.head(features.mean(dim=2)).mean(dim=0)
+
+        def export(self) -> dict:
+            """Folded float64 weights: {layer.W, layer.b, position, head.W, head.b}."""
+            arrays = {}
+            for name, layer in self.layers.items():
+                arrays[f"{name}.W"], arrays[f"{name}.b"] = layer.folded()
+            arrays["position"] = self.position.double().detach().numpy()
+            arrays["head.W"] = self.head.weight.double().detach().numpy()
+            arrays["head.b"] = self.head.bias.double().detach().numpy()
+            return arrays
+
+    return torch, Model
+
+
+def train(arch: str, *, epochs: int = 60, seed: int = 0, reference_images: int = 128,
+          out: Path | None = None, progress=None) -> dict:
+    """Train ``arch`` on digits at T = 4; write ``out`` (.npz: folded weights, metadata with
+    the SpikingJelly version, seed, accuracy and a hash, and the float64 reference spikes of
+    the first ``reference_images`` test images). Returns the metadata."""
+    if arch not in ARCHITECTURES:
+        raise ValidationError("arch", f"parameter 'arch' must be one of {ARCHITECTURES}, got "
+                                      f"{arch!r}")
+    torch, Model = _modules()
+    from importlib.metadata import version
+
+    from spikingjelly.activation_based import functional
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    X, y, train_idx, test_idx = digits_tokens()
+    model = Model(arch, **SIZES)
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs)
+    Xt, yt = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+    generator = torch.Generator().manual_seed(seed)
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        order = torch.tensor(train_idx)[torch.randperm(len(train_idx), generator=generator)]
+        for batch in order.split(64):
+            functional.reset_net(model)
+            loss = torch.nn.functional.cross_entropy(model(Xt[batch]), yt[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        schedule.step()
+        if progress is not None:
+            progress(epoch + 1, epochs, float(loss))
+    seconds = time.perf_counter() - start
+    model = model.double().eval()
+    with torch.no_grad():
+        functional.reset_net(model)
+        record = {}
+        test = torch.tensor(X[test_idx], dtype=torch.float64)
+        logits = model(test, record)
+    predicted = logits.argmax(1).numpy()
+    accuracy = float((predicted == y[test_idx]).mean())
+    arrays = model.export()
+    meta = dict(arch=arch, **SIZES, patch=PATCH, seed=seed, epochs=epochs,
+                test_accuracy=accuracy, test_images=len(test_idx), train_seconds=round(seconds, 1),
+                torch=torch.__version__, spikingjelly=version("spikingjelly"),
+                hash=weights_hash(arrays), reference_images=reference_images)
+    k = reference_images
+    spikes = {f"ref.{name}": s[:, :k].numpy().astype(bool) for name, s in record.items()
+              if name != "stream"}
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(out, meta=json.dumps(meta), **arrays, **spikes,
+                            **{"ref.logits": logits[:k].numpy(), "ref.test_index": test_idx[:k],
+                               "ref.predicted": predicted})
+    return meta
