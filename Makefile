@@ -1,18 +1,32 @@
 # Two commands do all the set-up on a fresh clone:
 #   make verify   creates .venv, installs evsim, runs `evsim verify --quick` into results/quick
 #   make test     creates .venv, installs evsim with test extras, runs the default test suite
+# Optional: make train (a separate .venv-train with torch + spikingjelly) retrains the shipped
+# spiking transformers and checks their accuracy against the shipped weights'.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.evsim-installed
+TRAIN_VENV ?= .venv-train
+TRAIN_STAMP := $(TRAIN_VENV)/.evsim-installed
 
-.PHONY: verify verify-full test test-slow bench clean
+.PHONY: verify verify-full test test-slow bench train clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+# training needs torch + spikingjelly (the extra), kept out of the main venv
+$(TRAIN_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TRAIN_VENV)/bin/python -m pip install --quiet -e ".[train]"
+	touch $(TRAIN_STAMP)
+
+train: $(TRAIN_STAMP)
+	$(TRAIN_VENV)/bin/evsim train all --out results/train
 
 verify: $(STAMP)
 	$(BIN)/evsim verify --quick --out results/quick
@@ -32,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mechanisms.py
 	$(BIN)/python benchmarks/bench_checkpoints.py
 	$(BIN)/python benchmarks/bench_targets.py
+	$(BIN)/python benchmarks/bench_trained.py
 
 clean:
-	rm -rf $(VENV) results
+	rm -rf $(VENV) $(TRAIN_VENV) results

@@ -11,6 +11,7 @@ from .encoders import bernoulli_encoder, sigma_delta_encoder
 from .mechanism_registry import MECHANISMS
 from .set_network import set_network
 from .softmax import deterministic_softmax, stochastic_softmax, windowed_softmax
+from .trained import ARCHITECTURES, from_weights
 
 
 def _circuit_of(factory):
@@ -34,6 +35,14 @@ def _set_network_circuit(n: int = 4, d: int = 2, widths=(4,), seed: int = 0, **o
     return set_network(n, d, widths, rng=np.random.default_rng(seed), **options).circuit
 
 
+def _trained_circuit(arch: str):
+    """A factory of a shipped trained model's Circuit (keyword ``task``: digits or sets)."""
+    def build(task: str = "digits"):
+        return from_weights(arch, task).circuit
+    build.__doc__ = f"the trained {arch} (shipped weights) as a neuron circuit (task keyword)."
+    return build
+
+
 #: name -> factory (keyword arguments only); used by ``evsim list`` and ``evsim graph``.
 CIRCUITS = {"single_lif": single_lif, "shared_inhibition": shared_inhibition,
             "stochastic_softmax": stochastic_softmax, "windowed_softmax": windowed_softmax,
@@ -43,9 +52,10 @@ CIRCUITS = {"single_lif": single_lif, "shared_inhibition": shared_inhibition,
             "attention_head": _circuit_of(attention_head),
             "multi_head_attention": _circuit_of(multi_head_attention),
             "deep_sets_layer": deep_sets_layer, "set_network": _set_network_circuit,
-            **{f"mechanism_{name}": _mechanism_circuit(spec) for name, spec in MECHANISMS.items()}}
+            **{f"mechanism_{name}": _mechanism_circuit(spec) for name, spec in MECHANISMS.items()},
+            **{f"trained_{arch}": _trained_circuit(arch) for arch in ARCHITECTURES}}
 
 __all__ = ["CIRCUITS", "attention_head", "bernoulli_encoder", "deep_sets_layer", "mechanisms",
-           "multi_head_attention", "set_network",
+           "multi_head_attention", "set_network", "from_weights",
            "spike_matrix_product", "deterministic_softmax", "shared_inhibition",
            "sigma_delta_encoder", "single_lif", "stochastic_softmax", "windowed_softmax"]

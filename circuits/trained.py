@@ -19,7 +19,8 @@ model as an evsim Circuit:
 
 Every synaptic hop costs one step, so population p shows SpikingJelly's step t in step
 t + ``lags[p]``; converging paths are equalised with synaptic delays. The linear classifier
-of the token mean is applied to the counts of the last stream (:meth:`TrainedCircuit.logits`).
+of the token mean (per token for the set task) is applied to the counts of the last stream
+(:meth:`TrainedCircuit.logits`).
 """
 
 from __future__ import annotations
@@ -33,22 +34,27 @@ import numpy as np
 
 from evsim import Circuit, models, simulate
 from evsim.errors import ValidationError
-from evsim.train import ARCHITECTURES, weights_hash
+from evsim.train import ARCHITECTURES, TASKS, weights_hash
 
 from . import mechanisms
 from .arithmetic import STEP, connect_pairs
 
 __all__ = ["WEIGHTS_DIR", "TrainedCircuit", "load_weights", "from_weights", "build", "shipped",
-           "mismatches"]
+           "reference_spikes", "mismatches"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+#: metadata every weights file carries (besides versions, accuracy and training time)
+META_KEYS = ("arch", "task", "classes", "tokens", "width", "heads", "T", "c1", "c2", "patch",
+             "seed", "hash", "test_accuracy")
 _OPERANDS = dict(spikformer="qkv", qkformer="qk", sdt="qkv", spikingresformer="")
 
 
-def shipped(arch: str) -> Path:
-    """Path of the shipped digits weights of ``arch``."""
+def shipped(arch: str, task: str = "digits") -> Path:
+    """Path of the shipped weights of ``arch`` trained on ``task``."""
     _check_arch(arch)
-    return WEIGHTS_DIR / f"{arch}_digits.npz"
+    if task not in TASKS:
+        raise ValidationError("task", f"parameter 'task' must be one of {TASKS}, got {task!r}")
+    return WEIGHTS_DIR / f"{arch}_{task}.npz"
 
 
 def _check_arch(arch) -> None:
@@ -62,7 +68,8 @@ def expected_shapes(arch: str, meta: dict) -> dict:
     D, N, patch = meta["width"], meta["tokens"], meta["patch"]
     shapes = {"embed.W": (D, patch * patch), "embed.b": (D,), "position": (N, D),
               "proj.W": (D, D), "proj.b": (D,), "mlp1.W": (4 * D, D), "mlp1.b": (4 * D,),
-              "mlp2.W": (D, 4 * D), "mlp2.b": (D,), "head.W": (10, D), "head.b": (10,)}
+              "mlp2.W": (D, 4 * D), "mlp2.b": (D,), "head.W": (meta["classes"], D),
+              "head.b": (meta["classes"],)}
     for name in _OPERANDS[arch]:
         shapes[f"{name}.W"], shapes[f"{name}.b"] = (D, D), (D,)
     if arch == "spikingresformer":
@@ -82,7 +89,10 @@ def load_weights(path) -> tuple[dict, dict, dict]:
             raise ValidationError("path", f"'{path}' is not an evsim weights file (no 'meta')")
         meta = json.loads(str(data["meta"]))
         arrays = {k: data[k] for k in data.files if k != "meta"}
-    _check_arch(meta.get("arch"))
+    missing = sorted(set(META_KEYS) - set(meta))
+    if missing:
+        raise ValidationError("path", f"'{path}' metadata lacks {missing}")
+    _check_arch(meta["arch"])
     weights = {k: v for k, v in arrays.items() if not k.startswith("ref.")}
     reference = {k[4:]: v for k, v in arrays.items() if k.startswith("ref.")}
     shapes = expected_shapes(meta["arch"], meta)
@@ -120,7 +130,7 @@ class TrainedCircuit:
         return self.meta["T"] + max(self.lags.values())
 
     def inputs(self, tokens: np.ndarray) -> dict:
-        """Circuit inputs (steps, images, size) for image tokens (images, N, 4)."""
+        """Circuit inputs (steps, images, size) for image (or set) tokens (images, N, 4)."""
         tokens = np.asarray(tokens, dtype=float)
         N, P = self.meta["tokens"], self.meta["patch"] ** 2
         if tokens.ndim != 3 or tokens.shape[1:] != (N, P) or not np.all(np.isfinite(tokens)):
@@ -167,10 +177,13 @@ class TrainedCircuit:
 
     def logits(self, stream: dict) -> np.ndarray:
         """The classifier on the stream's spikes {population: (images, T, N * D)}: head.W
-        times the token mean, averaged over T, plus head.b."""
-        N, D = self.meta["tokens"], self.meta["width"]
-        total = sum(s.reshape(s.shape[0], -1, N, D).sum(axis=(1, 2)) for s in stream.values())
-        return total / (self.meta["T"] * N) @ self.weights["head.W"].T + self.weights["head.b"]
+        times the token mean (per token for the set task), averaged over T, plus head.b:
+        (images, classes) or (images, N, classes)."""
+        N, D, T = self.meta["tokens"], self.meta["width"], self.meta["T"]
+        counts = sum(s.reshape(s.shape[0], -1, N, D).sum(axis=1) for s in stream.values()) / T
+        if self.meta["task"] == "digits":
+            counts = counts.mean(axis=1)
+        return counts @ self.weights["head.W"].T + self.weights["head.b"]
 
 
 class _Builder:
@@ -244,9 +257,10 @@ class _Builder:
         return out
 
 
-def from_weights(path_or_arch) -> TrainedCircuit:
-    """Build a trained model (a weights file, or the name of a shipped architecture)."""
-    path = shipped(path_or_arch) if path_or_arch in ARCHITECTURES else path_or_arch
+def from_weights(path_or_arch, task: str = "digits") -> TrainedCircuit:
+    """Build a trained model: a weights file, or the name of a shipped architecture (trained
+    on ``task``)."""
+    path = shipped(path_or_arch, task) if path_or_arch in ARCHITECTURES else path_or_arch
     meta, weights, _ = load_weights(path)
     return build(meta, weights)
 
@@ -254,7 +268,7 @@ def from_weights(path_or_arch) -> TrainedCircuit:
 def build(meta: dict, w: dict) -> TrainedCircuit:
     """Build the circuit of already checked weights ``w`` (see :func:`load_weights`)."""
     arch, N, D = meta["arch"], meta["tokens"], meta["width"]
-    model = TrainedCircuit(arch, meta, w, Circuit(f"{arch}_digits"))
+    model = TrainedCircuit(arch, meta, w, Circuit(f"{arch}_{meta['task']}"))
     b = _Builder(model)
     b.source("image", N * meta["patch"] ** 2)
     embed, embed_bias = [("image", w["embed.W"])], w["embed.b"] + w["position"]
@@ -278,6 +292,12 @@ def build(meta: dict, w: dict) -> TrainedCircuit:
     hidden = b.lif("hidden", [(b.lif("mlp_in", stream, bias), w["mlp1.W"])], w["mlp1.b"])
     model.stream = [b.lif("out", stream + [(hidden, w["mlp2.W"])], bias + w["mlp2.b"])]
     return model
+
+
+def reference_spikes(reference: dict, images: int | None = None) -> dict:
+    """The layer spikes {layer: (T, images, ...) bool} of a file's reference (its first
+    ``images`` images)."""
+    return {name: value[:, :images] for name, value in reference.items() if value.dtype == bool}
 
 
 def mismatches(model: TrainedCircuit, spikes: dict, reference: dict) -> dict:

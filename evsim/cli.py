@@ -1,4 +1,5 @@
-"""The ``evsim`` command: verify claims, list claims and circuits, draw a circuit, show versions."""
+"""The ``evsim`` command: verify claims, list claims and circuits, draw a circuit, train the
+shipped spiking transformers, show versions."""
 
 from __future__ import annotations
 
@@ -91,6 +92,50 @@ def plot(run_dir: Path = typer.Argument(..., help="a run directory written by `e
     with _bad_input_is_one_line():
         written = replot(run_dir, ids)
     typer.echo(f"wrote {len(written)} figure files under {run_dir}/figures")
+
+
+@app.command()
+def train(arch: str = typer.Argument("all", help="spikformer, qkformer, sdt, spikingresformer "
+                                                 "or all"),
+          task: str = typer.Option("all", "--task", help="digits, sets or all"),
+          epochs: int = typer.Option(150, "--epochs", min=1, help="training epochs"),
+          seed: int = typer.Option(0, "--seed", min=0, help="torch seed"),
+          out: Path = typer.Option(Path("results/train"), "--out", help="folder for the .npz"),
+          tolerance: float = typer.Option(0.02, "--tolerance", min=0.0, max=1.0,
+                                          help="largest |accuracy - shipped accuracy| accepted")
+          ) -> None:
+    """Train tiny spiking transformers at T = 4 (needs: pip install -e '.[train]') and compare
+    each test accuracy with the shipped weights' (exit 1 beyond --tolerance)."""
+    from tqdm import tqdm
+
+    from circuits.trained import load_weights, shipped
+    from evsim.train import ARCHITECTURES, TASKS
+    from evsim.train import train as train_model
+
+    if arch not in ARCHITECTURES + ("all",):
+        _fail(f"ARCH must be one of {ARCHITECTURES + ('all',)}, got {arch!r}")
+    if task not in TASKS + ("all",):
+        _fail(f"--task must be one of {TASKS + ('all',)}, got {task!r}")
+    with _bad_input_is_one_line():
+        archs = ARCHITECTURES if arch == "all" else (arch,)
+        tasks = TASKS if task == "all" else (task,)
+        off = []
+        for name, task_name in ((a, t) for t in tasks for a in archs):
+            label = f"{name}_{task_name}"
+            with tqdm(total=epochs, desc=label, unit="epoch") as bar:
+                meta = train_model(name, task=task_name, epochs=epochs, seed=seed,
+                                   out=out / f"{label}.npz",
+                                   progress=lambda done, total, loss: (
+                                       bar.update(1), bar.set_postfix(loss=f"{loss:.3f}")))
+            reference = load_weights(shipped(name, task_name))[0]["test_accuracy"]
+            gap = meta["test_accuracy"] - reference
+            typer.echo(f"{label}: test accuracy {meta['test_accuracy']:.4f} (shipped "
+                       f"{reference:.4f}, difference {gap:+.4f}), {meta['train_seconds']} s, "
+                       f"hash {meta['hash'][:16]}")
+            if abs(gap) > tolerance:
+                off.append(label)
+    if off:
+        _fail(f"accuracy differs from the shipped weights' by more than {tolerance} for {off}")
 
 
 @app.command()

@@ -15,8 +15,12 @@ blocks at toy size (tokens N = 16 patches of 2 x 2 pixels of an 8 x 8 digit, wid
 * ``spikingresformer``: membrane shortcut, DSSA with patch 1 (A = SN(c1 Y1^T X),
   O = SN(c2 Y2 A), Y = BN(W X)), then a linear projection; a plain (not grouped) MLP.
 
-Every model ends in a linear classifier of the token mean, averaged over T. The exported
-weights fold each batch norm into its linear layer (eval mode): see :mod:`circuits.trained`.
+Two tasks (:data:`TASKS`): ``digits`` (scikit-learn's 8 x 8 digits, a learned position
+embedding, a linear classifier of the token mean averaged over T) and ``sets`` (procedurally
+generated sets of 16 points in [0, 1]^4; each point's label says whether its coordinate sum
+exceeds the set's median: a permutation-equivariant target; no position embedding, a linear
+classifier per token averaged over T). The exported weights fold each batch norm into its
+linear layer (eval mode): see :mod:`circuits.trained`.
 """
 
 from __future__ import annotations
@@ -30,9 +34,13 @@ import numpy as np
 
 from .errors import ValidationError
 
-__all__ = ["ARCHITECTURES", "SIZES", "digits_tokens", "train", "weights_hash"]
+__all__ = ["ARCHITECTURES", "TASKS", "SIZES", "digits_tokens", "set_tokens", "task_data",
+           "train", "spikingjelly_forward", "weights_hash"]
 
 ARCHITECTURES = ("spikformer", "qkformer", "sdt", "spikingresformer")
+TASKS = ("digits", "sets")
+CLASSES = dict(digits=10, sets=2)
+SETS = 2000  # generated sets (75 % train, 25 % test)
 #: shared toy sizes: tokens, width, heads, time steps, DSSA scales c1 and c2
 SIZES = dict(tokens=16, width=16, heads=2, T=4, c1=0.25, c2=0.25)
 PATCH = 2  # pixels per patch side: 8 x 8 digits -> 16 tokens of 4 pixels
@@ -51,6 +59,26 @@ def digits_tokens(seed: int = 0):
     train, test = train_test_split(np.arange(n), test_size=0.25, random_state=seed,
                                    stratify=digits.target)
     return tokens, digits.target, train, test
+
+
+def set_tokens(seed: int = 0):
+    """The set task: X (2000, 16, 4) uniform in [0, 1], labels (2000, 16) = 1 where a point's
+    coordinate sum exceeds the median of its set's sums (so 8 of 16 per set), and a 75/25
+    train/test split of the sets; all fixed by ``seed``."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1, (SETS, 16, PATCH * PATCH))
+    sums = X.sum(axis=2)
+    labels = (sums > np.median(sums, axis=1, keepdims=True)).astype(int)
+    order = rng.permutation(SETS)
+    cut = SETS * 3 // 4
+    return X, labels, order[:cut], order[cut:]
+
+
+def task_data(task: str, seed: int = 0):
+    """(X, labels, train, test) of ``task`` (see :data:`TASKS`)."""
+    if task not in TASKS:
+        raise ValidationError("task", f"parameter 'task' must be one of {TASKS}, got {task!r}")
+    return digits_tokens(seed) if task == "digits" else set_tokens(seed)
 
 
 def weights_hash(arrays: dict) -> str:
@@ -93,8 +121,10 @@ def _modules():
             return W.detach().numpy(), b.detach().numpy()
 
     class Model(nn.Module):
-        def __init__(self, arch: str, tokens=16, width=16, heads=2, T=4, c1=0.25, c2=0.25):
+        def __init__(self, arch: str, tokens=16, width=16, heads=2, T=4, c1=0.25, c2=0.25,
+                     task="digits"):
             super().__init__()
+            self.per_token = task == "sets"
             self.arch, self.T, self.heads = arch, T, heads
             self.c1, self.c2 = c1, c2
             D = width
@@ -114,8 +144,12 @@ def _modules():
                     names.insert(1, "A")
             thresholds = dict(attn=0.5 if arch != "spikingresformer" else 1.0)
             self.lifs = nn.ModuleDict({n: lif(thresholds.get(n, 1.0)) for n in names})
-            self.head = nn.Linear(D, 10)
-            self.position = nn.Parameter(0.1 * torch.randn(tokens, D))  # added to the embedding
+            self.head = nn.Linear(D, CLASSES[task])
+            position = 0.1 * torch.randn(tokens, D)  # added to the embedding
+            if self.per_token:  # none: the model must stay permutation-equivariant
+                self.register_buffer("position", torch.zeros(tokens, D))
+            else:
+                self.position = nn.Parameter(position)
 
         def _spike(self, name, x, record):
             s = self.lifs[name](x)
@@ -153,8 +187,8 @@ def _modules():
             return S("attn", self._merge(self.c2 * (A.transpose(-1, -2) @ y2)))
 
         def forward(self, patches, record=None):
-            """patches (B, N, 4) -> logits (B, 10); ``record`` (dict) receives every LIF's
-            spikes (T, B, N, C)."""
+            """patches (B, N, 4) -> logits (B, classes), or (B, N, classes) per token for the
+            set task; ``record`` (dict) receives every LIF's spikes (T, B, N, C)."""
             L, S = self.layers, lambda n, x: self._spike(n, x, record)
             x = L["embed"](patches.unsqueeze(0).repeat(self.T, 1, 1, 1)) + self.position
             if self.membrane:
@@ -167,7 +201,20 @@ def _modules():
                 features = r + S("mlp_out", L["mlp2"](S("hidden", L["mlp1"](r))))
                 if record is not None:
                     record["stream"] = features
+            if self.per_token:
+                return self.head(features).mean(dim=0)  # (B, N, classes)
             return self.head(features.mean(dim=2)).mean(dim=0)
+
+        def load_folded(self, arrays: dict) -> None:
+            """Take exported (folded) weights: each batch norm becomes the identity."""
+            with torch.no_grad():
+                for name, layer in self.layers.items():
+                    layer.bn = nn.Identity()
+                    layer.fc.weight.copy_(torch.as_tensor(arrays[f"{name}.W"]))
+                    layer.fc.bias.copy_(torch.as_tensor(arrays[f"{name}.b"]))
+                self.position.copy_(torch.as_tensor(arrays["position"]))
+                self.head.weight.copy_(torch.as_tensor(arrays["head.W"]))
+                self.head.bias.copy_(torch.as_tensor(arrays["head.b"]))
 
         def export(self) -> dict:
             """Folded float64 weights: {layer.W, layer.b, position, head.W, head.b}."""
@@ -182,14 +229,45 @@ def _modules():
     return torch, Model
 
 
-def train(arch: str, *, epochs: int = 60, seed: int = 0, reference_images: int = 128,
-          out: Path | None = None, progress=None) -> dict:
-    """Train ``arch`` on digits at T = 4; write ``out`` (.npz: folded weights, metadata with
+def _require_torch():
+    try:
+        import spikingjelly  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as error:
+        raise ValidationError("arch", "training needs the extra: pip install -e '.[train]' "
+                                      f"(torch==2.13.0, spikingjelly==2.0.0); {error}") from None
+
+
+def spikingjelly_forward(meta: dict, weights: dict, tokens: np.ndarray):
+    """SpikingJelly's float64 forward pass of exported weights on image tokens (images, 16, 4):
+    (spikes {layer: (T, images, ...) bool}, logits (images, 10), seconds)."""
+    _require_torch()
+    torch, Model = _modules()
+    from spikingjelly.activation_based import functional
+
+    model = Model(meta["arch"], **{k: meta[k] for k in SIZES},
+                  task=meta.get("task", "digits")).double().eval()
+    model.load_folded(weights)
+    record = {}
+    with torch.no_grad():
+        functional.reset_net(model)
+        start = time.perf_counter()
+        logits = model(torch.as_tensor(tokens, dtype=torch.float64), record)
+        seconds = time.perf_counter() - start
+    spikes = {k: v.numpy().astype(bool) for k, v in record.items() if k != "stream"}
+    return spikes, logits.numpy(), seconds
+
+
+def train(arch: str, *, task: str = "digits", epochs: int = 150, seed: int = 0,
+          reference_images: int = 128, out: Path | None = None, progress=None) -> dict:
+    """Train ``arch`` on ``task`` at T = 4; write ``out`` (.npz: folded weights, metadata with
     the SpikingJelly version, seed, accuracy and a hash, and the float64 reference spikes of
     the first ``reference_images`` test images). Returns the metadata."""
     if arch not in ARCHITECTURES:
         raise ValidationError("arch", f"parameter 'arch' must be one of {ARCHITECTURES}, got "
                                       f"{arch!r}")
+    X, y, train_idx, test_idx = task_data(task)
+    _require_torch()
     torch, Model = _modules()
     from importlib.metadata import version
 
@@ -197,8 +275,7 @@ def train(arch: str, *, epochs: int = 60, seed: int = 0, reference_images: int =
 
     torch.manual_seed(seed)
     torch.set_num_threads(2)
-    X, y, train_idx, test_idx = digits_tokens()
-    model = Model(arch, **SIZES)
+    model = Model(arch, **SIZES, task=task)
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs)
     Xt, yt = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
@@ -209,7 +286,9 @@ def train(arch: str, *, epochs: int = 60, seed: int = 0, reference_images: int =
         order = torch.tensor(train_idx)[torch.randperm(len(train_idx), generator=generator)]
         for batch in order.split(64):
             functional.reset_net(model)
-            loss = torch.nn.functional.cross_entropy(model(Xt[batch]), yt[batch])
+            logits = model(Xt[batch])
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                     yt[batch].reshape(-1))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -223,10 +302,11 @@ def train(arch: str, *, epochs: int = 60, seed: int = 0, reference_images: int =
         record = {}
         test = torch.tensor(X[test_idx], dtype=torch.float64)
         logits = model(test, record)
-    predicted = logits.argmax(1).numpy()
+    predicted = logits.argmax(-1).numpy()
     accuracy = float((predicted == y[test_idx]).mean())
     arrays = model.export()
-    meta = dict(arch=arch, **SIZES, patch=PATCH, seed=seed, epochs=epochs,
+    meta = dict(arch=arch, task=task, classes=CLASSES[task], **SIZES, patch=PATCH, seed=seed,
+                epochs=epochs,
                 test_accuracy=accuracy, test_images=len(test_idx), train_seconds=round(seconds, 1),
                 torch=torch.__version__, spikingjelly=version("spikingjelly"),
                 hash=weights_hash(arrays), reference_images=reference_images)

@@ -46,6 +46,10 @@ CASES = [
     (["graph", "nope", "--out", "{tmp}/g.pdf"], "error: unknown circuit 'nope'; accepted: ["),
     (["graph", "single_lif", "--out", "{tmp}/g.txt"],
      "error: --out must end in .pdf or .png, got '{tmp}/g.txt'"),
+    (["train", "vit"], "error: ARCH must be one of ('spikformer', 'qkformer', 'sdt', "
+                       "'spikingresformer', 'all'), got 'vit'"),
+    (["train", "sdt", "--task", "imagenet"],
+     "error: --task must be one of ('digits', 'sets', 'all'), got 'imagenet'"),
 ]
 
 

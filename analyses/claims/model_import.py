@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 
 from circuits import trained
-from evsim.train import ARCHITECTURES, digits_tokens
+from evsim.train import ARCHITECTURES, TASKS, task_data
 
 from ..plots import figure, paper_style, save_figure
 from .base import Claim, ClaimResult, Sizes
 
-SIZES = Sizes(quick=dict(images=128), full=dict(images=450), toy=dict(images=4))
+SIZES = Sizes(quick=dict(images=128), full=dict(images=500), toy=dict(images=4))
 #: the negative control: one weight of the first Q (or X) layer changed by this much
 PERTURBATION = 0.5
 #: the alternative rule's tolerance (fraction of compared neuron-steps that may differ)
@@ -22,10 +22,12 @@ TOLERANCE = 0.001
 
 PROTOCOL = (
     "For each architecture (Spikformer SSA, QKFormer QKTA, Spike-driven Transformer SDSA, "
-    "SpikingResformer DSSA; trained on scikit-learn's digits at T = 4 with SpikingJelly "
-    "surrogate gradients, evsim.train), the shipped weights (circuits/weights, checked against "
-    "their hash) are built as an evsim Circuit (circuits.trained) and the first "
-    f"{SIZES.text('images')} test images run in Brian2, each image one trial. Every neuron of "
+    "SpikingResformer DSSA) and task (scikit-learn's digits; generated sets, a "
+    "permutation-equivariant per-token target), trained at T = 4 with SpikingJelly surrogate "
+    "gradients (evsim.train), the shipped weights (circuits/weights, checked against their "
+    "hash) are built as an evsim Circuit (circuits.trained) and the first "
+    f"{SIZES.text('images')} test images (all of them where fewer) run in Brian2, each image "
+    "one trial. Every neuron of "
     "every SpikingJelly layer (each LIF, SDSA's Q AND mask) is compared in every step with "
     "SpikingJelly's float64 forward pass (reference spikes shipped with the weights, 128 "
     "images); predicted classes are compared with SpikingJelly's on every image run. Rule "
@@ -53,32 +55,31 @@ def _perturbed(meta: dict, weights: dict) -> dict:
     return changed
 
 
-def _model_rows(context, arch: str, images: int, X, y):
-    meta, weights, reference = trained.load_weights(trained.shipped(arch))
+def _model_rows(context, arch: str, task: str, images: int):
+    meta, weights, reference = trained.load_weights(trained.shipped(arch, task))
     model = trained.build(meta, weights)
-    test = digits_tokens()[3]
+    X, y, _, test = task_data(task)
     compared = len(reference["test_index"])
     if not np.array_equal(reference["test_index"], test[:compared]):
         raise RuntimeError(f"{arch}: the shipped reference images are not this split's test set")
     index = test[:images]
-    seed = context.seed_for(f"run {arch}")
+    seed = context.seed_for(f"run {arch} {task}")
     start = time.perf_counter()
     spikes, logits = model.run(X[index], seed=seed, simulator=context.simulate)
     seconds = time.perf_counter() - start
     compared = min(images, compared)
-    layers = trained.mismatches(model, spikes, {k: v[:, :compared] for k, v in
-                                                reference.items() if v.ndim > 2})
+    layers = trained.mismatches(model, spikes, trained.reference_spikes(reference, compared))
     sj_predicted = reference["predicted"][:images]
-    predicted = logits.argmax(1)
+    predicted = logits.argmax(-1)
     control = trained.build(meta, _perturbed(meta, weights))
     control_spikes, _ = control.run(X[index[:16]], seed=seed, simulator=context.simulate)
     control_layers = trained.mismatches(control, control_spikes,
-                                        {k: v[:, :16] for k, v in reference.items() if v.ndim > 2})
+                                        trained.reference_spikes(reference, 16))
     neurons, synapses = model.size
-    rows = [dict(arch=arch, layer=layer, population=model.layers[layer][0],
+    rows = [dict(arch=arch, task=task, layer=layer, population=model.layers[layer][0],
                  lag=model.lags[model.layers[layer][0]], **counts)
             for layer, counts in layers.items()]
-    summary = dict(arch=arch, neurons=neurons, synapses=synapses, images=len(index),
+    summary = dict(arch=arch, task=task, neurons=neurons, synapses=synapses, images=len(index),
                    images_compared=compared,
                    mismatches=sum(r["mismatches"] for r in rows),
                    neuron_steps_compared=sum(r["compared"] for r in rows),
@@ -87,6 +88,7 @@ def _model_rows(context, arch: str, images: int, X, y):
                    accuracy_evsim=float((predicted == y[index]).mean()),
                    accuracy_spikingjelly_same_images=float((sj_predicted == y[index]).mean()),
                    accuracy_spikingjelly_test_set=meta["test_accuracy"],
+                   test_images=meta["test_images"],
                    control_mismatches=sum(c["mismatches"] for c in control_layers.values()),
                    images_per_second_evsim=round(len(index) / seconds, 1),
                    train_seconds=meta["train_seconds"], spikingjelly=meta["spikingjelly"],
@@ -113,12 +115,12 @@ def import_sensitivity(summary: pd.DataFrame, layers: pd.DataFrame) -> list[dict
 
 def measure(context) -> ClaimResult:
     images = context.sizes(SIZES)["images"]
-    X, y, _, _ = digits_tokens()
     summaries, rows = [], []
-    for arch in ARCHITECTURES:
-        summary, layer_rows = _model_rows(context, arch, images, X, y)
-        summaries.append(summary)
-        rows += layer_rows
+    for task in TASKS:
+        for arch in ARCHITECTURES:
+            summary, layer_rows = _model_rows(context, arch, task, images)
+            summaries.append(summary)
+            rows += layer_rows
     summary, layers = pd.DataFrame(summaries), pd.DataFrame(rows)
     mismatches = int(summary.mismatches.sum())
     verdict = import_rule(mismatches, int(summary.class_disagreements.sum()),
@@ -136,16 +138,19 @@ def measure(context) -> ClaimResult:
 
 def plot(tables, directory) -> list[str]:
     layers = tables["layers"]
+    groups = list(layers.groupby(["task", "arch"], sort=False))
     with paper_style():
-        fig, axes = figure("double", 2.2, ncols=len(ARCHITECTURES))
-        for ax, (arch, rows) in zip(np.atleast_1d(axes), layers.groupby("arch", sort=False)):
+        fig, axes = figure("double", 4.4, ncols=len(ARCHITECTURES),
+                           nrows=len(groups) // len(ARCHITECTURES))
+        for ax, ((task, arch), rows) in zip(np.ravel(axes), groups):
             x = np.arange(len(rows))
             ax.bar(x - 0.2, rows.reference_spikes, 0.4, label="SpikingJelly")
             ax.bar(x + 0.2, rows.spikes, 0.4, label="evsim")
-            ax.set(xticks=x, title=f"{arch}: {rows.mismatches.sum()} mismatches")
+            ax.set(xticks=x, title=f"{arch} ({task}): {rows.mismatches.sum()} mismatches")
             ax.set_xticklabels(rows.layer, rotation=60, fontsize=5)
-        np.atleast_1d(axes)[0].set_ylabel("spikes in the compared images")
-        np.atleast_1d(axes)[0].legend(fontsize=5)
+        for ax in np.ravel(axes)[::len(ARCHITECTURES)]:
+            ax.set_ylabel("spikes in the compared images")
+        np.ravel(axes)[0].legend(fontsize=5)
         return save_figure(fig, directory, "model_import")
 
 
