@@ -34,7 +34,7 @@ import numpy as np
 
 from evsim import Circuit, models, simulate
 from evsim.errors import ValidationError
-from evsim.train import ARCHITECTURES, TASKS, weights_hash
+from evsim.train import ARCHITECTURES, CLASSES, OPERANDS, TASKS, weights_hash
 
 from . import mechanisms
 from .arithmetic import STEP, connect_pairs
@@ -46,7 +46,6 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 #: metadata every weights file carries (besides versions, accuracy and training time)
 META_KEYS = ("arch", "task", "classes", "tokens", "width", "heads", "T", "c1", "c2", "patch",
              "seed", "hash", "test_accuracy")
-_OPERANDS = dict(spikformer="qkv", qkformer="qk", sdt="qkv", spikingresformer="")
 
 
 def shipped(arch: str, task: str = "digits") -> Path:
@@ -70,7 +69,7 @@ def expected_shapes(arch: str, meta: dict) -> dict:
               "proj.W": (D, D), "proj.b": (D,), "mlp1.W": (4 * D, D), "mlp1.b": (4 * D,),
               "mlp2.W": (D, 4 * D), "mlp2.b": (D,), "head.W": (meta["classes"], D),
               "head.b": (meta["classes"],)}
-    for name in _OPERANDS[arch]:
+    for name in OPERANDS[arch]:
         shapes[f"{name}.W"], shapes[f"{name}.b"] = (D, D), (D,)
     if arch == "spikingresformer":
         for name in ("y1", "y2"):
@@ -89,10 +88,7 @@ def load_weights(path) -> tuple[dict, dict, dict]:
             raise ValidationError("path", f"'{path}' is not an evsim weights file (no 'meta')")
         meta = json.loads(str(data["meta"]))
         arrays = {k: data[k] for k in data.files if k != "meta"}
-    missing = sorted(set(META_KEYS) - set(meta))
-    if missing:
-        raise ValidationError("path", f"'{path}' metadata lacks {missing}")
-    _check_arch(meta["arch"])
+    _check_meta(meta, path)
     weights = {k: v for k, v in arrays.items() if not k.startswith("ref.")}
     reference = {k[4:]: v for k, v in arrays.items() if k.startswith("ref.")}
     shapes = expected_shapes(meta["arch"], meta)
@@ -104,10 +100,29 @@ def load_weights(path) -> tuple[dict, dict, dict]:
         if weights[name].shape != shape or not np.all(np.isfinite(weights[name])):
             raise ValidationError("path", f"weight '{name}' of {meta['arch']} must be finite with "
                                           f"shape {shape}, got {weights[name].shape}")
-    if weights_hash(weights) != meta.get("hash"):
+    if weights_hash(arrays, meta) != meta["hash"]:
         raise ValidationError("path", f"hash mismatch in '{path}': the weights are not the ones "
                                       "its metadata describes")
     return meta, weights, reference
+
+
+def _check_meta(meta: dict, path) -> None:
+    missing = sorted(set(META_KEYS) - set(meta))
+    if missing:
+        raise ValidationError("path", f"'{path}' metadata lacks {missing}")
+    _check_arch(meta["arch"])
+    if meta["task"] not in TASKS or meta["classes"] != CLASSES[meta["task"]]:
+        raise ValidationError("path", f"'{path}': task must be one of {TASKS} with its number of "
+                                      f"classes {CLASSES}, got {meta['task']!r}, "
+                                      f"{meta['classes']!r}")
+    for key in ("tokens", "width", "heads", "T", "patch"):
+        if not isinstance(meta[key], int) or meta[key] < 1:
+            raise ValidationError("path", f"'{path}': {key} must be an integer >= 1, got "
+                                          f"{meta[key]!r}")
+    for key in ("c1", "c2"):
+        if not (isinstance(meta[key], (int, float)) and np.isfinite(meta[key]) and meta[key] > 0):
+            raise ValidationError("path", f"'{path}': {key} must be finite and > 0, got "
+                                          f"{meta[key]!r}")
 
 
 @dataclass
@@ -149,9 +164,12 @@ class TrainedCircuit:
             simulator=None):
         """Simulate images (``batch`` at a time, each image a trial); returns (spikes, logits):
         spikes[layer] of shape (T, images, *layout) on SpikingJelly's clock, logits (images,
-        10). ``simulator``: a stand-in for :func:`evsim.simulate` (e.g. a claim context's),
+        classes), per token (images, N, classes) for the set task. ``simulator``: a stand-in for :func:`evsim.simulate` (e.g. a claim context's),
         called as simulator(circuit, inputs, duration, seed=..., **options)."""
         tokens = np.asarray(tokens, dtype=float)
+        if len(tokens) < 1 or batch < 1:
+            raise ValidationError("tokens", "parameter 'tokens' must hold at least one image and "
+                                            f"'batch' must be >= 1, got {len(tokens)} and {batch}")
         simulator = simulator or partial(simulate, target=target)
         T, parts = self.meta["T"], []
         for start in range(0, len(tokens), batch):
@@ -159,9 +177,14 @@ class TrainedCircuit:
             record = simulator(self.circuit, inputs, self.steps * STEP, dt=STEP,
                                trials=len(tokens[start:start + batch]), seed=seed,
                                record_spikes=True)
-            parts.append({name: record.raster(population)[:, self.lags[population]:][:, :T]
+            rasters = {p: record.raster(p) for p in {*self.stream, *(population for population, _, _
+                                                                      in self.layers.values())}}
+            for population, raster in rasters.items():  # nothing can fire before its input
+                if raster[:, :self.lags[population]].any():
+                    raise RuntimeError(f"{population}: spikes before its lag")
+            parts.append({name: rasters[population][:, self.lags[population]:][:, :T]
                           for name, (population, _, _) in self.layers.items()}
-                         | {p: record.raster(p)[:, self.lags[p]:][:, :T] for p in self.stream})
+                         | {p: rasters[p][:, self.lags[p]:][:, :T] for p in self.stream})
         joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         spikes = {name: np.moveaxis(joined[name], 1, 0).reshape((T, len(tokens)) + layout)
                   for name, (_, layout, _) in self.layers.items()}
@@ -189,9 +212,10 @@ class TrainedCircuit:
 class _Builder:
     """Wires populations with lag bookkeeping (lag: the step that shows SpikingJelly's step 0)."""
 
-    def __init__(self, model: TrainedCircuit):
+    def __init__(self, model: TrainedCircuit, tau: float):
         self.model, self.circuit = model, model.circuit
         self.N = model.meta["tokens"]
+        self.neuron = models.discrete_lif(tau=tau, v_th=1.0)  # every layer's LIF
 
     def source(self, name: str, size: int) -> None:
         self.circuit.add_population(name, models.graded_source(), size)
@@ -202,7 +226,7 @@ class _Builder:
         """The LIF layer ``name`` (V_th 1) fed by ``terms`` [(source, W (out, in) per token)]
         plus ``bias`` (out,) or (N, out) from its lag on."""
         out = terms[0][1].shape[0]
-        self.circuit.add_population(name, mechanisms.sj_lif(1.0), self.N * out)
+        self.circuit.add_population(name, self.neuron, self.N * out)
         self.feed(name, terms)
         self.circuit.add_input(name, name)
         self.model.biases[name] = np.broadcast_to(bias, (self.N, out)).reshape(-1)
@@ -227,7 +251,7 @@ class _Builder:
         terms, bias) of its LIF operand population. Returns the output population."""
         meta, w, N, D, H = (self.model.meta, self.model.weights, self.N, self.model.meta["width"],
                             self.model.meta["heads"])
-        operand = mechanisms.sj_lif(1.0)
+        operand = self.neuron
         if arch == "spikingresformer":
             dssa = dict(W1=w["y1.W"][..., None], W2=w["y2.W"][..., None], b1=w["y1.b"],
                         b2=w["y2.b"], c1=meta["c1"], c2=meta["c2"])
@@ -245,7 +269,8 @@ class _Builder:
         lag = self.model.lags[f"attention/{next(iter(operands))}"]
         # SpikingJelly's layers inside the mechanism: (layer, population, hops, layout, axes)
         inner = dict(spikformer=[("attn", "attn", 2, (N, D), None)],
-                     qkformer=[("attn", "token_mask", 1, (H, N), (1, 0))],
+                     qkformer=[("attn", "token_mask", 1, (H, N), (1, 0)),
+                               ("qkta_out", "out", 2, (N, D), None)],
                      sdt=[("attn", "mask", 2, (1, D), None), ("sdsa_out", "out", 3, (N, D), None)],
                      spikingresformer=[("A", "A", 2, (H, N, N), None),
                                        ("attn", "O", 4, (N, D), None)])[arch]
@@ -257,25 +282,33 @@ class _Builder:
         return out
 
 
-def from_weights(path_or_arch, task: str = "digits") -> TrainedCircuit:
-    """Build a trained model: a weights file, or the name of a shipped architecture (trained
-    on ``task``)."""
-    path = shipped(path_or_arch, task) if path_or_arch in ARCHITECTURES else path_or_arch
+def from_weights(path_or_arch, task: str | None = None) -> TrainedCircuit:
+    """Build a trained model: a weights file, or the name of a shipped architecture trained on
+    ``task`` (default digits; a file says its own task)."""
+    if path_or_arch in ARCHITECTURES:
+        path = shipped(path_or_arch, task or "digits")
+    elif task is not None:
+        raise ValidationError("task", "parameter 'task' applies to shipped architectures only; a "
+                                      f"weights file says its own task, got task={task!r}")
+    else:
+        path = path_or_arch
     meta, weights, _ = load_weights(path)
     return build(meta, weights)
 
 
-def build(meta: dict, w: dict) -> TrainedCircuit:
-    """Build the circuit of already checked weights ``w`` (see :func:`load_weights`)."""
+def build(meta: dict, w: dict, *, tau: float = 2.0) -> TrainedCircuit:
+    """Build the circuit of already checked weights ``w`` (see :func:`load_weights`).
+    ``tau``: the layers' LIF time constant in steps (SpikingJelly's 2; another value is a
+    negative control)."""
     arch, N, D = meta["arch"], meta["tokens"], meta["width"]
     model = TrainedCircuit(arch, meta, w, Circuit(f"{arch}_{meta['task']}"))
-    b = _Builder(model)
+    b = _Builder(model, tau)
     b.source("image", N * meta["patch"] ** 2)
     embed, embed_bias = [("image", w["embed.W"])], w["embed.b"] + w["position"]
     if arch in ("spikformer", "qkformer"):  # residual: spikes added
         stream = [b.lif("embed", embed, embed_bias)]
         out = b.attention(arch, {k.upper(): (k, [(p, w[f"{k}.W"]) for p in stream], w[f"{k}.b"])
-                                 for k in _OPERANDS[arch]})
+                                 for k in OPERANDS[arch]})
         stream.append(b.lif("proj", [(out, w["proj.W"])], w["proj.b"]))
         hidden = b.lif("hidden", [(p, w["mlp1.W"]) for p in stream], w["mlp1.b"])
         stream.append(b.lif("mlp_out", [(hidden, w["mlp2.W"])], w["mlp2.b"]))
@@ -285,7 +318,7 @@ def build(meta: dict, w: dict) -> TrainedCircuit:
     if arch == "sdt":
         block_in = b.lif("block_in", embed, embed_bias)
         out = b.attention(arch, {k.upper(): (k, [(block_in, w[f"{k}.W"])], w[f"{k}.b"])
-                                 for k in _OPERANDS[arch]})
+                                 for k in OPERANDS[arch]})
     else:
         out = b.attention(arch, {"X": ("block_in", embed, embed_bias)})
     stream, bias = embed + [(out, w["proj.W"])], embed_bias + w["proj.b"]
@@ -303,7 +336,10 @@ def reference_spikes(reference: dict, images: int | None = None) -> dict:
 def mismatches(model: TrainedCircuit, spikes: dict, reference: dict) -> dict:
     """Per layer: {"mismatches": neuron-steps that differ from the reference, "compared":
     neuron-steps compared, "reference_spikes" and "spikes" (the circuit's)}, over the
-    reference's images."""
+    reference's images. Every reference layer must be a layer of the circuit and vice versa."""
+    if set(reference) != set(model.layers):
+        raise RuntimeError(f"{model.arch}: reference layers {sorted(reference)} differ from the "
+                           f"circuit's {sorted(model.layers)}")
     out = {}
     for layer, (_, _, axes) in model.layers.items():
         ref = reference[layer]

@@ -127,11 +127,12 @@ def train(arch: str = typer.Argument("all", help="spikformer, qkformer, sdt, spi
                                    out=out / f"{label}.npz",
                                    progress=lambda done, total, loss: (
                                        bar.update(1), bar.set_postfix(loss=f"{loss:.3f}")))
-            reference = load_weights(shipped(name, task_name))[0]["test_accuracy"]
-            gap = meta["test_accuracy"] - reference
+            reference = load_weights(shipped(name, task_name))[0]
+            gap = meta["test_accuracy"] - reference["test_accuracy"]
+            same = "identical to" if meta["hash"] == reference["hash"] else "differs from"
             typer.echo(f"{label}: test accuracy {meta['test_accuracy']:.4f} (shipped "
-                       f"{reference:.4f}, difference {gap:+.4f}), {meta['train_seconds']} s, "
-                       f"hash {meta['hash'][:16]}")
+                       f"{reference['test_accuracy']:.4f}, difference {gap:+.4f}), "
+                       f"{meta['train_seconds']} s; file hash {same} the shipped file's")
             if abs(gap) > tolerance:
                 off.append(label)
     if off:

@@ -34,13 +34,18 @@ import numpy as np
 
 from .errors import ValidationError
 
-__all__ = ["ARCHITECTURES", "TASKS", "SIZES", "digits_tokens", "set_tokens", "task_data",
+__all__ = ["ARCHITECTURES", "TASKS", "OPERANDS", "STRUCTURE", "SIZES", "digits_tokens", "set_tokens", "task_data",
            "train", "spikingjelly_forward", "weights_hash"]
 
 ARCHITECTURES = ("spikformer", "qkformer", "sdt", "spikingresformer")
 TASKS = ("digits", "sets")
 CLASSES = dict(digits=10, sets=2)
 SETS = 2000  # generated sets (75 % train, 25 % test)
+#: the linear operand layers of each architecture's attention (SpikingResformer's DSSA maps
+#: its input itself, with y1 and y2)
+OPERANDS = dict(spikformer="qkv", qkformer="qk", sdt="qkv", spikingresformer="")
+#: metadata that defines the model (covered by the file hash with every array)
+STRUCTURE = ("arch", "task", "classes", "tokens", "width", "heads", "T", "c1", "c2", "patch")
 #: shared toy sizes: tokens, width, heads, time steps, DSSA scales c1 and c2
 SIZES = dict(tokens=16, width=16, heads=2, T=4, c1=0.25, c2=0.25)
 PATCH = 2  # pixels per patch side: 8 x 8 digits -> 16 tokens of 4 pixels
@@ -81,12 +86,15 @@ def task_data(task: str, seed: int = 0):
     return digits_tokens(seed) if task == "digits" else set_tokens(seed)
 
 
-def weights_hash(arrays: dict) -> str:
-    """SHA-256 over the weight arrays (sorted by name, float64 bytes)."""
-    digest = hashlib.sha256()
+def weights_hash(arrays: dict, meta: dict) -> str:
+    """SHA-256 over every array of a weights file (weights and reference spikes, sorted by
+    name, with dtype and shape) and the metadata that defines the model (:data:`STRUCTURE`)."""
+    digest = hashlib.sha256(json.dumps({k: meta.get(k) for k in STRUCTURE},
+                                       sort_keys=True).encode())
     for name in sorted(arrays):
-        digest.update(name.encode())
-        digest.update(np.ascontiguousarray(arrays[name], dtype=np.float64).tobytes())
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}".encode())
+        digest.update(array.tobytes())
     return digest.hexdigest()
 
 
@@ -131,7 +139,7 @@ def _modules():
             self.layers = nn.ModuleDict(dict(embed=LinearBN(PATCH * PATCH, D),
                                              mlp1=LinearBN(D, 4 * D), mlp2=LinearBN(4 * D, D),
                                              proj=LinearBN(D, D)))
-            operands = dict(spikformer="qkv", qkformer="qk", sdt="qkv", spikingresformer="")
+            operands = OPERANDS
             for name in operands[arch]:
                 self.layers[name] = LinearBN(D, D)
             if arch == "spikingresformer":
@@ -145,6 +153,7 @@ def _modules():
             thresholds = dict(attn=0.5 if arch != "spikingresformer" else 1.0)
             self.lifs = nn.ModuleDict({n: lif(thresholds.get(n, 1.0)) for n in names})
             self.head = nn.Linear(D, CLASSES[task])
+            # drawn for both tasks, so the later layers' initial weights do not depend on it
             position = 0.1 * torch.randn(tokens, D)  # added to the embedding
             if self.per_token:  # none: the model must stay permutation-equivariant
                 self.register_buffer("position", torch.zeros(tokens, D))
@@ -174,7 +183,10 @@ def _modules():
                 q, k = S("q", L["q"](s)), S("k", L["k"](s))
                 mask = S("attn", self._heads(q).sum(-1).transpose(2, 3))  # (T, B, N, H)
                 d = q.shape[-1] // self.heads
-                return k * mask.repeat_interleave(d, dim=-1)
+                out = k * mask.repeat_interleave(d, dim=-1)
+                if record is not None:
+                    record["qkta_out"] = out
+                return out
             if self.arch == "sdt":
                 q, k, v = (S(n, L[n](s)) for n in "qkv")
                 mask = S("attn", (k * v).sum(dim=2, keepdim=True))
@@ -240,7 +252,8 @@ def _require_torch():
 
 def spikingjelly_forward(meta: dict, weights: dict, tokens: np.ndarray):
     """SpikingJelly's float64 forward pass of exported weights on image tokens (images, 16, 4):
-    (spikes {layer: (T, images, ...) bool}, logits (images, 10), seconds)."""
+    (spikes {layer: (T, images, ...) bool}, logits (images, classes) or (images, 16, classes)
+    for the set task, seconds)."""
     _require_torch()
     torch, Model = _modules()
     from spikingjelly.activation_based import functional
@@ -304,19 +317,18 @@ def train(arch: str, *, task: str = "digits", epochs: int = 150, seed: int = 0,
         logits = model(test, record)
     predicted = logits.argmax(-1).numpy()
     accuracy = float((predicted == y[test_idx]).mean())
-    arrays = model.export()
-    meta = dict(arch=arch, task=task, classes=CLASSES[task], **SIZES, patch=PATCH, seed=seed,
-                epochs=epochs,
-                test_accuracy=accuracy, test_images=len(test_idx), train_seconds=round(seconds, 1),
-                torch=torch.__version__, spikingjelly=version("spikingjelly"),
-                hash=weights_hash(arrays), reference_images=reference_images)
     k = reference_images
-    spikes = {f"ref.{name}": s[:, :k].numpy().astype(bool) for name, s in record.items()
-              if name != "stream"}
+    arrays = model.export() | {f"ref.{name}": s[:, :k].numpy().astype(bool)
+                               for name, s in record.items() if name != "stream"}
+    arrays |= {"ref.logits": logits[:k].numpy(), "ref.test_index": test_idx[:k],
+               "ref.predicted": predicted}
+    meta = dict(arch=arch, task=task, classes=CLASSES[task], **SIZES, patch=PATCH, seed=seed,
+                epochs=epochs, test_accuracy=accuracy, test_images=len(test_idx),
+                train_seconds=round(seconds, 1), torch=torch.__version__,
+                spikingjelly=version("spikingjelly"), reference_images=reference_images)
+    meta["hash"] = weights_hash(arrays, meta)
     if out is not None:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(out, meta=json.dumps(meta), **arrays, **spikes,
-                            **{"ref.logits": logits[:k].numpy(), "ref.test_index": test_idx[:k],
-                               "ref.predicted": predicted})
+        np.savez_compressed(out, meta=json.dumps(meta), **arrays)
     return meta

@@ -11,7 +11,8 @@ EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
 OUTPUTS = {"02_softmax_convergence.py": ["softmax_convergence.pdf"],
            "03_parameter_sweep.py": ["sweep.csv"],
            "04_attention_head_raster.py": ["attention_head_raster.pdf"],
-           "05_paper_figure.py": ["paper_figure.pdf", "paper_figure.png"]}
+           "05_paper_figure.py": ["paper_figure.pdf", "paper_figure.png"],
+           "06_trained_model.py": ["trained_model_raster.pdf"]}
 
 
 def test_there_are_at_least_five_examples():

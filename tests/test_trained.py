@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from analyses.claims.model_import import import_rule
+from analyses.claims.model_import import import_rule, one_step_late, perturbed
 from circuits import trained
 from evsim.errors import ValidationError
 from evsim.train import ARCHITECTURES, TASKS, task_data, weights_hash
@@ -38,23 +38,39 @@ def test_every_layer_matches_spikingjelly(arch, task):
 @pytest.mark.parametrize("arch", ["spikformer", "sdt"])
 def test_a_perturbed_weight_mismatches(arch):
     meta, weights, reference = trained.load_weights(trained.shipped(arch))
-    changed = dict(weights, **{"q.W": weights["q.W"] + 0.5 * (np.arange(16) == 0)[:, None]})
-    _, layers, _ = _run(meta, changed, reference, 4)
+    _, layers, _ = _run(meta, perturbed(meta, weights), reference, 4)
     assert layers["embed" if arch == "spikformer" else "block_in"]["mismatches"] == 0
     assert layers["q"]["mismatches"] > 0
 
 
-def test_the_wrong_decay_mismatches(monkeypatch):
+def test_the_wrong_decay_mismatches():
     """The exact-LIF pitfall (tau_m = 2 dt in an exact LIF, i.e. SpikingJelly tau 2.54)."""
-    from circuits import mechanisms
     from circuits.reference import PITFALL_TAU
-    from evsim import models
 
     meta, weights, reference = trained.load_weights(trained.shipped("qkformer"))
-    monkeypatch.setattr(mechanisms, "sj_lif",
-                        lambda v_th=1.0: models.discrete_lif(tau=PITFALL_TAU, v_th=v_th))
-    _, layers, _ = _run(meta, weights, reference, 4)
+    X = task_data("digits")[0]
+    model = trained.build(meta, weights, tau=PITFALL_TAU)
+    spikes, _ = model.run(X[reference["test_index"][:4]], target="numpy")
+    layers = trained.mismatches(model, spikes, trained.reference_spikes(reference, 4))
     assert sum(c["mismatches"] for c in layers.values()) > 0
+
+
+def test_a_one_step_lag_error_mismatches():
+    meta, weights, reference = trained.load_weights(trained.shipped("sdt"))
+    model, layers, _ = _run(meta, weights, reference, 4)
+    X = task_data("digits")[0]
+    spikes, _ = model.run(X[reference["test_index"][:4]], target="numpy")
+    late = trained.mismatches(model, one_step_late(spikes), trained.reference_spikes(reference, 4))
+    assert sum(c["mismatches"] for c in layers.values()) == 0
+    assert all(c["mismatches"] > 0 for c in late.values() if c["reference_spikes"] > 0)
+
+
+def test_a_reference_layer_without_a_circuit_layer_is_an_error():
+    meta, weights, reference = trained.load_weights(trained.shipped("sdt"))
+    model = trained.build(meta, weights)
+    spikes = trained.reference_spikes(reference, 2)
+    with pytest.raises(RuntimeError, match="reference layers"):
+        trained.mismatches(model, spikes, {**spikes, "extra": spikes["q"]})
 
 
 @pytest.mark.parametrize("arch", ["spikformer", "spikingresformer"])
@@ -122,11 +138,22 @@ def test_unknown_architecture(tmp_path):
         trained.from_weights(_rewrite(tmp_path, meta={"arch": "vit"}))
 
 
-def test_hash_mismatch(tmp_path):
-    with np.load(trained.shipped("sdt")) as data:
-        changed = data["q.W"] + 1e-12
+@pytest.mark.parametrize("change", ["weight", "reference spikes", "decay constant c1"])
+def test_hash_mismatch(tmp_path, change):
+    with np.load(trained.shipped("spikingresformer")) as data:
+        changes = {"weight": {"y1.W": data["y1.W"] + 1e-12},
+                   "reference spikes": {"ref.A": ~data["ref.A"]},
+                   "decay constant c1": {"meta": {"c1": 0.3}}}[change]
     with pytest.raises(ValidationError, match="hash mismatch"):
-        trained.from_weights(_rewrite(tmp_path, **{"q.W": changed}))
+        trained.from_weights(_rewrite(tmp_path, "spikingresformer", **changes))
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("task", "foo", "task must be one of"), ("T", 0, "T must be an integer >= 1"),
+    ("c1", float("nan"), "c1 must be finite and > 0")])
+def test_bad_metadata(tmp_path, key, value, message):
+    with pytest.raises(ValidationError, match=message):
+        trained.from_weights(_rewrite(tmp_path, meta={key: value}))
 
 
 def test_wrong_shape(tmp_path):
@@ -145,17 +172,27 @@ def test_wrong_architecture_for_the_weights(tmp_path):
 def test_unsupported_layer(tmp_path):
     extra = np.zeros((16, 16))
     with np.load(trained.shipped("sdt")) as data:
-        weights = {k: data[k] for k in data.files if k != "meta" and not k.startswith("ref.")}
-    path = _rewrite(tmp_path, meta={"hash": weights_hash({**weights, "conv.W": extra})},
+        arrays = {k: data[k] for k in data.files if k != "meta"}
+        meta = json.loads(str(data["meta"]))
+    path = _rewrite(tmp_path, meta={"hash": weights_hash({**arrays, "conv.W": extra}, meta)},
                     **{"conv.W": extra})
     with pytest.raises(ValidationError, match=r"unsupported \['conv.W'\]"):
         trained.from_weights(path)
 
 
-def test_tokens_of_the_wrong_shape():
+def test_tokens_of_the_wrong_shape_or_none():
     model = trained.from_weights("sdt")
     with pytest.raises(ValidationError, match=r"parameter 'tokens' must be finite with shape"):
         model.inputs(np.zeros((2, 16, 9)))
+    with pytest.raises(ValidationError, match=r"at least one image and 'batch' must be >= 1"):
+        model.run(np.zeros((0, 16, 4)))
+    with pytest.raises(ValidationError, match=r"at least one image and 'batch' must be >= 1"):
+        model.run(np.zeros((2, 16, 4)), batch=0)
+
+
+def test_a_task_with_a_file_is_an_error():
+    with pytest.raises(ValidationError, match="parameter 'task' applies to shipped"):
+        trained.from_weights(trained.shipped("sdt"), task="sets")
 
 
 def test_training_without_torch_is_one_clear_error():

@@ -1,0 +1,50 @@
+"""A trained Spike-driven Transformer as a neuron circuit: raster of one digit through every
+layer, and the check against SpikingJelly's reference spikes (shipped; no torch needed).
+
+Run: python examples/06_trained_model.py [--small] [--out DIR]
+"""
+
+import argparse
+
+import numpy as np
+
+from analyses.plots import figure, paper_style, save_figure
+from circuits import trained
+from evsim.train import task_data
+
+
+def main(out: str = "examples_output", small: bool = False) -> int:
+    meta, weights, reference = trained.load_weights(trained.shipped("sdt", "digits"))
+    model = trained.build(meta, weights)
+    images = 4 if small else 32
+    X, labels, _, _ = task_data("digits")
+    index = reference["test_index"][:images]
+    spikes, logits = model.run(X[index])
+    layers = trained.mismatches(model, spikes, trained.reference_spikes(reference, images))
+    mismatches = sum(counts["mismatches"] for counts in layers.values())
+    with paper_style():
+        fig, ax = figure("single", 3.0)
+        offset = 0
+        for number, (name, s) in enumerate(spikes.items()):
+            first = s[:, 0].reshape(meta["T"], -1)  # image 0: (T, neurons)
+            t, neuron = np.nonzero(first)
+            ax.plot(t + 0.8 * number / len(spikes), neuron + offset, "|", ms=1.5,
+                    color=f"C{number % 10}", label=name)
+            offset += first.shape[1]
+        ax.set(xlabel="SpikingJelly time step", ylabel="neuron (stacked layers)",
+               title=f"digit {labels[index[0]]}, predicted {logits[0].argmax()}; "
+                     f"{mismatches} mismatches")
+        ax.legend(fontsize=4, ncols=3, loc="upper right")
+        save_figure(fig, out, "trained_model_raster")
+    accuracy = float((logits.argmax(-1) == labels[index]).mean())
+    print(f"{images} images: accuracy {accuracy:.3f}, {mismatches} spikes differ from "
+          f"SpikingJelly in {sum(c['compared'] for c in layers.values())} neuron-steps")
+    return mismatches
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--small", action="store_true", help="a fast, reduced run")
+    parser.add_argument("--out", default="examples_output")
+    args = parser.parse_args()
+    main(args.out, args.small)
