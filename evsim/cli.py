@@ -122,7 +122,7 @@ def train(arch: str = typer.Argument("all", help="spikformer, qkformer, sdt, spi
         off = []
         for name, task_name in ((a, t) for t in tasks for a in archs):
             label = f"{name}_{task_name}"
-            with tqdm(total=epochs, desc=label, unit="epoch") as bar:
+            with tqdm(total=epochs, desc=label, unit="epoch", disable=None) as bar:
                 meta = train_model(name, task=task_name, epochs=epochs, seed=seed,
                                    out=out / f"{label}.npz",
                                    progress=lambda done, total, loss: (
