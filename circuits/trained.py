@@ -94,8 +94,9 @@ def load_weights(path) -> tuple[dict, dict, dict]:
     shapes = expected_shapes(meta["arch"], meta)
     if set(weights) != set(shapes):
         raise ValidationError("path", f"'{path}' ({meta['arch']}) must hold exactly the weights "
-                                      f"{sorted(shapes)}; missing {sorted(set(shapes) - set(weights))}"
-                                      f", unsupported {sorted(set(weights) - set(shapes))}")
+                                      f"{sorted(shapes)}; missing "
+                                      f"{sorted(set(shapes) - set(weights))}, unsupported "
+                                      f"{sorted(set(weights) - set(shapes))}")
     for name, shape in shapes.items():
         if weights[name].shape != shape or not np.all(np.isfinite(weights[name])):
             raise ValidationError("path", f"weight '{name}' of {meta['arch']} must be finite with "
@@ -164,21 +165,22 @@ class TrainedCircuit:
             simulator=None):
         """Simulate images (``batch`` at a time, each image a trial); returns (spikes, logits):
         spikes[layer] of shape (T, images, *layout) on SpikingJelly's clock, logits (images,
-        classes), per token (images, N, classes) for the set task. ``simulator``: a stand-in for :func:`evsim.simulate` (e.g. a claim context's),
-        called as simulator(circuit, inputs, duration, seed=..., **options)."""
+        classes), per token (images, N, classes) for the set task. ``simulator``: a stand-in
+        for :func:`evsim.simulate` (e.g. a claim context's), called as
+        simulator(circuit, inputs, duration, seed=..., **options)."""
         tokens = np.asarray(tokens, dtype=float)
         if len(tokens) < 1 or batch < 1:
             raise ValidationError("tokens", "parameter 'tokens' must hold at least one image and "
                                             f"'batch' must be >= 1, got {len(tokens)} and {batch}")
         simulator = simulator or partial(simulate, target=target)
         T, parts = self.meta["T"], []
+        read = {*self.stream, *(population for population, _, _ in self.layers.values())}
         for start in range(0, len(tokens), batch):
             inputs = self.inputs(tokens[start:start + batch])
             record = simulator(self.circuit, inputs, self.steps * STEP, dt=STEP,
                                trials=len(tokens[start:start + batch]), seed=seed,
                                record_spikes=True)
-            rasters = {p: record.raster(p) for p in {*self.stream, *(population for population, _, _
-                                                                      in self.layers.values())}}
+            rasters = {p: record.raster(p) for p in read}
             for population, raster in rasters.items():  # nothing can fire before its input
                 if raster[:, :self.lags[population]].any():
                     raise RuntimeError(f"{population}: spikes before its lag")
@@ -251,15 +253,14 @@ class _Builder:
         terms, bias) of its LIF operand population. Returns the output population."""
         meta, w, N, D, H = (self.model.meta, self.model.weights, self.N, self.model.meta["width"],
                             self.model.meta["heads"])
-        operand = self.neuron
         if arch == "spikingresformer":
             dssa = dict(W1=w["y1.W"][..., None], W2=w["y2.W"][..., None], b1=w["y1.b"],
                         b2=w["y2.b"], c1=meta["c1"], c2=meta["c2"])
-            mech = mechanisms.dssa(dssa, N, D, H, operand_model=operand)
+            mech = mechanisms.dssa(dssa, N, D, H, operand_model=self.neuron)
         else:
             build = dict(spikformer=mechanisms.ssa, qkformer=mechanisms.qkta,
                          sdt=mechanisms.sdsa)[arch]
-            mech = build(N, D, H, operand_model=operand)
+            mech = build(N, D, H, operand_model=self.neuron)
         self.circuit.include(mech.circuit, "attention")
         for name, (layer, terms, bias) in operands.items():
             population = f"attention/{name}"
@@ -300,7 +301,7 @@ def build(meta: dict, w: dict, *, tau: float = 2.0) -> TrainedCircuit:
     """Build the circuit of already checked weights ``w`` (see :func:`load_weights`).
     ``tau``: the layers' LIF time constant in steps (SpikingJelly's 2; another value is a
     negative control)."""
-    arch, N, D = meta["arch"], meta["tokens"], meta["width"]
+    arch, N = meta["arch"], meta["tokens"]
     model = TrainedCircuit(arch, meta, w, Circuit(f"{arch}_{meta['task']}"))
     b = _Builder(model, tau)
     b.source("image", N * meta["patch"] ** 2)

@@ -34,8 +34,8 @@ import numpy as np
 
 from .errors import ValidationError
 
-__all__ = ["ARCHITECTURES", "TASKS", "OPERANDS", "STRUCTURE", "SIZES", "digits_tokens", "set_tokens", "task_data",
-           "train", "spikingjelly_forward", "weights_hash"]
+__all__ = ["ARCHITECTURES", "TASKS", "OPERANDS", "STRUCTURE", "SIZES", "digits_tokens",
+           "set_tokens", "task_data", "train", "spikingjelly_forward", "weights_hash"]
 
 ARCHITECTURES = ("spikformer", "qkformer", "sdt", "spikingresformer")
 TASKS = ("digits", "sets")
@@ -246,7 +246,7 @@ def _require_torch():
         import spikingjelly  # noqa: F401
         import torch  # noqa: F401
     except ImportError as error:
-        raise ValidationError("arch", "training needs the extra: pip install -e '.[train]' "
+        raise ValidationError("extra", "training needs the extra: pip install -e '.[train]' "
                                       f"(torch==2.13.0, spikingjelly==2.0.0); {error}") from None
 
 

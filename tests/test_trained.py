@@ -91,7 +91,8 @@ def test_the_set_models_are_equivariant(arch):
 def test_lags_follow_the_hops():
     meta, weights, _ = trained.load_weights(trained.shipped("spikformer"))
     lags = trained.build(meta, weights).lags
-    assert (lags["embed"], lags["attention/Q"], lags["attention/attn"], lags["proj"]) == (1, 2, 4, 5)
+    assert (lags["embed"], lags["attention/Q"], lags["attention/attn"], lags["proj"]) == \
+        (1, 2, 4, 5)
     assert lags["hidden"] == lags["proj"] + 1  # embed delayed to meet proj
 
 

@@ -30,12 +30,12 @@ PROTOCOL = (
     "hash) are built as an evsim Circuit (circuits.trained) and the first "
     f"{SIZES.text('images')} test images (all of them where fewer) run in Brian2, each image "
     "one trial. Every neuron of every SpikingJelly layer (each LIF; the AND outputs of SDSA "
-    "and QKTA) is compared in every step with SpikingJelly's float64 forward pass (reference spikes shipped with the weights, 128 "
-    "images); predicted classes are compared with SpikingJelly's on every image run. Rule "
-    "(before the run): supported if no compared spike differs and every predicted class "
-    "agrees; refuted otherwise. Three negative controls on the first "
-    f"{CONTROL_IMAGES} images of each model must each produce mismatches, else the rule is "
-    "not-testable: one row of the weights feeding the attention's first operand (Q, or "
+    "and QKTA) is compared in every step with SpikingJelly's float64 forward pass (reference "
+    "spikes shipped with the weights, 128 images); predicted classes are compared with "
+    "SpikingJelly's on every image run. Rule (before the run): supported if no compared spike "
+    "differs and every predicted class agrees; refuted otherwise. Three negative controls on "
+    f"the first {CONTROL_IMAGES} images of each model must each produce mismatches, else the "
+    "rule is not-testable: one row of the weights feeding the attention's first operand (Q, or "
     f"DSSA's input) shifted by {PERTURBATION}; every layer's LIF with the exact-LIF pitfall "
     "decay (tau = 2.54 steps instead of 2); the circuit's spikes compared one step late (a "
     "lag error)."
@@ -66,18 +66,20 @@ def one_step_late(spikes: dict) -> dict:
     return {name: np.concatenate([np.zeros_like(s[:1]), s[:-1]]) for name, s in spikes.items()}
 
 
-def _controls(context, meta, weights, reference, X, index, seed, spikes) -> dict:
-    """Mismatch counts of the three negative controls on the first CONTROL_IMAGES images."""
+def _controls(context, model, reference, X, index, seed, spikes) -> dict:
+    """Mismatch counts of the three negative controls on the first CONTROL_IMAGES images
+    (``model``: the trained circuit, ``spikes``: its spikes on the images ``index``)."""
+    meta, weights = model.meta, model.weights
     k = min(CONTROL_IMAGES, len(index))
     ref = trained.reference_spikes(reference, k)
     out = {}
-    for label, model in (("weight row perturbed", trained.build(meta, perturbed(meta, weights))),
-                         ("exact-LIF pitfall decay", trained.build(meta, weights,
-                                                                   tau=PITFALL_TAU))):
-        control, _ = model.run(X[index[:k]], seed=seed, simulator=context.simulate)
-        out[label] = sum(c["mismatches"] for c in trained.mismatches(model, control, ref).values())
+    for label, control in (("weight row perturbed", trained.build(meta, perturbed(meta, weights))),
+                           ("exact-LIF pitfall decay", trained.build(meta, weights,
+                                                                     tau=PITFALL_TAU))):
+        control_spikes, _ = control.run(X[index[:k]], seed=seed, simulator=context.simulate)
+        out[label] = sum(c["mismatches"] for c in
+                         trained.mismatches(control, control_spikes, ref).values())
     late = one_step_late({name: s[:, :k] for name, s in spikes.items()})
-    model = trained.build(meta, weights)
     out["compared one step late"] = sum(c["mismatches"] for c in
                                         trained.mismatches(model, late, ref).values())
     return out
@@ -99,7 +101,7 @@ def _model_rows(context, arch: str, task: str, images: int):
     layers = trained.mismatches(model, spikes, trained.reference_spikes(reference, compared))
     sj_predicted = reference["predicted"][:images]
     predicted = logits.argmax(-1)
-    controls = _controls(context, meta, weights, reference, X, index, seed, spikes)
+    controls = _controls(context, model, reference, X, index, seed, spikes)
     neurons, synapses = model.size
     rows = [dict(arch=arch, task=task, layer=layer, population=model.layers[layer][0],
                  lag=model.lags[model.layers[layer][0]], **counts)
