@@ -23,8 +23,11 @@ from scipy.spatial import cKDTree
 
 from evsim.errors import ValidationError
 
-__all__ = ["spectrum", "participation_ratio", "effective_rank", "variance_count",
-           "waterfill_dimension", "mle_dimension", "twonn_dimension"]
+__all__ = ["ESTIMATORS", "spectrum", "participation_ratio", "effective_rank", "variance_count",
+           "waterfill_dimension", "mle_dimension", "twonn_dimension", "all_estimates"]
+
+#: every estimator :func:`all_estimates` returns, in report order
+ESTIMATORS = ("pr", "pr_corrected", "erank", "k90", "k95", "k99", "waterfill", "mle", "twonn")
 
 
 def _data(X) -> np.ndarray:
@@ -124,3 +127,17 @@ def twonn_dimension(X) -> float:
     r1, r2 = distances[:, 1], distances[:, 2]
     keep = r1 > 0
     return float(keep.sum() / np.log(r2[keep] / r1[keep]).sum())
+
+
+def all_estimates(X, rng, max_samples: int = 2000) -> dict:
+    """Every estimator of :data:`ESTIMATORS` on data X (samples x features): the spectral ones
+    on all samples, the sample-based ones (corrected PR, MLE with k = 10, TwoNN) on at most
+    ``max_samples`` rows drawn with ``rng``; water-filling at eps = 0.1 x RMS per component."""
+    X = _data(X)
+    lam = spectrum(X)
+    sub = X[rng.permutation(len(X))[:max_samples]]
+    return dict(pr=participation_ratio(lam), pr_corrected=participation_ratio(X=sub, corrected=True),
+                erank=effective_rank(lam), k90=variance_count(lam, 0.9),
+                k95=variance_count(lam, 0.95), k99=variance_count(lam, 0.99),
+                waterfill=waterfill_dimension(lam, 0.1 * np.sqrt(lam.mean())),
+                mle=mle_dimension(sub, 10), twonn=twonn_dimension(sub))

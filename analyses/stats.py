@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["loglog_slope", "bootstrap_slope", "bootstrap_ratio", "pairwise_orders"]
+__all__ = ["loglog_slope", "bootstrap_slope", "bootstrap_ratio", "bootstrap_mean",
+           "pairwise_orders"]
 
 
 def loglog_slope(x, y) -> tuple[float, float]:
@@ -59,6 +60,14 @@ def bootstrap_ratio(numerator, denominator, *, resamples: int = 2000, seed: int 
     ratios = boot[:, 0] / boot[:, 1]
     return {"ratio": float(both[0].mean() / both[1].mean()),
             "ci95": [float(v) for v in np.percentile(ratios, [2.5, 97.5])]}
+
+
+def bootstrap_mean(values, *, resamples: int = 2000, seed: int = 0) -> dict:
+    """Mean of ``values`` (replicates, e.g. images) with a bootstrap 95% CI."""
+    values = np.asarray(values, float)
+    boot = _resampled_means(values[None, None], resamples, np.random.default_rng(seed))[:, 0]
+    return {"mean": float(values.mean()),
+            "ci95": [float(v) for v in np.percentile(boot, [2.5, 97.5])]}
 
 
 def pairwise_orders(x, means) -> np.ndarray:

@@ -140,6 +140,8 @@ class TrainedCircuit:
     layers: dict = field(default_factory=dict)
     biases: dict = field(default_factory=dict)  # population -> constant input (size,)
     stream: list = field(default_factory=list)  # populations the classifier reads
+    attention_output: str = ""  # the mechanism's output population
+    operands: dict = field(default_factory=dict)  # mechanism operand -> its population
 
     @property
     def steps(self) -> int:
@@ -172,25 +174,34 @@ class TrainedCircuit:
         if len(tokens) < 1 or batch < 1:
             raise ValidationError("tokens", "parameter 'tokens' must hold at least one image and "
                                             f"'batch' must be >= 1, got {len(tokens)} and {batch}")
-        simulator = simulator or partial(simulate, target=target)
         T, parts = self.meta["T"], []
         read = {*self.stream, *(population for population, _, _ in self.layers.values())}
         for start in range(0, len(tokens), batch):
-            inputs = self.inputs(tokens[start:start + batch])
-            record = simulator(self.circuit, inputs, self.steps * STEP, dt=STEP,
-                               trials=len(tokens[start:start + batch]), seed=seed,
-                               record_spikes=True)
-            rasters = {p: record.raster(p) for p in read}
-            for population, raster in rasters.items():  # nothing can fire before its input
-                if raster[:, :self.lags[population]].any():
-                    raise RuntimeError(f"{population}: spikes before its lag")
-            parts.append({name: rasters[population][:, self.lags[population]:][:, :T]
-                          for name, (population, _, _) in self.layers.items()}
-                         | {p: rasters[p][:, self.lags[p]:][:, :T] for p in self.stream})
+            rasters = self.population_spikes(tokens[start:start + batch], seed=seed,
+                                             target=target, simulator=simulator, read=read)
+            parts.append({name: rasters[population] for name, (population, _, _)
+                          in self.layers.items()} | {p: rasters[p] for p in self.stream})
         joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         spikes = {name: np.moveaxis(joined[name], 1, 0).reshape((T, len(tokens)) + layout)
                   for name, (_, layout, _) in self.layers.items()}
         return spikes, self.logits({p: joined[p] for p in self.stream})
+
+    def population_spikes(self, tokens, *, seed: int = 0, target: str = "auto", simulator=None,
+                          read=None) -> dict:
+        """One simulation of ``tokens`` (images, N, 4), each image a trial: {population: bool
+        (images, T, neurons)}, the T steps of each population on its own clock (SpikingJelly's
+        steps 0 .. T - 1), for every population or those in ``read``."""
+        simulator = simulator or partial(simulate, target=target)
+        tokens = np.asarray(tokens, dtype=float)
+        record = simulator(self.circuit, self.inputs(tokens), self.steps * STEP, dt=STEP,
+                           trials=len(tokens), seed=seed, record_spikes=True)
+        out = {}
+        for population in read or self.lags:
+            raster = record.raster(population)
+            if raster[:, :self.lags[population]].any():  # nothing can fire before its input
+                raise RuntimeError(f"{population}: spikes before its lag")
+            out[population] = raster[:, self.lags[population]:][:, :self.meta["T"]]
+        return out
 
     @property
     def size(self) -> tuple[int, int]:
@@ -267,6 +278,7 @@ class _Builder:
             self.feed(population, terms)
             self.model.biases[population] = np.broadcast_to(bias, (N, D)).reshape(-1)
             self.model.layers[layer] = (population, (N, D), None)
+            self.model.operands[name] = population
         lag = self.model.lags[f"attention/{next(iter(operands))}"]
         # SpikingJelly's layers inside the mechanism: (layer, population, hops, layout, axes)
         inner = dict(spikformer=[("attn", "attn", 2, (N, D), None)],
@@ -280,6 +292,7 @@ class _Builder:
             self.model.layers[layer] = (f"attention/{population}", layout, axes)
         out = f"attention/{mech.output}"
         self.model.lags[out] = lag + mech.depth
+        self.model.attention_output = out
         return out
 
 
@@ -314,7 +327,7 @@ def build(meta: dict, w: dict, *, tau: float = 2.0) -> TrainedCircuit:
         hidden = b.lif("hidden", [(p, w["mlp1.W"]) for p in stream], w["mlp1.b"])
         stream.append(b.lif("mlp_out", [(hidden, w["mlp2.W"])], w["mlp2.b"]))
         model.stream = stream
-        return model
+        return _with_every_lag(model)
     # membrane shortcut: the stream is real, a sum of terms read by the LIF of each branch
     if arch == "sdt":
         block_in = b.lif("block_in", embed, embed_bias)
@@ -325,6 +338,27 @@ def build(meta: dict, w: dict, *, tau: float = 2.0) -> TrainedCircuit:
     stream, bias = embed + [(out, w["proj.W"])], embed_bias + w["proj.b"]
     hidden = b.lif("hidden", [(b.lif("mlp_in", stream, bias), w["mlp1.W"])], w["mlp1.b"])
     model.stream = [b.lif("out", stream + [(hidden, w["mlp2.W"])], bias + w["mlp2.b"])]
+    return _with_every_lag(model)
+
+
+def _with_every_lag(model: TrainedCircuit) -> TrainedCircuit:
+    """Add the lag of every population the builder did not place (inside the mechanisms): the
+    first step any input can reach it (Bellman-Ford over hops of 1 + delay steps); a placed
+    population that could be reached earlier than its lag is a wiring error."""
+    hops = [(p.source, p.target, 1 + int(round(float(p.delay / STEP))))
+            for p in model.circuit.projections]
+    earliest = {p.name: 0 if p.name == "image" else np.inf for p in model.circuit.populations}
+    for _ in range(len(earliest)):
+        changed = False
+        for source, target, hop in hops:
+            if earliest[source] + hop < earliest[target]:
+                earliest[target], changed = earliest[source] + hop, True
+        if not changed:
+            break
+    for name, lag in earliest.items():
+        if name in model.lags and model.lags[name] != lag:
+            raise RuntimeError(f"{name}: reachable at step {lag}, placed at lag {model.lags[name]}")
+        model.lags.setdefault(name, int(lag))
     return model
 
 

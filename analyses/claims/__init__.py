@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from evsim.errors import ValidationError
 
-from . import (attention, bounds, capacity, deff, design, energy, hyper, lif, model_import,
-               softmax, universal)
+from . import (attention, bounds, capacity, deff, design, energy, hyper, lif, model_deff,
+               model_design, model_energy, model_import, model_t4, softmax, universal)
 from .base import (SCALES, VERDICTS, Claim, ClaimContext, ClaimResult, Sizes, all_or_none,
                    interval_verdict, threshold_verdict)
 
@@ -20,7 +20,7 @@ __all__ = ["MODULES", "all_claims", "select", "get_claim", "Claim", "ClaimContex
 
 #: Claim modules in report order (that of DESIGN.md's claims table).
 MODULES = (lif, softmax, attention, universal, bounds, deff, design, energy, capacity, hyper,
-           model_import)
+           model_import, model_t4, model_deff, model_design, model_energy)
 
 
 def all_claims() -> tuple[Claim, ...]:

@@ -18,7 +18,7 @@ SOURCE = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transfor
           "Effective Dimension), abstract")
 PAPER_RANGE = (47, 89)
 WIDTHS = (384, 512, 768)  # Spikformer-style embedding widths
-ESTIMATORS = ("pr", "pr_corrected", "erank", "k90", "k95", "k99", "waterfill", "mle", "twonn")
+ESTIMATORS = ed.ESTIMATORS
 #: offline stand-ins for CIFAR/ImageNet: natural images whose ambient dimension can hold 89
 #: (the digits are 64-d, their rows 8-d)
 IMAGE_PROXIES = ("image_patches",)
@@ -40,21 +40,10 @@ RANGE_PROTOCOL = (
 def dimension_table(names=None, seed: int = 0) -> pd.DataFrame:
     """One row per dataset: samples, features and every estimator (the sample-based ones on
     up to 2000 samples drawn with ``seed``)."""
-    rows = []
     rng = np.random.default_rng(seed)
-    for name in names or DATASETS:
-        X = load(name)
-        lam = ed.spectrum(X)
-        sub = X[rng.permutation(len(X))[:2000]]
-        rows.append(dict(
-            dataset=name, samples=len(X), features=X.shape[1],
-            pr=ed.participation_ratio(lam),
-            pr_corrected=ed.participation_ratio(X=sub, corrected=True),
-            erank=ed.effective_rank(lam), k90=ed.variance_count(lam, 0.9),
-            k95=ed.variance_count(lam, 0.95), k99=ed.variance_count(lam, 0.99),
-            waterfill=ed.waterfill_dimension(lam, 0.1 * np.sqrt(lam.mean())),
-            mle=ed.mle_dimension(sub, 10), twonn=ed.twonn_dimension(sub)))
-    return pd.DataFrame(rows)
+    return pd.DataFrame([dict(dataset=name, samples=len(X), features=X.shape[1],
+                              **ed.all_estimates(X, rng))
+                         for name, X in ((name, load(name)) for name in names or DATASETS)])
 
 
 def estimator_verdict(table: pd.DataFrame, estimator: str) -> str:

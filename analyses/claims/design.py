@@ -31,7 +31,7 @@ from ..plots import figure, log_log, paper_style, save_figure
 from .base import Claim, ClaimResult, Sizes, number_list
 
 __all__ = ["rule_form", "calibrate", "coverage_constant", "coverage_for_constant",
-           "free_exponents", "design_rule", "FORMS", "SIZES", "CLAIMS"]
+           "free_exponents", "design_rule", "judge", "usable_cells", "FORMS", "SIZES", "CLAIMS"]
 
 SIZES = Sizes(quick=dict(d=(16, 64), d_eff=(1, 2, 4, 8, 16), L=(0.5, 1.0, 2.0),
                          eps=(0.2, 0.1, 0.05), seeds=40, T_max=8192, per_octave=8),
@@ -184,14 +184,16 @@ def design_rule(ci, r2_held_out: float, r2_best_wrong: float, min_r2: float = MI
     return "supported" if overlaps and discriminates else "partial"
 
 
-def free_exponents(table: pd.DataFrame, *, seed: int = 0, resamples: int = 1000) -> dict:
+def free_exponents(table: pd.DataFrame, *, seed: int = 0, resamples: int = 1000,
+                   configuration=("d", "d_eff")) -> dict:
     """OLS of log T on log L, log(d_eff / d), log(1/eps) (usable cells), with 95 % CIs from
-    resampling whole configurations (d, d_eff): {name: [estimate, [low, high]]}."""
+    resampling whole configurations (the distinct values of the ``configuration`` columns):
+    {name: [estimate, [low, high]]}."""
     cells = usable_cells(table)
     design = np.column_stack([np.ones(len(cells)), np.log(cells.L.astype(float)),
                               np.log(cells.d_eff / cells.d), -np.log(cells.eps.astype(float))])
     log_T = np.log(cells.T_star.astype(float).to_numpy())
-    groups = cells.groupby(["d", "d_eff"]).ngroup().to_numpy()
+    groups = cells.groupby(list(configuration)).ngroup().to_numpy()
     members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
 
     def fit(rows):
@@ -212,8 +214,9 @@ def coverage_for_constant(C: float) -> float:
     return float(optimize.brentq(lambda level: coverage_constant(level) - C, 0.5, 0.999))
 
 
-def _judge(table, seed, hold_out=("d", "d_eff"), min_r2=MIN_R2, held_out=True) -> tuple:
-    """(verdict, rule's calibration, {form: held-out R^2}) for one criterion's table."""
+def judge(table, seed, hold_out=("d", "d_eff"), min_r2=MIN_R2, held_out=True) -> tuple:
+    """(verdict, rule's calibration, {form: held-out R^2}) for one criterion's table (see
+    :func:`calibrate` and :func:`design_rule`)."""
     fits = {name: calibrate(table, seed=seed, exponents=exponents, hold_out=hold_out)
             for name, exponents in FORMS.items()}
     key = "r2_held_out" if held_out else "r2_in_sample"
@@ -228,7 +231,7 @@ def measure(context) -> ClaimResult:
     by_criterion = {c: table[table.criterion == c].reset_index(drop=True) for c in CRITERIA}
     verdicts, calibrations, r2s = {}, {}, {}
     for criterion, rows in by_criterion.items():
-        verdicts[criterion], calibrations[criterion], r2s[criterion] = _judge(rows, seed)
+        verdicts[criterion], calibrations[criterion], r2s[criterion] = judge(rows, seed)
     rms = calibrations["rms"]
     sigma_delta = _curves(context, "sigma_delta")
     sigma_delta = sigma_delta[sigma_delta.criterion == "rms"].reset_index(drop=True)
@@ -259,17 +262,17 @@ def measure(context) -> ClaimResult:
     sensitivity = [
         {"choice": "95 % coverage criterion instead of RMS", "verdict": verdicts["coverage95"]},
         {"choice": "a deterministic (sigma-delta, random phase) code instead of Bernoulli",
-         "verdict": _judge(sigma_delta, seed)[0]},
+         "verdict": judge(sigma_delta, seed)[0]},
         {"choice": "leave one L out instead of one (d, d_eff)",
-         "verdict": _judge(rms_rows, seed, hold_out=("L",))[0]},
+         "verdict": judge(rms_rows, seed, hold_out=("L",))[0]},
         {"choice": "leave one eps out instead of one (d, d_eff)",
-         "verdict": _judge(rms_rows, seed, hold_out=("eps",))[0]},
+         "verdict": judge(rms_rows, seed, hold_out=("eps",))[0]},
         {"choice": "minimal T rounded up to the checkpoint grid (no interpolation)",
-         "verdict": _judge(rms_rows.assign(T_star=rms_rows.T_grid), seed)[0]},
+         "verdict": judge(rms_rows.assign(T_star=rms_rows.T_grid), seed)[0]},
         {"choice": f"held-out R^2 >= {PAPER_R2} (the paper's value) instead of >= {MIN_R2}",
-         "verdict": _judge(rms_rows, seed, min_r2=PAPER_R2)[0]},
+         "verdict": judge(rms_rows, seed, min_r2=PAPER_R2)[0]},
         {"choice": "in-sample R^2 instead of held-out",
-         "verdict": _judge(rms_rows, seed, held_out=False)[0]}]
+         "verdict": judge(rms_rows, seed, held_out=False)[0]}]
     plotted = []
     for criterion, rows in by_criterion.items():
         plotted.append(usable_cells(rows).assign(predicted=calibrations[criterion]["held_out_prediction"]))

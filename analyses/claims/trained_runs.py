@@ -1,0 +1,187 @@
+"""The shared experiment of the model.* claims: every trained model run once in Brian2.
+
+Each of the eight shipped models (four architectures x two tasks) is rebuilt for ``T_max``
+steps and run on test images, each image a trial, together with perturbed copies of some of
+them (for finite-difference Lipschitz constants). The models are deterministic and causal
+under direct encoding (the same input in every step), so the first T steps of this run are
+exactly a T-step run: one simulation gives accuracy and errors at every T <= T_max. This is
+checked against SpikingJelly's shipped reference spikes at the trained T = 4.
+
+Synaptic events at the trained T are counted from the rasters of every population (each
+population's first T steps on its own clock, times the number of synapses each neuron drives).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from circuits import trained
+from evsim.train import ARCHITECTURES, TASKS, task_data
+
+from .base import Sizes
+
+__all__ = ["SIZES", "SIGMAS", "FIRST_LAYER", "ATTENTION_LAYER", "ModelRun", "run_models",
+           "shared_runs", "rates", "stream_rates", "correct", "fan_out", "events_in_window"]
+
+SIZES = Sizes(quick=dict(images=128, perturbed=24, T_max=64),
+              full=dict(images=None, perturbed=96, T_max=64),
+              toy=dict(images=6, perturbed=3, T_max=8))
+#: standard deviations of the Gaussian input perturbations (inputs lie in [0, 1])
+SIGMAS = (0.05, 0.1)
+BATCH = 64
+#: the first spiking layer (what the rest of the model reads as spikes)
+FIRST_LAYER = dict(spikformer="embed", qkformer="embed", sdt="block_in",
+                   spikingresformer="block_in")
+#: the layer holding the attention's output spikes (SpikingJelly's names)
+ATTENTION_LAYER = dict(spikformer="attn", qkformer="qkta_out", sdt="sdsa_out",
+                       spikingresformer="attn")
+
+
+@dataclass
+class ModelRun:
+    """One trained model's run: ``layers`` {SpikingJelly layer: bool (T_max, images, *layout)},
+    ``stream`` {population: bool (images, T_max, N D)} (what the classifier reads),
+    ``perturbed`` {sigma: {"delta": (k, N, 4), "layers": ..., "stream": ...}} for the first k
+    images, ``events`` {projection: (images,)} synaptic events at the trained T."""
+
+    arch: str
+    task: str
+    model: trained.TrainedCircuit
+    index: np.ndarray
+    tokens: np.ndarray
+    labels: np.ndarray
+    layers: dict
+    stream: dict
+    perturbed: dict = field(default_factory=dict)
+    events: dict = field(default_factory=dict)
+    spikes_at_trained_T: dict = field(default_factory=dict)  # population -> (images,) spikes
+    reference_mismatches: int = 0
+    reference_compared: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.arch}/{self.task}"
+
+    @property
+    def trained_T(self) -> int:
+        return self.model.meta["trained_T"]
+
+
+def rates(raster: np.ndarray, T: int) -> np.ndarray:
+    """Spikes per step over the first T steps of a layer raster (T_max, images, ...)."""
+    return raster[:T].mean(axis=0)
+
+
+def stream_rates(meta: dict, stream: dict, T: int) -> np.ndarray:
+    """The classifier's input over the first T steps: (images, N, D) spikes per step, summed
+    over the stream's populations (spike-adding residuals)."""
+    N, D = meta["tokens"], meta["width"]
+    return sum(s[:, :T].mean(axis=1).reshape(len(s), N, D) for s in stream.values())
+
+
+def logits(meta: dict, weights: dict, features: np.ndarray) -> np.ndarray:
+    """The trained classifier on stream rates (images, N, D): head of the token mean (digits)
+    or of every token (sets)."""
+    if meta["task"] == "digits":
+        features = features.mean(axis=1)
+    return features @ weights["head.W"].T + weights["head.b"]
+
+
+def correct(run: ModelRun, T: int) -> np.ndarray:
+    """Per image: 1/0 for a correctly classified digit, the fraction of correctly classified
+    tokens for a set; from the first T steps."""
+    meta = run.model.meta
+    hits = logits(meta, run.model.weights, stream_rates(meta, run.stream, T)).argmax(-1) \
+        == run.labels
+    return hits.astype(float) if hits.ndim == 1 else hits.mean(axis=1)
+
+
+def fan_out(model: trained.TrainedCircuit) -> dict:
+    """projection name -> (source population, synapses driven by each source neuron)."""
+    sizes = {p.name: p.size for p in model.circuit.populations}
+    return {p.name: (p.source, np.bincount(p.pairs(sizes[p.source], sizes[p.target])[0],
+                                           minlength=sizes[p.source]))
+            for p in model.circuit.projections}
+
+
+def events_in_window(fans: dict, spikes: dict) -> dict:
+    """Synaptic events per image and projection: spikes {population: bool (images, steps,
+    neurons)} times each neuron's fan-out."""
+    return {name: spikes[source].sum(axis=1) @ fan for name, (source, fan) in fans.items()}
+
+
+def _run_model(context, arch: str, task: str, size) -> ModelRun:
+    meta, weights, reference = trained.load_weights(trained.shipped(arch, task))
+    X, y, _, test = task_data(task)
+    rng = context.rng(f"test images and perturbations {arch} {task}", shared=True)
+    images = len(test) if size["images"] is None else min(size["images"], len(test))
+    index = np.sort(rng.choice(test, images, replace=False))
+    k = min(size["perturbed"], images)
+    deltas = {s: s * rng.standard_normal((k,) + X.shape[1:]) for s in SIGMAS}
+    tokens = np.concatenate([X[index]] + [X[index[:k]] + d for d in deltas.values()])
+    T_max, T_trained = size["T_max"], meta["T"]
+    model = trained.build(dict(meta, T=T_max, trained_T=T_trained), weights)
+    fans = fan_out(model)
+    read = {p for p, _, _ in model.layers.values()} | set(model.stream)
+    kept, events, spikes = [], [], []
+    seed = context.seed_for(f"run {arch} {task}", shared=True)
+    for start in range(0, len(tokens), BATCH):
+        batch = model.population_spikes(tokens[start:start + BATCH], seed=seed,
+                                        simulator=context.simulate)
+        window = {p: s[:, :T_trained] for p, s in batch.items()}
+        events.append(events_in_window(fans, window))
+        spikes.append({p: s.sum(axis=(1, 2)) for p, s in window.items()})
+        kept.append({p: batch[p] for p in read})
+    joined = {p: np.concatenate([part[p] for part in kept]) for p in read}
+
+    def layer_rasters(rows):
+        return {name: np.moveaxis(joined[p][rows], 1, 0).reshape((T_max, len(rows)) + layout)
+                for name, (p, layout, _) in model.layers.items()}
+
+    def stream(rows):
+        return {p: joined[p][rows] for p in model.stream}
+
+    clean = np.arange(images)
+    run = ModelRun(arch, task, model, index, X[index], y[index], layer_rasters(clean),
+                   stream(clean),
+                   events={name: np.concatenate([e[name] for e in events])[:images]
+                           for name in fans},
+                   spikes_at_trained_T={p: np.concatenate([s[p] for s in spikes])[:images]
+                                        for p in model.lags})
+    for j, (sigma, delta) in enumerate(deltas.items()):
+        rows = images + j * k + np.arange(k)
+        run.perturbed[sigma] = dict(delta=delta, layers=layer_rasters(rows), stream=stream(rows))
+    _check_reference(run, reference, T_trained)
+    return run
+
+
+def _check_reference(run: ModelRun, reference: dict, T: int) -> None:
+    """The first T steps against SpikingJelly's reference spikes, on the images both hold."""
+    positions = {int(i): p for p, i in enumerate(reference["test_index"])}
+    shared = [(row, positions[int(i)]) for row, i in enumerate(run.index) if int(i) in positions]
+    if not shared:
+        return
+    rows, columns = map(list, zip(*shared))
+    ref = {name: value[:, columns] for name, value in trained.reference_spikes(reference).items()}
+    counts = trained.mismatches(run.model, {n: s[:T, rows] for n, s in run.layers.items()}, ref)
+    run.reference_mismatches = sum(c["mismatches"] for c in counts.values())
+    run.reference_compared = sum(c["compared"] for c in counts.values())
+    if run.reference_mismatches:
+        raise RuntimeError(f"{run.name}: the first {T} steps differ from SpikingJelly's "
+                           f"reference in {run.reference_mismatches} neuron-steps")
+
+
+def run_models(context, size) -> dict:
+    """{(arch, task): ModelRun} for every shipped model at ``size`` (images, perturbed,
+    T_max)."""
+    return {(arch, task): _run_model(context, arch, task, size)
+            for task in TASKS for arch in ARCHITECTURES}
+
+
+def shared_runs(context) -> dict:
+    """:func:`run_models` at the context's scale, computed once per verify run."""
+    size = context.sizes(SIZES)
+    return context.shared(f"trained models {context.scale}",
+                          lambda: run_models(context, size))

@@ -1,0 +1,151 @@
+"""The model.* claims on trained spiking transformers: the shared run (truncation is exact,
+event counts match Brian2's), the measurements against independent values, and every rule
+able to say supported and refuted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analyses.claims import trained_runs
+from analyses.claims import design, model_deff, model_design, model_energy, model_t4
+from circuits import trained
+from evsim import simulate
+from evsim.train import ARCHITECTURES, task_data
+
+IMAGES = 3
+
+
+def _model(arch, T, task="digits"):
+    meta, weights, _ = trained.load_weights(trained.shipped(arch, task))
+    return trained.build(dict(meta, T=T), weights)
+
+
+@pytest.mark.parametrize("arch", ["sdt", "qkformer"])
+def test_the_first_steps_of_a_long_run_are_a_short_run(arch):
+    X, _, _, test = task_data("digits")
+    tokens = X[test[:IMAGES]]
+    short, short_logits = _model(arch, 4).run(tokens, target="numpy")
+    long, _ = _model(arch, 12).run(tokens, target="numpy")
+    for layer, spikes in short.items():
+        assert np.array_equal(long[layer][:4], spikes), layer
+    long_model = _model(arch, 12)
+    rasters = long_model.population_spikes(tokens, target="numpy", read=long_model.stream)
+    meta = dict(long_model.meta, T=4)
+    features = trained_runs.stream_rates(meta, rasters, 4)
+    assert np.allclose(trained_runs.logits(meta, long_model.weights, features), short_logits)
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_event_counts_from_rasters_equal_brian2s(arch):
+    """Fan-out x spikes over the whole run equals the synaptic events Brian2 counted."""
+    model = _model(arch, 4)
+    X, _, _, test = task_data("digits")
+    record = simulate(model.circuit, model.inputs(X[test[:IMAGES]]), model.steps * trained.STEP,
+                      dt=trained.STEP, trials=IMAGES, record_spikes=True, target="numpy")
+    spikes = {p.name: record.raster(p.name) for p in model.circuit.populations}
+    counted = trained_runs.events_in_window(trained_runs.fan_out(model), spikes)
+    for name, events in record.synaptic_events.items():
+        assert np.array_equal(counted[name], events[-1]), name
+    assert sum(e.sum() for e in counted.values()) > 1000
+
+
+def test_every_population_has_a_lag_and_fires_only_after_it():
+    model = _model("spikformer", 4)
+    assert {p.name for p in model.circuit.populations} == set(model.lags)
+    assert model.lags["attention/triple"] == model.lags["attention/Q"] + 1
+
+
+def test_ann_macs_by_hand():
+    meta = dict(arch="spikformer", tokens=16, width=16, patch=2, classes=10, task="digits")
+    macs = model_energy.ann_macs(meta)
+    # embed 16*4*16, q k v 3*16*16*16, Q K^T V 2*16^2*16, proj, MLP 2*4*16^3, head 10*16
+    assert sum(macs.values()) == 1024 + 12288 + 8192 + 4096 + 32768 + 160
+    sets = model_energy.ann_macs(dict(meta, arch="qkformer", task="sets", classes=2))
+    assert sets["v"] == 0 and sets["head"] == 16 * 2 * 16 and sets["attention"] == 2 * 16 * 16
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_every_projection_is_priced_as_a_layer_of_the_ann(arch):
+    model = _model(arch, 4)
+    layers = {model_energy.layer_of(model, p.source, p.target)
+              for p in model.circuit.projections}
+    expected = {"embed", "attention", "proj", "mlp1", "mlp2"} | set(
+        trained.OPERANDS[arch])
+    assert layers == expected
+
+
+def _fake_run(copies: int, seed: int = 0):
+    """A run whose output features are ``copies`` x the first layer's rates (Lipschitz =
+    copies exactly)."""
+    rng = np.random.default_rng(seed)
+    T, images, N, D = 8, 6, 3, 4
+    first = rng.random((T, images, N, D)) < 0.4
+    moved = rng.random((T, 2, N, D)) < 0.4
+
+    def stream(raster):
+        flat = np.moveaxis(raster, 1, 0).reshape(raster.shape[1], T, N * D)
+        return {f"p{c}": flat for c in range(copies)}
+
+    meta = dict(tokens=N, width=D, T=T)
+    model = type("Model", (), {"meta": meta})()
+    run = trained_runs.ModelRun("sdt", "digits", model, np.arange(images), None, None,
+                                {"block_in": first}, stream(first))
+    run.perturbed[0.05] = dict(delta=np.zeros((2, N, 4)), layers={"block_in": moved},
+                               stream=stream(moved))
+    return run
+
+
+@pytest.mark.parametrize("copies", [1, 2])
+def test_lipschitz_of_a_known_map(copies):
+    run = _fake_run(copies)
+    for quantile in (0.5, 0.9, 1.0):
+        assert model_design.lipschitz(run, 0.05, quantile) == pytest.approx(copies)
+
+
+def test_dimension_ratio_of_known_spectra():
+    rng = np.random.default_rng(1)
+    features = np.zeros((400, 4, 16))
+    features[..., :4] = rng.standard_normal((400, 4, 4))  # isotropic in 4 of 16 dimensions
+    assert model_deff.dimension_ratio(features) == pytest.approx(4 / 16, rel=0.05)
+    assert np.isnan(model_deff.dimension_ratio(np.ones((10, 4, 16))))
+
+
+def test_t4_rule_says_all_three():
+    assert model_t4.t4_rule([-0.01, 0.0], [0.02, 0.03]) == "supported"
+    assert model_t4.t4_rule([-0.01, -0.09], [0.02, -0.03]) == "refuted"
+    assert model_t4.t4_rule([-0.01, -0.05], [0.02, 0.01]) == "partial"
+    assert model_t4.t4_rule([-0.01, -0.01, -0.09], [0.02, 0.02, -0.03], every=False) == \
+        "supported"
+
+
+def test_deff_rule_says_all_three():
+    inside, above = (0.15, 0.2), (0.4, 0.5)
+    assert model_deff.deff_rule([inside, inside]) == "supported"
+    assert model_deff.deff_rule([above, above]) == "refuted"
+    assert model_deff.deff_rule([inside, above]) == "partial"
+
+
+def _design_cells(C: float, eps_power: float) -> pd.DataFrame:
+    """Cells of eight 'models' whose T follows C L^2 d_eff / d / eps^eps_power."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for m in range(8):
+        L, d_eff = rng.uniform(1, 4), np.exp(rng.uniform(0, np.log(16)))  # spread like d
+        for eps in model_design.EPS:
+            T = C * L ** 2 * d_eff / 16 / eps ** eps_power * np.exp(rng.normal(0, 0.05))
+            rows.append(dict(model=f"m{m}", d=16, d_eff=d_eff, L=L, eps=eps, T_star=T,
+                             censored=False))
+    return pd.DataFrame(rows)
+
+
+def test_the_design_rule_on_models_can_say_supported_and_refuted():
+    assert design.judge(_design_cells(2.3, 2), 0, hold_out=("model",))[0] == "supported"
+    assert design.judge(_design_cells(0.05, 1), 0, hold_out=("model",))[0] == "refuted"
+
+
+def test_energy_rule_reads_model_ratios():
+    from analyses.claims.energy import energy_rule
+    assert energy_rule([40, 60], [50, 70]) == "supported"
+    assert energy_rule([1, 5], [2, 6]) == "refuted"
