@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["STYLE", "SINGLE_COLUMN", "DOUBLE_COLUMN", "paper_style", "figure", "save_figure",
-           "log_log", "plot_fi_curve"]
+           "log_log", "panel_grid", "plot_fi_curve"]
 
 STYLE = Path(__file__).with_name("evsim.mplstyle")
 SINGLE_COLUMN = 3.3  # inches
@@ -55,6 +55,19 @@ def log_log(ax, xlabel: str, ylabel: str):
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_minor_formatter(NullFormatter())
     return ax
+
+
+def panel_grid(rows, columns, height: float, **subplots):
+    """A double-column figure with one titled panel per (row, column) label pair (e.g. task x
+    architecture); returns (fig, axes, [(ax, row, column), ...])."""
+    fig, axes = figure("double", height, nrows=len(rows), ncols=len(columns),
+                       gridspec_kw=dict(hspace=0.7), squeeze=False, **subplots)
+    panels = []
+    for i, row in enumerate(rows):
+        for j, column in enumerate(columns):
+            axes[i][j].set_title(f"{column} ({row})", fontsize=6)
+            panels.append((axes[i][j], row, column))
+    return fig, axes, panels
 
 
 def plot_fi_curve(table, ax=None, dt_ms: float | None = None):

@@ -34,12 +34,13 @@ import numpy as np
 
 from evsim import Circuit, models, simulate
 from evsim.errors import ValidationError
-from evsim.train import ARCHITECTURES, CLASSES, OPERANDS, TASKS, weights_hash
+from evsim.train import ARCHITECTURES, CLASSES, OPERANDS, REFERENCE_T, TASKS, weights_hash
 
 from . import mechanisms
 from .arithmetic import STEP, connect_pairs
 
 __all__ = ["WEIGHTS_DIR", "TrainedCircuit", "load_weights", "from_weights", "build", "shipped",
+           "weights_name",
            "reference_spikes", "mismatches"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -48,12 +49,21 @@ META_KEYS = ("arch", "task", "classes", "tokens", "width", "heads", "T", "c1", "
              "seed", "hash", "test_accuracy")
 
 
-def shipped(arch: str, task: str = "digits") -> Path:
-    """Path of the shipped weights of ``arch`` trained on ``task``."""
+def shipped(arch: str, task: str = "digits", T: int = 4) -> Path:
+    """Path of the shipped weights of ``arch`` trained on ``task`` with ``T`` steps (4, or
+    :data:`evsim.train.REFERENCE_T`)."""
     _check_arch(arch)
     if task not in TASKS:
         raise ValidationError("task", f"parameter 'task' must be one of {TASKS}, got {task!r}")
-    return WEIGHTS_DIR / f"{arch}_{task}.npz"
+    if T not in (4, REFERENCE_T):
+        raise ValidationError("T", f"parameter 'T' must be one of (4, {REFERENCE_T}) (the shipped "
+                                   f"training T), got {T!r}")
+    return WEIGHTS_DIR / weights_name(arch, task, T)
+
+
+def weights_name(arch: str, task: str, T: int = 4) -> str:
+    """File name of a model's weights: {arch}_{task}.npz at T = 4, {arch}_{task}_T{T}.npz else."""
+    return f"{arch}_{task}.npz" if T == 4 else f"{arch}_{task}_T{T}.npz"
 
 
 def _check_arch(arch) -> None:

@@ -100,34 +100,37 @@ def train(arch: str = typer.Argument("all", help="spikformer, qkformer, sdt, spi
           task: str = typer.Option("all", "--task", help="digits, sets or all"),
           epochs: int = typer.Option(150, "--epochs", min=1, help="training epochs"),
           seed: int = typer.Option(0, "--seed", min=0, help="torch seed"),
+          steps: int = typer.Option(4, "--T", help="time steps (shipped: 4 and 16)"),
           out: Path = typer.Option(Path("results/train"), "--out", help="folder for the .npz"),
           tolerance: float = typer.Option(0.02, "--tolerance", min=0.0, max=1.0,
                                           help="largest |accuracy - shipped accuracy| accepted")
           ) -> None:
-    """Train tiny spiking transformers at T = 4 (needs: pip install -e '.[train]') and compare
-    each test accuracy with the shipped weights' (exit 1 beyond --tolerance)."""
+    """Train tiny spiking transformers at T = 4 or 16 (needs: pip install -e '.[train]') and
+    compare each test accuracy with the shipped weights' (exit 1 beyond --tolerance)."""
     from tqdm import tqdm
 
-    from circuits.trained import load_weights, shipped
-    from evsim.train import ARCHITECTURES, TASKS
+    from circuits.trained import load_weights, shipped, weights_name
+    from evsim.train import ARCHITECTURES, REFERENCE_T, TASKS
     from evsim.train import train as train_model
 
     if arch not in ARCHITECTURES + ("all",):
         _fail(f"ARCH must be one of {ARCHITECTURES + ('all',)}, got {arch!r}")
     if task not in TASKS + ("all",):
         _fail(f"--task must be one of {TASKS + ('all',)}, got {task!r}")
+    if steps not in (4, REFERENCE_T):
+        _fail(f"--T must be 4 or {REFERENCE_T} (the shipped training T), got {steps}")
     with _bad_input_is_one_line():
         archs = ARCHITECTURES if arch == "all" else (arch,)
         tasks = TASKS if task == "all" else (task,)
         off = []
         for name, task_name in ((a, t) for t in tasks for a in archs):
-            label = f"{name}_{task_name}"
+            label = weights_name(name, task_name, steps)[:-4]
             with tqdm(total=epochs, desc=label, unit="epoch", disable=None) as bar:
-                meta = train_model(name, task=task_name, epochs=epochs, seed=seed,
+                meta = train_model(name, task=task_name, epochs=epochs, seed=seed, T=steps,
                                    out=out / f"{label}.npz",
                                    progress=lambda done, total, loss: (
                                        bar.update(1), bar.set_postfix(loss=f"{loss:.3f}")))
-            reference = load_weights(shipped(name, task_name))[0]
+            reference = load_weights(shipped(name, task_name, steps))[0]
             gap = meta["test_accuracy"] - reference["test_accuracy"]
             same = "identical to" if meta["hash"] == reference["hash"] else "differs from"
             typer.echo(f"{label}: test accuracy {meta['test_accuracy']:.4f} (shipped "

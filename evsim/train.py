@@ -34,8 +34,9 @@ import numpy as np
 
 from .errors import ValidationError
 
-__all__ = ["ARCHITECTURES", "TASKS", "OPERANDS", "STRUCTURE", "SIZES", "digits_tokens",
-           "set_tokens", "task_data", "train", "spikingjelly_forward", "weights_hash"]
+__all__ = ["ARCHITECTURES", "TASKS", "OPERANDS", "STRUCTURE", "SIZES", "REFERENCE_T",
+           "digits_tokens", "set_tokens", "task_data", "train", "spikingjelly_forward",
+           "weights_hash"]
 
 ARCHITECTURES = ("spikformer", "qkformer", "sdt", "spikingresformer")
 TASKS = ("digits", "sets")
@@ -48,6 +49,8 @@ OPERANDS = dict(spikformer="qkv", qkformer="qk", sdt="qkv", spikingresformer="")
 STRUCTURE = ("arch", "task", "classes", "tokens", "width", "heads", "T", "c1", "c2", "patch")
 #: shared toy sizes: tokens, width, heads, time steps, DSSA scales c1 and c2
 SIZES = dict(tokens=16, width=16, heads=2, T=4, c1=0.25, c2=0.25)
+#: the second training T of the shipped models (model.t4's reference: trained for long runs)
+REFERENCE_T = 16
 PATCH = 2  # pixels per patch side: 8 x 8 digits -> 16 tokens of 4 pixels
 
 
@@ -271,14 +274,17 @@ def spikingjelly_forward(meta: dict, weights: dict, tokens: np.ndarray):
     return spikes, logits.numpy(), seconds
 
 
-def train(arch: str, *, task: str = "digits", epochs: int = 150, seed: int = 0,
+def train(arch: str, *, task: str = "digits", epochs: int = 150, seed: int = 0, T: int = 4,
           reference_images: int = 128, out: Path | None = None, progress=None) -> dict:
-    """Train ``arch`` on ``task`` at T = 4; write ``out`` (.npz: folded weights, metadata with
-    the SpikingJelly version, seed, accuracy and a hash, and the float64 reference spikes of
-    the first ``reference_images`` test images). Returns the metadata."""
+    """Train ``arch`` on ``task`` with ``T`` time steps (the shipped models: 4, and
+    :data:`REFERENCE_T` for model.t4); write ``out`` (.npz: folded weights, metadata with the
+    SpikingJelly version, seed, accuracy and a hash, and the float64 reference spikes of the
+    first ``reference_images`` test images). Returns the metadata."""
     if arch not in ARCHITECTURES:
         raise ValidationError("arch", f"parameter 'arch' must be one of {ARCHITECTURES}, got "
                                       f"{arch!r}")
+    if isinstance(T, bool) or not isinstance(T, int) or not 1 <= T <= 64:
+        raise ValidationError("T", f"parameter 'T' must be an integer in [1, 64], got {T!r}")
     X, y, train_idx, test_idx = task_data(task)
     _require_torch()
     torch, Model = _modules()
@@ -288,7 +294,8 @@ def train(arch: str, *, task: str = "digits", epochs: int = 150, seed: int = 0,
 
     torch.manual_seed(seed)
     torch.set_num_threads(2)
-    model = Model(arch, **SIZES, task=task)
+    sizes = SIZES | {"T": T}
+    model = Model(arch, **sizes, task=task)
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs)
     Xt, yt = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
@@ -322,7 +329,7 @@ def train(arch: str, *, task: str = "digits", epochs: int = 150, seed: int = 0,
                                for name, s in record.items() if name != "stream"}
     arrays |= {"ref.logits": logits[:k].numpy(), "ref.test_index": test_idx[:k],
                "ref.predicted": predicted}
-    meta = dict(arch=arch, task=task, classes=CLASSES[task], **SIZES, patch=PATCH, seed=seed,
+    meta = dict(arch=arch, task=task, classes=CLASSES[task], **sizes, patch=PATCH, seed=seed,
                 epochs=epochs, test_accuracy=accuracy, test_images=len(test_idx),
                 train_seconds=round(seconds, 1), torch=torch.__version__,
                 spikingjelly=version("spikingjelly"), reference_images=reference_images)

@@ -149,3 +149,13 @@ def test_energy_rule_reads_model_ratios():
     from analyses.claims.energy import energy_rule
     assert energy_rule([40, 60], [50, 70]) == "supported"
     assert energy_rule([1, 5], [2, 6]) == "refuted"
+
+
+def test_bad_training_T_is_one_clear_error():
+    from evsim.errors import ValidationError
+    from evsim.train import train
+
+    with pytest.raises(ValidationError, match="'T'.*4, 16"):
+        trained.shipped("sdt", "digits", 8)
+    with pytest.raises(ValidationError, match=r"'T' must be an integer in \[1, 64\]"):
+        train("sdt", T=0)

@@ -11,7 +11,7 @@ import pytest
 from analyses.claims.model_import import import_rule, one_step_late, perturbed
 from circuits import trained
 from evsim.errors import ValidationError
-from evsim.train import ARCHITECTURES, TASKS, task_data, weights_hash
+from evsim.train import ARCHITECTURES, REFERENCE_T, TASKS, task_data, weights_hash
 
 IMAGES = 12  # reference images checked in the default run (the claim checks 128)
 
@@ -23,10 +23,12 @@ def _run(meta, weights, reference, k=IMAGES):
     return model, trained.mismatches(model, spikes, trained.reference_spikes(reference, k)), logits
 
 
+@pytest.mark.parametrize("T", [4, REFERENCE_T])
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_every_layer_matches_spikingjelly(arch, task):
-    meta, weights, reference = trained.load_weights(trained.shipped(arch, task))
+def test_every_layer_matches_spikingjelly(arch, task, T):
+    meta, weights, reference = trained.load_weights(trained.shipped(arch, task, T))
+    assert meta["T"] == T
     model, layers, logits = _run(meta, weights, reference)
     assert set(trained.reference_spikes(reference)) == set(layers)
     assert all(counts["mismatches"] == 0 for counts in layers.values()), layers
@@ -211,16 +213,17 @@ def test_training_without_torch_is_one_clear_error():
 # -- with the extra (slow): SpikingJelly itself ----------------------------------------------
 
 @pytest.mark.slow
+@pytest.mark.parametrize("T", [4, REFERENCE_T])
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_spikingjelly_regenerates_the_reference(arch, task):
+def test_spikingjelly_regenerates_the_reference(arch, task, T):
     """SpikingJelly's float64 forward pass of the shipped (folded) weights gives the shipped
     reference spikes, and Brian2 matches it on 128 images (the claim's set)."""
     pytest.importorskip("torch")
     pytest.importorskip("spikingjelly")
     from evsim.train import spikingjelly_forward
 
-    meta, weights, reference = trained.load_weights(trained.shipped(arch, task))
+    meta, weights, reference = trained.load_weights(trained.shipped(arch, task, T))
     X = task_data(task)[0]
     k = len(reference["test_index"])
     spikes, logits, _ = spikingjelly_forward(meta, weights, X[reference["test_index"]])

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from circuits import trained
-from evsim.train import ARCHITECTURES, TASKS, task_data
+from evsim.train import ARCHITECTURES, REFERENCE_T, TASKS, task_data
 
 from .base import Sizes
 
 __all__ = ["SIZES", "SIGMAS", "FIRST_LAYER", "ATTENTION_LAYER", "ModelRun", "run_models",
-           "shared_runs", "rates", "stream_rates", "correct", "fan_out", "events_in_window"]
+           "shared_runs", "shared_reference_runs", "rates", "stream_rates", "logits", "correct",
+           "fan_out", "events_in_window"]
 
 SIZES = Sizes(quick=dict(images=128, perturbed=24, T_max=64),
               full=dict(images=None, perturbed=96, T_max=64),
@@ -69,16 +70,16 @@ class ModelRun:
         return self.model.meta["trained_T"]
 
 
-def rates(raster: np.ndarray, T: int) -> np.ndarray:
-    """Spikes per step over the first T steps of a layer raster (T_max, images, ...)."""
-    return raster[:T].mean(axis=0)
+def rates(raster: np.ndarray, T: int, start: int = 0) -> np.ndarray:
+    """Spikes per step over steps start .. T - 1 of a layer raster (T_max, images, ...)."""
+    return raster[start:T].mean(axis=0)
 
 
-def stream_rates(meta: dict, stream: dict, T: int) -> np.ndarray:
-    """The classifier's input over the first T steps: (images, N, D) spikes per step, summed
-    over the stream's populations (spike-adding residuals)."""
+def stream_rates(meta: dict, stream: dict, T: int, start: int = 0) -> np.ndarray:
+    """The classifier's input over steps start .. T - 1: (images, N, D) spikes per step,
+    summed over the stream's populations (spike-adding residuals)."""
     N, D = meta["tokens"], meta["width"]
-    return sum(s[:, :T].mean(axis=1).reshape(len(s), N, D) for s in stream.values())
+    return sum(s[:, start:T].mean(axis=1).reshape(len(s), N, D) for s in stream.values())
 
 
 def logits(meta: dict, weights: dict, features: np.ndarray) -> np.ndarray:
@@ -89,13 +90,15 @@ def logits(meta: dict, weights: dict, features: np.ndarray) -> np.ndarray:
     return features @ weights["head.W"].T + weights["head.b"]
 
 
-def correct(run: ModelRun, T: int) -> np.ndarray:
-    """Per image: 1/0 for a correctly classified digit, the fraction of correctly classified
-    tokens for a set; from the first T steps."""
+def correct(run: ModelRun, T: int, whole_sets: bool = False) -> np.ndarray:
+    """Per image: 1/0 for a correctly classified digit; for a set the fraction of correctly
+    classified tokens (``whole_sets``: 1 only if every token is); from the first T steps."""
     meta = run.model.meta
     hits = logits(meta, run.model.weights, stream_rates(meta, run.stream, T)).argmax(-1) \
         == run.labels
-    return hits.astype(float) if hits.ndim == 1 else hits.mean(axis=1)
+    if hits.ndim == 1:
+        return hits.astype(float)
+    return hits.all(axis=1).astype(float) if whole_sets else hits.mean(axis=1)
 
 
 def fan_out(model: trained.TrainedCircuit) -> dict:
@@ -112,14 +115,14 @@ def events_in_window(fans: dict, spikes: dict) -> dict:
     return {name: spikes[source].sum(axis=1) @ fan for name, (source, fan) in fans.items()}
 
 
-def _run_model(context, arch: str, task: str, size) -> ModelRun:
-    meta, weights, reference = trained.load_weights(trained.shipped(arch, task))
+def _run_model(context, arch: str, task: str, size, trained_T: int = 4) -> ModelRun:
+    meta, weights, reference = trained.load_weights(trained.shipped(arch, task, trained_T))
     X, y, _, test = task_data(task)
     rng = context.rng(f"test images and perturbations {arch} {task}", shared=True)
     images = len(test) if size["images"] is None else min(size["images"], len(test))
     index = np.sort(rng.choice(test, images, replace=False))
     k = min(size["perturbed"], images)
-    deltas = {s: s * rng.standard_normal((k,) + X.shape[1:]) for s in SIGMAS}
+    deltas = {s: s * rng.standard_normal((k,) + X.shape[1:]) for s in SIGMAS} if k else {}
     tokens = np.concatenate([X[index]] + [X[index[:k]] + d for d in deltas.values()])
     T_max, T_trained = size["T_max"], meta["T"]
     model = trained.build(dict(meta, T=T_max, trained_T=T_trained), weights)
@@ -173,15 +176,23 @@ def _check_reference(run: ModelRun, reference: dict, T: int) -> None:
                            f"reference in {run.reference_mismatches} neuron-steps")
 
 
-def run_models(context, size) -> dict:
-    """{(arch, task): ModelRun} for every shipped model at ``size`` (images, perturbed,
-    T_max)."""
-    return {(arch, task): _run_model(context, arch, task, size)
+def run_models(context, size, trained_T: int = 4) -> dict:
+    """{(arch, task): ModelRun} for every shipped model trained with ``trained_T`` steps at
+    ``size`` (images, perturbed, T_max); the test images depend on the seed only."""
+    return {(arch, task): _run_model(context, arch, task, size, trained_T)
             for task in TASKS for arch in ARCHITECTURES}
 
 
 def shared_runs(context) -> dict:
-    """:func:`run_models` at the context's scale, computed once per verify run."""
+    """:func:`run_models` of the T = 4 models at the context's scale, once per verify run."""
     size = context.sizes(SIZES)
     return context.shared(f"trained models {context.scale}",
                           lambda: run_models(context, size))
+
+
+def shared_reference_runs(context) -> dict:
+    """The models trained with REFERENCE_T steps, run for that many steps on the same test
+    images (no perturbations), once per verify run."""
+    size = dict(context.sizes(SIZES), perturbed=0, T_max=REFERENCE_T)
+    return context.shared(f"trained models T{REFERENCE_T} {context.scale}",
+                          lambda: run_models(context, size, REFERENCE_T))
