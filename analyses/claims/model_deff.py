@@ -173,8 +173,8 @@ def measure(context) -> ClaimResult:
                                  round(float((spikes[e] / spikes.d).max()), 3)]
                              for e in ed.ESTIMATORS},
         "silent_layers": [f"{r.arch}/{r.task}/{r.layer}" for r in table[table.silent].itertuples()],
-        "operand_ratio_uncentred": {run.name: round(v, 3) for run, v in zip(runs.values(),
-                                                                            uncentred)},
+        "operand_ratio_uncentred": {run.name: round(float(v), 3)
+                                    for run, v in zip(runs.values(), uncentred)},
         "scale": "width 16 models: d_eff / d is compared, not the absolute 47-89",
     }
     return ClaimResult(verdict, float(summary.ratio.median()), None, details,

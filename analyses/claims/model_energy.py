@@ -278,7 +278,8 @@ def plot(tables, directory) -> list[str]:
             ax.set_xticklabels(rows.layer, rotation=60, fontsize=5)
         for row in axes:
             row[0].set_ylabel("pJ per image, T = 4")
-        axes[0][0].legend(fontsize=5)
+        fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper center", ncol=2,
+                   fontsize=6, bbox_to_anchor=(0.5, 1.03))
         names = save_figure(fig, directory, "model_energy_layers")
         fig, ax = figure("single", 2.8)
         x = np.arange(len(models))
@@ -286,6 +287,7 @@ def plot(tables, directory) -> list[str]:
                                       models.ci_high - models.ratio], fmt="o", ms=3, capsize=2,
                     label="counted events")
         ax.plot(x, models.formula_ratio, "k^", ms=3, label="papers' formula")
+        ax.plot(x, models.ceiling, "k_", ms=8, label="ceiling (no spikes at all)")
         ax.axhspan(*PAPER_RANGE, color="0.85", label="paper: 38-57x")
         ax.axhline(1, color="0.5", lw=0.6)
         ax.set(xticks=x, yscale="log", ylabel="E_ANN / E_SNN")
