@@ -90,7 +90,7 @@ def test_calibration_recovers_a_known_constant(seed):
     assert result["configurations"] == 6 and result["cells"] == len(grid)
     censored = grid.assign(censored=grid.T_star < 3)
     assert calibrate(censored, seed=seed)["cells"] == len(grid) - int((grid.T_star < 3).sum())
-    assert design._judge(grid, seed)[0] == "supported"
+    assert design.judge(grid, seed)[0] == "supported"
 
 
 def test_held_out_validation_tells_a_wrong_form_from_the_rule(seed):
@@ -99,10 +99,10 @@ def test_held_out_validation_tells_a_wrong_form_from_the_rule(seed):
     data made by the rule with C = 0.67 give partial (form right, constant off)."""
     rng = np.random.default_rng(seed)
     wrong = _synthetic_grid(rng, exponents=FORMS["wrong: L d_eff/(d eps)"], C=20.0)
-    verdict, fit, r2 = design._judge(wrong, seed)
+    verdict, fit, r2 = design.judge(wrong, seed)
     assert verdict == "refuted" and fit["r2_held_out"] < 0.9
     assert r2["wrong: L d_eff/(d eps)"] > 0.95
-    assert design._judge(_synthetic_grid(rng, C=0.67), seed)[0] == "partial"
+    assert design.judge(_synthetic_grid(rng, C=0.67), seed)[0] == "partial"
 
 
 def test_crossing_T_interpolates_between_checkpoints():
