@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from analyses.claims import trained_runs
+from analyses.energy import E_AC
 from analyses.claims import design, model_deff, model_design, model_energy, model_t4
 from circuits import trained
 from evsim import simulate
@@ -159,3 +160,67 @@ def test_bad_training_T_is_one_clear_error():
         trained.shipped("sdt", "digits", 8)
     with pytest.raises(ValidationError, match=r"'T' must be an integer in \[1, 64\]"):
         train("sdt", T=0)
+
+
+@pytest.fixture(scope="module")
+def toy_runs():
+    """Shared runs of two models at toy size (T_max 8), and their T = 16 twins."""
+    from analyses.claims.base import ClaimContext
+
+    context = ClaimContext(scale="toy", target="numpy").for_claim("test")
+    size = trained_runs.SIZES.at("toy")
+    runs = {(arch, "digits"): trained_runs._run_model(context, arch, "digits", size)
+            for arch in ("spikformer", "sdt")}
+    twins = {key: trained_runs._run_model(context, key[0], "digits",
+                                          dict(size, perturbed=0, T_max=16), 16)
+             for key in runs}
+    return runs, twins
+
+
+def test_the_formula_equals_the_counted_events_of_every_linear_layer(toy_runs):
+    """fr_in T MACs equals the counted events where every input neuron drives all outputs
+    (a residual sum of two populations included); the shortcut model applies its
+    projection twice, and pricing it once removes exactly half."""
+    runs, _ = toy_runs
+    for (arch, _), run in runs.items():
+        table = model_energy.energy_table(run).set_index("layer")
+        linear = ["q", "k", "v", "mlp1", "mlp2"] + (["proj"] if arch == "spikformer" else [])
+        assert np.allclose(table.loc[linear, "formula_ops"], table.loc[linear, "snn_events"])
+    sdt = runs[("sdt", "digits")]
+    table = model_energy.energy_table(sdt).set_index("layer")
+    assert table.loc["proj", "snn_events"] == pytest.approx(2 * table.loc["proj", "formula_ops"])
+    assert np.allclose(model_energy.projection_once(sdt),
+                       -0.5 * E_AC * model_energy.layer_events(sdt, "proj"))
+
+
+def test_the_reference_models_are_paired_by_image(toy_runs):
+    runs, twins = toy_runs
+    table = model_t4.differences(runs, 4, None, 0, reference_runs=twins)
+    assert set(table.reference_T) == {16}
+    run, twin = runs[("sdt", "digits")], twins[("sdt", "digits")]
+    expected = (trained_runs.correct(run, 4) - trained_runs.correct(twin, 16)).mean()
+    assert table.set_index("arch").loc["sdt", "difference"] == pytest.approx(expected)
+    shuffled = dict(twins)
+    shuffled[("sdt", "digits")] = trained_runs.ModelRun(**{**twin.__dict__,
+                                                           "index": twin.index[::-1]})
+    with pytest.raises(RuntimeError, match="other test images"):
+        model_t4.differences(runs, 4, None, 0, reference_runs=shuffled)
+
+
+def test_disjoint_reference_errors_vanish_for_a_constant_code():
+    """A stream that fires the same pattern in every step has zero error at every T against
+    either reference."""
+    run = _fake_run(1)
+    pattern = run.stream["p0"][:, :1]
+    run.stream = {"p0": np.repeat(pattern, 8, axis=1)}
+    run.layers = {"block_in": np.zeros((8, 6, 3, 4), bool)}
+    for disjoint in (True, False):
+        curves = model_design.error_curves(run, disjoint)
+        assert np.array_equal(curves["T"], [1, 2]) and not curves["rms"].any()
+
+
+def test_uncentred_participation_ratio_of_a_single_direction():
+    """Features along one direction with a non-zero mean: one uncentred dimension."""
+    rng = np.random.default_rng(3)
+    features = rng.uniform(1, 2, (50, 4, 1)) * np.array([1.0, 2.0, 0, 0])
+    assert model_deff.dimension_ratio(features, "pr_uncentred") == pytest.approx(1 / 4)

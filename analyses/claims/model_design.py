@@ -84,8 +84,8 @@ def design_table(runs: dict, *, sigma: float = SIGMAS[0], quantile=LIPSCHITZ_QUA
         first = run.layers[FIRST_LAYER[arch]]
         T_max, d = first.shape[0], first.shape[-1]
         layers = operand_layers(run.model) if operands else [FIRST_LAYER[arch]]
-        d_eff = d * np.mean([dimension_ratio(rates(run.layers[name], T_max), estimator)
-                             for name in layers])
+        d_eff = d * np.nanmean([dimension_ratio(rates(run.layers[name], T_max), estimator)
+                                for name in layers])
         L = lipschitz(run, sigma, quantile)
         curves = error_curves(run, disjoint)
         for criterion in CRITERIA:

@@ -85,6 +85,8 @@ def differences(runs: dict, T: int, reference, seed: int, whole_sets: bool = Fal
         T_max = run.layers[ATTENTION_LAYER[run.arch]].shape[0]
         if reference_runs is not None:
             other = reference_runs[key]
+            if not np.array_equal(other.index, run.index):
+                raise RuntimeError(f"{run.name}: the reference run holds other test images")
             ref_T = other.layers[ATTENTION_LAYER[run.arch]].shape[0]
             ref = correct(other, ref_T, whole_sets)
         else:
