@@ -8,7 +8,7 @@ import numpy as np
 
 from evsim.store import atomic_write_json, atomic_write_text
 
-__all__ = ["jsonable", "write_claims_json", "write_report", "what_would_flip"]
+__all__ = ["jsonable", "write_claims_json", "write_report", "what_would_flip", "format_number"]
 
 
 def jsonable(value):
@@ -31,11 +31,12 @@ def write_claims_json(path, entries: list[dict], manifest: dict) -> None:
     atomic_write_json(path, jsonable({"claims": entries, "manifest": manifest}))
 
 
-def _number(value) -> str:
+def format_number(value) -> str:
+    """A number (or list of numbers) as report text: 4 significant digits, "-" for None."""
     if value is None:
         return "-"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_number(v) for v in value) + "]"
+        return "[" + ", ".join(format_number(v) for v in value) + "]"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
@@ -67,8 +68,8 @@ def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) 
         figure = next((f for f in e["figures"] if f.endswith(".pdf")), None)
         link = f"[pdf]({figure})" if figure else "-"
         lines.append(f"| `{e['id']}` | {e['statement']} | {e['source']} | "
-                     f"{_number(e['expected'])} | {_number(e['estimate'])} | "
-                     f"{_number(e['ci95'])} | **{e['verdict']}** | {e['seeds_agreeing']} | "
+                     f"{format_number(e['expected'])} | {format_number(e['estimate'])} | "
+                     f"{format_number(e['ci95'])} | **{e['verdict']}** | {e['seeds_agreeing']} | "
                      f"{e['target'] or '-'} | {link} |")
     if not_run:
         lines += ["", "Claims not selected in this run: "
@@ -79,7 +80,7 @@ def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) 
                   f"**Seeds.** {e['seeds_agreeing']}: "
                   + ", ".join(f"seed {s} {v}" for s, v in e["verdict_by_seed"].items()) + ".",
                   "", "**Measured** (first seed).", ""]
-        lines += [f"- {key}: {_number(value) if not isinstance(value, str) else value}"
+        lines += [f"- {key}: {format_number(value) if not isinstance(value, str) else value}"
                   for key, value in e["details"].items()]
         lines += ["", "**Sensitivity** (the verdict under other reasonable protocol choices).",
                   ""]

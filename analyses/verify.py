@@ -15,6 +15,7 @@ from evsim.store import manifest as base_manifest
 
 from .claims import ClaimContext, all_claims, get_claim, select
 from .report import jsonable, write_claims_json, write_report
+from .report_pages import write_pages
 
 __all__ = ["verify", "replot"]
 
@@ -102,6 +103,7 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
         write_claims_json(stage / "claims.json", entries, manifest)
         not_run = [c.id for c in all_claims() if c.id not in targets]
         write_report(stage / "report.md", entries, manifest, not_run)
+        write_pages(stage)
     return entries
 
 

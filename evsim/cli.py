@@ -78,7 +78,21 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
         agreement = f"  ({entry['seeds_agreeing']})" if seed_list else ""
         typer.echo(f"{entry['id']:32s} {entry['verdict']:13s} estimate={entry['estimate']}"
                    f"{agreement}")
-    typer.echo(f"wrote {out}/claims.json, report.md, figures/, manifest.json")
+    typer.echo(f"wrote {out}/claims.json, report.md, report.html, figures/, manifest.json")
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="a run directory written by `evsim verify`"),
+           latex: bool = typer.Option(False, "--latex", help="also write verdicts.tex, the "
+                                                             "verdict table as a LaTeX tabular")
+           ) -> None:
+    """Write RUN_DIR/report.html (one page, figures embedded) from its claims.json and
+    figures; with --latex also RUN_DIR/verdicts.tex (needs booktabs)."""
+    from analyses.report_pages import write_pages
+
+    with _bad_input_is_one_line():
+        written = write_pages(run_dir, latex=latex)
+    typer.echo(f"wrote {', '.join(f'{run_dir}/{name}' for name in written)}")
 
 
 @app.command()

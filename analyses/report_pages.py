@@ -1,0 +1,135 @@
+"""report.html (one self-contained page, figures embedded) and a LaTeX verdict table, both
+from a run directory's claims.json and figures."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from evsim.errors import ValidationError
+from evsim.store import atomic_write_text
+
+from .report import format_number, what_would_flip
+
+__all__ = ["VERDICT_COLOURS", "html_report", "latex_table", "write_pages"]
+
+#: background colour of each verdict (colour-blind-safe Okabe-Ito tints)
+VERDICT_COLOURS = {"supported": "#cde9dc", "refuted": "#f6d5c3", "partial": "#fbeac0",
+                   "not-testable": "#e3e3e3"}
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; padding: 0 1rem;
+       line-height: 1.45; color: #222; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #bbb; padding: 0.25rem 0.5rem; vertical-align: top; text-align: left; }
+th { background: #f2f2f2; }
+.verdict { font-weight: 600; white-space: nowrap; }
+pre { background: #f7f7f7; padding: 0.5rem; overflow-x: auto; font-size: 0.8rem; }
+img { max-width: 100%; border: 1px solid #ddd; margin: 0.5rem 0; }
+section { border-top: 2px solid #ddd; margin-top: 2rem; }
+""" + "".join(f".v-{name} {{ background: {colour}; }}\n"
+              for name, colour in VERDICT_COLOURS.items())
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _verdict(verdict: str) -> str:
+    return f'<td class="verdict v-{_e(verdict)}">{_e(verdict)}</td>'
+
+
+def _image(path: Path) -> str:
+    """An <img> with the PNG embedded as a data URI (the page needs no other file)."""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{_e(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _details(details: dict) -> str:
+    rows = []
+    for key, value in details.items():
+        shown = f"<pre>{_e(json.dumps(value, indent=1))}</pre>" \
+            if isinstance(value, (dict, list)) else _e(value)
+        rows.append(f"<tr><th>{_e(key)}</th><td>{shown}</td></tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _claim_section(entry: dict, run_dir: Path) -> str:
+    sensitivity = "".join(f"<tr><td>{_e(item['choice'])}</td>{_verdict(item['verdict'])}</tr>"
+                          for item in entry["sensitivity"])
+    seeds = ", ".join(f"seed {_e(s)}: {_e(v)}" for s, v in entry["verdict_by_seed"].items())
+    figures = "".join(_image(run_dir / name) for name in entry["figures"]
+                      if name.endswith(".png"))
+    return (f'<section id="{_e(entry["id"])}"><h2><code>{_e(entry["id"])}</code>: '
+            f'<span class="verdict v-{_e(entry["verdict"])}">{_e(entry["verdict"])}</span></h2>'
+            f"<p><b>Statement.</b> {_e(entry['statement'])} ({_e(entry['source'])})</p>"
+            f"<p><b>Protocol and rule.</b> {_e(entry['protocol'])}</p>"
+            f"<p><b>Estimate</b> {_e(format_number(entry['estimate']))}, 95% CI "
+            f"{_e(format_number(entry['ci95']))}; <b>seeds</b> {_e(entry['seeds_agreeing'])} "
+            f"({seeds}); ran on {_e(entry['target'] or '-')}.</p>"
+            f"<h3>Measured (first seed)</h3>{_details(entry['details'])}"
+            f"<h3>Sensitivity</h3><table><tr><th>other protocol choice</th><th>verdict</th>"
+            f"</tr>{sensitivity}</table>"
+            f"<p><b>What would flip it.</b> {_e(what_would_flip(entry))}</p>{figures}</section>")
+
+
+def html_report(run_dir) -> str:
+    """The page for a run directory: the verdict table first, then one section per claim."""
+    run_dir = Path(run_dir)
+    data = _load(run_dir)
+    manifest, entries = data["manifest"], data["claims"]
+    rows = "".join(f'<tr><td><a href="#{_e(e["id"])}"><code>{_e(e["id"])}</code></a></td>'
+                   f"<td>{_e(e['statement'])}</td><td>{_e(format_number(e['estimate']))}</td>"
+                   f"<td>{_e(format_number(e['ci95']))}</td>{_verdict(e['verdict'])}"
+                   f"<td>{_e(e['seeds_agreeing'])}</td></tr>" for e in entries)
+    header = (f"evsim {_e(manifest['evsim'])}, brian2 {_e(manifest['brian2'])}, target "
+              f"{_e(manifest['target'])}, {_e(manifest['scale'])} run, git "
+              f"{_e(manifest['git_commit'])}"
+              f"{' with uncommitted changes' if manifest.get('git_dirty') else ''}")
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>evsim verification report</title><style>{STYLE}</style></head><body>"
+            f"<h1>evsim verification report</h1><p>{header}</p>"
+            f"<table><tr><th>claim</th><th>statement</th><th>estimate</th><th>95% CI</th>"
+            f"<th>verdict</th><th>seeds</th></tr>{rows}</table>"
+            + "".join(_claim_section(e, run_dir) for e in entries) + "</body></html>\n")
+
+
+def _latex(text) -> str:
+    """Text with LaTeX's special characters escaped."""
+    replace = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+               "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+               "^": r"\textasciicircum{}"}
+    return "".join(replace.get(c, c) for c in str(text))
+
+
+def latex_table(run_dir) -> str:
+    """The verdict table as a LaTeX tabular (booktabs): claim, statement, estimate, 95% CI,
+    verdict, seeds agreeing."""
+    entries = _load(Path(run_dir))["claims"]
+    rows = [f"\\texttt{{{_latex(e['id'])}}} & {_latex(e['statement'])} & "
+            f"{_latex(format_number(e['estimate']))} & {_latex(format_number(e['ci95']))} & "
+            f"{_latex(e['verdict'])} & {_latex(e['seeds_agreeing'])} \\\\" for e in entries]
+    return "\n".join([r"\begin{tabular}{l p{0.4\linewidth} l l l l}", r"\toprule",
+                      r"claim & statement & estimate & 95\% CI & verdict & seeds \\",
+                      r"\midrule", *rows, r"\bottomrule", r"\end{tabular}"]) + "\n"
+
+
+def _load(run_dir: Path) -> dict:
+    claims_file = run_dir / "claims.json"
+    if not claims_file.is_file():
+        raise ValidationError("run_dir", f"RUN_DIR '{run_dir}' has no claims.json (not an evsim "
+                                         "verify run)")
+    return json.loads(claims_file.read_text())
+
+
+def write_pages(run_dir, *, latex: bool = False) -> list[str]:
+    """Write report.html (and verdicts.tex with ``latex``) into ``run_dir``; returns names."""
+    run_dir = Path(run_dir)
+    atomic_write_text(run_dir / "report.html", html_report(run_dir))
+    written = ["report.html"]
+    if latex:
+        atomic_write_text(run_dir / "verdicts.tex", latex_table(run_dir))
+        written.append("verdicts.tex")
+    return written
