@@ -26,7 +26,8 @@ table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.9rem; }
 th, td { border: 1px solid #bbb; padding: 0.25rem 0.5rem; vertical-align: top; text-align: left; }
 th { background: #f2f2f2; }
 .verdict { font-weight: 600; white-space: nowrap; }
-pre { background: #f7f7f7; padding: 0.5rem; overflow-x: auto; font-size: 0.8rem; }
+pre { background: #f7f7f7; padding: 0.3rem; white-space: pre-wrap; word-break: break-word;
+      font-size: 0.78rem; margin: 0; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.5rem 0; }
 section { border-top: 2px solid #ddd; margin-top: 2rem; }
 """ + "".join(f".v-{name} {{ background: {colour}; }}\n"
@@ -50,7 +51,7 @@ def _image(path: Path) -> str:
 def _details(details: dict) -> str:
     rows = []
     for key, value in details.items():
-        shown = f"<pre>{_e(json.dumps(value, indent=1))}</pre>" \
+        shown = f"<pre>{_e(json.dumps(value))}</pre>" \
             if isinstance(value, (dict, list)) else _e(value)
         rows.append(f"<tr><th>{_e(key)}</th><td>{shown}</td></tr>")
     return "<table>" + "".join(rows) + "</table>"
