@@ -11,7 +11,7 @@ STAMP := $(VENV)/.evsim-installed
 TRAIN_VENV ?= .venv-train
 TRAIN_STAMP := $(TRAIN_VENV)/.evsim-installed
 
-.PHONY: verify verify-full test test-slow bench train clean
+.PHONY: verify verify-full test test-slow bench train docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,17 @@ $(TRAIN_STAMP): pyproject.toml
 	$(TRAIN_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(TRAIN_VENV)/bin/python -m pip install --quiet -e ".[train]"
 	touch $(TRAIN_STAMP)
+
+DOCS_STAMP := $(VENV)/.evsim-docs-installed
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,docs]"
+	touch $(DOCS_STAMP)
+
+# the documentation site: docs/_build/html/index.html (gallery executed, warnings are errors)
+docs: $(DOCS_STAMP)
+	rm -rf docs/_build docs/auto_examples docs/sg_execution_times.rst
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 train: $(TRAIN_STAMP)
 	$(TRAIN_VENV)/bin/evsim train all --out results/train
@@ -51,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_trained.py
 
 clean:
-	rm -rf $(VENV) $(TRAIN_VENV) results
+	rm -rf $(VENV) $(TRAIN_VENV) results docs/_build docs/auto_examples docs/sg_execution_times.rst

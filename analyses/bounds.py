@@ -16,7 +16,7 @@ coordinate, T time steps, firing probability p per step (docs/theory.md sections
   estimate of p from T bins has variance >= p (1 - p) / T, and the value error is w times the
   rate error, so T >= p (1 - p) w^2 / eps^2 and spikes = p T  ~  L^2 / eps^2.
 * :func:`deterministic_count_spikes`: an IF (sigma-delta) code with reset by subtraction has
-  |count - p T| < 1; with a uniformly random initial phase, count - p T is -f or 1 - f
+  ``|count - p T| < 1``; with a uniformly random initial phase, count - p T is -f or 1 - f
   (f = frac(p T)) with variance f (1 - f), 1/6 on average, so the rate error has RMS
   1 / (sqrt(6) T): T >= w / (sqrt(6) eps) and spikes = p T  ~  L / eps.
 * :func:`timing_code_spikes`: one spike per coordinate whose time (T bins) carries the value:

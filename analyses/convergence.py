@@ -5,9 +5,9 @@ itself. Population counts on a 50 ms grid up to ``READOUT_START`` show the settl
 read-out window then runs from ``READOUT_START`` for T / rate, T being the paper's number of
 time steps read as the expected number of output spikes. Two errors per (T, trial):
 
-* circuit-normalised (the verdict): 1/2 sum_j |n_j / T - p_j|, T = rate x window, where the
+* circuit-normalised (the verdict): ``1/2 sum_j |n_j / T - p_j|``, T = rate x window, where the
   rate is the circuit parameter its integral controller holds: no measured total enters;
-* histogram: 1/2 sum_j |n_j / N - p_j|, N = sum_j n_j (a division done in the analysis).
+* histogram: ``1/2 sum_j |n_j / N - p_j|``, N = sum_j n_j (a division done in the analysis).
 
 Counts from the onset (t = 0, transient included) are kept too. Score vectors of every n
 share one population of ``max(n)`` neurons: a vector with fewer entries is padded with

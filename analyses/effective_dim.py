@@ -59,7 +59,7 @@ def participation_ratio(eigenvalues=None, *, X=None, corrected: bool = False) ->
     """(sum lambda)^2 / sum lambda^2 from ``eigenvalues`` or from data ``X``.
 
     ``corrected`` (data only): ratio of U-statistics over distinct pairs i != j,
-    sum |x_i|^2 |x_j|^2 / sum (x_i . x_j)^2 on centred data, which estimate (tr C)^2 and
+    ``sum |x_i|^2 |x_j|^2 / sum (x_i . x_j)^2`` on centred data, which estimate (tr C)^2 and
     tr C^2 without the 1/samples bias of the plug-in ratio.
     """
     if X is None:
@@ -136,7 +136,8 @@ def all_estimates(X, rng, max_samples: int = 2000) -> dict:
     X = _data(X)
     lam = spectrum(X)
     sub = X[rng.permutation(len(X))[:max_samples]]
-    return dict(pr=participation_ratio(lam), pr_corrected=participation_ratio(X=sub, corrected=True),
+    return dict(pr=participation_ratio(lam),
+                pr_corrected=participation_ratio(X=sub, corrected=True),
                 erank=effective_rank(lam), k90=variance_count(lam, 0.9),
                 k95=variance_count(lam, 0.95), k99=variance_count(lam, 0.99),
                 waterfill=waterfill_dimension(lam, 0.1 * np.sqrt(lam.mean())),

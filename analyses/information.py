@@ -1,8 +1,9 @@
 """Entropy and representational capacity of spike codes (A²OS²A, Proposition 1).
 
 Proposition 1 of the A²OS²A paper (arXiv:2503.00226): the capacity of a code X is
-C(X) = max H(X) = log2 |X|, attained by the uniform distribution. Per element: binary spikes 1 bit, ternary spikes log2 3 bits, a ReLU
-activation in float32 log2(number of finite non-negative float32 values) ~ 31 bits.
+C(X) = max H(X) = ``log2 |X|``, attained by the uniform distribution. Per element: binary
+spikes 1 bit, ternary spikes log2 3 bits, a ReLU activation in float32 log2(number of finite
+non-negative float32 values) ~ 31 bits.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Values x in [0, 1] (one per neuron and trial) become spike trains over T time st
 * :func:`bernoulli_encoder`: a spike in each step with probability x (rate code; the decoded
   value count / T is unbiased with variance x (1 - x) / T).
 * :func:`sigma_delta_encoder`: a non-leaky integrate-and-fire neuron with reset by
-  subtraction gaining x per step (deterministic; |count - x T| <= 1 from v(0) in [0, 1)).
+  subtraction gaining x per step (deterministic; ``|count - x T| <= 1`` from v(0) in [0, 1)).
 
 Both are circuits with input port ``values`` and output port ``spikes`` (population ``enc``);
 :func:`encoder_inputs` gives the matching inputs and initial state, :func:`decode` the values.

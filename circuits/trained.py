@@ -176,10 +176,10 @@ class TrainedCircuit:
     def run(self, tokens, *, seed: int = 0, target: str = "auto", batch: int = 64,
             simulator=None):
         """Simulate images (``batch`` at a time, each image a trial); returns (spikes, logits):
-        spikes[layer] of shape (T, images, *layout) on SpikingJelly's clock, logits (images,
+        spikes[layer] of shape ``(T, images, *layout)`` on SpikingJelly's clock, logits (images,
         classes), per token (images, N, classes) for the set task. ``simulator``: a stand-in
         for :func:`evsim.simulate` (e.g. a claim context's), called as
-        simulator(circuit, inputs, duration, seed=..., **options)."""
+        ``simulator(circuit, inputs, duration, seed=..., **options)``."""
         tokens = np.asarray(tokens, dtype=float)
         if len(tokens) < 1 or batch < 1:
             raise ValidationError("tokens", "parameter 'tokens' must hold at least one image and "

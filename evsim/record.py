@@ -44,12 +44,17 @@ class SpikeRecord:
 
     Attributes
     ----------
-    checkpoints : read-out durations T_k (Quantity, seconds), increasing.
-    counts : population -> int array (checkpoints, trials, neurons).
-    synaptic_events : projection -> int array (checkpoints, trials): synaptic events triggered
-        by presynaptic spikes in [0, T_k) (one per spike and outgoing synapse).
-    spikes : population -> SpikeTrains, or None when spike times were not recorded.
-    metadata : dt, seed, target, schedule, integration methods, wall time.
+    checkpoints : Quantity
+        Read-out durations T_k (seconds), increasing.
+    counts : dict
+        Population -> int array (checkpoints, trials, neurons).
+    synaptic_events : dict
+        Projection -> int array (checkpoints, trials): synaptic events triggered by
+        presynaptic spikes in [0, T_k) (one per spike and outgoing synapse).
+    spikes : dict or None
+        Population -> SpikeTrains, or None when spike times were not recorded.
+    metadata : dict
+        dt, seed, target, schedule, integration methods, wall time.
     """
 
     checkpoints: Quantity

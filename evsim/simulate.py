@@ -31,28 +31,41 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
 
     Parameters
     ----------
-    circuit : the Circuit to run.
-    inputs : input port -> input value (unit of the port population's input variable); a
-        scalar, (size,), (trials,), (trials, size), or (steps, trials, size) for inputs that
-        change every time step.
-    duration : total simulated time (Brian2 time quantity, > 0).
-    trials : number of independent copies, >= 1.
-    seed : integer seed for Brian2's random numbers (None: not reproducible).
-    dt : time step (> 0 and smaller than every membrane time constant).
-    checkpoints : increasing durations T_k <= duration, multiples of dt, at which counts are
-        read (default: [duration]).
-    parameters, initial : population -> {name: value} per-trial parameter values and initial
-        state (broadcast like constant inputs).
-    record_spikes : also keep every spike time (memory grows with the number of spikes).
-    target : Brian2 code generation target, one of ``TARGETS``. ``"auto"`` (default) runs on
+    circuit : Circuit
+        The circuit to run.
+    inputs : dict, optional
+        Input port -> input value (unit of the port population's input variable): a scalar,
+        (size,), (trials,), (trials, size), or (steps, trials, size) for inputs that change
+        every time step.
+    duration : Quantity
+        Total simulated time (Brian2 time quantity, > 0).
+    trials : int
+        Number of independent copies, >= 1.
+    seed : int or None
+        Seed for Brian2's random numbers, in [0, 2**32) (None: not reproducible).
+    dt : Quantity
+        Time step (> 0 and smaller than every membrane time constant).
+    checkpoints : Quantity array, optional
+        Increasing durations T_k <= duration, multiples of dt, at which counts are read
+        (default: [duration]).
+    parameters, initial : dict, optional
+        Population -> {name: value}: per-trial parameter values and initial state (broadcast
+        like constant inputs).
+    record_spikes : bool
+        Also keep every spike time (memory grows with the number of spikes).
+    target : str
+        Brian2 code generation target, one of ``TARGETS``. ``"auto"`` (default) runs on
         cpp_standalone when its estimated cost, compilation included unless the circuit's
         build is cached, is below numpy's (:mod:`evsim.target_choice`), else on numpy;
         ``metadata["target"]`` says which ran and ``metadata["target_choice"]`` why.
-    schedule : ``"resets_first"`` (resets before synaptic propagation; default) or ``"brian"``.
+    schedule : str
+        ``"resets_first"`` (resets before synaptic propagation; default) or ``"brian"``.
 
     Returns
     -------
-    SpikeRecord with counts[population] of shape (checkpoints, trials, neurons).
+    SpikeRecord
+        counts[population] of shape (checkpoints, trials, neurons), synaptic events, spike
+        times if recorded, and metadata.
     """
     check_quantity("dt", dt, second, positive=True)
     _check_time_constants(circuit, dt, parameters or {})

@@ -1,4 +1,7 @@
-"""A custom circuit in ten lines: 16 LIF neurons sharing one inhibitory neuron, 200 trials.
+"""A custom circuit in ten lines
+=============================
+
+16 LIF neurons sharing one inhibitory neuron, 200 trials.
 
 Run: python examples/01_custom_circuit.py [--small] [--out DIR]
 """

@@ -1,4 +1,7 @@
-"""Softmax convergence from a cold start: circuit-normalised TV vs T for circuits S and D.
+"""Softmax convergence from a cold start
+=====================================
+
+Softmax convergence from a cold start: circuit-normalised TV vs T for circuits S and D.
 
 Each circuit starts cold (it must find the normaliser itself), settles for READOUT_START
 (3 s), then its counts n_j over a window of t seconds are compared with softmax as

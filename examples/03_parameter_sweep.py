@@ -1,4 +1,7 @@
-"""A parameter sweep: softmax error over circuit kind x number of neurons, resumable.
+"""A resumable parameter sweep
+===========================
+
+A parameter sweep: softmax error over circuit kind x number of neurons, resumable.
 
 Run: python examples/03_parameter_sweep.py [--small] [--out DIR]
 Finished cells are cached in DIR/sweep_cells: run it twice and the second run is instant.

@@ -1,4 +1,7 @@
-"""A spiking softmax-attention head: raster of every population and the output error.
+"""A spiking softmax-attention head
+================================
+
+A spiking softmax-attention head: raster of every population and the output error.
 
 Run: python examples/04_attention_head_raster.py [--small] [--out DIR]
 """

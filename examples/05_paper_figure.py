@@ -1,4 +1,7 @@
-"""A two-panel paper figure (double column, 6.9 in): LIF f-I curve and a softmax histogram.
+"""A two-panel paper figure
+========================
+
+A two-panel paper figure (double column, 6.9 in): LIF f-I curve and a softmax histogram.
 
 Run: python examples/05_paper_figure.py [--small] [--out DIR]
 Writes DIR/paper_figure.pdf (vector, TrueType fonts) and .png.

@@ -1,4 +1,7 @@
-"""A trained Spike-driven Transformer as a neuron circuit: raster of one digit through every
+"""A trained Spike-driven Transformer as a circuit
+===============================================
+
+A trained Spike-driven Transformer as a neuron circuit: raster of one digit through every
 layer, and the check against SpikingJelly's reference spikes (shipped; no torch needed).
 
 Run: python examples/06_trained_model.py [--small] [--out DIR]

@@ -42,7 +42,7 @@ ATTENTION_LAYER = dict(spikformer="attn", qkformer="qkta_out", sdt="sdsa_out",
 
 @dataclass
 class ModelRun:
-    """One trained model's run: ``layers`` {SpikingJelly layer: bool (T_max, images, *layout)},
+    """One trained model's run: ``layers`` ``{SpikingJelly layer: bool (T_max, images, *layout)}``,
     ``stream`` {population: bool (images, T_max, N D)} (what the classifier reads),
     ``perturbed`` {sigma: {"delta": (k, N, 4), "layers": ..., "stream": ...}} for the first k
     images, ``events`` {projection: (images,)} synaptic events at the trained T."""

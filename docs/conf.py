@@ -1,0 +1,46 @@
+"""Sphinx configuration of the evsim documentation (``make docs``)."""
+
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gallery_scraper import OUTPUT, saved_figures  # noqa: E402
+
+import evsim  # noqa: E402
+
+project = "evsim"
+author = "the evsim team"
+release = version = evsim.__version__
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.mathjax", "sphinx.ext.viewcode", "numpydoc",
+              "myst_parser", "sphinx_gallery.gen_gallery"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
+                    "auto_examples/*.zip", "auto_examples/*.json", "auto_examples/*.md5",
+                    "sg_execution_times.rst"]
+html_theme = "alabaster"
+html_static_path: list = []
+autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
+autodoc_typehints = "none"
+numpydoc_show_class_members = False
+numpydoc_validation_checks = set()
+myst_heading_anchors = 3
+# sphinx_gallery_conf holds functions (argv and scraper), which the config cache cannot pickle
+suppress_warnings = ["myst.header", "config.cache"]
+
+shutil.rmtree(OUTPUT, ignore_errors=True)
+sphinx_gallery_conf = {
+    "examples_dirs": str(ROOT / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/\d\d_",
+    # every example at its small size, writing its figures where the scraper finds them
+    "reset_argv": lambda gallery_conf, script_vars: [
+        "--small", "--out", str(OUTPUT / Path(script_vars["src_file"]).stem)],
+    "image_scrapers": (saved_figures,),
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "abort_on_example_error": True,
+}
