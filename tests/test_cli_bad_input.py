@@ -50,6 +50,9 @@ CASES = [
                        "'spikingresformer', 'all'), got 'vit'"),
     (["train", "sdt", "--task", "imagenet"],
      "error: --task must be one of ('digits', 'sets', 'all'), got 'imagenet'"),
+    (["train", "sdt", "--T", "8"], "error: --T must be 4 or 16 (the shipped training T), got 8"),
+    (["report", "{tmp}/nothing"], "error: RUN_DIR '{tmp}/nothing' has no claims.json (not an "
+                                  "evsim verify run)"),
 ]
 
 
