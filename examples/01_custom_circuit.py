@@ -4,6 +4,7 @@
 16 LIF neurons sharing one inhibitory neuron, 200 trials.
 
 Run: python examples/01_custom_circuit.py [--small] [--out DIR]
+Writes DIR/custom_circuit.pdf/.png: each neuron's rate against its drive in every trial.
 """
 
 import argparse
@@ -11,6 +12,7 @@ import argparse
 import numpy as np
 from brian2 import mV, ms, nA
 
+from analyses.plots import figure, paper_style, save_figure
 from evsim import Circuit, models, simulate
 
 
@@ -28,6 +30,13 @@ def main(out: str = "examples_output", small: bool = False) -> np.ndarray:
     rates = record.rates("exc")  # (trials, neurons), Hz
     print(f"mean rate {float(np.mean(rates)):.1f} Hz over {trials} trials; "
           f"inhibitory neuron {float(np.mean(record.rates('inh'))):.1f} Hz")
+    with paper_style():
+        fig, ax = figure("single", 2.4)
+        ax.plot(np.asarray(drives / nA).ravel(), np.asarray(rates).ravel(), ".", ms=2,
+                alpha=0.5)
+        ax.set(xlabel="drive (nA)", ylabel="rate over 200 ms (Hz)",
+               title="16 LIF neurons with shared inhibition")
+        save_figure(fig, out, "custom_circuit")
     return np.asarray(rates)
 
 
