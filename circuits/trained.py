@@ -40,7 +40,7 @@ from . import mechanisms
 from .arithmetic import STEP, connect_pairs
 
 __all__ = ["WEIGHTS_DIR", "TrainedCircuit", "load_weights", "from_weights", "build", "shipped",
-           "weights_name",
+           "weights_name", "stream_rates", "classify",
            "reference_spikes", "mismatches"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -222,14 +222,27 @@ class TrainedCircuit:
         return sum(sizes.values()), synapses
 
     def logits(self, stream: dict) -> np.ndarray:
-        """The classifier on the stream's spikes {population: (images, T, N * D)}: head.W
-        times the token mean (per token for the set task), averaged over T, plus head.b:
-        (images, classes) or (images, N, classes)."""
-        N, D, T = self.meta["tokens"], self.meta["width"], self.meta["T"]
-        counts = sum(s.reshape(s.shape[0], -1, N, D).sum(axis=1) for s in stream.values()) / T
-        if self.meta["task"] == "digits":
-            counts = counts.mean(axis=1)
-        return counts @ self.weights["head.W"].T + self.weights["head.b"]
+        """The classifier on the stream's spikes {population: (images, T, N * D)} over all T
+        steps: (images, classes) or (images, N, classes) (see :func:`classify`)."""
+        return classify(self.meta, self.weights, stream_rates(self.meta, stream))
+
+
+def stream_rates(meta: dict, stream: dict, T: int | None = None, start: int = 0) -> np.ndarray:
+    """The classifier's input over steps start .. T - 1 (default: the model's T): (images, N, D)
+    spikes per step, summed over the stream's populations {population: (images, steps, N D)}
+    (spike-adding residuals)."""
+    N, D = meta["tokens"], meta["width"]
+    T = meta["T"] if T is None else T
+    return sum(s[:, start:T].sum(axis=1).reshape(len(s), N, D)
+               for s in stream.values()) / (T - start)
+
+
+def classify(meta: dict, weights: dict, features: np.ndarray) -> np.ndarray:
+    """The trained linear classifier on stream rates (images, N, D): head.W times the token
+    mean (digits) or every token (sets), plus head.b."""
+    if meta["task"] == "digits":
+        features = features.mean(axis=1)
+    return features @ weights["head.W"].T + weights["head.b"]
 
 
 class _Builder:

@@ -34,8 +34,8 @@ def test_the_first_steps_of_a_long_run_are_a_short_run(arch):
     long_model = _model(arch, 12)
     rasters = long_model.population_spikes(tokens, target="numpy", read=long_model.stream)
     meta = dict(long_model.meta, T=4)
-    features = trained_runs.stream_rates(meta, rasters, 4)
-    assert np.allclose(trained_runs.logits(meta, long_model.weights, features), short_logits)
+    features = trained.stream_rates(meta, rasters, 4)
+    assert np.allclose(trained.classify(meta, long_model.weights, features), short_logits)
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)

@@ -100,17 +100,16 @@ def energy_table(run) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _input_projections(run) -> set:
-    """Names of the projections from the input's graded source."""
-    return {p.name for p in run.model.circuit.projections if p.source == "image"}
+def spiking_events(run) -> np.ndarray:
+    """Synaptic events per image of every projection but the input's (the embedding)."""
+    return sum(run.events.values()) - layer_events(run, "embed")
 
 
 def snn_energy(run) -> np.ndarray:
     """E_SNN per image (J): E_AC x events of every non-input projection + E_MAC x the
     embedding's and the classifier's MACs."""
     ann = ann_macs(run.model.meta)
-    events = sum(e for name, e in run.events.items() if name not in _input_projections(run))
-    return energy.E_AC * events + energy.E_MAC * (ann["embed"] + ann["head"])
+    return energy.E_AC * spiking_events(run) + energy.E_MAC * (ann["embed"] + ann["head"])
 
 
 def model_ratio(run, seed: int, as_built: bool = False, dense_attention: bool = False,
@@ -122,7 +121,7 @@ def model_ratio(run, seed: int, as_built: bool = False, dense_attention: bool = 
     e_ann = energy.E_MAC * sum(ann_macs(run.model.meta, dense_attention).values())
     e_snn = snn_energy(run) + (0 if adjust is None else adjust)
     if as_built:
-        image = sum(run.events[name] for name in _input_projections(run))
+        image = layer_events(run, "embed")
         e_snn = e_snn + energy.E_MAC * (image - ann_macs(run.model.meta)["embed"])
     fit = bootstrap_ratio(np.full((1, len(e_snn)), e_ann), e_snn[None], seed=seed)
     return dict(ratio=fit["ratio"], ci_low=fit["ci95"][0], ci_high=fit["ci95"][1],
@@ -158,10 +157,8 @@ def spiking_layers_ratio(run) -> float:
     """E_ANN / E_SNN of the spiking layers alone (the embedding and the classifier, real-valued
     on both sides, left out): no ceiling from the parts spikes cannot replace."""
     ann = ann_macs(run.model.meta)
-    events = sum(e.mean() for name, e in run.events.items()
-                 if name not in _input_projections(run))
     return float(energy.E_MAC * (sum(ann.values()) - ann["embed"] - ann["head"])
-                 / (energy.E_AC * events))
+                 / (energy.E_AC * spiking_events(run).mean()))
 
 
 def formula_ratio(table: pd.DataFrame) -> float:

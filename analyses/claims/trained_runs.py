@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from circuits import trained
+from circuits.trained import classify, stream_rates
 from evsim.train import ARCHITECTURES, REFERENCE_T, TASKS, task_data
 
 from .base import Sizes
 
 __all__ = ["SIZES", "SIGMAS", "FIRST_LAYER", "ATTENTION_LAYER", "ModelRun", "run_models",
-           "shared_runs", "shared_reference_runs", "rates", "stream_rates", "logits", "correct",
+           "shared_runs", "shared_reference_runs", "rates", "stream_rates", "correct",
            "fan_out", "events_in_window"]
 
 SIZES = Sizes(quick=dict(images=128, perturbed=24, T_max=64),
@@ -75,26 +76,11 @@ def rates(raster: np.ndarray, T: int, start: int = 0) -> np.ndarray:
     return raster[start:T].mean(axis=0)
 
 
-def stream_rates(meta: dict, stream: dict, T: int, start: int = 0) -> np.ndarray:
-    """The classifier's input over steps start .. T - 1: (images, N, D) spikes per step,
-    summed over the stream's populations (spike-adding residuals)."""
-    N, D = meta["tokens"], meta["width"]
-    return sum(s[:, start:T].mean(axis=1).reshape(len(s), N, D) for s in stream.values())
-
-
-def logits(meta: dict, weights: dict, features: np.ndarray) -> np.ndarray:
-    """The trained classifier on stream rates (images, N, D): head of the token mean (digits)
-    or of every token (sets)."""
-    if meta["task"] == "digits":
-        features = features.mean(axis=1)
-    return features @ weights["head.W"].T + weights["head.b"]
-
-
 def correct(run: ModelRun, T: int, whole_sets: bool = False) -> np.ndarray:
     """Per image: 1/0 for a correctly classified digit; for a set the fraction of correctly
     classified tokens (``whole_sets``: 1 only if every token is); from the first T steps."""
     meta = run.model.meta
-    hits = logits(meta, run.model.weights, stream_rates(meta, run.stream, T)).argmax(-1) \
+    hits = classify(meta, run.model.weights, stream_rates(meta, run.stream, T)).argmax(-1) \
         == run.labels
     if hits.ndim == 1:
         return hits.astype(float)
