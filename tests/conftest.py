@@ -1,5 +1,6 @@
 import os
 import shutil
+import subprocess
 import tempfile
 
 import matplotlib
@@ -18,3 +19,26 @@ def pytest_configure(config):
 @pytest.fixture
 def seed():
     return 20261123
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    """render(page) -> (Chromium's log, console messages included; screenshot path): the
+    page rendered headless by Debian's chromium; skips the test where it is not installed."""
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+
+    def render(page):
+        shot = tmp_path / "screenshot.png"
+        done = subprocess.run(
+            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={tmp_path / 'chromium-profile'}",
+             "--enable-logging=stderr", "--v=0", "--window-size=1280,2000",
+             f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True,
+            timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stderr, shot
+
+    return render

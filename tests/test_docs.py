@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,20 +45,8 @@ def test_every_example_opens_with_a_gallery_title():
         assert len(lines[1]) == len(lines[0]) - 3, f"{path.name}: underline length"
 
 
-def _chromium_screenshot(page: Path, shot: Path, profile: Path) -> str:
-    """Render ``page`` headless; returns Chromium's log (console messages included)."""
-    done = subprocess.run(
-        [shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
-         "--enable-logging=stderr", "--v=0", "--window-size=1280,1600",
-         f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stderr
-
-
 @pytest.mark.slow
-def test_the_site_builds_without_warnings_and_renders(tmp_path):
+def test_the_site_builds_without_warnings_and_renders(tmp_path, request):
     pytest.importorskip("sphinx")
     pytest.importorskip("sphinx_gallery")
     out = tmp_path / "html"
@@ -75,8 +62,7 @@ def test_the_site_builds_without_warnings_and_renders(tmp_path):
         for src in re.findall(r'<img[^>]+src="([^"]+)"', page.read_text()):
             if not src.startswith(("data:", "http")):
                 assert (page.parent / src).resolve().is_file(), f"{page.name}: {src}"
-    if shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    render = request.getfixturevalue("chromium")  # skips here without chromium
     for page in ("index.html", "auto_examples/index.html", "api.html"):
-        log = _chromium_screenshot(out / page, tmp_path / "shot.png", tmp_path / "profile")
+        log, _ = render(out / page)
         assert "CONSOLE" not in log and "ERR_FILE_NOT_FOUND" not in log, page

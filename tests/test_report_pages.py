@@ -79,24 +79,11 @@ def test_evsim_report_on_a_folder_without_claims_is_one_clear_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_report_html_renders_in_headless_chromium(run_dir, tmp_path):
+def test_report_html_renders_in_headless_chromium(run_dir, chromium):
     """The page loads from disk in Chromium (Debian's chromium package) with no console
-    error and no failed load, and renders to a non-blank screenshot."""
-    import shutil
-    import subprocess
-
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    shot = tmp_path / "report.png"
-    done = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
-         "--v=0", "--window-size=1280,2000", f"--screenshot={shot}",
-         (run_dir / "report.html").as_uri()], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert "CONSOLE" not in done.stderr and "ERR_FILE_NOT_FOUND" not in done.stderr
+    message and no failed load, and renders to a non-blank screenshot."""
     from matplotlib.image import imread
-    pixels = imread(shot)
-    assert pixels.std() > 0.05  # not a blank page
+
+    log, shot = chromium(run_dir / "report.html")
+    assert "CONSOLE" not in log and "ERR_FILE_NOT_FOUND" not in log
+    assert imread(shot).std() > 0.05  # not a blank page
