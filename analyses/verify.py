@@ -14,6 +14,7 @@ from evsim.store import atomic_write_json, staged_directory, write_table
 from evsim.store import manifest as base_manifest
 
 from .claims import ClaimContext, all_claims, get_claim, select
+from .claims.registry import load_registry, registration
 from .report import jsonable, write_claims_json, write_report
 from .report_pages import write_pages
 
@@ -72,6 +73,7 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
                                 cache_dir=None if cache_dir is None else str(cache_dir))
                 for s in seeds}
     entries, wall_times, targets = [], {}, {}
+    registry = load_registry()
     started = time.perf_counter()
     with staged_directory(out) as stage:
         for claim in tqdm(claims, desc="claims", disable=not progress):
@@ -79,7 +81,7 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
             results, used = {}, set()
             for s, context in contexts.items():
                 claim_context = context.for_claim(claim.id)
-                results[s] = claim.measure(claim_context)
+                results[s] = claim.run(claim_context)
                 used |= {run["target"] for run in claim_context.runs}
             result = results[seeds[0]]
             targets[claim.id] = ", ".join(sorted(used)) or None
@@ -91,8 +93,11 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
             entries.append(dict(id=claim.id, source=claim.source, statement=claim.statement,
                                 protocol=claim.protocol, expected=claim.expected,
                                 estimate=result.estimate, ci95=result.ci95,
-                                verdict=result.verdict, **_by_seed(results),
-                                target=targets[claim.id], sensitivity=result.sensitivity,
+                                verdict=result.verdict, **result.basis_entry(),
+                                **_by_seed(results), target=targets[claim.id],
+                                sensitivity=result.sensitivity,
+                                rule_history=result.rule_history,
+                                rule_registration=registration(claim, registry),
                                 figures=figures, details=result.details))
         manifest = base_manifest(target=target, targets_used=targets, seed=seeds[0], seeds=seeds,
                                  quick=scale != "full", scale=scale, workers=workers,

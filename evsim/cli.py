@@ -76,8 +76,10 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
                              cache_dir=cache, progress=progress)
     for entry in entries:
         agreement = f"  ({entry['seeds_agreeing']})" if seed_list else ""
-        typer.echo(f"{entry['id']:32s} {entry['verdict']:13s} estimate={entry['estimate']}"
-                   f"{agreement}")
+        unregistered = "" if entry["rule_registration"]["status"] == "registered" else \
+            f"  [rule {entry['rule_registration']['status']}: not pre-registered]"
+        typer.echo(f"{entry['id']:32s} {entry['verdict']:13s} {entry['decided_by']:9s} "
+                   f"estimate={entry['estimate']}{agreement}{unregistered}")
     typer.echo(f"wrote {out}/claims.json, report.md, report.html, figures/, manifest.json")
 
 
@@ -178,6 +180,28 @@ def run(experiment: str = typer.Argument(..., help="softmax, attention_head or m
                                workers=workers, scheduler=scheduler, progress=progress)
     typer.echo(table.to_string(index=False))
     typer.echo(f"wrote {out}/results.csv, manifest.json")
+
+
+@app.command()
+def rules(register: bool = typer.Option(False, "--register", help="write the current rules "
+                                        "into the committed registry (commit it with the rule "
+                                        "change)"),
+          only: Optional[str] = typer.Option(None, "--only", help="comma-separated claim ids")
+          ) -> None:
+    """Show whether each claim's verdict rule is the registered one (rules.json); with
+    --register, register the current rules."""
+    from analyses.claims import registry, select
+
+    with _bad_input_is_one_line():
+        claims = select([part.strip() for part in only.split(",")] if only else None)
+    if register:
+        changed = registry.register(claims)
+        typer.echo(f"registered {len(changed)} changed rule(s) in {registry.REGISTRY_FILE}: "
+                   f"{', '.join(changed) or 'none'}")
+    for claim in claims:
+        state = registry.registration(claim)
+        typer.echo(f"{claim.id:32s} {state['status']:12s} {state['fingerprint']}  "
+                   f"{claim.basis.decided_by}")
 
 
 @app.command("list")

@@ -11,12 +11,12 @@ from evsim.errors import ValidationError
 
 from . import (attention, bounds, capacity, deff, design, energy, hyper, lif, model_deff,
                model_design, model_energy, model_import, model_t4, softmax, universal)
-from .base import (SCALES, VERDICTS, Claim, ClaimContext, ClaimResult, Sizes, all_or_none,
-                   interval_verdict, threshold_verdict)
+from .base import (DECIDED_BY, SCALES, VERDICTS, Basis, Claim, ClaimContext, ClaimResult,
+                   EarlierRule, Rule, Sizes, all_or_none, interval_verdict, threshold_verdict)
 
 __all__ = ["MODULES", "all_claims", "select", "get_claim", "Claim", "ClaimContext",
-           "ClaimResult", "Sizes", "VERDICTS", "SCALES", "interval_verdict", "all_or_none",
-           "threshold_verdict"]
+           "ClaimResult", "Sizes", "Basis", "Rule", "EarlierRule", "VERDICTS", "SCALES",
+           "DECIDED_BY", "interval_verdict", "all_or_none", "threshold_verdict"]
 
 #: Claim modules in report order (that of DESIGN.md's claims table).
 MODULES = (lif, softmax, attention, universal, bounds, deff, design, energy, capacity, hyper,

@@ -14,6 +14,9 @@ run used, so claims.json can say which target a claim actually ran on.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import inspect
+import json
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +27,16 @@ import numpy as np
 
 from evsim.errors import ValidationError
 
-__all__ = ["VERDICTS", "SCALES", "Sizes", "ClaimContext", "ClaimResult", "Claim",
-           "interval_verdict", "all_or_none", "threshold_verdict"]
+__all__ = ["VERDICTS", "SCALES", "DECIDED_BY", "Sizes", "Basis", "EarlierRule", "Rule",
+           "ClaimContext", "ClaimResult", "Claim", "interval_verdict", "all_or_none",
+           "threshold_verdict", "holm"]
 
 VERDICTS = ("supported", "refuted", "partial", "not-testable")
+#: What decides a verdict: "measured" (data the protocol could not fix decide it, and the rule
+#: can reach both supported and refuted), "derived" (arithmetic or analysis known before the
+#: run decides it; the simulation confirms it), "fixed" (a protocol constant or a handed-in
+#: quantity sets it, or the paper's subject is out of reach: not-testable).
+DECIDED_BY = ("measured", "derived", "fixed")
 #: Protocol sizes: ``toy`` (tests only, seconds), ``quick`` (minutes), ``full`` (papers).
 SCALES = ("toy", "quick", "full")
 
@@ -69,12 +78,102 @@ def number_list(values) -> str:
     return ", ".join(f"{v:g}" for v in values)
 
 
+def _check_choice(name: str, value, accepted) -> None:
+    if value not in accepted:
+        raise ValidationError(name, f"parameter '{name}' must be one of {accepted}, got "
+                                    f"{value!r}")
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What decides a claim's verdict and what the verdict covers.
+
+    ``decided_by`` is one of :data:`DECIDED_BY`; ``scope`` one sentence on what the verdict
+    covers (construction, neuron, code class, model size, hardware); ``why`` one sentence on
+    what decides it; ``ci_leaves_out`` the variance sources that no CI of the claim includes.
+    """
+
+    decided_by: str
+    scope: str
+    why: str
+    ci_leaves_out: tuple = ()
+
+    def __post_init__(self):
+        _check_choice("decided_by", self.decided_by, DECIDED_BY)
+        for name in ("scope", "why"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ValidationError(name, f"parameter '{name}' must be a non-empty sentence")
+        object.__setattr__(self, "ci_leaves_out", tuple(self.ci_leaves_out))
+
+
+@dataclass(frozen=True)
+class EarlierRule:
+    """A rule a claim used before its current one.
+
+    ``today`` names the sensitivity row (its "choice" text) that is this earlier rule applied
+    to today's data; None where today's data cannot answer it, and ``note`` says why.
+    """
+
+    rule: str
+    replaced_in: str
+    changed_after_data: bool
+    today: str | None = None
+    note: str = ""
+
+    def on(self, sensitivity: list) -> dict:
+        """This rule as a claims.json entry, with its verdict on today's ``sensitivity`` rows."""
+        verdict = None
+        if self.today is not None:
+            rows = [row["verdict"] for row in sensitivity if row["choice"] == self.today]
+            if len(rows) != 1:
+                raise ValidationError("today", f"earlier rule names sensitivity row "
+                                               f"{self.today!r}, found {len(rows)} such rows")
+            verdict = rows[0]
+        return {"rule": self.rule, "replaced_in": self.replaced_in,
+                "changed_after_data": self.changed_after_data, "verdict_today": verdict,
+                "note": self.note or ("its verdict on today's data is the sensitivity row "
+                                      f"'{self.today}'" if self.today else "")}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A claim's verdict rule: the functions that turn its tables into the verdict, the
+    thresholds they use, and the rules it replaced. :meth:`fingerprint` (source + thresholds)
+    is what the committed registry (``rules.json``) pins."""
+
+    functions: tuple
+    thresholds: Mapping
+    history: tuple = ()
+
+    def __post_init__(self):
+        if not self.functions or not all(inspect.isfunction(f) for f in self.functions):
+            raise ValidationError("functions", "parameter 'functions' must be a non-empty "
+                                               "tuple of plain functions")
+        object.__setattr__(self, "thresholds", MappingProxyType(dict(self.thresholds)))
+
+    def thresholds_json(self) -> dict:
+        """The thresholds as plain JSON values (tuples and arrays as lists)."""
+        return json.loads(json.dumps(dict(self.thresholds), default=_plain, sort_keys=True))
+
+    def fingerprint(self) -> str:
+        """sha256 of the rule functions' source and the thresholds (first 16 hex digits)."""
+        text = "\n".join(inspect.getsource(f) for f in self.functions) + \
+            json.dumps(self.thresholds_json(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _plain(value):
+    return np.asarray(value).tolist()
+
+
 @dataclass
 class ClaimResult:
     """Outcome of one claim's protocol.
 
     ``sensitivity`` lists {"choice", "verdict"}: the verdict the same data give under each
-    other reasonable protocol choice we know of.
+    other reasonable protocol choice we know of. ``basis`` (a :class:`Basis`) may override the
+    claim's own where the outcome changes what decides it; :meth:`Claim.run` fills it in and
+    ``rule_history`` (earlier rules with their verdicts on today's data).
     """
 
     verdict: str
@@ -83,16 +182,22 @@ class ClaimResult:
     details: dict = field(default_factory=dict)
     tables: dict = field(default_factory=dict)  # name -> pandas DataFrame
     sensitivity: list = field(default_factory=list)
+    basis: Basis | None = None
+    rule_history: list | None = None
 
     def __post_init__(self):
-        if self.verdict not in VERDICTS:
-            raise ValidationError("verdict", f"verdict must be one of {VERDICTS}, got "
-                                             f"{self.verdict!r}")
+        _check_choice("verdict", self.verdict, VERDICTS)
+
+    def basis_entry(self) -> dict:
+        """decided_by, scope, basis and ci_leaves_out as claims.json fields."""
+        return {"decided_by": self.basis.decided_by, "scope": self.basis.scope,
+                "basis": self.basis.why, "ci_leaves_out": list(self.basis.ci_leaves_out)}
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A claim of the paper (or of the framework) with its pre-registered protocol."""
+    """A claim of the paper (or of the framework) with its pre-registered protocol, its
+    verdict :class:`Rule` and the :class:`Basis` of its verdict."""
 
     id: str
     source: str
@@ -101,6 +206,16 @@ class Claim:
     expected: float | None
     measure: Callable[["ClaimContext"], ClaimResult]
     plot: Callable[[dict, object], list]  # (tables, figure directory) -> figure file names
+    rule: Rule = field(default=None, kw_only=True)  # TODO(issue 27): required once all declare
+    basis: Basis = field(default=None, kw_only=True)
+
+    def run(self, context: "ClaimContext") -> ClaimResult:
+        """``measure(context)`` with the basis (the claim's unless the result set its own) and
+        the rule history (each earlier rule's verdict on today's data) filled in."""
+        result = self.measure(context)
+        result.basis = result.basis or self.basis
+        result.rule_history = [earlier.on(result.sensitivity) for earlier in self.rule.history]
+        return result
 
 
 def _stream(seed: int, key: str) -> np.random.SeedSequence:
@@ -246,3 +361,13 @@ def threshold_verdict(value: float, *, supported_at: float, refuted_below: float
     """supported if value >= supported_at, refuted if value < refuted_below, else partial."""
     return "supported" if value >= supported_at else \
         "refuted" if value < refuted_below else "partial"
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm-adjusted p-values (family-wise error control over the units judged together)."""
+    p = np.asarray(p_values, float)
+    order = np.argsort(p)
+    adjusted = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order])
+    out = np.empty_like(p)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
