@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 
 from evsim.store import atomic_write_json, atomic_write_text
 
-__all__ = ["jsonable", "write_claims_json", "write_report", "what_would_flip", "format_number"]
+__all__ = ["DECIDED_BY", "VERDICTS", "jsonable", "write_claims_json", "write_report",
+           "what_would_flip", "format_number", "field", "verdict_summary", "registration_flag",
+           "registration_text", "ci_leaves_out", "rule_history_rows", "RULE_HISTORY_HEADER",
+           "NO_RULE_HISTORY"]
 
 
 def jsonable(value):
@@ -52,8 +56,90 @@ def what_would_flip(entry: dict) -> str:
             "not analysed: no alternative choices are listed for this claim.")
 
 
+#: what can decide a verdict (claims.json "decided_by"), as explained under the verdict table
+DECIDED_BY = {"measured": "data the protocol could not fix decide the verdict, and the rule can "
+                          "reach both supported and refuted",
+              "derived": "arithmetic or analysis known before the run decides it; the "
+                         "simulation confirms it",
+              "fixed": "a protocol constant or a handed-in quantity sets it"}
+#: the verdicts in report order (analyses.claims.base.VERDICTS: not imported, so that reports
+#: of stored runs need no claim module)
+VERDICTS = ("supported", "refuted", "partial", "not-testable")
+
+
+def field(entry: dict, key: str) -> str:
+    """A text field of a claims.json entry, "-" where an older run lacks it or it is empty."""
+    return str(entry.get(key) or "-")
+
+
+def verdict_summary(entries: list[dict]) -> str:
+    """One line: the claims counted by verdict and by what decided them."""
+    def counts(key, known):
+        tally = Counter(entry.get(key) or "unknown" for entry in entries)
+        return ", ".join(f"{tally[name]} {name}"
+                         for name in [*known, *sorted(set(tally) - set(known))])
+
+    return (f"{len(entries)} claim{'' if len(entries) == 1 else 's'}: "
+            f"{counts('verdict', VERDICTS)}; decided by: {counts('decided_by', DECIDED_BY)}")
+
+
+def registration_flag(entry: dict) -> str | None:
+    """The warning for a verdict not decided by the registered rule (None if it was, or if an
+    older run does not say)."""
+    status = (entry.get("rule_registration") or {}).get("status")
+    return {"changed": "rule changed since registration: not yet registered",
+            "unregistered": "rule not registered"}.get(status)
+
+
+def registration_text(entry: dict) -> str:
+    """The rule's registration status with its fingerprints, "-" if the entry lacks it."""
+    registration = entry.get("rule_registration")
+    if not registration:
+        return "-"
+    return (f"{registration_flag(entry) or registration.get('status', '-')} (rule fingerprint "
+            f"{registration.get('fingerprint') or '-'}, registered fingerprint "
+            f"{registration.get('registered') or '-'})")
+
+
+def ci_leaves_out(entry: dict) -> str:
+    """The variance sources no CI of the claim includes, as text."""
+    if "ci_leaves_out" not in entry:
+        return "-"
+    return "; ".join(entry["ci_leaves_out"]) or "nothing listed"
+
+
+def rule_history_rows(entry: dict) -> list[tuple[str, str, str, str]]:
+    """(earlier rule, replaced in, changed after data, verdict on today's data) per earlier
+    rule of the claim; the last is "not recomputed: why" where today's data cannot answer."""
+    rows = []
+    for item in entry.get("rule_history") or []:
+        note, verdict = item.get("note") or "", item.get("verdict_today")
+        today = (f"{verdict} ({note})" if note else verdict) if verdict else \
+            f"not recomputed: {note or 'no reason given'}"
+        rows.append((item.get("rule", "-"), item.get("replaced_in", "-"),
+                     "yes" if item.get("changed_after_data") else "no", today))
+    return rows
+
+
+RULE_HISTORY_HEADER = ("earlier rule", "replaced in", "changed after data",
+                       "verdict on today's data")
+NO_RULE_HISTORY = "none (the rule has not been revised)"
+
+
+def _cell(value) -> str:
+    """Text for one markdown table cell: "|" escaped and line breaks removed."""
+    return str(value).replace("|", r"\|").replace("\n", " ")
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
 def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) -> None:
-    """report.md: a table of every claim, then one section per claim with rule and figures."""
+    """report.md: a verdict summary and a table of every claim, then one section per claim with
+    its basis, scope, rule (history and registration) and figures."""
+    header = ("claim", "statement", "source", "expected", "estimate", "95% CI", "verdict",
+              "decided by", "scope", "seeds", "ran on", "figure")
     lines = ["# evsim verification report", "",
              f"evsim {manifest['evsim']}, brian2 {manifest['brian2']}, target "
              f"`{manifest['target']}`, seeds "
@@ -61,25 +147,41 @@ def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) 
              f"{manifest['scale']} run, git "
              f"{manifest['git_commit']}"
              f"{' with uncommitted changes' if manifest.get('git_dirty') else ''}.", "",
-             "| claim | statement | source | expected | estimate | 95% CI | verdict | seeds "
-             "| ran on | figure |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             f"**{verdict_summary(entries)}**", "", _row(header), _row(["---"] * len(header))]
     for e in entries:
         figure = next((f for f in e["figures"] if f.endswith(".pdf")), None)
-        link = f"[pdf]({figure})" if figure else "-"
-        lines.append(f"| `{e['id']}` | {e['statement']} | {e['source']} | "
-                     f"{format_number(e['expected'])} | {format_number(e['estimate'])} | "
-                     f"{format_number(e['ci95'])} | **{e['verdict']}** | {e['seeds_agreeing']} | "
-                     f"{e['target'] or '-'} | {link} |")
+        flag = registration_flag(e)
+        lines.append(_row([f"`{e['id']}`", e["statement"], e["source"],
+                           format_number(e["expected"]), format_number(e["estimate"]),
+                           format_number(e["ci95"]),
+                           f"**{e['verdict']}**" + (f" ({flag})" if flag else ""),
+                           field(e, "decided_by"), field(e, "scope"), e["seeds_agreeing"],
+                           e["target"] or "-", f"[pdf]({figure})" if figure else "-"]))
+    lines += ["", "*decided by*: " + "; ".join(f"*{name}*: {meaning}"
+                                               for name, meaning in DECIDED_BY.items())
+              + ". *estimate* is the claim's headline number; its section's protocol states "
+                "what it measures. *95% CI* is its 95% confidence interval."]
     if not_run:
         lines += ["", "Claims not selected in this run: "
                   + ", ".join(f"`{c}`" for c in not_run) + "."]
     for e in entries:
-        lines += ["", f"## `{e['id']}`: {e['verdict']}", "", f"**Statement.** {e['statement']} "
-                  f"({e['source']})", "", f"**Protocol and rule.** {e['protocol']}", "",
-                  f"**Seeds.** {e['seeds_agreeing']}: "
+        flag = registration_flag(e)
+        history = rule_history_rows(e)
+        lines += ["", f"## `{e['id']}`: {e['verdict']}" + (f" ({flag})" if flag else ""), "",
+                  f"**Statement.** {e['statement']} ({e['source']})", "",
+                  f"**Decided by.** {field(e, 'decided_by')}"
+                  + (f": {e['basis']}" if e.get("basis") else ""), "",
+                  f"**Scope.** {field(e, 'scope')}", "",
+                  f"**Protocol and rule.** {e['protocol']}", "",
+                  f"**Rule registration.** {registration_text(e)}", "",
+                  "**Rule history.**" + ("" if history else f" {NO_RULE_HISTORY}")]
+        if history:
+            lines += ["", _row(RULE_HISTORY_HEADER), _row(["---"] * len(RULE_HISTORY_HEADER))]
+            lines += [_row(row) for row in history]
+        lines += ["", f"**Seeds.** {e['seeds_agreeing']}: "
                   + ", ".join(f"seed {s} {v}" for s, v in e["verdict_by_seed"].items()) + ".",
-                  "", "**Measured** (first seed).", ""]
+                  "", f"**CIs leave out.** {ci_leaves_out(e)}", "",
+                  "**Measured** (first seed).", ""]
         lines += [f"- {key}: {format_number(value) if not isinstance(value, str) else value}"
                   for key, value in e["details"].items()]
         lines += ["", "**Sensitivity** (the verdict under other reasonable protocol choices).",
@@ -89,4 +191,3 @@ def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) 
         lines += ["", f"**What would flip it.** {what_would_flip(e)}"]
         lines += [""] + [f"![{e['id']}]({f})" for f in e["figures"] if f.endswith(".png")]
     atomic_write_text(path, "\n".join(lines) + "\n")
-
