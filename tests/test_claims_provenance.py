@@ -64,7 +64,7 @@ def test_every_claim_runs_on_the_context_target_with_context_seeds(claim, spy, i
                                                                    tmp_path):
     context = ClaimContext(scale="toy", seed=3, target="cython",
                            cache_dir=str(tmp_path)).for_claim(claim.id)
-    result = claim.measure(context)
+    result = claim.run(context)
     verdicts = ("supported", "refuted", "partial", "not-testable")
     assert result.verdict in verdicts
     # every claim says how its verdict changes under the other reasonable protocol choices
@@ -136,7 +136,7 @@ def test_claims_json_and_manifest_record_the_target_each_claim_used(spy, tmp_pat
 
 def _tables(claim, seed, cache):
     context = ClaimContext(scale="toy", seed=seed, cache_dir=str(cache)).for_claim(claim.id)
-    result = claim.measure(context)
+    result = claim.run(context)
     return {name: table.drop(columns=["wall_s"], errors="ignore")
             for name, table in result.tables.items()}
 

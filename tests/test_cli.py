@@ -18,7 +18,12 @@ def test_verify_quick_fi_curve_writes_contract(tmp_path):
     (claim,) = data["claims"]
     assert set(claim) == {"id", "source", "statement", "protocol", "expected", "estimate",
                           "ci95", "verdict", "verdict_by_seed", "estimate_by_seed",
-                          "seeds_agreeing", "target", "sensitivity", "figures", "details"}
+                          "seeds_agreeing", "target", "sensitivity", "figures", "details",
+                          "decided_by", "scope", "basis", "ci_leaves_out", "rule_history",
+                          "rule_registration"}
+    assert claim["decided_by"] == "measured" and claim["rule_registration"]["status"] == \
+        "registered"
+    assert claim["rule_history"][0]["verdict_today"] == "supported"
     assert claim["verdict_by_seed"] == {"1": claim["verdict"]}
     assert claim["target"] == "numpy" and isinstance(claim["sensitivity"], list)
     assert claim["id"] == "lif.fi_curve" and claim["verdict"] == "supported"

@@ -12,7 +12,7 @@ from circuits.mechanism_registry import MECHANISMS, get_spec
 
 from ..attention_runs import compare
 from ..plots import figure, log_log, paper_style, save_figure
-from .base import Claim, ClaimResult, Sizes
+from .base import Basis, Claim, ClaimResult, Rule, Sizes
 
 PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
          "Effective Dimension), abstract")
@@ -286,8 +286,24 @@ CLAIMS = (
     Claim("attention.mechanisms", MECHANISMS_SOURCE,
           "the published spiking attention mechanisms (SSA, SDSA, QKTA, DSSA, A²OS²A) are "
           "neuron circuits that reproduce their tensor equations spike for spike",
-          MECHANISMS_PROTOCOL, 0.0, measure_mechanisms, plot_mechanisms),
+          MECHANISMS_PROTOCOL, 0.0, measure_mechanisms, plot_mechanisms,
+          rule=Rule((mechanisms_rule, vacuous_cases), {"VACUOUS": VACUOUS}),
+          basis=Basis("measured", "evsim's circuits of SSA, SDSA, QKTA, DSSA and A²OS²A at N = D "
+                      "= 4-16 and T = 8 against NumPy references of the published equations "
+                      "(docs/mechanisms.md); not the published trained models",
+                      "mismatching output spikes against independent tensor references decide; "
+                      "the exact-LIF pitfall control shows the rule can refute",
+                      ("none: the comparison is exact, spike for spike",))),
     Claim("attention.equivariance", PAPER,
           "spiking attention is permutation-equivariant: permuting the tokens permutes the "
-          "output spikes", EQUIVARIANCE_PROTOCOL, 0.0, measure_equivariance, plot_equivariance),
+          "output spikes", EQUIVARIANCE_PROTOCOL, 0.0, measure_equivariance, plot_equivariance,
+          rule=Rule((equivariance_rule, equivariance_verdict),
+                    {"ALPHA": ALPHA, "POSITIONAL_BIAS": POSITIONAL_BIAS, "KEY_BIAS": KEY_BIAS}),
+          basis=Basis("derived", "the five mechanism circuits built here (DSSA with patch 1) and "
+                      "the stochastic softmax head; not circuits with positional inputs",
+                      "equivariance follows from wiring every token alike with no positional "
+                      "input, known before the run; the run confirms the circuits are wired so, "
+                      "and a positional-bias control is caught",
+                      ("none for the exact mechanisms; the head's chi-square test is over "
+                       "trials of one operand draw",))),
 )

@@ -32,7 +32,7 @@ from .. import effective_dim as ed
 from ..datasets import load
 from ..fi_curve import analytic_period
 from ..plots import figure, paper_style, save_figure
-from .base import Claim, ClaimResult, Sizes
+from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes
 
 BASE = dict(v_th=20.0, beta=0.0, t_ref=2.0, tau_m=20.0)  # mV, v_reset / V_th, ms, ms
 SWEEPS = {"v_th": (1.25, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0),
@@ -374,5 +374,21 @@ CLAIMS = (
     Claim("hyper.monotonic", "a third-party note on arXiv:2604.15769 (Spiking Transformers: "
           "Effective Dimension Theory), of uneven reliability",
           "spiking multiplies d_eff by R = R_threshold R_reset R_refractory in (0, 1], with the "
-          "stated limits, monotonicities and closed forms", PROTOCOL, 0.0, measure, plot),
+          "stated limits, monotonicities and closed forms", PROTOCOL, 0.0, measure, plot,
+          rule=Rule((hyper_rule, statement_outcomes, judge, _tends_to, _monotone),
+                    {"TOLERANCES": TOLERANCES, "SHARPNESS": SHARPNESS, "JUDGED": JUDGED},
+                    (EarlierRule("22 outcomes (11 statements on a spike-count Gram kernel and an "
+                                 "analytic-rate tangent kernel), one draw, base t_ref 0, limits "
+                                 "judged by level; refuted if more than half fail (it gave "
+                                 "refuted, 14 of 22)", "9ea37e8", True,
+                                 note="needs the earlier experiment (base t_ref 0, the earlier "
+                                 "kernel, one draw); the row 'spike-count Gram kernel' is the "
+                                 "nearest"),)),
+          basis=Basis("measured", "one layer of exact LIF neurons on digits with the note's "
+                      "spiking NTK (sigmoid surrogate, sharpness 5); not trained transformers",
+                      "eleven statements judged on the circuit's measured firing and the "
+                      "kernel's participation ratio, each by a majority of three draws; the "
+                      "rule refutes only when more than half fail",
+                      ("data subset and weight draw enter as three draws judged by majority, "
+                       "not as CIs",))),
 )

@@ -9,7 +9,7 @@ from brian2 import ms, second
 
 from ..fi_curve import fi_experiment
 from ..plots import figure, paper_style, plot_fi_curve, save_figure
-from .base import Claim, ClaimResult, Sizes
+from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes
 
 SIZES = Sizes(quick=dict(drives=24, trials=8, duration_s=2.0),
               full=dict(drives=40, trials=20, duration_s=5.0),
@@ -140,5 +140,17 @@ def plot(tables, directory) -> list[str]:
 CLAIMS = (
     Claim("lif.fi_curve", "framework (Gerstner et al., Neuronal Dynamics, ch. 1)",
           "the exact LIF with absolute refractory period fires at the analytic rate "
-          "1/(t_ref + tau_m ln(RI/(RI - V_th)))", PROTOCOL, 0.0, measure, plot),
+          "1/(t_ref + tau_m ln(RI/(RI - V_th)))", PROTOCOL, 0.0, measure, plot,
+          rule=Rule((fi_rule, fi_verdict, _silent_below),
+                    {"EARLIEST_STEPS": EARLIEST_STEPS, "LATEST_STEPS": LATEST_STEPS},
+                    (EarlierRule("fi_rule on the exact run alone; the forward-Euler control was "
+                                 "reported but did not enter the verdict", "3a3479c", True,
+                                 today="the exact run judged alone (no forward-Euler "
+                                       "control)"),)),
+          basis=Basis("measured", "evsim's exact LIF on Brian2 (tau_m 20 ms, V_th 20 mV, t_ref "
+                      "2 ms, reset 0, dt 0.1 ms) under constant drives; not noisy or "
+                      "time-varying input",
+                      "every simulated inter-spike interval is compared with the analytic "
+                      "period; the forward-Euler control shows the rule can refute",
+                      ("none: the simulation is deterministic given the initial membranes",))),
 )
