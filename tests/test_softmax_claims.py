@@ -1,10 +1,14 @@
-"""The four softmax claims end to end at quick size (about 40 s: marked slow)."""
+"""The four softmax claims end to end at quick size (minutes) and the rate claim at toy size
+(about a minute): marked slow."""
 
 import json
 
 import pytest
 from typer.testing import CliRunner
 
+from analyses.claims import VERDICTS
+from analyses.claims.softmax import LIF_CHOICE
+from analyses.verify import verify
 from evsim.cli import app
 
 IDS = ["softmax.stochastic.rate", "softmax.stochastic.prefactor", "softmax.deterministic.rate",
@@ -39,3 +43,26 @@ def test_quick_softmax_verify_writes_verdicts_and_figures(tmp_path):
     assert "input encoding" in claims["softmax.deterministic.rate"]["details"]["exponentiation"]
     figures = {f for claim in claims.values() for f in claim["figures"]}
     assert {"figures/softmax_settling.png", "figures/softmax_stochastic_rate.png"} <= figures
+    # issue 27: what decides each verdict, and the LIF the paper names under the same rule
+    assert [claims[i]["decided_by"] for i in IDS] == ["measured", "measured", "derived",
+                                                     "measured"]
+    lif = rate["lif_reset_refractory"]
+    assert lif["verdict_by_same_rule"] == "refuted" and lif["ci95_tv_circuit_vs_T"][0] > -0.45
+    assert lif["settled_before_readout"] and lif["T_values"][-1] <= 640
+    assert "says refuted" in claims["softmax.stochastic.rate"]["scope"]
+    assert ablations["predictions_matched"] == "10 of 10"
+
+
+@pytest.mark.slow
+def test_toy_rate_verify_has_the_lif_row(tmp_path):
+    """The rate claim's sensitivity lists the reset LIF under the same rule, and its scope
+    sentence says that verdict."""
+    rate, = verify(tmp_path / "toy", scale="toy", only=["softmax.stochastic.rate"],
+                   progress=False)
+    rows = [row for row in rate["sensitivity"] if row["choice"] == LIF_CHOICE]
+    assert len(rows) == 1 and rows[0]["verdict"] in VERDICTS
+    assert rows[0]["verdict"] == rate["details"]["lif_reset_refractory"]["verdict_by_same_rule"]
+    assert f"the same rule says {rows[0]['verdict']}" in rate["scope"]
+    assert rate["decided_by"] == "measured" and rate["ci_leaves_out"]
+    assert [h["replaced_in"] for h in rate["rule_history"]] == ["ee9dbea", "c2f0765"]
+    assert all(h["verdict_today"] in VERDICTS for h in rate["rule_history"])
