@@ -1,18 +1,15 @@
 """attention.universal: targets, equivariant floor, first-order floor, ridge read-out, the
-spiking set network's exact equivariance and SDSA layer (against a NumPy replay), and the rule
-on synthetic tables (each verdict it can reach)."""
+spiking set network's exact equivariance and SDSA layer (against a NumPy replay). The rule on
+synthetic tables: tests/test_universal_rules.py."""
 
 import itertools
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from analyses.claims import get_claim
 from analyses.claims.universal import (FAMILIES, draw_target, equivariant_projection,
-                                       first_order_projection, others_given_sum, residual_fits, ridge_fit, target_values,
-                                       universal_fits, universal_rule, universal_sensitivity,
-                                       universal_verdict)
+                                       first_order_projection, others_given_sum, residual_fits,
+                                       ridge_fit, target_values, universal_rule)
 from circuits.arithmetic import STEP
 from circuits.set_network import (equivariance_mismatches, network_inputs, readout_features,
                                   set_network)
@@ -180,7 +177,7 @@ def test_first_order_projection_is_exact_for_deep_sets_and_leaves_a_residual_oth
 def test_residual_is_predicted_by_the_moment_and_not_by_first_order_features(seed):
     """Features of (x_i, mean_j x_j) alone predict none of the residual (its NRMSE does not
     fall as such features are added: the rule says refuted); adding more and more of the
-    target's own nonlinear moment units predicts more and more of it (partial)."""
+    target's own nonlinear moment units predicts more and more of it (not refuted)."""
     rng = np.random.default_rng(seed)
     X = rng.uniform(-1, 1, (400, 4, 2))
     t = draw_target("moments", 2, rng)
@@ -198,133 +195,7 @@ def test_residual_is_predicted_by_the_moment_and_not_by_first_order_features(see
     assert results[0]["width_slope"][1][1] >= 0 and results[1]["width_slope"][1][1] < 0
     assert results[1]["network"][8][1][1] < 1.0
     assert results[0]["first_layer"][1][1] >= 1.0
-    falls = [[-0.3, -0.1]]
-    verdicts = [universal_rule(falls, falls, [(r["width_slope"][1], 0.0)],
-                               [r["first_layer"][1]], [True], [True]) for r in results]
+    falls = [[-0.3, -0.1]] * 2
+    verdicts = [universal_rule(falls, (r["width_slope"][1], 0.0), [-0.05, 0.05], True)
+                for r in results]
     assert verdicts == ["refuted", "partial"]
-
-
-# -- the rule on synthetic tables ---------------------------------------------------------------
-
-def test_rule_reaches_partial_refuted_and_not_testable_only():
-    falls, below, at_one = [[-0.3, -0.1]], [[0.7, 0.9]], [[0.98, 1.02]]
-    falling_residual, flat_residual = [([-0.3, -0.1], 0.0)], [([-0.05, 0.02], 0.0)]
-
-    def rule(width=falls, T=falls, residual=falling_residual, first=at_one, ok=(True,),
-             caught=(True,),
-             **options):
-        return universal_rule(width, T, residual, first, list(ok), list(caught), **options)
-    assert rule() == "partial"
-    assert rule(width=[[-0.3, 0.05]]) == "refuted"
-    assert rule(T=[[0.0, 0.2]]) == "refuted"
-    assert rule(residual=flat_residual) == "refuted"  # no more predicted with more units
-    assert rule(residual=[(at_one[0], 1.0)]) == "refuted"  # the level criterion
-    assert rule(residual=[(below[0], 1.0)]) == "partial"
-    assert rule(first=below) == "not-testable"  # the first-order floor is not the best one
-    assert rule(ok=(False,)) == "not-testable"
-    assert rule(caught=(False,)) == "not-testable"
-    assert rule(equivariant=False) == "not-testable"
-    assert rule(slope_below=-0.2) == "refuted"
-    assert "cannot reach supported" in get_claim("attention.universal").protocol
-
-
-WIDTHS, TIMES, SETS = (4, 16, 64), (16, 32, 64, 128, 256), 40
-
-
-def _tables(width_slope=-0.3, T_slope=-0.3, control_ratio=1.02, position_ratio=0.3,
-            plateau_at=None, fixed_width_slope=None, networks=1, flat_network=None):
-    """Synthetic errors per network draw: an equivariant target with NRMSE 0.2
-    (W/64)^width_slope (T/256)^T_slope (constant beyond ``plateau_at`` in T; width slope 0 for
-    draw ``flat_network``), a control at control_ratio x its floor 0.8, and a position-aware
-    read-out at position_ratio x the floor."""
-    rng = np.random.default_rng(7)
-    sst = 1 + 0.2 * rng.random(SETS)
-    rows, position = [], []
-    for network in range(networks):
-        noise = np.exp(rng.normal(0, 0.05, (len(WIDTHS) + 1, len(TIMES), SETS)))
-        for penalty in ("gcv", "fixed"):
-            slope = width_slope if penalty == "gcv" or fixed_width_slope is None \
-                else fixed_width_slope
-            slope = 0.0 if network == flat_network else slope
-            for w_index, width in enumerate((0,) + WIDTHS):
-                for t_index, T in enumerate(TIMES):
-                    t_eff = T if plateau_at is None else min(T, plateau_at)
-                    equivariant = 0.2 * (max(width, 2) / 64) ** slope * (t_eff / 256) ** T_slope
-                    for name, family, nrmse in (("deep_sets_1", "deep_sets", equivariant),
-                                                ("control_1", "control", 0.8 * control_ratio)):
-                        sse = nrmse ** 2 * sst * noise[w_index, t_index]
-                        rows += [dict(target=name, family=family, penalty=penalty, width=width,
-                                      T=T, set=s, sse=sse[s], sst=sst[s], network=network)
-                                 for s in range(SETS)]
-        position.append(pd.DataFrame(dict(target="control_1", set=np.arange(SETS),
-                                          sse=(0.8 * position_ratio) ** 2 * sst,
-                                          network=network)))
-    floor = pd.DataFrame(dict(target="control_1", set=np.arange(SETS), sse=0.64 * sst,
-                              sst=sst))
-    return pd.DataFrame(rows), floor, pd.concat(position, ignore_index=True)
-
-
-def _residuals(slope=-0.1, at_64=0.8, networks=1) -> list:
-    """Synthetic residual fits: NRMSE at width 64 and a width slope, CIs of +-0.03."""
-    entry = {"network": {16: [0.95, [0.92, 0.98]], 64: [at_64, [at_64 - 0.03, at_64 + 0.03]]},
-             "width_slope": [slope, [slope - 0.03, slope + 0.03]],
-             "first_layer": [1.0, [0.98, 1.02]]}
-    return [{"attention_1": entry} for _ in range(networks)]
-
-
-def _verdict(tables, residuals=None, **options):
-    errors, floor, position = tables
-    fits = [universal_fits(errors[errors.network == r], floor, position[position.network == r],
-                           seed=0, resamples=200, **options) for r in sorted(errors.network.unique())]
-    return universal_verdict(fits, residuals or _residuals(networks=len(fits)))
-
-
-def _sensitivity(tables, residuals=None) -> dict:
-    residuals = residuals or _residuals(networks=tables[0].network.nunique())
-    return {entry["choice"].split(" (")[0]: entry["verdict"]
-            for entry in universal_sensitivity(*tables, residuals, seed=0, resamples=200)}
-
-
-def test_synthetic_tables_give_each_verdict():
-    assert _verdict(_tables()) == "partial"
-    assert _verdict(_tables(width_slope=0.0)) == "refuted"  # no gain from width
-    assert _verdict(_tables(T_slope=0.02)) == "refuted"  # no gain from T
-    assert _verdict(_tables(), _residuals(slope=0.0)) == "refuted"  # first-order at most
-    assert _verdict(_tables(control_ratio=0.8)) == "not-testable"  # beats its floor: a leak
-    assert _verdict(_tables(position_ratio=1.0)) == "not-testable"  # control cannot tell
-    # every network draw must pass
-    assert _verdict(_tables(networks=2)) == "partial"
-    assert _verdict(_tables(networks=2, flat_network=1)) == "refuted"
-
-
-def test_fits_report_the_numbers():
-    fits = universal_fits(*_tables(), seed=0, resamples=200)
-    target = fits["targets"]["deep_sets_1"]
-    assert target["width_slope"] == pytest.approx(-0.3, abs=0.05)
-    assert target["T_slope"] == pytest.approx(-0.3, abs=0.05)
-    control = fits["targets"]["control_1"]
-    assert control["floor"] == pytest.approx(0.8, abs=1e-9)
-    assert control["ratio_to_floor"][-1][-1] == pytest.approx(1.02, abs=0.02)
-    assert control["position_ratio_to_floor_ci"][1] < 1
-
-
-def test_sensitivity_alternatives_can_flip_the_verdict():
-    slow = _tables(width_slope=-0.05)  # falls, but slower than the rate threshold
-    assert _verdict(slow) == "partial"
-    assert _sensitivity(slow)["every slope CI below -0.1"] == "refuted"
-
-    plateau = _tables(plateau_at=64)  # T stops helping at 64 steps
-    assert _verdict(plateau) == "partial"
-    assert _sensitivity(plateau)["T slope over the three largest T only"] == "refuted"
-
-    fixed = _tables(fixed_width_slope=0.0)
-    assert _sensitivity(fixed)["fixed ridge penalty 1 instead of generalised "
-                               "cross-validation"] == "refuted"
-    level = "higher-order residual judged by its level at the largest width"
-    assert _sensitivity(_tables(), _residuals(at_64=1.0))[level] == "refuted"
-    assert _verdict(_tables(), _residuals(at_64=1.0)) == "partial"
-
-    two = _tables(networks=2, flat_network=1)
-    assert _sensitivity(two)["network draw 1 alone"] == "partial"
-    assert _sensitivity(two)["network draw 2 alone"] == "refuted"
-    assert set(_sensitivity(_tables()).values()) == {"partial"}
