@@ -11,6 +11,7 @@ import pytest
 from analyses.claims import trained_runs
 from analyses.energy import E_AC
 from analyses.claims import design, model_deff, model_design, model_energy, model_t4
+from analyses.claims.base import holm
 from circuits import trained
 from evsim import simulate
 from evsim.train import ARCHITECTURES, task_data
@@ -113,19 +114,80 @@ def test_dimension_ratio_of_known_spectra():
     assert np.isnan(model_deff.dimension_ratio(np.ones((10, 4, 16))))
 
 
-def test_t4_rule_says_all_three():
+def test_the_earlier_t4_rule_says_all_three():
     assert model_t4.t4_rule([-0.01, 0.0], [0.02, 0.03]) == "supported"
     assert model_t4.t4_rule([-0.01, -0.09], [0.02, -0.03]) == "refuted"
     assert model_t4.t4_rule([-0.01, -0.05], [0.02, 0.01]) == "partial"
-    assert model_t4.t4_rule([-0.01, -0.01, -0.09], [0.02, 0.02, -0.03], every=False) == \
-        "supported"
 
 
-def test_deff_rule_says_all_three():
+def test_one_sided_p_values_by_hand():
+    # d = -0.02 + 1.645 SE: non-inferior at p = 0.05; d = -0.02 - 2 SE: worse at p = 0.0228
+    worse, fine = model_t4.one_sided_p([-0.02 + 1.6449 * 0.01, -0.04], [0.01, 0.01])
+    assert fine[0] == pytest.approx(0.05, abs=1e-4) and worse[1] == pytest.approx(0.02275,
+                                                                                   abs=1e-4)
+    assert np.allclose(worse + fine, 1)
+    # every image alike (SE 0): decided by the sign of d + margin alone
+    worse, fine = model_t4.one_sided_p([0.0, -0.05, -0.02], [0.0, 0.0, 0.0])
+    assert list(worse) == [1.0, 0.0, 0.5] and list(fine) == [0.0, 1.0, 0.5]
+
+
+def _eight(difference=0.0, se=0.005, odd=None):
+    """Eight models' paired mean differences and standard errors; ``odd`` = (d, se) of the
+    last one."""
+    d, s = np.full(8, difference), np.full(8, se)
+    if odd is not None:
+        d[-1], s[-1] = odd
+    return d, s
+
+
+def test_the_holm_t4_rule_says_all_three():
+    assert model_t4.holm_t4_rule(*_eight()) == "supported"
+    assert model_t4.holm_t4_rule(*_eight(-0.1, 0.01)) == "refuted"
+    assert model_t4.holm_t4_rule(*_eight(odd=(-0.01, 0.02))) == "partial"  # one undecided
+    assert model_t4.holm_t4_rule(*_eight(-0.02, 0.01)) == "partial"  # all at the margin
+    # a majority: five of eight shown worse refute, five of eight non-inferior support
+    d, se = np.r_[np.full(5, -0.1), np.zeros(3)], np.full(8, 0.01)
+    assert model_t4.holm_t4_rule(d, se, every=False) == "refuted"
+    assert model_t4.holm_t4_rule(-d - 0.1, se, every=False) == "supported"
+    assert model_t4.holm_t4_rule(np.r_[np.full(4, -0.1), np.zeros(4)], se,
+                                 every=False) == "partial"
+
+
+def test_one_noisy_model_below_the_margin_no_longer_refutes_alone():
+    # d = -0.07, SE 0.025: its CI [-0.119, -0.021] lies below -0.02 (the earlier rule refutes),
+    # one-sided p = 0.023, Holm over eight: 0.18
+    noisy = _eight(odd=(-0.07, 0.025))
+    low, high = noisy[0] - 1.96 * noisy[1], noisy[0] + 1.96 * noisy[1]
+    assert model_t4.t4_rule(low, high) == "refuted"
+    assert model_t4.holm_t4_rule(*noisy) == "partial"
+    worse, _ = model_t4.one_sided_p(*noisy)
+    assert worse[-1] < 0.05 < holm(worse)[-1]
+    # a strongly inferior model still refutes alone: z = -9
+    assert model_t4.holm_t4_rule(*_eight(odd=(-0.2, 0.02))) == "refuted"
+
+
+def test_aggregate_difference_averages_models_with_their_own_images():
+    per_image = [np.full(10, -0.1), np.full(30, 0.1), np.r_[np.zeros(5), np.ones(5)]]
+    fit = model_t4.aggregate_difference(per_image, seed=0)
+    assert fit["mean"] == pytest.approx((-0.1 + 0.1 + 0.5) / 3)
+    assert fit["ci95"][0] < fit["mean"] < fit["ci95"][1]
+    assert model_t4.aggregate_difference(per_image[:2], seed=0)["ci95"] == \
+        pytest.approx([0.0, 0.0], abs=1e-12)
+
+
+def test_deff_rule_says_all_four():
     inside, above = (0.15, 0.2), (0.4, 0.5)
     assert model_deff.deff_rule([inside, inside]) == "supported"
     assert model_deff.deff_rule([above, above]) == "refuted"
     assert model_deff.deff_rule([inside, above]) == "partial"
+    assert model_deff.deff_rule([]) == "not-testable"
+
+
+def test_one_model_cannot_decide_the_deff_verdict_alone():
+    """Supported and refuted need every model; one outlier among eight makes it partial."""
+    inside, above = (0.15, 0.2), (0.4, 0.5)
+    assert model_deff.deff_rule([inside] * 7 + [above]) == "partial"
+    assert model_deff.deff_rule([above] * 7 + [inside]) == "partial"
 
 
 def _design_cells(C: float, eps_power: float) -> pd.DataFrame:
@@ -141,15 +203,75 @@ def _design_cells(C: float, eps_power: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_the_design_rule_on_models_can_say_supported_and_refuted():
+def test_the_design_rule_on_models_says_all_four():
     assert design.judge(_design_cells(2.3, 2), 0, hold_out=("model",))[0] == "supported"
     assert design.judge(_design_cells(0.05, 1), 0, hold_out=("model",))[0] == "refuted"
+    # the right form with a constant far from the paper's 1.9-2.7
+    assert design.judge(_design_cells(50, 2), 0, hold_out=("model",))[0] == "partial"
+    one_model = _design_cells(2.3, 2).query("model == 'm0'")
+    assert design.judge(one_model, 0, hold_out=("model",))[0] == "not-testable"
+
+
+def _energy_models(width, low, high):
+    return np.full(len(low), width), np.asarray(low, float), np.asarray(high, float)
+
+
+def test_energy_headline_is_not_testable_below_the_papers_width():
+    # width 16: not-testable whatever the ratios (these would be refuted and supported)
+    assert model_energy.energy_headline(*_energy_models(16, [1, 5], [2, 6])) == "not-testable"
+    assert model_energy.energy_headline(*_energy_models(16, [40, 60], [50, 70])) == \
+        "not-testable"
+
+
+def test_energy_headline_judges_models_of_the_papers_width():
+    assert model_energy.energy_headline(*_energy_models(384, [40, 60], [50, 70])) == "supported"
+    assert model_energy.energy_headline(*_energy_models(384, [1, 5], [2, 6])) == "refuted"
+    assert model_energy.energy_headline(*_energy_models(512, [30, 40], [45, 50])) == "partial"
+    # only the wide models are judged: a narrow one with a low ratio does not count
+    assert model_energy.energy_headline([16, 384], [1, 40], [2, 50]) == "supported"
 
 
 def test_energy_rule_reads_model_ratios():
     from analyses.claims.energy import energy_rule
     assert energy_rule([40, 60], [50, 70]) == "supported"
     assert energy_rule([1, 5], [2, 6]) == "refuted"
+
+
+def test_the_import_rule_says_all_three():
+    from analyses.claims.model_import import import_rule
+    assert import_rule(0, 0, control_mismatches=12) == "supported"
+    assert import_rule(3, 0, control_mismatches=12) == "refuted"
+    assert import_rule(0, 1, control_mismatches=12) == "refuted"
+    assert import_rule(0, 0, control_mismatches=0) == "not-testable"
+
+
+@pytest.mark.parametrize("claim_id, decided_by", [
+    ("model.import", "measured"), ("model.t4", "measured"), ("model.deff", "measured"),
+    ("model.design", "measured"), ("model.energy", "fixed")])
+def test_decided_by_is_pinned(claim_id, decided_by):
+    from analyses.claims import get_claim
+
+    claim = get_claim(claim_id)
+    assert claim.basis.decided_by == decided_by
+    assert claim.basis.scope.strip() and claim.basis.ci_leaves_out
+
+
+def test_model_energy_judged_at_the_papers_width_is_measured():
+    assert model_energy.WIDE_BASIS.decided_by == "measured"
+    assert "384" in model_energy.WIDE_BASIS.scope
+
+
+def test_every_earlier_rule_names_a_sensitivity_choice_of_its_claim():
+    """model.t4's two earlier rules, model.design's and model.energy's one are sensitivity
+    rows today."""
+    from analyses.claims import get_claim
+
+    todays = {c: [r.today for r in get_claim(c).rule.history]
+              for c in ("model.t4", "model.design", "model.energy")}
+    assert todays == {"model.t4": [model_t4.FIRST_PROTOCOL, model_t4.CI_RULE],
+                      "model.design": [model_design.WHOLE_RUN],
+                      "model.energy": [model_energy.NARROW_RULE]}
+    assert all(r.changed_after_data for c in todays for r in get_claim(c).rule.history)
 
 
 def test_bad_training_T_is_one_clear_error():
@@ -224,3 +346,25 @@ def test_uncentred_participation_ratio_of_a_single_direction():
     rng = np.random.default_rng(3)
     features = rng.uniform(1, 2, (50, 4, 1)) * np.array([1.0, 2.0, 0, 0])
     assert model_deff.dimension_ratio(features, "pr_uncentred") == pytest.approx(1 / 4)
+
+
+@pytest.mark.slow
+def test_the_model_claims_run_with_their_basis_and_rule_history(tmp_path):
+    """At toy size every model.* claim runs with a basis, and each earlier rule finds its
+    sensitivity row (model.energy: not-testable and fixed at width 16)."""
+    from analyses.claims import get_claim
+    from analyses.claims.base import ClaimContext
+
+    context = ClaimContext(scale="toy", target="numpy", cache_dir=str(tmp_path))
+    results = {claim_id: get_claim(claim_id).run(context.for_claim(claim_id))
+               for claim_id in ("model.import", "model.t4", "model.deff", "model.design",
+                                "model.energy")}
+    for claim_id, result in results.items():
+        assert result.basis is get_claim(claim_id).basis, claim_id
+        assert all(entry["verdict_today"] for entry in result.rule_history), claim_id
+    assert len(results["model.t4"].rule_history) == 2
+    assert "rule_history" not in results["model.t4"].details
+    energy = results["model.energy"]
+    assert energy.verdict == "not-testable" and energy.basis.decided_by == "fixed"
+    assert energy.rule_history[0]["verdict_today"] == "refuted"
+    assert "At width 16" in energy.details["finding"]

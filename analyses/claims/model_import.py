@@ -13,7 +13,7 @@ from circuits.reference import PITFALL_TAU
 from evsim.train import ARCHITECTURES, TASKS, task_data
 
 from ..plots import figure, paper_style, save_figure
-from .base import Claim, ClaimResult, Sizes
+from .base import Basis, Claim, ClaimResult, Rule, Sizes
 
 SIZES = Sizes(quick=dict(images=128), full=dict(images=500), toy=dict(images=4))
 #: negative control: one row of the layer feeding the attention's first operand shifted by this
@@ -186,5 +186,19 @@ def plot(tables, directory) -> list[str]:
 CLAIMS = (
     Claim("model.import", "evsim (framework claim, issue 16)",
           "trained spiking transformers imported as neuron circuits reproduce SpikingJelly's "
-          "forward pass spike for spike", PROTOCOL, 0.0, measure, plot),
+          "forward pass spike for spike", PROTOCOL, 0.0, measure, plot,
+          rule=Rule((import_rule,),
+                    {"mismatches_allowed": 0, "class_disagreements_allowed": 0,
+                     "PERTURBATION": PERTURBATION, "CONTROL_IMAGES": CONTROL_IMAGES,
+                     "PITFALL_TAU": PITFALL_TAU}),
+          basis=Basis(
+              "measured",
+              "The eight shipped width-16 one-block models (four architectures x digits and "
+              "generated sets) at the trained T = 4 in float64, spike for spike on the 128 test "
+              "images with SpikingJelly reference spikes (classes on every image run); not "
+              "other T, other data or float32.",
+              "Brian2's spikes against SpikingJelly's reference spikes decide it; three "
+              "negative controls show that the comparison can refute.",
+              ci_leaves_out=("test images beyond the 128 with reference spikes (an exact "
+                             "count, no CI)",))),
 )
