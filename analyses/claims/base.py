@@ -206,8 +206,8 @@ class Claim:
     expected: float | None
     measure: Callable[["ClaimContext"], ClaimResult]
     plot: Callable[[dict, object], list]  # (tables, figure directory) -> figure file names
-    rule: Rule = field(default=None, kw_only=True)  # TODO(issue 27): required once all declare
-    basis: Basis = field(default=None, kw_only=True)
+    rule: Rule = field(kw_only=True)
+    basis: Basis = field(kw_only=True)
 
     def run(self, context: "ClaimContext") -> ClaimResult:
         """``measure(context)`` with the basis (the claim's unless the result set its own) and

@@ -239,17 +239,17 @@ EARLIER_RULES = (
                 "its first run gave refuted, then fr 0.02 and 0.03 were added)",
                 "56b74dc", changed_after_data=True,
                 today="the matched baseline, fr >= 0.05 at T = 4 (the first matched rule)"),
+    EarlierRule("the matched baseline with CIs, judged at fr <= 0.03 at T = 4 (it gave "
+                "partial at fr = 0.02 alone, where the papers' formula gives 64x)",
+                "1f04c22", changed_after_data=True,
+                today="fr <= 0.03 at T = 4 (the choice before 1f04c22; includes fr = 0.02, "
+                      "where the papers' formula gives 64x)"),
     EarlierRule("the matched baseline with CIs, judged at T = 4 in the cells where the "
                 "papers' formula gives 38-57x (fr = 0.03): supported if every ratio's CI lies "
                 "at or above 38x, refuted if every CI lies below, partial otherwise",
                 "issue 27", changed_after_data=True,
                 today="the attention circuits judged against 38x at T = 4 where the papers' "
                       "formula gives 38-57x (the rule before issue 27)"),
-    EarlierRule("the matched baseline with CIs, judged at fr <= 0.03 at T = 4 (it gave "
-                "partial at fr = 0.02 alone, where the papers' formula gives 64x)",
-                "1f04c22", changed_after_data=True,
-                today="fr <= 0.03 at T = 4 (the choice before 1f04c22; includes fr = 0.02, "
-                      "where the papers' formula gives 64x)"),
 )
 
 CLAIMS = (
