@@ -67,3 +67,11 @@ def test_the_energy_rule_is_judged_where_the_papers_formula_gives_38_to_57x():
     cells["paper_formula_ratio"] = energy.paper_formula_ratio(cells.fr, cells["T"])
     chosen = set(map(tuple, cells[in_regime(cells)][["fr", "T"]].to_numpy()))
     assert chosen == {(0.03, 4), (0.05, 2), (0.1, 1)}
+
+
+def test_counted_per_formula_priced_events_is_the_formula_over_the_counted_ratio():
+    """energy.formula's quantity, events / (fr T MACs), is the papers' E_MAC/(E_AC fr T) over
+    the counted E_MAC MACs / (E_AC events): 300 events against 0.1 x 4 x 500 = 200 priced."""
+    fr, T, macs, events = 0.1, 4, 500, 300
+    assert energy.paper_formula_ratio(fr, T) / energy.energy_ratio(macs, events) == \
+        pytest.approx(events / (fr * T * macs)) == pytest.approx(1.5)

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from analyses.claims.deff import (ESTIMATORS, d_needed_to_close_gap, estimator_verdict,
-                                  gain_by_d)
+                                  gain_by_d, t4_verdict)
 
 
 def _verdict_at(rows, d):
@@ -15,6 +15,10 @@ def test_reading_of_d_flips_the_t4_verdict():
     assert _verdict_at(rows, 384) == "refuted"  # 8.2x
     assert _verdict_at(rows, 3072) == "partial"  # 65x
     assert _verdict_at(rows, 150528) == "supported"  # 3,203x >= 2,500x
+    # the rule reads d per token: the per-token rows agree (refuted), the pixel rows do not
+    per_token = [row["verdict"] for row in rows if row["per_token"]]
+    assert t4_verdict(per_token) == "refuted"
+    assert t4_verdict(row["verdict"] for row in rows) == "not-testable"
 
 
 def test_d_needed_to_close_gap_by_hand():

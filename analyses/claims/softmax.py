@@ -647,22 +647,23 @@ def measure_ablations(context) -> ClaimResult:
 
 
 def _ablation_sensitivity(details, observed) -> list[dict]:
-    """The ablations' verdict under the floor threshold, the error, the LIF reset choice and
-    on the predictions the data decide alone."""
+    """The ablations' verdict (on the seven predictions the data decide) under the floor
+    threshold, the error and the LIF reset choice, and on all ten predictions."""
     reset_zero = "reset to 0 mV, 2 ms refractory"
     histogram = {c: details[c]["histogram_floor_observed"] for c in ABLATIONS}
     return [
         {"choice": f"floor threshold {threshold} instead of {FLOOR_SLOPE}",
          "verdict": ablation_rule({c: bool(details[c]["tail_slope_ci95"][0] > threshold)
-                                   for c in ABLATIONS})}
+                                   for c in ABLATIONS}, DATA_DECIDED)}
         for threshold in (-0.25, -0.45)] + [
         {"choice": "histogram error n_j/N instead of the circuit error",
-         "verdict": ablation_rule(histogram)},
+         "verdict": ablation_rule(histogram, DATA_DECIDED)},
         {"choice": ABLATIONS_BEFORE_EE9DBEA_CHOICE,
          "verdict": ablation_rule(histogram, PREDICTED_BEFORE_EE9DBEA)},
         {"choice": f"LIF reset to 0 mV instead of -5 mV ({reset_zero})",
          "verdict": ablation_rule({**observed, RESET_LIF:
-                                   details["reset_lif_variants"][reset_zero]["floor_observed"]})},
+                                   details["reset_lif_variants"][reset_zero]["floor_observed"]},
+                                  DATA_DECIDED)},
         {"choice": ALL_TEN_CHOICE, "verdict": ablation_rule(observed)}]
 
 
