@@ -196,6 +196,6 @@ def test_residual_is_predicted_by_the_moment_and_not_by_first_order_features(see
     assert results[1]["network"][8][1][1] < 1.0
     assert results[0]["first_layer"][1][1] >= 1.0
     falls = [[-0.3, -0.1]] * 2
-    verdicts = [universal_rule(falls, (r["width_slope"][1], 0.0), [-0.05, 0.05], True)
+    verdicts = [universal_rule(falls, (r["width_slope"][1], 0.0), True, False)
                 for r in results]
     assert verdicts == ["refuted", "partial"]
