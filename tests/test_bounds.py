@@ -108,7 +108,7 @@ def test_bounds_cell_gives_the_codes_scaling(seed):
     # the worst case over coordinates and seeds is never reached sooner than the RMS
     assert (worst.T_star.fillna(np.inf).values >= table.T_star.values).all()
     with pytest.raises(ValueError, match="'criterion' must be one of"):
-        minimal_spikes(cells, (0.2,), criterion="median")
+        minimal_spikes(cells, (0.2,), criterion="max")
 
 
 def _run_layer(code, X, steps, seed):

@@ -10,10 +10,13 @@ import pytest
 
 from analyses.claims import bounds as claims_bounds
 from analyses.claims import ClaimContext, get_claim
-from analyses.claims.bounds import (CLAIMED, DETERMINISTIC_UNITS, STOCHASTIC_UNITS, Analysis,
-                                    bootstrap_p_values, bounds_rule, class_rule, class_units,
-                                    judge_units, lower_bound_exponent)
+from analyses.claims.bounds import (CLAIMED, CRITERIA, DETERMINISTIC_UNITS, L_VALUES,
+                                    STOCHASTIC_UNITS, Analysis, bootstrap_p_values, bounds_rule,
+                                    class_rule, class_units, judge_units, lower_bound_exponent,
+                                    refutation_resolution, rms_L_exponent_predicted, seed_error,
+                                    stochastic_basis)
 from analyses.verify import verify
+from evsim.errors import ValidationError
 
 REPLICATES = 200
 
@@ -96,6 +99,66 @@ def test_one_weak_low_exponent_among_many_no_longer_refutes_alone(seed):
     assert class_rule(strong) == "refuted"
 
 
+@pytest.mark.parametrize("replicates, units, most_above, most_below", [
+    (200, 7, 0, 9), (400, 7, 1, 19), (1000, 7, 6, 49), (200, 2, 4, 9), (100, 7, -1, 4)])
+def test_refutation_resolution_counts_the_replicates_a_verdict_allows(replicates, units,
+                                                                      most_above, most_below):
+    """Holm over 7 units refutes at 200 replicates only if none reaches the threshold
+    (7/201 = 0.035; one gives 14/201 = 0.070); at 100 no unit can refute at all (7/101)."""
+    found = refutation_resolution(replicates, units)
+    assert found["refutes_if_at_most_this_many_replicates_reach_the_threshold"] == most_above
+    assert found["holds_if_at_most_this_many_replicates_fall_below"] == most_below
+    assert found["smallest_p_below_holm"] == pytest.approx(units / (replicates + 1), abs=1e-5)
+    assert found["an_exact_test_would_allow"] == pytest.approx(0.05 / units * replicates, abs=0.01)
+
+
+def test_the_rule_refutes_exactly_up_to_the_stated_resolution(seed):
+    """The counts refutation_resolution states are the ones class_rule acts on."""
+    stated = refutation_resolution(REPLICATES, len(STOCHASTIC_UNITS))
+    most = stated["refutes_if_at_most_this_many_replicates_reach_the_threshold"]
+    for above, verdict in ((most, "refuted"), (most + 1, "partial")):
+        units = judge_units(synthetic(seed, **{"stochastic/frequency/L": with_above(
+            above, 1.7, seed)}), STOCHASTIC_UNITS)
+        assert class_rule(units) == verdict
+    holds = stated["holds_if_at_most_this_many_replicates_fall_below"]
+    for below, verdict in ((holds, "supported"), (holds + 1, "partial")):
+        values = with_above(REPLICATES - below, 1.7, seed)
+        units = judge_units(synthetic(seed, **{"stochastic/frequency/L": values}),
+                            STOCHASTIC_UNITS)
+        assert class_rule(units) == verdict
+
+
+def test_seed_error_orders_the_criteria_by_how_extreme_they_are():
+    """Per-seed sup-norm errors 1..5 (and per-seed RMS 1..5) at one checkpoint and one target:
+    median 3, 90th percentile 4.6, worst 5, RMS sqrt(11)."""
+    per_seed = np.arange(1.0, 6.0).reshape(1, 1, 5)
+    cell = {"rms_stochastic": per_seed, "worst_stochastic": per_seed}
+    found = {c: float(seed_error(cell, "stochastic", c)[0, 0]) for c in CRITERIA}
+    assert found == pytest.approx({"rms": np.sqrt(11), "median": 3.0, "q90": 4.6, "worst": 5.0})
+    assert float(seed_error(cell, "stochastic", "worst", [0, 0, 1])[0, 0]) == 2.0
+    with pytest.raises(ValidationError):
+        seed_error(cell, "stochastic", "max")
+
+
+def test_rms_predicts_an_L_exponent_below_the_threshold_for_sin(seed):
+    """To first order the RMS cost of sin(L h) goes as L^2 E[cos^2(L h)]: E[cos^2] falls from
+    near 1 towards 1/2 over L = 0.5-4, so the L exponent fitted on that grid lies below
+    2 - 0.3 though spikes / bound stays bounded below (the reason RMS does not decide)."""
+    found = rms_L_exponent_predicted((2, 4, 8), np.random.default_rng(seed), draws=20_000)
+    weights = [found["E_cos2_by_L"][f"{L:g}"] for L in L_VALUES]
+    assert weights[0] > 0.9 and np.all(np.diff(weights) < 0) and 0.35 < weights[-1] < 0.55
+    assert 1.5 < found["L_exponent"] < CLAIMED["L"] - 0.3
+
+
+def test_the_stochastic_scope_says_what_rms_gives(seed):
+    assert "sensitivity rows" in stochastic_basis().scope
+    rms = judge_units(synthetic(seed, **{"stochastic/frequency/L": np.full(REPLICATES, 1.47)}),
+                      STOCHASTIC_UNITS)
+    basis = stochastic_basis(rms)
+    assert "under RMS the same rule says refuted (sin(L h) L exponent 1.47)" in basis.scope
+    assert basis.decided_by == "measured" and basis.why == stochastic_basis().why
+
+
 def test_the_deterministic_code_is_judged_on_its_eps_exponents_only(seed):
     """Sigma-delta's eps^-1 refutes 'the bound holds for every code'; its n or d do not enter."""
     sigma_delta = {f"deterministic/{f}/1/eps": np.random.default_rng(seed).normal(
@@ -129,14 +192,19 @@ def test_labels_and_rule_history_are_pinned():
     assert deterministic.basis.decided_by == "derived"
     assert "stochastic (Bernoulli)" in stochastic.basis.scope
     assert "sigma-delta" in deterministic.basis.scope
+    assert "docs/theory.md section 4.2" in stochastic.basis.why
+    assert "the abstract names no code class" in stochastic.statement
+    assert deterministic.source == "arXiv:2604.15769, abstract (its unqualified statement)"
+    assert "as the abstract states it" in deterministic.statement
     assert stochastic.rule.thresholds["ALPHA"] == 0.05
     assert stochastic.rule.thresholds["TOLERANCE"] == 0.3
     assert stochastic.rule.thresholds["HEADLINE"] == "worst"
     assert [(e.replaced_in, e.changed_after_data) for e in stochastic.rule.history] == \
-        [("issue 27", True), ("2474f52", True)]
+        [("a65bdee", True), ("2474f52", True), ("issue 27", True)]
     assert [(e.replaced_in, e.changed_after_data) for e in deterministic.rule.history] == \
         [("issue 27", True)]
     assert "Holm" in stochastic.protocol and "7 units" in stochastic.protocol
+    assert "refutes only if at most 0 [1] of its replicates" in stochastic.protocol
 
 
 def test_toy_verify_writes_both_claims_from_one_experiment(tmp_path, monkeypatch):
@@ -157,6 +225,15 @@ def test_toy_verify_writes_both_claims_from_one_experiment(tmp_path, monkeypatch
     assert [e["id"] for e in entries] == ids
     assert [e["decided_by"] for e in entries] == ["measured", "derived"]
     assert all(e["target"] and e["scope"] and e["rule_history"] for e in entries)
+    for entry in entries:  # the criteria from least to most extreme, as sensitivity rows
+        choices = [row["choice"] for row in entry["sensitivity"]]
+        for start in ("RMS error over", "median over seeds", "90th percentile over seeds"):
+            assert sum(c.startswith(start) and "instead of the worst case" in c
+                       for c in choices) == 1, start
+        assert list(entry["details"]["by_criterion"]) == list(CRITERIA)
+        assert entry["details"]["bootstrap_resolution"]["replicates"] == 4  # toy size
+    assert "under RMS the same rule says" in entries[0]["scope"]
+    assert "E_cos2_by_L" in entries[0]["details"]["rms_L_exponent_predicted"]
     written = json.loads((tmp_path / "run" / "claims.json").read_text())["claims"]
     assert [e["id"] for e in written] == ids
     sweeps = tmp_path / "cache" / "sweeps"

@@ -15,17 +15,19 @@ amplifies the circuit's error, which is what a Lipschitz constant is.
 
 One sweep cell simulates one (n, d): the same spike trains serve every (L, family) (they differ
 only in the read-out), every seed is a trial, both codes are two circuits of the same run, and
-counts are read on a grid of checkpoints per octave of T. Two criteria: RMS error over
-coordinates and seeds <= eps, and worst case (largest |error| over coordinates and seeds) <= eps.
+counts are read on a grid of checkpoints per octave of T. Four criteria: RMS error over
+coordinates and seeds, and the median, 90th percentile and maximum (worst case, deciding) over
+seeds of each seed's sup-norm error, each <= eps.
 
 The sweep and its bootstrap are ONE experiment (:func:`experiment`, computed once per verify
 run) judged by two claims, one per code class:
 
-* ``bounds.spike_count``: the bound for stochastic (Bernoulli) count codes, the class it is
-  about; the data decide it (Holm-controlled over target families and exponents);
-* ``bounds.spike_count.deterministic``: "the bound holds for every code", tested with the
-  sigma-delta code, which needs eps^-1 spikes by arithmetic (docs/theory.md section 3.2); the
-  run confirms the exponent.
+* ``bounds.spike_count``: the bound for stochastic (Bernoulli) count codes, the class evsim's
+  derivation covers (docs/theory.md section 4.2; the abstract names no code class); the data
+  decide it (Holm-controlled over target families and exponents);
+* ``bounds.spike_count.deterministic``: the abstract's statement as written, with no code class
+  named, tested with the sigma-delta code, which needs eps^-1 spikes by arithmetic
+  (docs/theory.md section 3.2); the run confirms the exponent.
 """
 
 from __future__ import annotations
@@ -44,10 +46,11 @@ from ..bounds import candidate_steps, crossing_T
 from ..plots import figure, log_log, paper_style, save_figure
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, holm, number_list
 
-__all__ = ["SIZES", "CLAIMS", "Analysis", "bounds_cell", "target_values", "minimal_spikes",
-           "fit_exponents", "experiment", "class_units", "bootstrap_p_values", "judge_units",
-           "class_rule", "judge_exponent", "lower_bound_exponent", "bounds_rule",
-           "tightness_rule"]
+__all__ = ["SIZES", "CLAIMS", "Analysis", "bounds_cell", "mixing", "target_values",
+           "seed_error", "minimal_spikes", "fit_exponents", "experiment", "class_units",
+           "bootstrap_p_values", "judge_units", "class_rule", "judge_exponent",
+           "lower_bound_exponent", "bounds_rule", "tightness_rule", "refutation_resolution",
+           "rms_L_exponent_predicted", "stochastic_basis"]
 
 SIZES = Sizes(quick=dict(n=(2, 4, 8), d=(2, 4, 8), eps=(0.2, 0.1, 0.05), seeds=32, T_max=16384,
                          per_octave=8, resamples=200),
@@ -57,7 +60,17 @@ SIZES = Sizes(quick=dict(n=(2, 4, 8), d=(2, 4, 8), eps=(0.2, 0.1, 0.05), seeds=3
                        resamples=4))
 L_VALUES = (0.5, 1.0, 2.0, 4.0)
 FAMILIES = ("range", "frequency")
-CRITERIA = ("rms", "worst")
+#: error criteria, least to most extreme: the RMS over coordinates and seeds, and the median,
+#: 90th percentile and maximum over seeds of each seed's sup-norm error (largest |error| over
+#: coordinates). The maximum, "worst", decides (see HEADLINE_WHY); the others are sensitivity
+#: rows, so a reader sees how the verdict depends on how extreme the criterion is.
+CRITERIA = ("rms", "median", "q90", "worst")
+SEED_QUANTILES = {"median": 0.5, "q90": 0.9, "worst": 1.0}
+CRITERION_TEXT = {
+    "rms": "RMS error over coordinates and seeds",
+    "median": "median over seeds of the sup-norm error (largest |error| over coordinates)",
+    "q90": "90th percentile over seeds of the sup-norm error (largest |error| over coordinates)",
+    "worst": "worst case (largest |error| over coordinates and seeds)"}
 CLAIMED = {"L": 2.0, "n": 1.0, "d": 1.0, "1/eps": 2.0}
 TOLERANCE = 0.3
 ALPHA = 0.05  # family-wise error of the Holm step-down over a claim's units
@@ -77,9 +90,27 @@ def scalar_map(h, L: float, family: str) -> np.ndarray:
     raise ValidationError("family", f"parameter 'family' must be one of {FAMILIES}, got {family!r}")
 
 
+def mixing(X) -> np.ndarray:
+    """The Deep-Sets layer h(X) = (x_ic + mean_j x_jc) / 2 for inputs (..., n, d)."""
+    return (X + X.mean(axis=-2, keepdims=True)) / 2
+
+
 def target_values(X, L: float, family: str) -> np.ndarray:
     """f_L(X) = g_L(h(X)) of ``family`` for inputs (..., n, d)."""
-    return scalar_map((X + X.mean(axis=-2, keepdims=True)) / 2, L, family)
+    return scalar_map(mixing(X), L, family)
+
+
+def rms_L_exponent_predicted(n_values, rng, draws: int = 100_000) -> dict:
+    """What RMS predicts for sin(L h) to first order, where its error is L cos(L h) times that
+    of h: the cost goes as L^2 E[cos^2(L h)]. Returns E[cos^2(L h)] per L of :data:`L_VALUES`
+    over the targets' h (X ~ U[-1, 1]^n, one token, pooled over ``n_values``) and the L
+    exponent of L^2 E[cos^2(L h)] fitted on that grid. E[cos^2] tends to 1/2, so the cost over
+    L^2 n d / eps^2 stays bounded below whatever this finite-grid exponent is."""
+    h = np.concatenate([mixing(rng.uniform(-1, 1, (draws, n, 1)))[:, 0, 0] for n in n_values])
+    weights = np.array([np.mean(np.cos(L * h) ** 2) for L in L_VALUES])
+    slope = np.polyfit(np.log(L_VALUES), np.log(np.square(L_VALUES) * weights), 1)[0]
+    return {"E_cos2_by_L": {f"{L:g}": round(float(w), 3) for L, w in zip(L_VALUES, weights)},
+            "L_exponent": round(float(slope), 2)}
 
 
 def _lipschitz(L: float, family: str, n: int, d: int, rng, pairs: int = 2000) -> float:
@@ -125,6 +156,20 @@ def bounds_cell(n: int, d: int, scale: str, seed: int, target: str) -> dict:
     return result
 
 
+def seed_error(cell, code: str, criterion: str, pick=slice(None)) -> np.ndarray:
+    """The error curves (K checkpoints, L x family) of ``code`` in one sweep cell under
+    ``criterion`` (:data:`CRITERIA`) over the seeds ``pick``: "rms" is the sqrt of the mean
+    over seeds of each seed's MSE; the others a quantile over seeds (:data:`SEED_QUANTILES`)
+    of each seed's sup-norm error, "worst" the largest."""
+    if criterion not in CRITERIA:
+        raise ValidationError("criterion", f"parameter 'criterion' must be one of {CRITERIA}, "
+                                           f"got {criterion!r}")
+    if criterion == "rms":
+        return np.sqrt((np.asarray(cell[f"rms_{code}"])[:, :, pick] ** 2).mean(axis=2))
+    return np.quantile(np.asarray(cell[f"worst_{code}"])[:, :, pick],
+                       SEED_QUANTILES[criterion], axis=2)
+
+
 def minimal_spikes(cells: pd.DataFrame, eps_values, seed_index=None,
                    criterion: str = "rms") -> pd.DataFrame:
     """Per (code, family, L, n, d, eps): minimal T (``criterion`` error <= eps, doubling then
@@ -132,20 +177,14 @@ def minimal_spikes(cells: pd.DataFrame, eps_values, seed_index=None,
     first checkpoint already reaches eps) and the mean number of spikes emitted up to it
     (interpolated the same way).
 
-    ``criterion``: "rms" (sqrt of the mean over seeds of each seed's MSE) or "worst" (largest
-    |error| over seeds and coordinates). ``seed_index``: optional {row: array of seed indices}
-    (a bootstrap resample)."""
-    if criterion not in CRITERIA:
-        raise ValidationError("criterion", f"parameter 'criterion' must be one of {CRITERIA}, "
-                                           f"got {criterion!r}")
+    ``criterion``: see :func:`seed_error`. ``seed_index``: optional {row: array of seed
+    indices} (a bootstrap resample)."""
     rows = []
     for index, cell in cells.iterrows():
         T = np.asarray(cell["T"])
         pick = slice(None) if seed_index is None else seed_index[index]
         for code in CODES:
-            per_seed = np.asarray(cell[f"{criterion}_{code}"])[:, :, pick]
-            error = np.sqrt((per_seed ** 2).mean(axis=2)) if criterion == "rms" \
-                else per_seed.max(axis=2)
+            error = seed_error(cell, code, criterion, pick)
             spikes = np.asarray(cell[f"spikes_{code}"])[:, pick].mean(axis=1)
             for c, (L, family) in enumerate(COMBOS):
                 for eps in eps_values:
@@ -233,9 +272,15 @@ def _analyse(cells, size, rng, criterion) -> Analysis:
     return Analysis(table, pd.DataFrame(rows), draws)
 
 
+#: the random stream of each criterion's bootstrap (those of "rms" and "worst" predate the
+#: other two, so their replicates are unchanged)
+BOOTSTRAP_PURPOSES = {"rms": "bootstrap", "median": "bootstrap_median",
+                      "q90": "bootstrap_q90", "worst": "bootstrap_worst"}
+
+
 def experiment(context) -> dict:
     """The experiment both claims judge, computed once per verify run whichever asks first:
-    {"cells": the sweep cells, "rms": :class:`Analysis`, "worst": :class:`Analysis`}."""
+    {"cells": the sweep cells, and per criterion of :data:`CRITERIA` its :class:`Analysis`}."""
     return context.shared(f"{STOCHASTIC_ID}/experiment", lambda: _run_experiment(context))
 
 
@@ -249,10 +294,20 @@ def _run_experiment(context) -> dict:
         "n": list(size["n"]), "d": list(size["d"]), "scale": [context.scale],
         "seed": [context.seed_for(f"{STOCHASTIC_ID}/cells", shared=True)]})
     context.runs.extend(sweeper.runs)
-    purposes = {"rms": "bootstrap", "worst": "bootstrap_worst"}
+    cells = _as_arrays(cells)
     return {"cells": cells, **{
         criterion: _analyse(cells, size, context.rng(f"{STOCHASTIC_ID}/{purpose}", shared=True),
-                            criterion) for criterion, purpose in purposes.items()}}
+                            criterion) for criterion, purpose in BOOTSTRAP_PURPOSES.items()}}
+
+
+def _as_arrays(cells: pd.DataFrame) -> pd.DataFrame:
+    """The cells with their list columns as arrays, converted once rather than in every
+    bootstrap replicate (a third of the bootstrap's time)."""
+    cells = cells.copy()
+    for column in cells.columns:
+        if isinstance(cells[column].iloc[0], list):
+            cells[column] = cells[column].map(np.asarray)
+    return cells
 
 
 # -- the rules -----------------------------------------------------------------------------------
@@ -371,11 +426,47 @@ def _judged(exponents: pd.DataFrame, column: str, codes=CODES) -> dict:
 
 # -- protocol --------------------------------------------------------------------------------
 
+def refutation_resolution(replicates: int, units: int, alpha: float = ALPHA) -> dict:
+    """What ``replicates`` bootstrap replicates let the Holm rule over ``units`` see: the
+    smallest raw and Holm-adjusted p_below, the most replicates at or above the threshold with
+    which a unit can still refute (-1: none) and those an exact test would allow (``alpha`` /
+    ``units`` of them), and the most replicates below it with which a unit still holds."""
+    return {"replicates": replicates, "smallest_p_below": round(1 / (replicates + 1), 5),
+            "smallest_p_below_holm": round(units / (replicates + 1), 5),
+            "refutes_if_at_most_this_many_replicates_reach_the_threshold":
+                int(np.ceil(alpha * (replicates + 1) / units)) - 2,
+            "an_exact_test_would_allow": round(alpha / units * replicates, 2),
+            "holds_if_at_most_this_many_replicates_fall_below":
+                int(np.ceil(alpha * (replicates + 1))) - 2}
+
+
+def _resolution_text(units: int) -> str:
+    """Protocol prose on the bootstrap's resolution at quick [full] size."""
+    quick, full = (refutation_resolution(SIZES.at(scale)["resamples"], units)
+                   for scale in ("quick", "full"))
+    holm_p, most = "smallest_p_below_holm", \
+        "refutes_if_at_most_this_many_replicates_reach_the_threshold"
+    return (f"Resolution: with {SIZES.text('resamples')} replicates the smallest Holm-adjusted "
+            f"p_below is {quick[holm_p]:.3f} [{full[holm_p]:.3f}], so a unit refutes only if "
+            f"at most {quick[most]} [{full[most]}] of its replicates reach claim - "
+            f"{TOLERANCE}, where an exact test at family-wise {ALPHA} would allow "
+            f"{ALPHA / units:.2%} of them: the rule is the more conservative for it. 1000 "
+            "replicates would make the bootstrap five times as long (measured: about 0.04 s a "
+            "replicate per criterion at quick size, 30 s more per criterion), so the sizes "
+            "stay.")
+
+
 HEADLINE_WHY = (
     "the worst case decides: an eps-approximation of a Lipschitz map is a uniform (sup-norm) "
-    "statement and L_f is a worst-case slope, while the RMS weighs the local slope |g'(h)| by "
-    "how often h occurs (for sin(L h) that grows more slowly than L) and the Deep-Sets mixing "
-    "averages each coordinate's noise over the n tokens; the worst case over the sampled "
+    "statement and L_f a worst-case slope. Under RMS the cost of sin(L h) goes, to first "
+    "order, as L^2 E[cos^2(L h)] (its error is L cos(L h) times that of h), and over the "
+    "targets' h E[cos^2(L h)] falls from 0.96 at L = 0.5 to 0.45 at L = 4 (it tends to 1/2 as "
+    "L grows), which predicts an RMS L exponent near 1.6 on this grid (details: "
+    "rms_L_exponent_predicted) although spikes / (L^2 n d / eps^2) stays bounded below: the "
+    "RMS exponent is an artefact of judging an Omega bound by a slope fitted on a finite L "
+    "grid, while the worst case meets the h where |cos(L h)| = 1 at every L (the referee's "
+    "calculation, issue 27, made after the RMS results had been seen). The Deep-Sets mixing "
+    "averages each coordinate's noise over the n tokens, and the worst case over the sampled "
     "coordinates and seeds adds an extreme-value factor of order log(n d seeds), which raises "
     "the n and d exponents a little")
 
@@ -388,43 +479,47 @@ EXPERIMENT = (
     f"{{{number_list(L_VALUES)}}}. Every spike is counted (input and layer neurons). n in "
     f"{{{SIZES.text('n', number_list)}}}, d in {{{SIZES.text('d', number_list)}}}, eps in "
     f"{{{SIZES.text('eps', number_list)}}}, {SIZES.text('seeds')} seeds (input draws), T <= "
-    f"{SIZES.text('T_max')}. Criteria: worst case (largest |error| over coordinates and seeds) "
-    "<= eps, which decides, and RMS error over coordinates and seeds <= eps, a sensitivity row "
-    f"({HEADLINE_WHY}). Minimal T by doubling then bisection over checkpoints "
+    f"{SIZES.text('T_max')}. Criteria, least to most extreme: {CRITERION_TEXT['rms']}, "
+    f"{CRITERION_TEXT['median']}, its 90th percentile over seeds, and the "
+    f"{CRITERION_TEXT['worst']}, each <= eps; the worst case decides and the other three are "
+    f"sensitivity rows ({HEADLINE_WHY}). Minimal T by doubling then bisection over checkpoints "
     f"({SIZES.text('per_octave')} per octave, one run per (n, d), resumable sweep shared by "
     "bounds.spike_count and bounds.spike_count.deterministic), interpolated log-log between "
     "checkpoints; spikes = mean count emitted up to that T. OLS of log spikes on log L, log n, "
     "log d, log(1/eps) per code and family; 95% CIs from "
-    f"{SIZES.text('resamples')} bootstrap replicates (whole (n, d) cells, then seeds within "
-    "them). Claimed exponents (2, 1, 1, 2). For range-scaled targets the L exponent equals the "
-    "1/eps exponent by construction (the error of L h is L times that of h on the same "
-    "spikes): it is reported but not judged, so it is not counted twice. Per judged exponent "
-    f"(unit), one-sided bootstrap p-values against claim - {TOLERANCE}: p_below (H0: exponent "
-    f">= claim - {TOLERANCE}) and p_holds (H0: exponent < claim - {TOLERANCE}), each (1 + "
-    "replicates on the H0 side)/(1 + replicates), so the smallest is 1/(replicates + 1).")
+    f"{SIZES.text('resamples')} bootstrap replicates per criterion (whole (n, d) cells, then "
+    "seeds within them). Claimed exponents (2, 1, 1, 2). For range-scaled targets the L "
+    "exponent equals the 1/eps exponent by construction (the error of L h is L times that of h "
+    "on the same spikes): it is reported but not judged, so it is not counted twice. Per "
+    f"judged exponent (unit), one-sided bootstrap p-values against claim - {TOLERANCE}: "
+    f"p_below (H0: exponent >= claim - {TOLERANCE}) and p_holds (H0: exponent < claim - "
+    f"{TOLERANCE}), each (1 + replicates on the H0 side)/(1 + replicates), so the smallest is "
+    "1/(replicates + 1).")
 
 STOCHASTIC_PROTOCOL = EXPERIMENT + (
-    " Judged: the stochastic (Bernoulli) code, the class the bound is about (the sigma-delta "
-    f"code is {DETERMINISTIC_ID}); units: the L, n, d and 1/eps exponents of both target "
-    f"families less the range-scaled L, {len(STOCHASTIC_UNITS)} units. Rule (issue 27): "
-    f"refuted if some unit's Holm-adjusted p_below < {ALPHA} (family-wise over the "
+    " Judged: the stochastic (Bernoulli) code, the class for which docs/theory.md section 4.2 "
+    "derives the bound (evsim's restriction: the abstract names no code class; the "
+    f"sigma-delta code is {DETERMINISTIC_ID}); units: the L, n, d and 1/eps exponents of both "
+    f"target families less the range-scaled L, {len(STOCHASTIC_UNITS)} units. Rule (issue "
+    f"27): refuted if some unit's Holm-adjusted p_below < {ALPHA} (family-wise over the "
     f"{len(STOCHASTIC_UNITS)} units, so one exponent of one target refutes only if it is "
-    f"clearly below; the smallest adjusted p is {len(STOCHASTIC_UNITS)}/(replicates + 1), "
-    f"0.035 at 200); supported if every unit's p_holds < {ALPHA} (intersection-union); "
-    "partial otherwise; not-testable if no unit has a replicate. The worst case became the "
-    "deciding criterion in issue 27, after the RMS results had been seen; the rule before "
-    "issue 27 (RMS, both codes, any exponent CI below claim - 0.3 refutes) and the first, "
-    "two-sided tightness rule are sensitivity rows.")
+    f"clearly below); supported if every unit's p_holds < {ALPHA} (intersection-union); "
+    f"partial otherwise; not-testable if no unit has a replicate. "
+    f"{_resolution_text(len(STOCHASTIC_UNITS))} The worst case became the deciding criterion "
+    "in issue 27, after the RMS results had been seen; the rule before issue 27 (RMS, both "
+    "codes, any exponent CI below claim - 0.3 refutes) and the first, two-sided tightness rule "
+    "are sensitivity rows.")
 
 DETERMINISTIC_PROTOCOL = EXPERIMENT + (
-    " Judged: the claim that the bound holds for every code, with the deterministic "
-    "sigma-delta code, for which |count - p T| < 1 gives T ~ L/eps and spikes ~ eps^-1 before "
-    "any run (docs/theory.md section 3.2); the run confirms that exponent (details: "
-    "confirms_derivation, the 1/eps CI within 1 +- 0.3). Units: the 1/eps exponent of both "
-    f"target families. Rule (issue 27): refuted if some unit's Holm-adjusted p_below < {ALPHA} "
-    "(the exponent lies below 2 - 0.3); supported if both units' p_holds < "
-    f"{ALPHA}; partial otherwise. The same rule over all seven exponents of the code, and the "
-    "rule before issue 27 on this code alone, are sensitivity rows.")
+    " Judged: the abstract's statement as written, which names no code class, with the "
+    "deterministic sigma-delta code, for which |count - p T| < 1 gives T ~ L/eps and spikes ~ "
+    "eps^-1 before any run (docs/theory.md section 3.2); the run confirms that exponent "
+    "(details: confirms_derivation, the 1/eps CI within 1 +- 0.3). Units: the 1/eps exponent "
+    f"of both target families. Rule (issue 27): refuted if some unit's Holm-adjusted p_below < "
+    f"{ALPHA} (the exponent lies below 2 - 0.3); supported if both units' p_holds < "
+    f"{ALPHA}; partial otherwise. {_resolution_text(len(DETERMINISTIC_UNITS))} The same rule "
+    "over all seven exponents of the code, and the rule before issue 27 on this code alone, "
+    "are sensitivity rows.")
 
 
 # -- measurement -------------------------------------------------------------------------------
@@ -454,15 +549,35 @@ def _below(units: pd.DataFrame) -> list:
     return [f"{u.family}/{u.exponent}" for u in units.itertuples() if u.p_below_holm < ALPHA]
 
 
+def _weakest(units: pd.DataFrame) -> str:
+    """The judged unit nearest its threshold (smallest estimate - threshold), in words."""
+    found = units.dropna(subset=["estimate"])
+    if found.empty:
+        return "no unit estimated"
+    u = found.loc[(found.estimate - found.threshold).idxmin()]
+    return (f"weakest unit {u.family}/{u.exponent} {u.estimate:.2f} [{u.ci_low:.2f}, "
+            f"{u.ci_high:.2f}] against {u.threshold:g}, Holm p_below {u.p_below_holm:.3f}")
+
+
+def _criterion_rows(data: dict, units) -> list:
+    """The same rule under each other criterion, least extreme first, with its weakest unit."""
+    rows = []
+    for criterion in CRITERIA:
+        if criterion != HEADLINE:
+            judged = judge_units(data[criterion], units)
+            rows.append({"choice": f"{CRITERION_TEXT[criterion]} <= eps instead of the worst "
+                                   f"case, same units and rule ({_weakest(judged)})",
+                         "verdict": class_rule(judged)})
+    return rows
+
+
 def _common_rows(data: dict, units) -> list:
-    """Sensitivity rows both claims share: the same rule on the other criterion, with other
+    """Sensitivity rows both claims share: the same rule under the other criteria, with other
     tolerances, without multiplicity control, on range-scaled targets only."""
     headline = data[HEADLINE]
     judged = judge_units(headline, units)
     return [
-        {"choice": "RMS criterion (RMS error over coordinates and seeds <= eps) instead of the "
-                   "worst case, same units and rule",
-         "verdict": class_rule(judge_units(data["rms"], units))},
+        *_criterion_rows(data, units),
         *[{"choice": f"exponent tolerance {tolerance} instead of {TOLERANCE}",
            "verdict": class_rule(judge_units(headline, units, tolerance))}
           for tolerance in (0.2, 0.5)],
@@ -473,8 +588,8 @@ def _common_rows(data: dict, units) -> list:
 
 
 def _details(data: dict, code: str, units) -> dict:
-    """Details of one code's claim: judged units and exponents under both criteria and the
-    experiment's checks."""
+    """Details of one code's claim: judged units under every criterion, exponents under the
+    worst case and RMS, the bootstrap's resolution and the experiment's checks."""
     judged = {criterion: judge_units(data[criterion], units) for criterion in CRITERIA}
     lipschitz = np.array(list(data["cells"]["lipschitz"]))
     own = {criterion: data[criterion].minimal[data[criterion].minimal.code == code]
@@ -485,9 +600,12 @@ def _details(data: dict, code: str, units) -> dict:
         "spikes_counted": "all",
         "circuit": "spike-coded inputs -> counter layer computing h; g_L applied by the read-out",
         "criterion": HEADLINE_WHY,
-        "units_worst_case": _unit_details(judged["worst"]),
-        "units_rms": _unit_details(judged["rms"]),
-        "below_after_holm": {criterion: _below(judged[criterion]) for criterion in CRITERIA},
+        "by_criterion": {criterion: {
+            "criterion": CRITERION_TEXT[criterion], "verdict": class_rule(judged[criterion]),
+            "weakest": _weakest(judged[criterion]), "below_after_holm": _below(judged[criterion]),
+            "units": _unit_details(judged[criterion])} for criterion in CRITERIA},
+        "bootstrap_resolution": refutation_resolution(
+            int(data[HEADLINE].draws.replicate.nunique()), len(units)),
         "exponents_worst_case": _exponent_details(
             data["worst"].exponents[data["worst"].exponents.code == code]),
         "exponents_rms": _exponent_details(
@@ -544,6 +662,13 @@ EARLIER_DETERMINISTIC_CHOICE = ("the rule before issue 27 on the sigma-delta cod
                                 f"- {TOLERANCE}")
 
 
+def _sin_L_exponent_by_eps(minimal: pd.DataFrame, code: str) -> dict:
+    """{eps: the L exponent of ``code`` on sin(L h)} fitted at each eps alone (small eps: the
+    regime where the first-order prediction applies)."""
+    rows = minimal[(minimal.code == code) & (minimal.family == "frequency")]
+    return {f"{eps:g}": round(fit_exponents(group)["L"], 3) for eps, group in rows.groupby("eps")}
+
+
 def measure(context) -> ClaimResult:
     """bounds.spike_count: the bound for stochastic (Bernoulli) count codes."""
     data = experiment(context)
@@ -553,13 +678,18 @@ def measure(context) -> ClaimResult:
         {"choice": EARLIER_CHOICE,
          "verdict": bounds_rule(_judged(rms, "lower_bound"))},
         {"choice": TIGHTNESS_CHOICE, "verdict": tightness_rule(_judged(rms, "tightness"))}]
-    return ClaimResult(class_rule(units), *_headline(data, "stochastic"),
-                       _details(data, "stochastic", STOCHASTIC_UNITS),
-                       _tables(data, ("stochastic",), STOCHASTIC_UNITS), sensitivity)
+    details = _details(data, "stochastic", STOCHASTIC_UNITS)
+    details["rms_L_exponent_predicted"] = rms_L_exponent_predicted(
+        context.sizes(SIZES)["n"], context.rng("rms_prediction"))
+    details["rms_sin_L_exponent_by_eps"] = _sin_L_exponent_by_eps(data["rms"].minimal,
+                                                                   "stochastic")
+    return ClaimResult(class_rule(units), *_headline(data, "stochastic"), details,
+                       _tables(data, ("stochastic",), STOCHASTIC_UNITS), sensitivity,
+                       basis=stochastic_basis(judge_units(data["rms"], STOCHASTIC_UNITS)))
 
 
 def measure_deterministic(context) -> ClaimResult:
-    """bounds.spike_count.deterministic: the bound for every code, tested with sigma-delta."""
+    """bounds.spike_count.deterministic: the unqualified bound, tested with sigma-delta."""
     data = experiment(context)
     units = judge_units(data[HEADLINE], DETERMINISTIC_UNITS)
     every_exponent = class_units("deterministic")
@@ -691,11 +821,42 @@ _CI_LEAVES_OUT = ("the choice of target maps (two families of one Deep-Sets laye
                   "L, n, d and eps grid",
                   "curvature of the cost curves beyond the grid (the exponents are finite-size "
                   "slopes)")
+STOCHASTIC_WHY = (
+    "docs/theory.md section 4.2 (with 3.1, Cramer-Rao) predicted Omega(L^2 n d / eps^2) for "
+    "Bernoulli count codes before the run, the 1/eps exponent following from the Bernoulli "
+    "variance; open were the n exponent (the Deep-Sets mixing averages noise over the tokens) "
+    "and the L exponent of sin(L h) (its local slope L cos(L h) is not L everywhere), and the "
+    "measured exponents of the minimal spike counts, judged per target family with Holm "
+    "control under the worst-case criterion, decide; the worst case is the headline because "
+    "under RMS the cost goes as L^2 E[cos^2(L h)], and E[cos^2(L h)] falls from 0.96 to 0.45 "
+    "over L = 0.5-4, which predicts an RMS L exponent near 1.6 on this grid although spikes / "
+    "bound stays bounded below (E[cos^2] tends to 1/2): an artefact of judging an Omega bound "
+    "by an exponent fitted on a finite L grid (the referee's calculation, issue 27)")
+
+
+def stochastic_basis(rms_units: pd.DataFrame | None = None) -> Basis:
+    """bounds.spike_count's basis. Given the RMS criterion's judged units (:func:`judge_units`)
+    its scope also says what the same rule says under RMS (a result's basis)."""
+    under_rms = " (RMS, median and 90th-percentile criteria are sensitivity rows)"
+    if rms_units is not None:
+        sin_L = rms_units[(rms_units.family == "frequency") & (rms_units.exponent == "L")]
+        under_rms = (f"; under RMS the same rule says {class_rule(rms_units)} (sin(L h) L "
+                     f"exponent {sin_L.estimate.iloc[0]:.2f})")
+    return Basis("measured",
+                 "stochastic (Bernoulli) count codes on spike-coded inputs of one Deep-Sets "
+                 "layer read out as L h or sin(L h), n and d up to "
+                 f"{SIZES.text('n', max)}, eps down to {SIZES.text('eps', min)}, worst-case "
+                 f"error{under_rms}; not deterministic or timing codes, other targets, or "
+                 "sizes beyond the grid",
+                 STOCHASTIC_WHY, _CI_LEAVES_OUT)
+
 
 CLAIMS = (
     Claim(STOCHASTIC_ID, "arXiv:2604.15769, abstract (and its review's doubts)",
-          "an eps-approximation with a stochastic (Bernoulli) rate code needs "
-          "Omega(L_f^2 n d / eps^2) spikes", STOCHASTIC_PROTOCOL, 2.0, measure, plot,
+          "an eps-approximation needs Omega(L_f^2 n d / eps^2) spikes, for stochastic "
+          "(Bernoulli) rate codes: the class evsim's derivation covers (docs/theory.md section "
+          "4.2; the restriction is evsim's, the abstract names no code class)",
+          STOCHASTIC_PROTOCOL, 2.0, measure, plot,
           rule=Rule((bootstrap_p_values, judge_units, class_rule, class_units, holm),
                     {**_RULE_THRESHOLDS, "UNITS": STOCHASTIC_UNITS},
                     history=(
@@ -715,19 +876,11 @@ CLAIMS = (
                                     "the range-scaled L exponent counted beside 1/eps, no "
                                     "multiplicity control", "issue 27",
                                     changed_after_data=True, today=EARLIER_CHOICE))),
-          basis=Basis("measured",
-                      "stochastic (Bernoulli) count codes on spike-coded inputs of one "
-                      "Deep-Sets layer read out as L h or sin(L h), n and d up to "
-                      f"{SIZES.text('n', max)}, eps down to {SIZES.text('eps', min)}, "
-                      "worst-case error; not deterministic or timing codes, other targets, or "
-                      "sizes beyond the grid",
-                      "the measured n, d, L and 1/eps exponents of the Bernoulli code's minimal "
-                      "spike counts, judged per target family with Holm control (Cramer-Rao "
-                      "predicts eps^-2 for one value, but not the exponents of this circuit)",
-                      _CI_LEAVES_OUT)),
-    Claim(DETERMINISTIC_ID, "arXiv:2604.15769, abstract (read as a bound over every spike code)",
-          "the Omega(L_f^2 n d / eps^2) spike bound holds for every code, including the "
-          "deterministic sigma-delta count code", DETERMINISTIC_PROTOCOL, 2.0,
+          basis=stochastic_basis()),
+    Claim(DETERMINISTIC_ID, "arXiv:2604.15769, abstract (its unqualified statement)",
+          "an eps-approximation needs Omega(L_f^2 n d / eps^2) spikes, as the abstract states "
+          "it, with no code class named: tested with the deterministic sigma-delta count code",
+          DETERMINISTIC_PROTOCOL, 2.0,
           measure_deterministic, plot_deterministic,
           rule=Rule((bootstrap_p_values, judge_units, class_rule, class_units, holm),
                     {**_RULE_THRESHOLDS, "UNITS": DETERMINISTIC_UNITS},
