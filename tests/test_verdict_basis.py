@@ -11,7 +11,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from analyses.claims import DECIDED_BY, EarlierRule, Rule, all_claims, get_claim
+from analyses.claims import DECIDED_BY, VERDICTS, EarlierRule, Rule, all_claims, get_claim
 from analyses.claims import registry
 from analyses.claims.base import Basis, holm
 from analyses.claims.deff import t4_verdict
@@ -138,7 +138,7 @@ def test_verify_writes_basis_scope_history_and_registration(tmp_path):
         assert entry["rule_registration"]["status"] == "registered"
         history = entry["rule_history"]
         assert history and all(h["changed_after_data"] for h in history)
-        assert all(h["verdict_today"] in ("supported", "refuted", "partial") for h in history)
+        assert all(h["verdict_today"] in VERDICTS for h in history)
     energy = next(e for e in entries if e["id"] == "energy.ratio")
     assert energy["verdict"] == "not-testable" and "counted events" in energy["details"]["finding"]
 
