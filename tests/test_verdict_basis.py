@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from analyses.claims import DECIDED_BY, VERDICTS, EarlierRule, Rule, all_claims, get_claim
 from analyses.claims import registry
 from analyses.claims.base import Basis, holm
-from analyses.claims.deff import t4_verdict
+from analyses.claims.deff import range_verdict, t4_verdict
 from analyses.claims.energy import energy_verdict
 from analyses.verify import verify
 from evsim import ValidationError
@@ -170,6 +170,6 @@ def test_deff_t4_rule_needs_every_reading_of_d_to_agree(verdicts, verdict):
 
 
 def test_rules_that_cannot_decide_say_so_in_their_protocol():
-    assert energy_verdict() == "not-testable"
+    assert energy_verdict() == range_verdict() == "not-testable"
     assert "can reach neither supported nor refuted" in get_claim("energy.ratio").protocol
     assert "can reach neither supported nor refuted" in get_claim("deff.range").protocol
