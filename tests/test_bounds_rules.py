@@ -10,8 +10,9 @@ import pytest
 
 from analyses.claims import bounds as claims_bounds
 from analyses.claims import ClaimContext, get_claim
+from analyses.claims.base import bootstrap_p_values
 from analyses.claims.bounds import (CLAIMED, CRITERIA, DETERMINISTIC_UNITS, L_VALUES,
-                                    STOCHASTIC_UNITS, Analysis, bootstrap_p_values, bounds_rule,
+                                    STOCHASTIC_UNITS, Analysis, bounds_rule,
                                     class_rule, class_units, judge_units, lower_bound_exponent,
                                     refutation_resolution, rms_L_exponent_predicted, seed_error,
                                     stochastic_basis)

@@ -122,12 +122,12 @@ def test_the_earlier_t4_rule_says_all_three():
 
 def test_one_sided_p_values_by_hand():
     # d = -0.02 + 1.645 SE: non-inferior at p = 0.05; d = -0.02 - 2 SE: worse at p = 0.0228
-    worse, fine = model_t4.one_sided_p([-0.02 + 1.6449 * 0.01, -0.04], [0.01, 0.01])
+    worse, fine = model_t4.normal_p_values([-0.02 + 1.6449 * 0.01, -0.04], [0.01, 0.01])
     assert fine[0] == pytest.approx(0.05, abs=1e-4) and worse[1] == pytest.approx(0.02275,
                                                                                    abs=1e-4)
     assert np.allclose(worse + fine, 1)
     # every image alike (SE 0): decided by the sign of d + margin alone
-    worse, fine = model_t4.one_sided_p([0.0, -0.05, -0.02], [0.0, 0.0, 0.0])
+    worse, fine = model_t4.normal_p_values([0.0, -0.05, -0.02], [0.0, 0.0, 0.0])
     assert list(worse) == [1.0, 0.0, 0.5] and list(fine) == [0.0, 1.0, 0.5]
 
 
@@ -160,7 +160,7 @@ def test_one_noisy_model_below_the_margin_no_longer_refutes_alone():
     low, high = noisy[0] - 1.96 * noisy[1], noisy[0] + 1.96 * noisy[1]
     assert model_t4.t4_rule(low, high) == "refuted"
     assert model_t4.holm_t4_rule(*noisy) == "partial"
-    worse, _ = model_t4.one_sided_p(*noisy)
+    worse, _ = model_t4.normal_p_values(*noisy)
     assert worse[-1] < 0.05 < holm(worse)[-1]
     # a strongly inferior model still refutes alone: z = -9
     assert model_t4.holm_t4_rule(*_eight(odd=(-0.2, 0.02))) == "refuted"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analyses.claims import get_claim
-from analyses.claims.universal import (EARLIER_ROWS, SUPPORT, one_sided_p, per_unit_verdict,
+from analyses.claims.universal import (EARLIER_ROWS, SUPPORT, per_unit_verdict,
                                        pooled_trend, sdsa_carries, universal_fits,
                                        universal_judge, universal_rule, universal_sensitivity,
                                        universal_verdict)
@@ -20,12 +20,6 @@ TARGETS = ("attention_1", "attention_2", "moments_1", "moments_2")  # x 2 draws 
 
 
 # -- pooling and p-values -----------------------------------------------------------------------
-
-def test_one_sided_p_counts_the_replicates_on_the_null_side():
-    assert one_sided_p([-1.0, -2.0, -3.0]) == pytest.approx(1 / 4)
-    assert one_sided_p([0.0, 1.0, -1.0]) == pytest.approx(3 / 4)
-    assert one_sided_p([0.5, 0.9], bound=1.0) == pytest.approx(1 / 3)
-
 
 def test_pooled_trend_is_the_mean_of_paired_units_with_holm_adjusted_p_values():
     rng = np.random.default_rng(0)
@@ -69,7 +63,7 @@ def test_rule_reaches_every_verdict():
     assert rule(residual=([0.9, 0.98], 1.0)) == "supported"
     assert rule(valid=False) == "not-testable"
     assert rule(slope_below=-0.2) == "refuted"
-    assert rule(residual=(flat, 0.0), valid=False) == "refuted"  # refuted before invalid
+    assert rule(residual=(flat, 0.0), valid=False) == "not-testable"  # an invalid test first
     assert rule(sdsa=False, valid=False) == "not-testable"
 
 
@@ -187,6 +181,8 @@ def test_verdict_reads_the_evidence():
     assert evidence["checks"] and all(evidence["checks"].values())
     evidence["checks"]["circuit exactly equivariant"] = False
     assert universal_verdict(evidence) == "not-testable"
+    assert universal_verdict(evidence, slope_below=-0.5) == "not-testable"  # validity first
+    evidence["checks"]["circuit exactly equivariant"] = True
     assert universal_verdict(evidence, slope_below=-0.5) == "refuted"
     partial = _judge(_runs(attention=0.0))[1]
     assert universal_verdict(partial) == "partial"

@@ -13,9 +13,8 @@ from typer.testing import CliRunner
 
 from analyses.claims import DECIDED_BY, VERDICTS, EarlierRule, Rule, all_claims, get_claim
 from analyses.claims import registry
-from analyses.claims.base import Basis, holm
-from analyses.claims.deff import range_verdict, t4_verdict
-from analyses.claims.energy import energy_verdict
+from analyses.claims.base import Basis, holm, out_of_reach
+from analyses.claims.deff import t4_verdict
 from analyses.verify import verify
 from evsim import ValidationError
 from evsim.cli import app
@@ -85,6 +84,7 @@ def test_the_committed_registry_holds_every_current_rule():
     stale = [claim.id for claim in all_claims()
              if registry.registration(claim, committed)["status"] != "registered"]
     assert not stale, f"rules changed without registration: {stale} (run evsim rules --register)"
+    assert set(committed) == {claim.id for claim in all_claims()}, "entries of removed claims"
 
 
 def test_a_changed_threshold_or_source_is_flagged(tmp_path):
@@ -98,7 +98,7 @@ def test_a_changed_threshold_or_source_is_flagged(tmp_path):
     moved = _with_thresholds(claim, REFUTED_GAIN=40)
     assert registry.registration(moved, saved)["status"] == "changed"
     other_source = dataclasses.replace(claim, rule=dataclasses.replace(
-        claim.rule, functions=(energy_verdict,)))
+        claim.rule, functions=(out_of_reach,)))
     assert registry.registration(other_source, saved)["status"] == "changed"
 
 
@@ -170,6 +170,7 @@ def test_deff_t4_rule_needs_every_reading_of_d_to_agree(verdicts, verdict):
 
 
 def test_rules_that_cannot_decide_say_so_in_their_protocol():
-    assert energy_verdict() == range_verdict() == "not-testable"
+    for claim_id in ("energy.ratio", "deff.range"):
+        assert out_of_reach in get_claim(claim_id).rule.functions
     assert "can reach neither supported nor refuted" in get_claim("energy.ratio").protocol
     assert "can reach neither supported nor refuted" in get_claim("deff.range").protocol

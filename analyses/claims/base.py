@@ -29,7 +29,7 @@ from evsim.errors import ValidationError
 
 __all__ = ["VERDICTS", "SCALES", "DECIDED_BY", "Sizes", "Basis", "EarlierRule", "Rule",
            "ClaimContext", "ClaimResult", "Claim", "interval_verdict", "all_or_none",
-           "threshold_verdict", "holm"]
+           "threshold_verdict", "out_of_reach", "holm", "bootstrap_p_values"]
 
 VERDICTS = ("supported", "refuted", "partial", "not-testable")
 #: What decides a verdict: "measured" (data the protocol could not fix decide it, and the rule
@@ -110,8 +110,10 @@ class Basis:
 class EarlierRule:
     """A rule a claim used before its current one.
 
-    ``today`` names the sensitivity row (its "choice" text) that is this earlier rule applied
-    to today's data; None where today's data cannot answer it, and ``note`` says why.
+    ``replaced_in`` is the commit that replaced it, or the issue whose change did (a rule
+    replaced in the commit that lands an issue). ``today`` names the sensitivity row (its
+    "choice" text) that is this earlier rule applied to today's data; None where today's data
+    cannot answer it, and ``note`` says why.
     """
 
     rule: str
@@ -357,10 +359,28 @@ def all_or_none(outcomes) -> str:
     return "supported" if all(outcomes) else "refuted" if not any(outcomes) else "partial"
 
 
+def out_of_reach() -> str:
+    """The rule of a claim whose subject is out of reach here: not-testable whatever the run
+    gives (its protocol says why; the measured finding stands beside it)."""
+    return "not-testable"
+
+
 def threshold_verdict(value: float, *, supported_at: float, refuted_below: float) -> str:
     """supported if value >= supported_at, refuted if value < refuted_below, else partial."""
     return "supported" if value >= supported_at else \
         "refuted" if value < refuted_below else "partial"
+
+
+def bootstrap_p_values(replicates, threshold: float) -> tuple:
+    """One-sided bootstrap p-values of an exponent against ``threshold`` from its replicates
+    (NaN replicates dropped): (p_below, H0 "exponent >= threshold"; p_holds, H0 "exponent <
+    threshold"), each (1 + replicates on the H0 side) / (1 + replicates); NaN without any."""
+    values = np.asarray(replicates, float)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return np.nan, np.nan
+    return (float((1 + np.sum(values >= threshold)) / (1 + len(values))),
+            float((1 + np.sum(values < threshold)) / (1 + len(values))))
 
 
 def holm(p_values) -> np.ndarray:

@@ -44,11 +44,12 @@ from evsim.errors import ValidationError
 
 from ..bounds import candidate_steps, crossing_T
 from ..plots import figure, log_log, paper_style, save_figure
-from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, holm, number_list
+from .base import (Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, bootstrap_p_values,
+                   holm, number_list)
 
 __all__ = ["SIZES", "CLAIMS", "Analysis", "bounds_cell", "mixing", "target_values",
            "seed_error", "minimal_spikes", "fit_exponents", "experiment", "class_units",
-           "bootstrap_p_values", "judge_units", "class_rule", "judge_exponent",
+           "judge_units", "class_rule", "judge_exponent",
            "lower_bound_exponent", "bounds_rule", "tightness_rule", "refutation_resolution",
            "rms_L_exponent_predicted", "stochastic_basis"]
 
@@ -325,22 +326,13 @@ STOCHASTIC_UNITS = class_units("stochastic")
 DETERMINISTIC_UNITS = class_units("deterministic", ("1/eps",))
 
 
-def bootstrap_p_values(replicates, threshold: float) -> tuple:
-    """One-sided bootstrap p-values of an exponent against ``threshold`` from its replicates
-    (NaN replicates dropped): (p_below, H0 "exponent >= threshold"; p_holds, H0 "exponent <
-    threshold"), each (1 + replicates on the H0 side) / (1 + replicates); NaN without any."""
-    values = np.asarray(replicates, float)
-    values = values[~np.isnan(values)]
-    if not len(values):
-        return np.nan, np.nan
-    return (float((1 + np.sum(values >= threshold)) / (1 + len(values))),
-            float((1 + np.sum(values < threshold)) / (1 + len(values))))
-
-
 def judge_units(analysis: Analysis, units, tolerance: float = TOLERANCE) -> pd.DataFrame:
     """One row per unit (code, family, exponent) of ``analysis``: estimate, 95% CI, threshold
     (claim - ``tolerance``), p_below and p_holds (:func:`bootstrap_p_values`) and p_below_holm
     (Holm-adjusted over the units that have a p-value)."""
+    if not len(units):
+        raise ValidationError("units", "parameter 'units' must name at least one (code, "
+                                       "family, exponent)")
     rows = []
     for code, family, name in units:
         row = _pick(analysis.exponents, code, family, name)
@@ -816,7 +808,9 @@ def plot_deterministic(tables, directory) -> list[str]:
 
 
 _RULE_THRESHOLDS = {"CLAIMED": CLAIMED, "TOLERANCE": TOLERANCE, "ALPHA": ALPHA,
-                    "HEADLINE": HEADLINE}
+                    "HEADLINE": HEADLINE, "SEED_QUANTILES": SEED_QUANTILES,
+                    "RESAMPLES": {scale: SIZES.at(scale)["resamples"]
+                                  for scale in ("quick", "full")}}
 _CI_LEAVES_OUT = ("the choice of target maps (two families of one Deep-Sets layer) and of the "
                   "L, n, d and eps grid",
                   "curvature of the cost curves beyond the grid (the exponents are finite-size "
@@ -864,7 +858,7 @@ CLAIMS = (
                                     "over seeds of each seed's RMS error reaches eps (it gave "
                                     "partial)", "a65bdee", changed_after_data=True,
                                     note="needs the earlier minimal-T criterion and the earlier "
-                                    "(not spike-coded) inputs, not recomputed"),
+                                    "(not spike-coded) inputs"),
                         EarlierRule("RMS criterion; two-sided tightness: supported if every "
                                     f"exponent lies within +-{TOLERANCE} of the claim for "
                                     "every code, refuted if every (code, family) has one "

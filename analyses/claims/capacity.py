@@ -157,7 +157,7 @@ CLAIMS = (
                                  "CIs binary < ternary < ReLU", "f0079f1", True,
                                  note="the history does not record whether a run was seen "
                                  "first (counted as after data); today's table has no ReLU CI "
-                                 "(a sample-limited, biased-low one), not recomputed"),)),
+                                 "(a sample-limited, biased-low one)"),)),
           basis=Basis("derived", "per-element capacity of binary, ternary and float32 ReLU codes "
                       "as the A²OS²A circuit's source events carry them",
                       "the capacities are log2 of the state counts (1, log2 3 and 31 bits), "

@@ -306,11 +306,11 @@ CLAIMS = (
                                  "other half; minimal T from the mean over seeds of the RMS "
                                  "error, cells censored at T = 1 kept (it gave partial)",
                                  "a65bdee", True, note="needs the earlier minimal-T curve and "
-                                 "calibration, not recomputed"),
+                                 "calibration"),
                      EarlierRule("random-half calibration with no wrong-form comparison: "
                                  "supported if the CI of C overlaps [1.9, 2.7] and held-out "
                                  "R^2 >= 0.9 (it gave partial)", "c45ac93", True,
-                                 note="needs the random-half calibration, not recomputed; the "
+                                 note="needs the random-half calibration; the "
                                  "rows 'in-sample R^2' and 'minimal T rounded up to the "
                                  "checkpoint grid' each change one part of it"))),
           basis=Basis("derived", "a pooling model of a Bernoulli rate code (d neurons coding "

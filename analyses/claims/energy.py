@@ -16,7 +16,7 @@ from .. import energy
 from ..plots import figure, log_log, paper_style, save_figure
 from ..stats import bootstrap_ratio
 from .base import (Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, interval_verdict,
-                   number_list)
+                   number_list, out_of_reach)
 
 PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
          "Effective Dimension), abstract")
@@ -211,14 +211,9 @@ def measure(context) -> ClaimResult:
     details["estimate_is"] = (f"the largest matched ratio of the regime's cells at T = "
                               f"{RULE_T} (an upward-biased summary): {best.mechanism} "
                               f"N={best.N} fr={best.fr}")
-    return ClaimResult(energy_verdict(), float(best.ratio),
+    return ClaimResult(out_of_reach(), float(best.ratio),
                        [float(best.ci_low), float(best.ci_high)], details,
                        {"energy": table}, sensitivity)
-
-
-def energy_verdict() -> str:
-    """The headline rule: not-testable, whatever the circuits count (see PROTOCOL)."""
-    return "not-testable"
 
 
 def finding(regime: pd.DataFrame) -> str:
@@ -428,7 +423,7 @@ WEIGHT_DRAW = ("weight draw (one circuit per mechanism and size; the operands ar
 CLAIMS = (
     Claim("energy.ratio", PAPER, "spiking transformers offer 38-57x energy efficiency",
           PROTOCOL, None, measure, plot_energy,
-          rule=Rule((energy_verdict, energy_rule, in_regime),
+          rule=Rule((out_of_reach, energy_rule, in_regime),
                     {"PAPER_RANGE": PAPER_RANGE, "RULE_T": RULE_T}, EARLIER_RULES),
           basis=Basis("fixed", "the five attention mechanism circuits alone (N = 8, 16) at "
                       "firing rates the protocol hands them; not whole published models, their "

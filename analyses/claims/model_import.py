@@ -193,7 +193,7 @@ CLAIMS = (
                      "PITFALL_TAU": PITFALL_TAU},
                     (EarlierRule("one negative control (a weight row perturbed) and QKFormer's "
                                  "K AND mask output not compared (it gave supported)",
-                                 "8216c40", True, note="not recomputed: today's rule is the "
+                                 "8216c40", True, note="today's rule is the "
                                  "earlier one with two more controls and one more layer, all "
                                  "of which pass, so the earlier rule would also say "
                                  "supported"),)),

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evsim.errors import ValidationError
 from evsim.train import ARCHITECTURES, REFERENCE_T, TASKS
 
 from ..plots import figure, log_log, paper_style, save_figure
@@ -63,7 +64,7 @@ PROTOCOL = (
 )
 
 
-def one_sided_p(difference, se, margin: float = MARGIN) -> tuple[np.ndarray, np.ndarray]:
+def normal_p_values(difference, se, margin: float = MARGIN) -> tuple[np.ndarray, np.ndarray]:
     """Per model (paired mean ``difference`` in accuracy, fraction; its standard error ``se``):
     the normal-approximation p-values (p that T = 4 is worse than -margin, H0 d >= -margin;
     p that it is non-inferior, H0 d <= -margin). An se of 0 gives 0 or 1 (0.5 at the margin)."""
@@ -79,7 +80,10 @@ def holm_t4_rule(difference, se, margin: float = MARGIN, alpha: float = ALPHA,
     """refuted if some model is worse than -margin after Holm's adjustment at family-wise
     ``alpha`` (``every`` False: a majority of models), supported if every model (else a
     majority) is non-inferior at ``alpha`` (intersection-union: unadjusted), partial otherwise."""
-    worse, non_inferior = one_sided_p(difference, se, margin)
+    if not len(np.atleast_1d(difference)):
+        raise ValidationError("difference", "parameter 'difference' must hold at least one "
+                                            "model")
+    worse, non_inferior = normal_p_values(difference, se, margin)
     shown_worse, shown_fine = holm(worse) < alpha, non_inferior < alpha
     if every:
         return "refuted" if shown_worse.any() else \
@@ -94,6 +98,8 @@ def t4_rule(ci_low, ci_high, margin: float = MARGIN) -> str:
     supported if every CI lies above -margin, refuted if any lies below it, partial
     otherwise."""
     low, high = np.asarray(ci_low), np.asarray(ci_high)
+    if not low.size:
+        raise ValidationError("ci_low", "parameter 'ci_low' must hold at least one model")
     if (high < -margin).any():
         return "refuted"
     return "supported" if (low >= -margin).all() else "partial"
@@ -140,7 +146,7 @@ def differences(runs: dict, T: int, reference, seed: int, whole_sets: bool = Fal
                 reference_runs: dict | None = None) -> pd.DataFrame:
     """Per model: mean paired difference accuracy(T) - accuracy of the reference (see
     :func:`paired_differences`), its standard error, paired bootstrap CI over images, and the
-    one-sided p-values of :func:`one_sided_p` (worse: raw and Holm-adjusted over the models)."""
+    one-sided p-values of :func:`normal_p_values` (worse: raw and Holm-adjusted over the models)."""
     rows = []
     for key, (ref_T, values) in paired_differences(runs, T, reference, whole_sets,
                                                    reference_runs).items():
@@ -151,7 +157,7 @@ def differences(runs: dict, T: int, reference, seed: int, whole_sets: bool = Fal
                          ci_low=fit["ci95"][0], ci_high=fit["ci95"][1],
                          images_differing=int(np.count_nonzero(values))))
     table = pd.DataFrame(rows)
-    worse, non_inferior = one_sided_p(table.difference, table.se)
+    worse, non_inferior = normal_p_values(table.difference, table.se)
     return table.assign(p_worse=worse, p_worse_holm=holm(worse), p_non_inferior=non_inferior)
 
 
@@ -325,7 +331,7 @@ def plot(tables, directory) -> list[str]:
 
 
 RULE = Rule(
-    functions=(judged, holm_t4_rule, one_sided_p, holm),
+    functions=(judged, holm_t4_rule, normal_p_values, holm),
     thresholds={"MARGIN": MARGIN, "ALPHA": ALPHA, "RULE_T": RULE_T, "REFERENCE_T": REFERENCE_T},
     history=(
         EarlierRule(f"each T = {RULE_T} model against itself run for T_max = 64 steps; per-model "
