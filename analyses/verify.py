@@ -73,7 +73,10 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
                                 cache_dir=None if cache_dir is None else str(cache_dir))
                 for s in seeds}
     entries, wall_times, targets = [], {}, {}
+    # fingerprints read the rules' source now, before any claim runs (not after edits made
+    # while a long run goes on)
     registry = load_registry()
+    registrations = {c.id: registration(c, registry) for c in claims}
     started = time.perf_counter()
     with staged_directory(out) as stage:
         for claim in tqdm(claims, desc="claims", disable=not progress):
@@ -97,7 +100,7 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
                                 **_by_seed(results), target=targets[claim.id],
                                 sensitivity=result.sensitivity,
                                 rule_history=result.rule_history,
-                                rule_registration=registration(claim, registry),
+                                rule_registration=registrations[claim.id],
                                 figures=figures, details=result.details))
         manifest = base_manifest(target=target, targets_used=targets, seed=seeds[0], seeds=seeds,
                                  quick=scale != "full", scale=scale, workers=workers,
