@@ -551,38 +551,37 @@ def _weakest(units: pd.DataFrame) -> str:
             f"{u.ci_high:.2f}] against {u.threshold:g}, Holm p_below {u.p_below_holm:.3f}")
 
 
-def _criterion_rows(data: dict, units) -> list:
+def _judge_all(data: dict, units) -> dict:
+    """{criterion: :func:`judge_units` of ``units``} for every criterion, judged once."""
+    return {criterion: judge_units(data[criterion], units) for criterion in CRITERIA}
+
+
+def _criterion_rows(judged: dict) -> list:
     """The same rule under each other criterion, least extreme first, with its weakest unit."""
-    rows = []
-    for criterion in CRITERIA:
-        if criterion != HEADLINE:
-            judged = judge_units(data[criterion], units)
-            rows.append({"choice": f"{CRITERION_TEXT[criterion]} <= eps instead of the worst "
-                                   f"case, same units and rule ({_weakest(judged)})",
-                         "verdict": class_rule(judged)})
-    return rows
+    return [{"choice": f"{CRITERION_TEXT[criterion]} <= eps instead of the worst case, same "
+                       f"units and rule ({_weakest(judged[criterion])})",
+             "verdict": class_rule(judged[criterion])}
+            for criterion in CRITERIA if criterion != HEADLINE]
 
 
-def _common_rows(data: dict, units) -> list:
+def _common_rows(data: dict, units, judged: dict) -> list:
     """Sensitivity rows both claims share: the same rule under the other criteria, with other
     tolerances, without multiplicity control, on range-scaled targets only."""
     headline = data[HEADLINE]
-    judged = judge_units(headline, units)
     return [
-        *_criterion_rows(data, units),
+        *_criterion_rows(judged),
         *[{"choice": f"exponent tolerance {tolerance} instead of {TOLERANCE}",
            "verdict": class_rule(judge_units(headline, units, tolerance))}
           for tolerance in (0.2, 0.5)],
         {"choice": f"no multiplicity control (an unadjusted p_below < {ALPHA} refutes)",
-         "verdict": class_rule(judged, adjust=False)},
+         "verdict": class_rule(judged[HEADLINE], adjust=False)},
         {"choice": "range-scaled targets only (L h, whose slope is L everywhere)",
          "verdict": class_rule(judge_units(headline, [u for u in units if u[1] == "range"]))}]
 
 
-def _details(data: dict, code: str, units) -> dict:
-    """Details of one code's claim: judged units under every criterion, exponents under the
-    worst case and RMS, the bootstrap's resolution and the experiment's checks."""
-    judged = {criterion: judge_units(data[criterion], units) for criterion in CRITERIA}
+def _details(data: dict, code: str, units, judged: dict) -> dict:
+    """Details of one code's claim: its ``judged`` units under every criterion, exponents
+    under the worst case and RMS, the bootstrap's resolution and the experiment's checks."""
     lipschitz = np.array(list(data["cells"]["lipschitz"]))
     own = {criterion: data[criterion].minimal[data[criterion].minimal.code == code]
            for criterion in CRITERIA}
@@ -625,16 +624,16 @@ def _unreached(minimal: pd.DataFrame) -> dict:
             "at_L_eps": sorted({(float(r.L), float(r.eps)) for r in missing.itertuples()})}
 
 
-def _tables(data: dict, codes, units) -> dict:
+def _tables(data: dict, codes, judged: dict) -> dict:
     """A claim's tables: minimal spikes of ``codes``, the exponents of the first (its own code)
-    and its judged ``units``, under both criteria (suffix _rms for RMS)."""
+    and its ``judged`` units, under both criteria (suffix _rms for RMS)."""
     code = codes[0]
     tables = {}
     for criterion, suffix in ((HEADLINE, ""), ("rms", "_rms")):
         analysis = data[criterion]
         tables[f"minimal{suffix}"] = analysis.minimal[analysis.minimal.code.isin(codes)]
         tables[f"exponents{suffix}"] = analysis.exponents[analysis.exponents.code == code]
-        tables[f"units{suffix}"] = judge_units(analysis, units)
+        tables[f"units{suffix}"] = judged[criterion]
     return tables
 
 
@@ -664,48 +663,46 @@ def _sin_L_exponent_by_eps(minimal: pd.DataFrame, code: str) -> dict:
 def measure(context) -> ClaimResult:
     """bounds.spike_count: the bound for stochastic (Bernoulli) count codes."""
     data = experiment(context)
-    units = judge_units(data[HEADLINE], STOCHASTIC_UNITS)
+    judged = _judge_all(data, STOCHASTIC_UNITS)
     rms = data["rms"].exponents
-    sensitivity = _common_rows(data, STOCHASTIC_UNITS) + [
+    sensitivity = _common_rows(data, STOCHASTIC_UNITS, judged) + [
         {"choice": EARLIER_CHOICE,
          "verdict": bounds_rule(_judged(rms, "lower_bound"))},
         {"choice": TIGHTNESS_CHOICE, "verdict": tightness_rule(_judged(rms, "tightness"))}]
-    details = _details(data, "stochastic", STOCHASTIC_UNITS)
+    details = _details(data, "stochastic", STOCHASTIC_UNITS, judged)
     details["rms_L_exponent_predicted"] = rms_L_exponent_predicted(
         context.sizes(SIZES)["n"], context.rng("rms_prediction"))
     details["rms_sin_L_exponent_by_eps"] = _sin_L_exponent_by_eps(data["rms"].minimal,
                                                                    "stochastic")
-    return ClaimResult(class_rule(units), *_headline(data, "stochastic"), details,
-                       _tables(data, ("stochastic",), STOCHASTIC_UNITS), sensitivity,
-                       basis=stochastic_basis(judge_units(data["rms"], STOCHASTIC_UNITS)))
+    return ClaimResult(class_rule(judged[HEADLINE]), *_headline(data, "stochastic"), details,
+                       _tables(data, ("stochastic",), judged), sensitivity,
+                       basis=stochastic_basis(judged["rms"]))
 
 
 def measure_deterministic(context) -> ClaimResult:
     """bounds.spike_count.deterministic: the unqualified bound, tested with sigma-delta."""
     data = experiment(context)
-    units = judge_units(data[HEADLINE], DETERMINISTIC_UNITS)
+    judged = _judge_all(data, DETERMINISTIC_UNITS)
     every_exponent = class_units("deterministic")
-    sensitivity = _common_rows(data, DETERMINISTIC_UNITS) + [
+    sensitivity = _common_rows(data, DETERMINISTIC_UNITS, judged) + [
         {"choice": f"every exponent of the sigma-delta code ({len(every_exponent)} units: L, n, "
                    "d, 1/eps less the range-scaled L), same rule",
          "verdict": class_rule(judge_units(data[HEADLINE], every_exponent))},
         {"choice": EARLIER_DETERMINISTIC_CHOICE,
          "verdict": bounds_rule(_judged(data["rms"].exponents, "lower_bound",
                                         ("deterministic",)))}]
-    details = _details(data, "deterministic", DETERMINISTIC_UNITS)
+    details = _details(data, "deterministic", DETERMINISTIC_UNITS, judged)
     details["derived"] = ("spikes ~ eps^-1: |count - p T| < 1, so the worst case needs T ~ w/eps "
                           "and the RMS T ~ w/(sqrt(6) eps) (docs/theory.md section 3.2)")
     details["confirms_derivation"] = {
         f"{criterion}/{u.family}": judge_exponent([u.ci_low, u.ci_high], 1.0) == "agrees"
-        for criterion in CRITERIA for u in judge_units(data[criterion],
-                                                        DETERMINISTIC_UNITS).itertuples()}
+        for criterion in CRITERIA for u in judged[criterion].itertuples()}
     details["counterexample"] = {criterion: _counterexample(
         data[criterion].minimal, float(_pick(data[criterion].exponents, "deterministic",
                                              "range", "1/eps").estimate), criterion)
         for criterion in CRITERIA}
-    return ClaimResult(class_rule(units), *_headline(data, "deterministic"), details,
-                       _tables(data, ("deterministic", "stochastic"),
-                               DETERMINISTIC_UNITS), sensitivity)
+    return ClaimResult(class_rule(judged[HEADLINE]), *_headline(data, "deterministic"), details,
+                       _tables(data, ("deterministic", "stochastic"), judged), sensitivity)
 
 
 def _input_share(cells: pd.DataFrame, code: str) -> float:
