@@ -283,7 +283,8 @@ def test_fits_report_the_numbers_and_pair_the_draws():
 # -- sensitivity and the earlier rules ----------------------------------------------------------
 
 def _sensitivity(runs) -> dict:
-    rows = universal_sensitivity(runs, FLOOR, seed=0, resamples=RESAMPLES)
+    rows = universal_sensitivity(runs, FLOOR, _judge(runs)[1]["fits"], seed=0,
+                                 resamples=RESAMPLES)
     assert len({row["choice"] for row in rows}) == len(rows)
     return {row["choice"].split(" (")[0]: row["verdict"] for row in rows} | \
         {row["choice"]: row["verdict"] for row in rows}
@@ -314,7 +315,8 @@ def test_sensitivity_alternatives_can_flip_the_verdict():
 
 def test_earlier_rules_are_sensitivity_rows_and_one_flat_unit_refutes_them():
     runs = _runs(residual=[-0.06] * 7 + [0.0])
-    rows = universal_sensitivity(runs, FLOOR, seed=0, resamples=RESAMPLES)
+    rows = universal_sensitivity(runs, FLOOR, _judge(runs)[1]["fits"], seed=0,
+                                 resamples=RESAMPLES)
     claim = get_claim("attention.universal")
     history = {e["replaced_in"]: e for e in (earlier.on(rows) for earlier in claim.rule.history)}
     assert history["issue 27"]["verdict_today"] == "refuted"  # one flat unit decided it

@@ -577,9 +577,10 @@ EARLIER_ROWS = {
                "test); never supported (the rule of 7372b39)"}
 
 
-def universal_sensitivity(runs: dict, floor: pd.DataFrame, *, seed: int, resamples: int,
-                          equivariant: bool = True) -> list[dict]:
-    """The verdict under other protocol choices (``runs`` as in :func:`universal_judge`):
+def universal_sensitivity(runs: dict, floor: pd.DataFrame, fits: list, *, seed: int,
+                          resamples: int, equivariant: bool = True) -> list[dict]:
+    """The verdict under other protocol choices (``runs`` as in :func:`universal_judge`,
+    ``fits`` its evidence's fits under the protocol's own options):
     other thresholds, read-out points and penalty, the residual's level or earlier T, CIs over
     units, each draw alone, the path networks judged as the network, the halves of the
     supported condition alone, and the earlier rules (:data:`EARLIER_ROWS`)."""
@@ -627,7 +628,6 @@ def universal_sensitivity(runs: dict, floor: pd.DataFrame, *, seed: int, resampl
     choices += [(f"network draw {r + 1} alone (of {draws})", dict(draws=[r]))
                 for r in range(draws)]
     rows = [{"choice": choice, "verdict": verdict(**options)} for choice, options in choices]
-    fits = universal_judge(runs, floor, seed=seed, resamples=resamples)[1]["fits"]
     residuals = [run["residual"] for run in runs["full"]]
     earlier = {"89af9c6": dict(), "c8cf59b": dict(residual_level=True),
                "7372b39": dict(residuals=[{} for _ in residuals])}
@@ -956,7 +956,7 @@ def measure(context) -> ClaimResult:
                      "weights; the randomness of the target and network draws in the CIs "
                      "(they are the pooled units, not resampled)",
     }
-    sensitivity = universal_sensitivity(runs, floor, seed=seed, resamples=resamples,
+    sensitivity = universal_sensitivity(runs, floor, fits, seed=seed, resamples=resamples,
                                         equivariant=equivariant)
     tables = {"summary": pd.concat([_summary_table(f).assign(network=r + 1)
                                     for r, f in enumerate(fits)], ignore_index=True),
