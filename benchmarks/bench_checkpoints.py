@@ -26,10 +26,9 @@ def measure(checkpoints: int, steps: int, one_run: bool) -> dict:
 
     from analyses.bounds import candidate_steps
     from circuits import bernoulli_encoder
-    from evsim import simulate
+    from evsim import cost, simulate
 
-    simulate_module = sys.modules["evsim.simulate"]
-    simulate_module.snapshot_in_one_run = lambda k, s: one_run
+    cost.snapshot_in_one_run = lambda k, s: one_run
     ends = np.unique(np.round(np.geomspace(1, steps, checkpoints)).astype(int))
     if len(ends) < checkpoints:  # a log grid of the wanted size on the step grid
         ends = candidate_steps(steps)[-checkpoints:]

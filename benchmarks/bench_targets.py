@@ -10,7 +10,7 @@ one run, and how the cost of each target scales with trials, neurons and steps.
    cache). A last row runs cpp_standalone with OpenMP on 2 threads.
 2. ``targets_scaling``: seconds on numpy and on cpp_standalone (warm build: a first run in
    the same process compiles) as trials, neurons per trial and steps grow, beside the cost
-   model's estimates (evsim.target_choice), and affine fits with their R^2.
+   model's estimates (evsim.cost), and affine fits with their R^2.
 
 Usage: python benchmarks/bench_targets.py [--out DIR] [--quick] [--rounds 3]
 """
@@ -43,7 +43,8 @@ def run_evsim(target: str | None, cache: str, trials: int = TRIALS, steps: int =
     os.environ["EVSIM_CACHE_DIR"] = cache
     from brian2 import ms, prefs
 
-    from evsim.target_choice import estimate_cost
+    from evsim import cost
+    from evsim.backends import RunSpec
 
     from bench_softmax import scores_for
     from circuits.softmax import score_inputs, stochastic_softmax
@@ -53,7 +54,10 @@ def run_evsim(target: str | None, cache: str, trials: int = TRIALS, steps: int =
     drive, initial = score_inputs("S", scores_for(trials, seed, n))
     options = {} if target is None else {"target": target}
     circuit = stochastic_softmax(n, dt=DT_MS * ms)
-    estimate = estimate_cost(circuit, trials, steps)
+    spec = RunSpec(circuit, {"scores": drive}, trials, seed, DT_MS * ms,
+                   [BURN_IN_MS, steps * DT_MS] * ms, {}, initial, "resets_first", False)
+    estimated_numpy_s = cost.runtime_seconds("numpy", spec, built=False)
+    estimated_compiled_s = cost.compiled_seconds(spec, built=True)
     for _ in range(repeat):
         started = time.perf_counter()
         record = simulate(circuit, {"scores": drive},
@@ -65,7 +69,7 @@ def run_evsim(target: str | None, cache: str, trials: int = TRIALS, steps: int =
     choice = record.metadata.get("target_choice", {})
     return dict(seconds=seconds, spikes=int(counts.sum()), ran_on=record.metadata["target"],
                 compiled_now=choice.get("compiled_now"),
-                estimated_numpy_s=estimate.numpy_s, estimated_compiled_s=estimate.compiled_s,
+                estimated_numpy_s=estimated_numpy_s, estimated_compiled_s=estimated_compiled_s,
                 counts_hash=hashlib.sha256(counts.tobytes()).hexdigest(),
                 peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
@@ -149,7 +153,7 @@ def scaling(out: str, quick: bool) -> pd.DataFrame:
     return save_table(table, out, "targets_scaling",
                       "# Cost of a run vs trials, neurons per trial and steps\n\nConstruction S, "
                       f"base {BASE}, dt = {DT_MS} ms; cpp_standalone timed on its second run "
-                      "(warm build), estimated_s from evsim.target_choice (numpy: "
+                      "(warm build), estimated_s from evsim.cost (numpy, building: "
                       "estimated_numpy_s; cpp_standalone: estimated_compiled_s). Affine fits "
                       "(cost = fixed + per unit; linear in each factor if R^2 ~ 1): "
                       + "; ".join(fits) + ".")

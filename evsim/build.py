@@ -10,15 +10,17 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
-from brian2 import Clock, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray
+from brian2 import Clock, Equations, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray
 
 from .errors import ValidationError
 from .graph import Circuit
 from .models import check_quantity, unit_of
 
-__all__ = ["BuiltNetwork", "build_network", "SCHEDULES", "per_neuron_values"]
+__all__ = ["BuiltNetwork", "NetworkPlan", "build_network", "plan_network", "instantiate",
+           "SCHEDULES", "per_neuron_values"]
 
 #: Brian2 marks a neuron refractory from its spike to the end of that step even when its
 #: refractory period is shorter than one step, so synaptic input arriving on the firing step
@@ -40,6 +42,71 @@ SCHEDULES = {
 
 
 @dataclass
+class GroupPlan:
+    """One NeuronGroup: ``trials * size`` neurons of one population's model."""
+
+    population: str
+    name: str  # the Brian2 name
+    neurons: int
+    equations: object  # brian2.Equations
+    threshold: str
+    reset: str
+    refractory: str | None
+    method: str | None
+    step_code: str | None
+    varying_input: str | None  # input variable driven by a TimedArray, if any
+
+
+@dataclass
+class SynapsesPlan:
+    """One Synapses object: a projection replicated block-diagonally over trials."""
+
+    projection: str
+    name: str  # the Brian2 name
+    source: str  # population names
+    target: str
+    model: str
+    on_pre: str
+    pre: np.ndarray  # synapses of one trial
+    post: np.ndarray
+    source_size: int
+    target_size: int
+    delay: object
+
+    def indices(self, trials: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pre and post neuron indices of every synapse, trial by trial."""
+        i = (np.arange(trials)[:, None] * self.source_size + self.pre).ravel()
+        j = (np.arange(trials)[:, None] * self.target_size + self.post).ravel()
+        return i, j
+
+
+@dataclass
+class NetworkPlan:
+    """Everything :func:`build_network` creates, without Brian2 objects: the groups and
+    synapses, the values to assign and the structure that fixes the generated code.
+
+    ``values`` lists (Brian2 object name, variable, value): variable ``None`` is a
+    TimedArray's values (steps, neurons) in SI units; other values are float arrays or scalars
+    in SI units. Two plans with equal :attr:`key` build the same network up to these values.
+    """
+
+    circuit: str
+    trials: int
+    dt: object
+    schedule: str
+    record_spikes: bool
+    groups: list
+    synapses: list
+    values: list
+    structure: list
+
+    @cached_property
+    def key(self) -> str:
+        """sha256 of :attr:`structure` (hex)."""
+        return hashlib.sha256("\n".join(self.structure).encode()).hexdigest()
+
+
+@dataclass
 class BuiltNetwork:
     """The Brian2 objects of one built circuit."""
 
@@ -47,14 +114,26 @@ class BuiltNetwork:
     groups: dict  # population name -> NeuronGroup
     synapses: dict  # projection name -> Synapses
     counters: dict  # population name -> SpikeMonitor (record=False unless spike times asked)
-    out_degree: dict  # projection name -> int array (source size,): synapses per source neuron
     trials: int
-    #: every value build_network wrote, as (Brian2 object, variable, value); variable None
-    #: for a TimedArray's values. A compiled build is rerun with these as run arguments.
-    assigned: list
-    #: what fixes the generated code (equations, thresholds, resets, sizes, connectivity,
-    #: which variables are assigned and their shapes): equal structures share one compiled build
-    structure: list
+    plan: NetworkPlan
+    #: Brian2 name -> the object a plan value is assigned to (a group, Synapses or TimedArray)
+    owners: dict
+
+    @property
+    def structure(self) -> list:
+        return self.plan.structure
+
+    def assign(self, plan: NetworkPlan) -> None:
+        """Write the values of ``plan`` (same key as this network's) into its objects."""
+        if plan.key != self.plan.key:
+            raise RuntimeError(f"plan of '{plan.circuit}' does not match this network's structure")
+        for owner, variable, value in plan.values:
+            target = self.owners[owner]
+            if variable is None:  # a TimedArray's values (SI), read by its code in place
+                target.values[...] = np.asarray(value)
+            else:
+                setattr(target, variable, value)
+        self.plan = plan
 
 
 def per_neuron_values(name: str, value, unit, trials: int, size: int) -> np.ndarray:
@@ -83,12 +162,6 @@ def per_neuron_values(name: str, value, unit, trials: int, size: int) -> np.ndar
     return full.reshape(-1).copy()
 
 
-def _assign(assigned: list, owner, variable: str, value) -> None:
-    """``owner.variable = value``, remembered in ``assigned``."""
-    setattr(owner, variable, value)
-    assigned.append((owner, variable, value))
-
-
 def _brian_name(index: int, name: str) -> str:
     return f"p{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", name)
 
@@ -96,7 +169,17 @@ def _brian_name(index: int, name: str) -> str:
 def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, parameters=None,
                   initial=None, record_spikes: bool = False,
                   schedule: str = "resets_first") -> BuiltNetwork:
-    """Create the NeuronGroups, Synapses and spike counters of ``circuit`` x ``trials``.
+    """Create the NeuronGroups, Synapses and spike counters of ``circuit`` x ``trials``
+    (:func:`plan_network`, then :func:`instantiate`)."""
+    return instantiate(plan_network(circuit, trials, clock.dt, inputs=inputs,
+                                    parameters=parameters, initial=initial,
+                                    record_spikes=record_spikes, schedule=schedule), clock)
+
+
+def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=None,
+                 initial=None, record_spikes: bool = False,
+                 schedule: str = "resets_first") -> NetworkPlan:
+    """Check the run's values and describe the network of ``circuit`` x ``trials``.
 
     ``inputs``: input port -> value for the port population's input variable, either constant
     (broadcast by :func:`per_neuron_values`) or time-varying with shape (steps, trials, size).
@@ -106,7 +189,7 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
     inputs, parameters, initial = inputs or {}, parameters or {}, initial or {}
     _check_ports(circuit, inputs)
     prepared = {port: _prepare_input(circuit.population(population), inputs[port], port,
-                                     trials, clock.dt)
+                                     trials, dt)
                 for port, population in circuit.inputs.items()}
     for population in [*parameters, *initial]:
         circuit.population(population)
@@ -117,93 +200,121 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
             raise ValidationError("parameters", f"unknown parameter(s) {sorted(unknown)} for "
                                                 f"population '{name}' ({model.name}); accepted: "
                                                 f"{sorted(model.parameters)}")
-    groups, counters, assigned, structure = {}, {}, [], []
+    groups, synapses, values = [], [], []
     for index, population in enumerate(circuit.populations):
-        model = population.model
-        name = _brian_name(index, population.name)
-        overrides = parameters.get(population.name, {})
-        # "" (not None) tells Brian2 that a threshold without reset is intended (sources)
-        reset, refractory = model.reset or "", model.refractory
-        if refractory and _never_refractory(model, overrides, clock.dt):
-            refractory = None
-        elif refractory:
-            reset = "\n".join(filter(None, [reset, RELEASE_ZERO_REFRACTORY.format(
-                t_ref=refractory)]))
-        # a parameter not given per trial is one scalar for the group (shared), so Brian2
-        # computes expressions of it (e.g. exp(-dt/tau)) once per step, not once per neuron
-        shared = set(model.parameters) - set(overrides)
-        equations = model.equations(shared=shared, refractory=refractory is not None)
-        group = NeuronGroup(
-            trials * population.size, equations, threshold=model.threshold, reset=reset,
-            refractory=refractory or False, method=model.method, clock=clock, name=name,
-            namespace={})
-        for key, default in model.parameters.items():
-            if key in overrides:
-                _assign(assigned, group, key, per_neuron_values(
-                    f"{population.name}.{key}", overrides[key], default, trials, population.size)
-                    * unit_of(default))
-            else:
-                _assign(assigned, group, key, default)
-        for key, value in initial.get(population.name, {}).items():
-            if key not in group.variables or key.startswith("_"):
-                raise ValidationError("initial", f"unknown variable '{key}' in initial for "
-                                                 f"population '{population.name}'")
-            unit = unit_of(group.variables[key].dim)
-            _assign(assigned, group, key, per_neuron_values(
-                f"initial {population.name}.{key}", value, unit, trials, population.size) * unit)
-        for port in [p for p, target in circuit.inputs.items() if target == population.name]:
-            _set_input(group, model, prepared[port], clock, assigned)
-        if model.step_code:
-            group.run_regularly(model.step_code, when="groups", order=STEP_CODE_ORDER,
-                                name=f"{name}_step")
-        structure.append(repr((name, len(group), str(equations), model.threshold, reset,
-                               refractory, model.method, model.step_code)))
-        groups[population.name] = group
-        counters[population.name] = SpikeMonitor(group, record=record_spikes, name=f"{name}_spk")
-
-    synapses, out_degree = {}, {}
+        groups.append(_plan_group(index, population, trials, dt, parameters, initial,
+                                  [prepared[port] for port, target in circuit.inputs.items()
+                                   if target == population.name], values))
+    names = {group.population: group.name for group in groups}
     for index, projection in enumerate(circuit.projections):
-        pre_size = circuit.population(projection.source).size
-        post_size = circuit.population(projection.target).size
-        pre, post = projection.pairs(pre_size, post_size)
-        weights = projection.synapse_weights(pre_size, post_size)
-        offsets_pre = (np.arange(trials) * pre_size)[:, None]
-        offsets_post = (np.arange(trials) * post_size)[:, None]
-        payload = circuit.population(projection.source).model.payload
-        effect = f"w * {payload}_pre" if payload else "w"
-        syn = Synapses(groups[projection.source], groups[projection.target],
-                       f"w : {unit_of(weights)!r} (constant)",
-                       on_pre=f"{projection.variable}_post += {effect}", clock=clock,
-                       name=f"s{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", projection.name))
-        i, j = (offsets_pre + pre).ravel(), (offsets_post + post).ravel()
+        source = circuit.population(projection.source)
+        target_size = circuit.population(projection.target).size
+        pre, post = projection.pairs(source.size, target_size)
+        weights = projection.synapse_weights(source.size, target_size)
+        payload = source.model.payload
+        plan = SynapsesPlan(
+            projection.name, f"s{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", projection.name),
+            projection.source, projection.target, f"w : {unit_of(weights)!r} (constant)",
+            f"{projection.variable}_post += {'w * ' + payload + '_pre' if payload else 'w'}",
+            np.asarray(pre), np.asarray(post), source.size, target_size, projection.delay)
+        synapses.append(plan)
+        values.append((plan.name, "w", np.tile(np.asarray(weights, dtype=float), trials)
+                       * unit_of(weights)))
+    structure = [f"dt={float(dt)!r} schedule={schedule} record_spikes={record_spikes} "
+                 f"trials={trials}",
+                 *(repr((g.name, g.neurons, str(g.equations), g.threshold, g.reset,
+                         g.refractory, g.method, g.step_code, g.varying_input))
+                   for g in groups),
+                 # delays stay compiled in: Brian2 prepares spike queues before run arguments
+                 *(repr((s.name, names[s.source], names[s.target], s.model, s.on_pre,
+                         float(s.delay), hashlib.sha256(s.pre.astype(np.int64).tobytes()
+                                                        + s.post.astype(np.int64).tobytes())
+                         .hexdigest())) for s in synapses),
+                 *(f"assigned {owner}.{variable} shape={np.shape(value)}"
+                   for owner, variable, value in values)]
+    return NetworkPlan(circuit.name, trials, dt, schedule, record_spikes, groups, synapses,
+                       values, structure)
+
+
+def _plan_group(index: int, population, trials: int, dt, parameters: dict, initial: dict,
+                inputs: list, values: list) -> GroupPlan:
+    """The NeuronGroup of ``population``; appends its values (parameters, initial state,
+    inputs) to ``values``."""
+    model = population.model
+    name = _brian_name(index, population.name)
+    overrides = parameters.get(population.name, {})
+    # "" (not None) tells Brian2 that a threshold without reset is intended (sources)
+    reset, refractory = model.reset or "", model.refractory
+    if refractory and _never_refractory(model, overrides, dt):
+        refractory = None
+    elif refractory:
+        reset = "\n".join(filter(None, [reset, RELEASE_ZERO_REFRACTORY.format(
+            t_ref=refractory)]))
+    # a parameter not given per trial is one scalar for the group (shared), so Brian2
+    # computes expressions of it (e.g. exp(-dt/tau)) once per step, not once per neuron
+    shared = set(model.parameters) - set(overrides)
+    equations = Equations(model.equations(shared=shared, refractory=refractory is not None))
+    for key, default in model.parameters.items():
+        if key in overrides:
+            values.append((name, key, per_neuron_values(
+                f"{population.name}.{key}", overrides[key], default, trials, population.size)
+                * unit_of(default)))
+        else:
+            values.append((name, key, default))
+    for key, value in initial.get(population.name, {}).items():
+        if key not in equations.names or key.startswith("_"):
+            raise ValidationError("initial", f"unknown variable '{key}' in initial for "
+                                             f"population '{population.name}'")
+        unit = unit_of(equations[key].dim)
+        values.append((name, key, per_neuron_values(
+            f"initial {population.name}.{key}", value, unit, trials, population.size) * unit))
+    varying = None
+    for value in inputs:
+        unit = model.input_unit
+        if value.ndim == 1:
+            values.append((name, model.input_variable, value * unit))
+        else:
+            varying = model.input_variable
+            values.append((f"{name}_{varying}_stim", None, value * unit))
+    return GroupPlan(population.name, name, trials * population.size, equations,
+                     model.threshold, reset, refractory, model.method, model.step_code, varying)
+
+
+def instantiate(plan: NetworkPlan, clock: Clock) -> BuiltNetwork:
+    """The Brian2 objects of ``plan`` on ``clock``, its values assigned."""
+    groups, counters, owners = {}, {}, {}
+    for g in plan.groups:
+        group = NeuronGroup(g.neurons, g.equations, threshold=g.threshold, reset=g.reset,
+                            refractory=g.refractory or False, method=g.method, clock=clock,
+                            name=g.name, namespace={})
+        if g.varying_input:
+            stimulus_name = f"{g.name}_{g.varying_input}_stim"
+            values = next(v for owner, _, v in plan.values if owner == stimulus_name)
+            stimulus = TimedArray(values, dt=clock.dt, name=stimulus_name)
+            group.namespace[stimulus_name] = stimulus
+            group.run_regularly(f"{g.varying_input} = {stimulus_name}(t, i)", when="start",
+                                name=f"{g.name}_{g.varying_input}_input")
+            owners[stimulus_name] = stimulus
+        if g.step_code:
+            group.run_regularly(g.step_code, when="groups", order=STEP_CODE_ORDER,
+                                name=f"{g.name}_step")
+        groups[g.population], owners[g.name] = group, group
+        counters[g.population] = SpikeMonitor(group, record=plan.record_spikes,
+                                              name=f"{g.name}_spk")
+    synapses = {}
+    for s in plan.synapses:
+        syn = Synapses(groups[s.source], groups[s.target], s.model, on_pre=s.on_pre,
+                       clock=clock, name=s.name)
+        i, j = s.indices(plan.trials)
         syn.connect(i=i, j=j)
-        # delays stay compiled in: Brian2 prepares the spike queues before run arguments apply
-        structure.append(repr((syn.name, groups[projection.source].name,
-                               groups[projection.target].name, unit_of(weights), effect,
-                               projection.variable, float(projection.delay),
-                               hashlib.sha256(i.tobytes() + j.tobytes()).hexdigest())))
-        _assign(assigned, syn, "w",
-                np.tile(np.asarray(weights, dtype=float), trials) * unit_of(weights))
-        if float(projection.delay) > 0:
-            syn.delay = projection.delay
-        synapses[projection.name] = syn
-        out_degree[projection.name] = np.bincount(pre, minlength=pre_size)
-
+        if float(s.delay) > 0:
+            syn.delay = s.delay
+        synapses[s.projection], owners[s.name] = syn, syn
     network = Network(*groups.values(), *synapses.values(), *counters.values())
-    network.schedule = SCHEDULES[schedule]
-    structure = _structure(structure, assigned, clock, schedule, record_spikes)
-    return BuiltNetwork(network, groups, synapses, counters, out_degree, trials, assigned,
-                        structure)
-
-
-def _structure(structure: list, assigned: list, clock, schedule: str,
-               record_spikes: bool) -> list:
-    """What the generated code depends on, as text: the groups' and synapses' definitions
-    (``structure``), the assigned variables and their shapes (their values are passed at run
-    time), dt, schedule and recording."""
-    return [f"dt={float(clock.dt)!r} schedule={schedule} record_spikes={record_spikes}",
-            *structure, *(f"assigned {getattr(owner, 'name', owner)}.{variable} "
-                          f"shape={np.shape(value)}" for owner, variable, value in assigned)]
+    network.schedule = SCHEDULES[plan.schedule]
+    built = BuiltNetwork(network, groups, synapses, counters, plan.trials, plan, owners)
+    built.assign(plan)
+    return built
 
 
 def _never_refractory(model, overrides: dict, dt) -> bool:
@@ -243,17 +354,3 @@ def _prepare_input(population, value, port: str, trials: int, dt) -> np.ndarray:
         values = values.reshape(len(values), -1)
     model.check_input(values, dt)
     return values
-
-
-def _set_input(group: NeuronGroup, model, values: np.ndarray, clock: Clock,
-               assigned: list) -> None:
-    """Set a constant input, or drive it from a (steps, neurons) array step by step."""
-    variable, unit = model.input_variable, model.input_unit
-    if values.ndim == 1:
-        _assign(assigned, group, variable, values * unit)
-        return
-    stimulus = TimedArray(values * unit, dt=clock.dt, name=f"{group.name}_{variable}_stim")
-    assigned.append((stimulus, None, values * unit))
-    group.namespace[stimulus.name] = stimulus
-    group.run_regularly(f"{variable} = {stimulus.name}(t, i)", when="start",
-                        name=f"{group.name}_{variable}_input")

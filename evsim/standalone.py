@@ -41,12 +41,13 @@ from brian2 import Clock, prefs, second
 from brian2.devices.device import device, reset_device, set_device
 from filelock import FileLock
 
-from . import build
-from .build import build_network
+from . import build, cost
+from .backends import RunResult, register
+from .build import instantiate
 from .record import SpikeTrains
 from .store import atomic_write_json, atomic_write_text, cache_root
 
-__all__ = ["run_compiled", "build_directory", "is_built"]
+__all__ = ["StandaloneBackend", "run_compiled", "build_directory", "is_built"]
 
 MANIFEST = "evsim_build.json"
 
@@ -144,33 +145,47 @@ def is_built(directory: Path) -> bool:
     return (directory / MANIFEST).exists()
 
 
-def run_compiled(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,
-                 schedule, record_spikes=False, decide=None
-                 ) -> tuple[dict, dict | None, object, dict] | None:
-    """Run ``circuit`` on cpp_standalone from its cached build (compiled first if needed).
+class StandaloneBackend:
+    """Brian2's cpp_standalone device from a cached build (compiled first if needed)."""
 
-    Returns counts {population: (checkpoints, trials, size)}, spike trains {population:
-    SpikeTrains} if ``record_spikes`` (else None), the BuiltNetwork (its Brian2 objects only
-    describe the run) and facts for the record: build folder, whether it was
-    compiled now, seconds compiling and running the binary. ``decide(built: bool)``, if
-    given, is asked once the build's key is known; False returns None without running.
+    name = "cpp_standalone"
+
+    def supports(self, spec) -> str | None:
+        return cost.compiled_unavailable()
+
+    def is_cached(self, spec) -> bool:
+        return is_built(build_directory(spec.circuit.name, spec.plan.structure))
+
+    def estimate(self, spec) -> float:
+        return cost.compiled_seconds(spec, built=self.is_cached(spec))
+
+    def run(self, spec) -> RunResult:
+        try:
+            return run_compiled(spec)
+        except (RuntimeError, OSError) as error:  # auto stops trying compiled runs
+            cost.remember_failure(error)
+            raise
+
+
+def run_compiled(spec) -> RunResult:
+    """Run ``spec`` on cpp_standalone from its cached build (compiled first if needed).
+
+    Facts for the record: build folder, whether it was compiled now, seconds compiling and
+    running the binary.
     """
     header = precompiled_header()  # started now, it is ready when a new build needs it
+    plan, trials = spec.plan, spec.trials
     set_device("cpp_standalone", build_on_run=False)
     try:
-        built = build_network(circuit, trials, Clock(dt, name="evsim_clock"), inputs=inputs,
-                              parameters=parameters, initial=initial, schedule=schedule,
-                              record_spikes=record_spikes)
+        built = instantiate(plan, Clock(spec.dt, name="evsim_clock"))
         for obj in built.network.objects:  # they describe a binary's run: no "unused" warning
             obj._network = built.network.id
-        directory = build_directory(circuit.name, built.structure)
-        if decide is not None and not decide(is_built(directory)):
-            return None
+        directory = build_directory(spec.circuit.name, plan.structure)
         with FileLock(str(directory) + ".lock"):
             compiled_now = not is_built(directory)
-            compile_s = _compile(built, directory, dt, header) if compiled_now else 0.0
+            compile_s = _compile(built, directory, spec.dt, header) if compiled_now else 0.0
         manifest = json.loads((directory / MANIFEST).read_text())
-        if manifest["structure"] != built.structure:
+        if manifest["structure"] != plan.structure:
             raise RuntimeError(f"the build in {directory} was made for another structure "
                                "(a hash collision?); delete the folder")
         runs = directory / "runs"
@@ -178,12 +193,13 @@ def run_compiled(circuit, inputs, trials, seed, dt, checkpoints, parameters, ini
         results = Path(tempfile.mkdtemp(dir=runs))
         try:
             arguments = _run_arguments(built, results)
-            ends = np.round(np.asarray(checkpoints / dt)).astype(np.int64)
-            plan = " ".join(str(v) for v in [-1 if seed is None else int(seed), *ends])
-            (results / "evsim_plan.txt").write_text(plan + "\n")
+            ends = spec.checkpoint_steps
+            seed = -1 if spec.seed is None else int(spec.seed)
+            (results / "evsim_plan.txt").write_text(" ".join(map(str, [seed, *ends])) + "\n")
             run_s = _run_binary(directory, results, arguments)
             flat = np.fromfile(results / "evsim_counts.bin", dtype=np.int32)
-            trains = _read_spikes(manifest, results, trials) if record_spikes else None
+            trains = (_read_spikes(manifest, results, trials) if spec.record_spikes
+                      else None)
         finally:
             shutil.rmtree(results, ignore_errors=True)
     finally:
@@ -199,9 +215,8 @@ def run_compiled(circuit, inputs, trials, seed, dt, checkpoints, parameters, ini
         counts[name] = flat[:, offset:offset + size].astype(np.int64).reshape(
             len(ends), trials, -1)
         offset += size
-    facts = dict(build=str(directory), compiled_now=compiled_now, compile_s=compile_s,
-                 binary_s=run_s)
-    return counts, trains, built, facts
+    return RunResult(counts, trains, dict(build=str(directory), compiled_now=compiled_now,
+                                          compile_s=compile_s, binary_s=run_s))
 
 
 def _compile(built, directory: Path, dt, header: Path) -> float:
@@ -306,13 +321,14 @@ def _check(stderr: str, returncode: int, directory: Path, step: str) -> None:
 
 
 def _run_arguments(built, results: Path) -> list[str]:
-    """Every value build_network assigned, as Brian2 run arguments (files in ``results``)."""
+    """Every value of the plan, as Brian2 run arguments (files in ``results``)."""
     arguments = []
-    for index, (owner, variable, value) in enumerate(built.assigned):
+    for index, (owner, variable, value) in enumerate(built.plan.values):
+        target = built.owners[owner]
         if variable is None:  # a TimedArray's values
-            name, text, _, array = device._prepare_timed_array_run_arg(owner, value)
+            name, text, _, array = device._prepare_timed_array_run_arg(target, value)
         else:
-            view = getattr(owner, variable)
+            view = getattr(target, variable)
             name, text, _, array = device._prepare_variableview_run_arg(view, value)
         if np.size(array) > 1:
             text = str(results / f"arg{index}.dat")
@@ -342,3 +358,6 @@ def _run_binary(directory: Path, results: Path, arguments: list[str]) -> float:
         raise RuntimeError(f"the compiled simulation in {directory} failed (exit "
                            f"{done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     return time.perf_counter() - started
+
+
+CPP_STANDALONE = register(StandaloneBackend())

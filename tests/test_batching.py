@@ -96,7 +96,7 @@ def test_counts_read_in_one_run_equal_one_run_per_checkpoint(seed_value, monkeyp
 
     from circuits import bernoulli_encoder
 
-    simulate_module = sys.modules["evsim.simulate"]
+    simulate_module = sys.modules["evsim.cost"]
     checkpoints = np.array([1, 2, 3, 5, 8, 13, 21, 34, 55, 89]) * ms
     results = []
     for one_run in (True, False):
@@ -110,7 +110,7 @@ def test_counts_read_in_one_run_equal_one_run_per_checkpoint(seed_value, monkeyp
 
 
 def test_one_run_is_chosen_only_where_it_is_cheaper():
-    from evsim.simulate import snapshot_in_one_run
+    from evsim.cost import snapshot_in_one_run
 
     assert snapshot_in_one_run(105, 8192)  # a bounds cell: ~100 checkpoints, 8k steps
     assert not snapshot_in_one_run(10, 128_000)  # a softmax run: few checkpoints, many steps

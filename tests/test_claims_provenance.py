@@ -2,45 +2,51 @@
 user's target and seeds derived from --seed; claims.json and manifest.json record the target
 each claim actually used.
 
-A patched simulator (it replaces evsim.simulate's runners, so every road to Brian2 passes
-through it) records the target and seed of every run, then runs it on numpy, so these tests
-need no compiler. Claims run at toy sizes.
+Spy backends registered as cython and cpp_standalone (every road to Brian2 passes through
+the backend seam) record the target and seed of every run, then run it on numpy, so these
+tests need no compiler. Claims run at toy sizes.
 """
 
 import json
-import sys
 
 import pytest
 
 from analyses.claims import ClaimContext, all_claims
 from analyses.claims.base import ClaimContext as BaseContext
 from analyses.verify import verify
+from evsim import backends
 
-SIMULATE = sys.modules["evsim.simulate"]
 NOT_SIMULATING = {"deff.range"}  # computes estimators on datasets, simulates nothing
+
+
+class _Spy:
+    """A backend registered under ``name`` that records (name, seed) and runs on numpy."""
+
+    def __init__(self, name, seen):
+        self.name, self.seen = name, seen
+
+    def supports(self, spec):
+        return None
+
+    def estimate(self, spec):
+        return 0.0
+
+    def is_cached(self, spec):
+        return True
+
+    def run(self, spec):
+        self.seen.append((self.name, spec.seed))
+        return backends.get("numpy").run(spec)
 
 
 @pytest.fixture
 def spy(monkeypatch):
-    """Records (target, seed) of every simulation and runs it on numpy."""
+    """Records (target, seed) of every simulation on cython or cpp_standalone (spies that
+    run it on numpy)."""
     seen = []
-    real = SIMULATE._run_runtime
-
-    def runtime(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial, schedule,
-                record_spikes, target):
-        seen.append((target, seed))
-        return real(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial,
-                    schedule, record_spikes, "numpy")
-
-    def compiled(circuit, inputs, trials, seed, dt, checkpoints, parameters, initial, schedule,
-                 record_spikes=False, decide=None):
-        seen.append(("cpp_standalone", seed))
-        counts, spikes, built = real(circuit, inputs, trials, seed, dt, checkpoints, parameters,
-                                     initial, schedule, record_spikes, "numpy")
-        return counts, spikes, built, {}
-
-    monkeypatch.setattr(SIMULATE, "_run_runtime", runtime)
-    monkeypatch.setattr(SIMULATE, "run_compiled", compiled)
+    backends.registered()
+    for name in ("cython", "cpp_standalone"):
+        monkeypatch.setitem(backends._BACKENDS, name, _Spy(name, seen))
     return seen
 
 

@@ -16,8 +16,8 @@ from circuits import shared_inhibition
 from circuits.mechanism_registry import MECHANISMS
 from circuits.mechanisms import run_mechanism
 from circuits.softmax import score_inputs, stochastic_softmax, windowed_softmax
-from evsim import simulate, target_choice
-from evsim.target_choice import CostEstimate, estimate_cost, prefer_compiled
+from evsim import backends, cost, simulate
+from evsim.backends import RunSpec
 
 DT = 0.1 * ms
 
@@ -95,15 +95,25 @@ def test_auto_runs_small_work_on_numpy_and_says_why():
     record = simulate(shared_inhibition(), {"drive": 30 * nA}, 10 * ms, trials=2, seed=1)
     assert record.metadata["target"] == "numpy"
     choice = record.metadata["target_choice"]
-    assert choice["requested"] == "auto" and choice["estimated_numpy_s"] < 1
+    assert choice["requested"] == "auto" and choice["chosen"] == "numpy"
+    assert choice["estimated_s"]["numpy"] < min(choice["estimated_s"].values()) + 1e-9
+
+
+def _spec(circuit, trials, steps):
+    return RunSpec(circuit, {"drive": 30 * nA}, trials, 1, DT, [steps] * DT, {}, {},
+                   "resets_first", False)
 
 
 def test_target_choice_can_go_either_way():
     circuit = shared_inhibition()
-    small, large = estimate_cost(circuit, 2, 100), estimate_cost(circuit, 400, 200_000)
-    assert not prefer_compiled(small, built=False) and prefer_compiled(large, built=False)
-    between = CostEstimate(numpy_s=3.0, compiled_s=1.0, compile_s=4.0)
-    assert prefer_compiled(between, built=True) and not prefer_compiled(between, built=False)
+    small, large = _spec(circuit, 2, 100), _spec(circuit, 400, 200_000)
+    assert cost.compiled_seconds(small, built=False) > cost.runtime_seconds("numpy", small, False)
+    assert cost.compiled_seconds(large, built=False) < cost.runtime_seconds("numpy", large, True)
+    # a cached build tips a run that a compilation would not pay for
+    between = _spec(circuit, 40, 20_000)
+    numpy_s = cost.runtime_seconds("numpy", between, True)
+    assert cost.compiled_seconds(between, built=True) < numpy_s < cost.compiled_seconds(
+        between, built=False)
 
 
 def test_an_unfinished_build_is_rebuilt(seed):
@@ -180,24 +190,33 @@ def test_no_seed_gives_fresh_random_numbers():
     assert counts[0].sum() > 0 and not np.array_equal(counts[0], counts[1])
 
 
+def _prefer(monkeypatch, name):
+    """Make ``auto`` estimate ``name`` the cheapest backend."""
+    for backend in (backends.get(n) for n in backends.registered()):
+        monkeypatch.setattr(backend, "estimate", lambda spec, mine=backend.name == name:
+                            0.0 if mine else 1.0)
+
+
 def test_auto_runs_compiled_when_the_estimate_says_so(monkeypatch):
-    monkeypatch.setattr(sys.modules["evsim.simulate"], "prefer_compiled", lambda e, built: True)
+    _prefer(monkeypatch, "cpp_standalone")
     record = simulate(shared_inhibition(), {"drive": 30 * nA}, 10 * ms, trials=2, seed=1)
     assert record.metadata["target"] == "cpp_standalone"
     assert record.metadata["target_choice"]["requested"] == "auto"
 
 
 def test_auto_falls_back_to_numpy_without_a_working_compiler(monkeypatch):
-    monkeypatch.setattr(sys.modules["evsim.simulate"], "prefer_compiled", lambda e, built: True)
-    monkeypatch.setattr(target_choice, "_failure", [])
+    _prefer(monkeypatch, "cpp_standalone")
+    monkeypatch.setattr(cost, "_failure", [])
     options = dict(inputs={"drive": 30 * nA}, duration=10 * ms, trials=2, seed=1)
     monkeypatch.setenv("CXX", "no-such-compiler")
     record = simulate(shared_inhibition(), **options)
     assert record.metadata["target"] == "numpy"
-    assert "not on the PATH" in record.metadata["target_choice"]["compiled_unavailable"]
+    assert "not on the PATH" in record.metadata["target_choice"]["left_out"]["cpp_standalone"]
     monkeypatch.setenv("CXX", "false")  # found, but fails
-    with pytest.warns(RuntimeWarning, match="compiled run failed"):
-        record = simulate(shared_inhibition(), **options)
+    with pytest.warns(RuntimeWarning, match="cpp_standalone failed"):
+        record = simulate(shared_inhibition(w_inhibit=4 * mV), **options)
     assert record.metadata["target"] == "numpy"
+    again = simulate(shared_inhibition(w_inhibit=2 * mV), **options)  # auto stops trying
+    assert "compiled run failed" in again.metadata["target_choice"]["left_out"]["cpp_standalone"]
     with pytest.raises(RuntimeError, match="precompiling headers"):
-        simulate(shared_inhibition(w_inhibit=4 * mV), target="cpp_standalone", **options)
+        simulate(shared_inhibition(w_inhibit=3 * mV), target="cpp_standalone", **options)

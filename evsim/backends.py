@@ -1,0 +1,150 @@
+"""The seam between :func:`evsim.simulate` and the simulators that run a circuit.
+
+A run is described once, by a frozen :class:`RunSpec`; a backend is anything with the four
+methods of :class:`Backend` (in the idiom of Brian2's devices and Nengo's per-backend
+Simulator). evsim registers ``numpy`` and ``cython`` (Brian2's runtime targets,
+:mod:`evsim.runtime`) and ``cpp_standalone`` (:mod:`evsim.standalone`); another simulator
+is one module with a Backend and a call to :func:`register`. ``target="auto"`` runs the
+registered backend with the smallest estimated cost among those that support the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import ValidationError
+
+__all__ = ["RunSpec", "RunResult", "Backend", "register", "registered", "get", "choose"]
+
+
+@dataclass(frozen=True, eq=False)
+class RunSpec:
+    """One simulation, checked by :func:`evsim.simulate`: ``trials`` copies of ``circuit``
+    with ``inputs``, ``parameters`` and ``initial`` values, read at ``checkpoints`` (Brian2
+    times, multiples of ``dt``); ``seed`` None for an unseeded run."""
+
+    circuit: object
+    inputs: dict
+    trials: int
+    seed: int | None
+    dt: object
+    checkpoints: object
+    parameters: dict
+    initial: dict
+    schedule: str
+    record_spikes: bool
+
+    @cached_property
+    def plan(self):
+        """The :class:`evsim.build.NetworkPlan` of this run (made once, on first use)."""
+        from .build import plan_network
+
+        return plan_network(self.circuit, self.trials, self.dt, inputs=self.inputs,
+                            parameters=self.parameters, initial=self.initial,
+                            record_spikes=self.record_spikes, schedule=self.schedule)
+
+    @property
+    def checkpoint_steps(self) -> np.ndarray:
+        """Steps at which counts are read (int64)."""
+        return np.round(np.asarray(self.checkpoints / self.dt)).astype(np.int64)
+
+    @property
+    def steps(self) -> int:
+        return int(self.checkpoint_steps[-1])
+
+    @property
+    def time_varying_inputs(self) -> int:
+        return sum(np.ndim(value) == 3 for value in self.inputs.values())
+
+
+@dataclass
+class RunResult:
+    """What a backend returns: counts {population: (checkpoints, trials, size) int64}, spike
+    trains {population: SpikeTrains} if recorded (else None), and facts for the record."""
+
+    counts: dict
+    spikes: dict | None
+    facts: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A simulator evsim can run a :class:`RunSpec` on."""
+
+    name: str
+
+    def supports(self, spec: RunSpec) -> str | None:
+        """None if this backend can run ``spec`` here, else why not (one line)."""
+
+    def estimate(self, spec: RunSpec) -> float:
+        """Estimated seconds to run ``spec``, building or compiling first unless cached."""
+
+    def is_cached(self, spec: RunSpec) -> bool:
+        """True if what ``spec`` needs is already built (so :meth:`estimate` excludes it)."""
+
+    def run(self, spec: RunSpec) -> RunResult:
+        """Simulate ``spec``; the same seed gives the same counts on every backend."""
+
+
+_BACKENDS: dict[str, Backend] = {}
+
+
+def register(backend: Backend) -> Backend:
+    """Add ``backend`` under ``backend.name`` (replacing one of the same name)."""
+    if not isinstance(backend, Backend) or not isinstance(getattr(backend, "name", None), str):
+        raise ValidationError("backend", "parameter 'backend' must have a name and the methods "
+                                         f"supports, estimate, is_cached and run; got {backend!r}")
+    _BACKENDS[backend.name] = backend
+    return backend
+
+
+def registered() -> tuple[str, ...]:
+    """Names of the registered backends, in registration order."""
+    _load_builtin()
+    return tuple(_BACKENDS)
+
+
+def get(name: str) -> Backend:
+    """The backend called ``name``; one clear error for an unknown name."""
+    _load_builtin()
+    if name not in _BACKENDS:
+        raise ValidationError("target", "parameter 'target' must be one of "
+                                        f"{('auto', *_BACKENDS)}, got {name!r}")
+    return _BACKENDS[name]
+
+
+def choose(spec: RunSpec) -> tuple[Backend, dict]:
+    """The registered backend ``auto`` runs ``spec`` on: the smallest estimate among those
+    that support it. Returns it and the choice for the record (every estimate, every reason
+    a backend was left out)."""
+    _load_builtin()
+    estimates, left_out = {}, {}
+    for name, backend in _BACKENDS.items():
+        reason = backend.supports(spec)
+        if reason is None:
+            estimates[name] = backend.estimate(spec)
+        else:
+            left_out[name] = reason
+    if not estimates:
+        raise RuntimeError(f"no registered backend can run this simulation: {left_out}")
+    chosen = min(estimates, key=estimates.get)
+    choice = dict(requested="auto", chosen=chosen,
+                  estimated_s={name: round(value, 3) for name, value in estimates.items()},
+                  cached=_BACKENDS[chosen].is_cached(spec))
+    if left_out:
+        choice["left_out"] = left_out
+    return _BACKENDS[chosen], choice
+
+
+def _load_builtin() -> None:
+    """Register evsim's own backends (on first use: they import Brian2's devices)."""
+    if not _BUILTIN_LOADED:
+        _BUILTIN_LOADED.append(True)
+        from . import runtime, standalone  # noqa: F401  (each registers its backends)
+
+
+_BUILTIN_LOADED: list = []

@@ -1,0 +1,124 @@
+"""Estimated seconds of a run on each backend, for ``target="auto"``.
+
+numpy pays Python overhead for every code object at every step and Brian2's code-object
+set-up at every run; building a network costs per object and per synapse, once per structure
+and process (:mod:`evsim.runtime`). cpp_standalone pays a compilation per structure (once:
+builds are cached on disk, :mod:`evsim.standalone`), then for every run the binary's start,
+which creates every synapse from files, and the C++ loop. The constants are rounded from
+``benchmarks/results/targets_scaling.md`` (long runs) and ``trained_models.md`` (short runs
+of many synapses) on a 2-core machine; they only steer the choice: every backend gives the
+same counts for the same seed.
+
+``auto`` never compiles where it cannot: no C++ compiler or ``make`` on the PATH, a platform
+other than Linux, OpenMP threads set (per-thread random streams would change the numbers), or
+an earlier compilation failure in this process (recorded in the run's ``target_choice``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+from brian2 import prefs
+
+__all__ = ["runtime_seconds", "compiled_seconds", "compile_seconds", "code_objects",
+           "snapshot_in_one_run", "compiled_unavailable", "remember_failure"]
+
+#: numpy target: per code object per step; per neuron per step; per code object per run
+#: (Brian2's before_run); fixed per run
+NUMPY_OBJECT_STEP_S = 3.5e-6
+NUMPY_NEURON_STEP_S = 1e-8
+NUMPY_OBJECT_RUN_S = 5e-3
+NUMPY_START_S = 0.05
+#: building a network on a runtime target: per Brian2 object, per synapse
+BUILD_OBJECT_S = 8e-3
+BUILD_SYNAPSE_S = 8e-8
+#: cython: a first compilation of every code object in this process is assumed (Brian2 keeps
+#: compiled modules on disk, but evsim cannot tell which), then per object per step
+CYTHON_OBJECT_COMPILE_S = 3.0
+CYTHON_OBJECT_STEP_S = 1e-6
+CYTHON_NEURON_STEP_S = 2e-9
+#: cpp_standalone from a cached build: per neuron per step, per synapse (the binary creates
+#: them from files and evsim writes their weights), fixed per run (objects, start, counts)
+COMPILED_NEURON_STEP_S = 4e-9
+COMPILED_SYNAPSE_S = 3e-7
+COMPILED_START_S = 0.1
+#: generating and compiling a new build: a base and a cost per code object (make -j2)
+COMPILE_BASE_S = 2.5
+COMPILE_OBJECT_S = 0.1
+
+#: Costs on the numpy target, rounded from benchmarks/results/checkpoints.md: a Python snapshot
+#: operation called every step, and one extra Network.run (its set-up) per checkpoint.
+SNAPSHOT_STEP_COST_S = 2e-5
+EXTRA_RUN_COST_S = 8e-2
+
+_failure: list[str] = []
+
+
+def code_objects(spec) -> int:
+    """Code objects Brian2 runs every step for ``spec``'s circuit."""
+    circuit = spec.circuit
+    return (4 * len(circuit.populations) + 2 * len(circuit.projections)
+            + spec.time_varying_inputs + sum(bool(p.model.step_code) for p in circuit.populations))
+
+
+def _sizes(spec) -> tuple[float, float]:
+    """(neuron steps, synapses) of ``spec``, all trials."""
+    neurons = sum(p.size for p in spec.circuit.populations)
+    synapses = sum(len(s.pre) for s in spec.plan.synapses)
+    return float(spec.trials) * neurons * spec.steps, float(spec.trials) * synapses
+
+
+def runtime_seconds(target: str, spec, built: bool) -> float:
+    """Seconds of ``spec`` on Brian2's runtime ``target`` (numpy or cython), building the
+    network first unless ``built``."""
+    objects = code_objects(spec)
+    neuron_steps, synapses = _sizes(spec)
+    build = 0.0 if built else (BUILD_OBJECT_S * (len(spec.circuit.populations) * 2
+                                                 + len(spec.circuit.projections))
+                               + BUILD_SYNAPSE_S * synapses)
+    if target == "cython":
+        step = spec.steps * objects * CYTHON_OBJECT_STEP_S + neuron_steps * CYTHON_NEURON_STEP_S
+        build += 0.0 if built else objects * CYTHON_OBJECT_COMPILE_S
+    else:
+        step = spec.steps * objects * NUMPY_OBJECT_STEP_S + neuron_steps * NUMPY_NEURON_STEP_S
+    return NUMPY_START_S + objects * NUMPY_OBJECT_RUN_S + build + step
+
+
+def compile_seconds(spec) -> float:
+    """Seconds to generate and compile a new cpp_standalone build of ``spec``."""
+    return COMPILE_BASE_S + code_objects(spec) * COMPILE_OBJECT_S
+
+
+def compiled_seconds(spec, built: bool) -> float:
+    """Seconds of ``spec`` on cpp_standalone, compiling first unless ``built``."""
+    neuron_steps, synapses = _sizes(spec)
+    return (COMPILED_START_S + neuron_steps * COMPILED_NEURON_STEP_S
+            + synapses * COMPILED_SYNAPSE_S + (0.0 if built else compile_seconds(spec)))
+
+
+def snapshot_in_one_run(checkpoints: int, steps: int) -> bool:
+    """True if reading ``checkpoints`` counts in one run of ``steps`` steps (a snapshot
+    operation every step) costs less than one Network.run per checkpoint. Both give the same
+    counts: the run is the same, only where it pauses differs."""
+    return checkpoints > 1 and steps * SNAPSHOT_STEP_COST_S < checkpoints * EXTRA_RUN_COST_S
+
+
+def compiled_unavailable() -> str | None:
+    """Why cpp_standalone cannot run here, or None."""
+    if not sys.platform.startswith("linux"):
+        return f"compiled runs are set up for Linux only (platform {sys.platform})"
+    for tool in (os.environ.get("CXX", "g++"), "make"):
+        if shutil.which(tool) is None:
+            return f"'{tool}' is not on the PATH"
+    if prefs.devices.cpp_standalone.openmp_threads:
+        return "OpenMP threads are set: compiled counts would differ from numpy's"
+    return _failure[0] if _failure else None
+
+
+def remember_failure(error: Exception) -> str:
+    """Record that a compiled run failed in this process (``auto`` stops trying); the reason."""
+    reason = f"a compiled run failed in this process: {str(error).splitlines()[0]}"
+    _failure[:] = [reason]
+    return reason

@@ -1,0 +1,152 @@
+"""Brian2's runtime targets (numpy, cython) as backends that build a structure once.
+
+The Brian2 network of a run is kept per process, keyed by :attr:`NetworkPlan.key` (equations,
+sizes, trials, connectivity, dt, schedule, recording: what fixes the objects), right after
+it is built, with its state stored (``Network.store``). A later run of the same structure,
+with any inputs, parameters, initial values, weights and seed, restores that state, assigns
+its own values and runs: no NeuronGroup, Synapses or connect is made again. The counts and
+spike times are those of a freshly built network (tests/test_backends.py checks it).
+
+Networks are evicted least recently used beyond :data:`CACHE_SYNAPSES` synapses in all.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections import OrderedDict
+
+import numpy as np
+from brian2 import Clock, NetworkOperation, prefs, second
+from brian2 import seed as brian_seed
+
+from . import cost
+from .backends import RunResult, RunSpec, register
+from .build import BuiltNetwork, NetworkPlan, instantiate
+from .record import SpikeTrains
+
+__all__ = ["RuntimeBackend", "clear_cache", "CACHE_SYNAPSES"]
+
+#: most synapses (all cached networks together) kept built; ~40 bytes each on numpy
+CACHE_SYNAPSES = 60_000_000
+
+
+class RuntimeBackend:
+    """Brian2's ``target`` ("numpy" or "cython") in this process."""
+
+    def __init__(self, target: str):
+        self.name = target
+
+    def supports(self, spec: RunSpec) -> str | None:
+        if self.name == "cython" and importlib.util.find_spec("Cython") is None:
+            return "Cython is not installed (pip install cython)"
+        return None
+
+    def is_cached(self, spec: RunSpec) -> bool:
+        return _key(self.name, spec) in _CACHE
+
+    def estimate(self, spec: RunSpec) -> float:
+        return cost.runtime_seconds(self.name, spec, built=self.is_cached(spec))
+
+    def run(self, spec: RunSpec) -> RunResult:
+        previous_target = prefs.codegen.target
+        prefs.codegen.target = self.name  # each backend pins its own codegen target
+        try:
+            started = time.perf_counter()
+            plan = spec.plan
+            built, reused = _built(self.name, plan, spec.dt)
+            build_s = time.perf_counter() - started
+            counts = _run(built, spec)
+        finally:
+            prefs.codegen.target = previous_target
+        spikes = _spike_trains(built) if spec.record_spikes else None
+        return RunResult(counts, spikes, dict(build_reused=reused, build_s=round(build_s, 3)))
+
+
+#: (target, plan key) -> BuiltNetwork with its initial state stored
+_CACHE: "OrderedDict[tuple, BuiltNetwork]" = OrderedDict()
+
+
+def _key(target: str, spec: RunSpec) -> tuple:
+    return target, spec.plan.key
+
+
+def _built(target: str, plan: NetworkPlan, dt) -> tuple[BuiltNetwork, bool]:
+    """The network of ``plan``: reused (state restored, values assigned) or built now."""
+    key = (target, plan.key)
+    built = _CACHE.get(key)
+    if built is not None:
+        _CACHE.move_to_end(key)
+        built.network.restore("evsim_initial")
+        built.assign(plan)
+        return built, True
+    built = instantiate(plan, Clock(dt, name="evsim_clock"))
+    built.network.store("evsim_initial")
+    _CACHE[key] = built
+    while len(_CACHE) > 1 and sum(_synapses(b) for b in _CACHE.values()) > CACHE_SYNAPSES:
+        _CACHE.popitem(last=False)
+    return built, False
+
+
+def _synapses(built: BuiltNetwork) -> int:
+    return built.trials * sum(len(s.pre) for s in built.plan.synapses)
+
+
+def clear_cache() -> None:
+    """Forget every built network (frees their memory)."""
+    _CACHE.clear()
+
+
+def _run(built: BuiltNetwork, spec: RunSpec) -> dict:
+    """Run ``built`` to the last checkpoint; counts {population: (checkpoints, trials, size)}."""
+    if spec.seed is not None:
+        brian_seed(int(spec.seed))
+    snapshots = {name: [] for name in built.counters}
+
+    def snapshot():
+        for name, monitor in built.counters.items():
+            snapshots[name].append(np.array(monitor.count[:], dtype=np.int64))
+
+    ends = spec.checkpoint_steps
+    if cost.snapshot_in_one_run(len(ends), int(ends[-1])):
+        _run_with_snapshots(built, ends, spec.dt, snapshot)
+    else:  # one Network.run per checkpoint
+        elapsed = 0 * second
+        for checkpoint in spec.checkpoints:
+            built.network.run(checkpoint - elapsed, namespace={})
+            elapsed = checkpoint
+            snapshot()
+    return {name: np.stack(s).reshape(len(ends), spec.trials, -1)
+            for name, s in snapshots.items()}
+
+
+def _run_with_snapshots(built: BuiltNetwork, ends: np.ndarray, dt, snapshot) -> None:
+    """One Network.run to the last checkpoint; ``snapshot()`` at the end of the last step
+    before each checkpoint (counts of spikes in steps [0, end))."""
+    pending = list(ends)
+    clock = next(iter(built.groups.values())).clock
+
+    def at_step_end(t):
+        if pending and int(round(float(t / dt))) + 1 == pending[0]:
+            snapshot()
+            pending.pop(0)
+
+    operation = NetworkOperation(at_step_end, when="end", clock=clock)
+    built.network.add(operation)
+    try:
+        built.network.run(int(ends[-1]) * dt, namespace={})
+    finally:
+        built.network.remove(operation)
+
+
+def _spike_trains(built: BuiltNetwork) -> dict:
+    trains = {}
+    for name, monitor in built.counters.items():
+        size = len(monitor.source) // built.trials
+        trains[name] = SpikeTrains.from_group(np.array(monitor.i[:]), np.array(monitor.t_[:]),
+                                              size)
+    return trains
+
+
+NUMPY = register(RuntimeBackend("numpy"))
+CYTHON = register(RuntimeBackend("cython"))

@@ -1,0 +1,122 @@
+"""The backend seam: a registered backend runs through simulate(); auto picks the cheapest;
+a structure built once and rerun gives exactly the counts and spike times of a fresh build."""
+
+import numpy as np
+import pytest
+from brian2 import Hz, mV, ms, nA
+
+from circuits import shared_inhibition
+from circuits.mechanism_registry import MECHANISMS
+from circuits.mechanisms import run_mechanism
+from circuits.softmax import score_inputs, stochastic_softmax
+from evsim import backends, runtime, simulate
+from evsim.backends import RunResult
+from evsim.errors import ValidationError
+
+DT = 0.1 * ms
+
+
+def _softmax_run(scores, rate, seed, checkpoints):
+    drive, initial = score_inputs("S", scores)
+    initial["exc"]["syn_slow"] = initial["exc"]["syn_slow"] + np.log(80) * mV
+    return simulate(stochastic_softmax(4, rate=rate, dt=DT), {"scores": drive},
+                    checkpoints[-1], trials=len(scores), seed=seed, dt=DT, initial=initial,
+                    checkpoints=checkpoints, target="numpy", record_spikes=True)
+
+
+def _same(a, b):
+    for name in a.counts:
+        np.testing.assert_array_equal(a.counts[name], b.counts[name])
+        np.testing.assert_array_equal(a.spikes[name].neuron, b.spikes[name].neuron)
+        np.testing.assert_array_equal(np.asarray(a.spikes[name].time / ms),
+                                      np.asarray(b.spikes[name].time / ms))
+
+
+def test_a_rerun_from_the_cache_equals_a_fresh_build(seed):
+    """Interleaved structures, new inputs, initial values, parameters, seeds and checkpoints:
+    each rerun of a cached network gives the fresh build's spikes."""
+    rng = np.random.default_rng(seed)
+    runs = [(rng.normal(0, 1, (3, 4)), 80 * Hz, 1, [5, 10] * ms),
+            (rng.normal(0, 1, (5, 4)), 80 * Hz, 2, [10] * ms),  # another structure (trials)
+            (rng.normal(0, 1, (3, 4)), 60 * Hz, 3, [5, 10] * ms),
+            (rng.normal(0, 1, (3, 4)), 80 * Hz, 1, [2, 4, 6, 8, 10] * ms)]
+    runtime.clear_cache()
+    cached = [_softmax_run(*run) for run in runs]
+    assert [r.metadata["target_choice"]["build_reused"] for r in cached] == [False, False,
+                                                                            True, True]
+    assert sum(r.counts["exc"][-1].sum() for r in cached) > 0
+    for run, record in zip(runs, cached):
+        runtime.clear_cache()
+        _same(_softmax_run(*run), record)
+
+
+def test_delays_and_time_varying_inputs_survive_a_rerun(seed):
+    """A mechanism (inputs change every step, spikes in flight on delayed synapses) rerun on
+    new operands from the cache gives the NumPy reference's spikes."""
+    rng = np.random.default_rng(seed)
+    spec = MECHANISMS["sdsa"]
+    mechanism = spec.build(4, 4, 1, rng)
+    reused = []
+    for _ in range(3):
+        operands = spec.sample_operands((2, 6, 4, 4), 1, rng)
+        spikes, record = run_mechanism(mechanism, operands, seed=0, target="numpy")
+        np.testing.assert_array_equal(spikes, spec.reference(mechanism, operands))
+        reused.append(record.metadata["target_choice"]["build_reused"])
+    assert reused[1:] == [True, True]
+
+
+def test_the_cache_evicts_beyond_its_synapse_budget(monkeypatch):
+    runtime.clear_cache()
+    monkeypatch.setattr(runtime, "CACHE_SYNAPSES", 1)
+    for trials in (2, 3):
+        simulate(shared_inhibition(), {"drive": 30 * nA}, 5 * ms, trials=trials, seed=1,
+                 target="numpy")
+    assert len(runtime._CACHE) == 1  # the newest stays, even over budget
+
+
+class _Stub:
+    """A backend that 'simulates' by returning zero counts, with a fixed estimate."""
+
+    def __init__(self, name, estimate):
+        self.name, self._estimate, self.ran = name, estimate, 0
+
+    def supports(self, spec):
+        return None
+
+    def estimate(self, spec):
+        return self._estimate
+
+    def is_cached(self, spec):
+        return True
+
+    def run(self, spec):
+        self.ran += 1
+        counts = {p.name: np.zeros((len(spec.checkpoint_steps), spec.trials, p.size), np.int64)
+                  for p in spec.circuit.populations}
+        return RunResult(counts, None, {"stub": True})
+
+
+@pytest.fixture
+def stub_backends():
+    saved = dict(backends._BACKENDS)
+    yield
+    backends._BACKENDS.clear()
+    backends._BACKENDS.update(saved)
+
+
+def test_a_registered_backend_runs_by_name_and_auto_picks_the_cheapest(stub_backends):
+    cheap = backends.register(_Stub("stub_cheap", 0.0))
+    record = simulate(shared_inhibition(), {"drive": 30 * nA}, 5 * ms, trials=2, seed=1)
+    assert record.metadata["target"] == "stub_cheap" and cheap.ran == 1
+    assert record.metadata["target_choice"]["chosen"] == "stub_cheap"
+    backends.register(_Stub("stub_cheap", 1e9))  # now the most expensive: numpy runs
+    record = simulate(shared_inhibition(), {"drive": 30 * nA}, 5 * ms, trials=2, seed=1)
+    assert record.metadata["target"] == "numpy"
+    assert record.metadata["target_choice"]["estimated_s"]["stub_cheap"] == 1e9
+
+
+def test_unknown_targets_and_non_backends_are_refused(stub_backends):
+    with pytest.raises(ValidationError, match="'target' must be one of .'auto', 'numpy'"):
+        simulate(shared_inhibition(), {"drive": 30 * nA}, 5 * ms, target="gpu")
+    with pytest.raises(ValidationError, match="supports, estimate, is_cached and run"):
+        backends.register(object())
