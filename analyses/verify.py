@@ -57,11 +57,11 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
     stopped. ``scale`` ("toy", "quick" or "full") overrides ``quick``; toy sizes are for tests
     only.
     """
-    from evsim.simulate import TARGETS
+    from evsim import backends
 
-    if target not in TARGETS:
-        raise ValidationError("target", f"parameter 'target' must be one of {TARGETS}, got "
-                                        f"{target!r}")
+    if target not in backends.targets():
+        raise ValidationError("target", f"parameter 'target' must be one of "
+                                        f"{backends.targets()}, got {target!r}")
     seeds = _check_seeds(seed, seeds)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValidationError("workers", "parameter 'workers' must be an integer >= 1, got "

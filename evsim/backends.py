@@ -18,7 +18,8 @@ import numpy as np
 
 from .errors import ValidationError
 
-__all__ = ["RunSpec", "RunResult", "Backend", "register", "registered", "get", "choose"]
+__all__ = ["RunSpec", "RunResult", "Backend", "register", "registered", "targets", "get",
+           "choose"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,6 +107,11 @@ def registered() -> tuple[str, ...]:
     """Names of the registered backends, in registration order."""
     _load_builtin()
     return tuple(_BACKENDS)
+
+
+def targets() -> tuple[str, ...]:
+    """What ``target=`` accepts: "auto" and every registered backend."""
+    return ("auto", *registered())
 
 
 def get(name: str) -> Backend:

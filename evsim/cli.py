@@ -56,10 +56,10 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
     """Run the registered claims; write claims.json, report.md, figures, manifest.json."""
     from analyses.verify import default_out
     from analyses.verify import verify as run_verify
-    from evsim.simulate import TARGETS
+    from evsim.backends import targets
 
-    if target not in TARGETS:
-        _fail(f"--target must be one of {TARGETS}, got '{target}'")
+    if target not in targets():
+        _fail(f"--target must be one of {targets()}, got '{target}'")
     ids = [part.strip() for part in only.split(",") if part.strip()] if only else None
     if only is not None and not ids:
         _fail("--only must name at least one claim id (see `evsim list`)")
@@ -240,8 +240,8 @@ def graph(name: str = typer.Argument(..., help="circuit name (see `evsim list`)"
 @app.command()
 def info() -> None:
     """Versions of evsim, brian2, numpy, Python; codegen targets; git commit."""
-    from evsim.simulate import TARGETS
+    from evsim.backends import targets
     from evsim.store import manifest
 
-    typer.echo(json.dumps({**manifest(), "targets": list(TARGETS), "default_target": "auto"},
+    typer.echo(json.dumps({**manifest(), "targets": list(targets()), "default_target": "auto"},
                           indent=2))
