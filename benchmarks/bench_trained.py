@@ -1,12 +1,21 @@
-"""Trained models: images per second of the Brian2 circuit (numpy, cpp_standalone cold and
-warm, auto) beside SpikingJelly's float64 CPU forward pass, all 450 digits test images as
-trials (150 per Brian2 run),
-measured side by side in one run. Each evsim row is checked spike for spike against the
-first: a faster target that changed a spike would be reported, not hidden.
+"""Trained models: images per second of evsim's default path beside SpikingJelly's float64
+forward pass (one thread) and beside evsim at a baseline commit, on the same digits test
+images, measured side by side in one run.
 
-SpikingJelly needs the extra (``pip install -e '.[train]'``); without it its row is left out.
+For every architecture, each in a fresh process:
 
-Usage: python benchmarks/bench_trained.py [--out DIR] [--images 450]
+- SpikingJelly float64 CPU forward, ``torch.set_num_threads(1)`` (needs the extra:
+  ``pip install -e '.[train]'``; without it the row is left out);
+- evsim, default path (``TrainedCircuit.run`` with no target), cold: the first call in the
+  process (building, or compiling, included) and warm: the same call again;
+- evsim numpy, warm;
+- evsim at ``--baseline`` (default: the commit before the engine work), default path, cold and
+  warm, from a git worktree of that commit.
+
+Every evsim row is checked spike for spike against SpikingJelly's reference spikes (the first
+128 images of the shipped file) and against evsim numpy's spikes on all images.
+
+Usage: python benchmarks/bench_trained.py [--out DIR] [--images 450] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -14,70 +23,132 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from common import save_table
+from common import in_fresh_process, save_table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from circuits import trained  # noqa: E402
-from evsim.train import ARCHITECTURES, digits_tokens, spikingjelly_forward  # noqa: E402
-
-BATCH = 150  # images per Brian2 run (450 at once needs more than the 24 GiB here)
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "7bde8df"  # main before issue 28 (the engine work)
 
 
-def evsim_row(model, tokens, target: str, label: str, baseline=None) -> tuple[dict, dict]:
-    start = time.perf_counter()
-    spikes, logits = model.run(tokens, target=target, batch=BATCH)
-    seconds = time.perf_counter() - start
-    differ = 0 if baseline is None else sum(int((spikes[k] != baseline[k]).sum())
-                                            for k in spikes)
-    return dict(arch=model.arch, runner=label, seconds=seconds,
-                images_per_s=len(tokens) / seconds, spikes_differing=differ), spikes
+def evsim_runs(root: str, arch: str, images: int, targets: list, cache: str) -> list[dict]:
+    """In this process, evsim from ``root``: for each target (None: the default path) a cold
+    and a warm call on the first ``images`` test images. Rows with seconds and the spikes'
+    digest, reference mismatches and the target that ran."""
+    os.environ["EVSIM_CACHE_DIR"] = cache
+    sys.path.insert(0, root)
+    import hashlib
+
+    from circuits import trained
+    from evsim.train import digits_tokens
+
+    X, _, _, test = digits_tokens()
+    tokens = X[test[:images]]
+    meta, weights, reference = trained.load_weights(trained.shipped(arch))
+    model = trained.build(meta, weights)
+    rows = []
+    for target in targets:
+        for label in ("cold", "warm"):
+            options = {} if target is None else {"target": target}
+            started = time.perf_counter()
+            spikes, _ = model.run(tokens, **options)
+            seconds = time.perf_counter() - started
+            ref = trained.reference_spikes(reference)
+            mismatch = sum(c["mismatches"] for c in trained.mismatches(model, spikes,
+                                                                         ref).values())
+            digest = hashlib.sha256(b"".join(np.packbits(spikes[k]).tobytes()
+                                             for k in sorted(spikes))).hexdigest()
+            rows.append(dict(target=target or "default", call=label, seconds=seconds,
+                             reference_mismatches=mismatch, digest=digest))
+    return rows
+
+
+def spikingjelly_run(arch: str, images: int) -> dict:
+    """SpikingJelly's float64 forward pass on one thread (seconds of the forward call)."""
+    import torch
+
+    torch.set_num_threads(1)
+    sys.path.insert(0, str(ROOT))
+    from circuits import trained
+    from evsim.train import digits_tokens, spikingjelly_forward
+
+    X, _, _, test = digits_tokens()
+    meta, weights, reference = trained.load_weights(trained.shipped(arch))
+    spikingjelly_forward(meta, weights, X[test[:8]])  # warm-up: torch's first call
+    spikes, _, seconds = spikingjelly_forward(meta, weights, X[test[:images]])
+    model = trained.build(meta, weights)
+    mismatch = sum(c["mismatches"] for c in trained.mismatches(
+        model, spikes, trained.reference_spikes(reference)).values())
+    return dict(seconds=seconds, reference_mismatches=mismatch)
+
+
+def worktree(rev: str) -> Path:
+    """A git worktree of ``rev`` in a temporary folder."""
+    folder = Path(tempfile.mkdtemp(prefix="evsim-baseline-")) / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), rev],
+                   check=True, capture_output=True)
+    return folder
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=Path(__file__).parent / "results")
     parser.add_argument("--images", type=int, default=450)
+    parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument("--archs", default="spikformer,qkformer,sdt,spikingresformer")
     args = parser.parse_args()
-    X, _, _, test = digits_tokens()
-    tokens = X[test[:args.images]]
+    base = worktree(args.baseline)
     rows = []
-    cache = tempfile.mkdtemp(prefix="evsim-bench-trained-")
-    os.environ["EVSIM_CACHE_DIR"] = cache
     try:
-        for arch in ARCHITECTURES:
-            meta, weights, _ = trained.load_weights(trained.shipped(arch))
-            model = trained.build(meta, weights)
-            row, numpy_spikes = evsim_row(model, tokens, "numpy", "evsim numpy")
-            rows.append(row)
-            for target, label in (("cpp_standalone", "evsim cpp_standalone (cold: compiles)"),
-                                  ("cpp_standalone", "evsim cpp_standalone (warm)"),
-                                  ("auto", "evsim auto (default)")):
-                rows.append(evsim_row(model, tokens, target, label, numpy_spikes)[0])
+        for arch in args.archs.split(","):
             try:
-                spikes, _, seconds = spikingjelly_forward(meta, weights, tokens)
+                sj = in_fresh_process(spikingjelly_run, arch, args.images)
+                rows.append(dict(arch=arch, runner="SpikingJelly float64, 1 thread",
+                                 call="warm", **sj))
             except Exception as error:  # the extra is not installed
                 print(f"SpikingJelly row left out: {error}")
-                continue
-            differ = sum(c["mismatches"] for c in
-                         trained.mismatches(model, numpy_spikes, spikes).values())
-            rows.append(dict(arch=arch, runner="SpikingJelly float64 CPU forward",
-                             seconds=seconds, images_per_s=len(tokens) / seconds,
-                             spikes_differing=differ))
+            runs = [(f"evsim {args.baseline}", str(base), [None]),
+                    ("evsim", str(ROOT), [None, "numpy"])]
+            numpy_digest = None
+            for runner, root, targets in runs:
+                cache = tempfile.mkdtemp(prefix="evsim-bench-trained-")
+                try:
+                    found = in_fresh_process(evsim_runs, root, arch, args.images, targets,
+                                             cache)
+                finally:
+                    shutil.rmtree(cache, ignore_errors=True)
+                for row in found:
+                    if runner == "evsim" and row["target"] == "numpy":
+                        numpy_digest = row["digest"]
+                    rows.append(dict(arch=arch, runner=f"{runner} {row.pop('target')}", **row))
+            for row in rows:
+                if row["arch"] == arch and "digest" in row:
+                    row["same_spikes_as_numpy"] = row.pop("digest") == numpy_digest
     finally:
-        shutil.rmtree(cache, ignore_errors=True)
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
+                       capture_output=True)
     table = pd.DataFrame(rows)
-    first = table.groupby("arch", sort=False).seconds.transform("first")
-    table["speed_vs_numpy"] = first / table.seconds
+    table["images_per_s"] = args.images / table.seconds
+    sj = table[table.runner.str.startswith("SpikingJelly")].set_index("arch").images_per_s
+    old = table[(table.runner == f"evsim {args.baseline} default") & (table.call == "warm")] \
+        .set_index("arch").images_per_s
+    table["x_spikingjelly"] = table.images_per_s / table.arch.map(sj)
+    table["x_baseline_warm"] = table.images_per_s / table.arch.map(old)
     save_table(table, args.out, "trained_models",
-               f"# Trained models: {len(tokens)} test images as trials (2-core machine)")
+               f"# Trained models: {args.images} digits test images (2-core machine)\n\n"
+               "images_per_s of each call; warm = the same call again in the same process. "
+               "x_spikingjelly: images/s over SpikingJelly's float64 forward pass on one "
+               f"thread; x_baseline_warm: over evsim at {args.baseline} (before the engine work) "
+               "warm, default path. reference_mismatches: neuron-steps that differ from the "
+               "shipped SpikingJelly reference spikes (first 128 images); "
+               "same_spikes_as_numpy: every layer's spikes equal evsim numpy's on all images.")
 
 
 if __name__ == "__main__":

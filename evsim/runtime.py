@@ -28,7 +28,7 @@ from .record import SpikeTrains
 __all__ = ["RuntimeBackend", "clear_cache", "CACHE_SYNAPSES"]
 
 #: most synapses (all cached networks together) kept built; ~40 bytes each on numpy
-CACHE_SYNAPSES = 60_000_000
+CACHE_SYNAPSES = 30_000_000
 
 
 class RuntimeBackend:

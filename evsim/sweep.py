@@ -119,6 +119,10 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
     return pd.DataFrame([{**cell, **results[key]} for key, cell in zip(keys, cells)])
 
 
+#: seconds to wait for a dask scheduler before giving up
+CONNECT_TIMEOUT_S = 10
+
+
 def _on_dask(function: Callable, pending: list, address: str):
     """Yield ((key, cell), result) as the cells finish on the dask cluster at ``address``."""
     try:
@@ -128,7 +132,7 @@ def _on_dask(function: Callable, pending: list, address: str):
         raise ValidationError("scheduler", "parameter 'scheduler' needs dask.distributed: pip "
                                            "install 'evsim[dask]'") from error
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
     except OSError as error:
         raise ValidationError("scheduler", "parameter 'scheduler': no dask scheduler at "
                                            f"{address!r} ({error})") from error

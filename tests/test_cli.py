@@ -5,6 +5,7 @@ import json
 from typer.testing import CliRunner
 
 from evsim.cli import app
+from stub_claim import use_stub_claim
 
 runner = CliRunner()
 
@@ -35,10 +36,11 @@ def test_verify_quick_fi_curve_writes_contract(tmp_path):
     assert (out / "tables" / "lif.fi_curve" / "fi_curve.csv").exists()
 
 
-def test_verify_with_several_seeds_records_every_seeds_verdict(tmp_path):
+def test_verify_with_several_seeds_records_every_seeds_verdict(tmp_path, monkeypatch):
     """--seeds runs each claim once per seed; the first seed is the headline."""
     out = tmp_path / "run"
-    result = runner.invoke(app, ["verify", "--quick", "--only", "deff.range", "--seeds", "3,1,7",
+    stub = use_stub_claim(monkeypatch)
+    result = runner.invoke(app, ["verify", "--quick", "--only", stub, "--seeds", "3,1,7",
                                  "--out", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
     data = json.loads((out / "claims.json").read_text())
@@ -103,10 +105,11 @@ def test_crash_during_verify_leaves_previous_results_intact(tmp_path, monkeypatc
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run.lock"]
 
 
-def test_same_seed_gives_identical_claims_numbers(tmp_path):
+def test_same_seed_gives_identical_claims_numbers(tmp_path, monkeypatch):
     estimates = []
+    stub = use_stub_claim(monkeypatch)
     for name in ("a", "b"):
-        runner.invoke(app, ["verify", "--quick", "--only", "lif.fi_curve", "--out",
+        runner.invoke(app, ["verify", "--quick", "--only", stub, "--out",
                             str(tmp_path / name), "--no-progress", "--seed", "5"])
         data = json.loads((tmp_path / name / "claims.json").read_text())
         estimates.append([(c["estimate"], c["details"]) for c in data["claims"]])

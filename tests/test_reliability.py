@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from evsim import sweep
 from evsim.sweep import run_sweep
+from stub_claim import use_stub_claim
 
 
 def slow_cell(x, log):
@@ -71,20 +73,23 @@ def test_dask_backend_matches_local_and_skips_cached_cells(tmp_path):
     assert sorted(log.read_text().split()) == ["1", "2", "3", "4"]  # 1, 2 came from the cache
 
 
-def test_unreachable_scheduler_is_one_clear_error(tmp_path):
+def test_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch):
     pytest.importorskip("dask.distributed")
+    monkeypatch.setattr(sweep, "CONNECT_TIMEOUT_S", 1)
     with pytest.raises(ValueError, match="no dask scheduler at 'tcp://127.0.0.1:9'"):
         run_sweep(slow_cell, {"x": [1], "log": [str(tmp_path / "l")]}, tmp_path / "c",
                   scheduler="tcp://127.0.0.1:9", progress=False)
 
 
-def test_same_seed_and_target_give_identical_claims(tmp_path):
+def test_same_seed_and_target_give_identical_claims(tmp_path, monkeypatch):
+    """The same seed twice gives the same claims.json entries; another seed other numbers
+    (the stub claim's simulation is stochastic)."""
     from analyses.verify import verify
 
+    stub = use_stub_claim(monkeypatch)
     runs = []
-    for name in ("a", "b"):
-        verify(tmp_path / name, quick=True, only=["attention.equivariance"], seed=7,
-               progress=False)
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        verify(tmp_path / name, quick=True, only=[stub], seed=seed, progress=False)
         runs.append(json.loads((tmp_path / name / "claims.json").read_text())["claims"])
     assert runs[0] == runs[1]
-    assert runs[0][0]["details"]["head_min_p"] > 0  # the stochastic head was part of it
+    assert runs[0][0]["estimate"] != runs[2][0]["estimate"]

@@ -16,7 +16,7 @@ from circuits import shared_inhibition
 from circuits.mechanism_registry import MECHANISMS
 from circuits.mechanisms import run_mechanism
 from circuits.softmax import score_inputs, stochastic_softmax, windowed_softmax
-from evsim import backends, cost, simulate
+from evsim import backends, cost, simulate, standalone
 from evsim.backends import RunSpec
 
 DT = 0.1 * ms
@@ -24,6 +24,13 @@ DT = 0.1 * ms
 
 @pytest.fixture(autouse=True)
 def fresh_cache(tmp_path, monkeypatch):
+    """Each test its own build cache (tests assert compiled_now), sharing the session's
+    precompiled header (compiled once, in the session's cache)."""
+    header = standalone.precompiled_header()
+    standalone._wait_for(header)
+    builds = tmp_path / "cache" / "standalone"
+    builds.mkdir(parents=True)
+    (builds / header.parent.name).symlink_to(header.parent)
     monkeypatch.setenv("EVSIM_CACHE_DIR", str(tmp_path / "cache"))
 
 
