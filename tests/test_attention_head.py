@@ -41,6 +41,7 @@ def test_value_path_is_exact_for_constant_values(value, seed):
     assert np.all(deficit >= 0) and np.all(deficit <= in_pipeline[..., None])
 
 
+@pytest.mark.slow
 def test_head_error_shrinks_with_T_and_width(seed):
     """Means over 6 value sets: sampling error ~ 1/sqrt(spikes) must fall from 0.1 s to 0.8 s
     (8x more spikes: expected factor ~2.8; asserted > 1.5) and with 4 replicas."""
@@ -55,6 +56,7 @@ def test_head_error_shrinks_with_T_and_width(seed):
     assert errors[1][1] / errors[4][1] > 1.2
 
 
+@pytest.mark.slow
 def test_multi_head_splits_channels(seed):
     """Head 0 sees v = 1 (estimate: the row's count over the count its controller holds, ~1),
     head 1 sees v = 0 (exactly 0)."""
@@ -79,6 +81,7 @@ def test_the_head_gets_no_initial_state(seed):
     assert set(inputs) == {"Q", "K", "V", "key_bias"}
 
 
+@pytest.mark.slow
 def test_each_row_holds_its_rate_after_the_cold_start(seed):
     """The circuit normalises: after settling every row fires replicas x 80 Hz (mean over rows
     within 3 SE of the controller's count spread)."""

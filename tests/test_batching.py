@@ -34,6 +34,7 @@ def noisy_circuit():
     return circuit
 
 
+@pytest.mark.slow
 def test_batched_stochastic_statistics_equal_separate_runs(seed):
     inputs = {"drive": 15 * nA, "rate": 400 * Hz}
     batched = simulate(noisy_circuit(), inputs, 200 * ms, trials=40, seed=seed)

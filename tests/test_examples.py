@@ -19,7 +19,12 @@ def test_there_are_at_least_five_examples():
     assert len(EXAMPLES) >= 5
 
 
-@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
+#: examples whose small size still simulates for seconds (run in test-slow and by the docs build)
+SLOW = {"02_softmax_convergence.py", "03_parameter_sweep.py", "04_attention_head_raster.py"}
+
+
+@pytest.mark.parametrize("script", [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW
+                                    else p for p in EXAMPLES], ids=lambda p: p.name)
 def test_example_runs_small(script, tmp_path):
     namespace = runpy.run_path(str(script))  # importable, with a main(out, small) entry
     namespace["main"](out=str(tmp_path), small=True)

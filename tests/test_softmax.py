@@ -36,6 +36,7 @@ def test_stochastic_histogram_is_multinomial_softmax(scores, seed):
     assert stats.chisquare(counts, total * p).pvalue > 1e-3
 
 
+@pytest.mark.slow
 def test_shifting_scores_changes_nothing_after_the_cold_start_settles(seed):
     """The slow trace absorbs a shift of every score: once it has (by READOUT_START), the
     shifted circuit's effective hazards equal the unshifted one's, so with the same random
@@ -48,6 +49,7 @@ def test_shifting_scores_changes_nothing_after_the_cold_start_settles(seed):
         np.testing.assert_array_equal(base, shifted)
 
 
+@pytest.mark.slow
 def test_a_shift_that_is_not_a_multiple_of_the_slow_step_changes_nothing_in_distribution(seed):
     """c = 1.23 cannot be absorbed exactly in steps of eta = 0.05: the counts then differ spike
     for spike but not in distribution (chi-square homogeneity of the pooled histograms, totals
@@ -59,6 +61,7 @@ def test_a_shift_that_is_not_a_multiple_of_the_slow_step_changes_nothing_in_dist
     assert abs(base.sum(1).mean() - shifted.sum(1).mean()) < 4 * 4.5 * np.sqrt(2 / 20)
 
 
+@pytest.mark.slow
 def test_without_inhibition_a_shift_changes_the_normalised_rates(seed):
     """Control: without the interneuron nothing absorbs the shift (or normalises the total):
     n_j / (R t) estimates exp(s_j) Hz / R, which a shift by 1 multiplies by e."""
@@ -82,6 +85,7 @@ def test_the_initial_state_does_not_depend_on_the_scores(kind):
         np.testing.assert_array_equal(np.asarray(starts[0][name]), np.asarray(starts[1][name]))
 
 
+@pytest.mark.slow
 def test_the_controller_holds_the_population_count_at_rate_times_window(seed):
     """The circuit's own normalisation: N - R t = (change of the slow trace) / eta, whose
     spread is about 1/sqrt(eta) ~ 4.5 spikes whatever the window (here R t = 200)."""
@@ -141,6 +145,7 @@ def test_bad_softmax_parameters(call, message):
         call()
 
 
+@pytest.mark.slow
 def test_windowed_race_gives_about_one_softmax_sample_per_window(seed):
     vectors = score_vectors((6,), (1.0,), 1, seed)
     run = run_softmax("S'", vectors, 20, [396], seed=seed)  # 396 expected winners: 400 windows

@@ -1,6 +1,7 @@
 """Compiled runs from a cached build: one compilation per circuit structure, reused for new
 inputs, initial values, parameters, weights, seeds and checkpoints, with the counts (and spike
-times) of the numpy target for the same seed."""
+times) of the numpy target for the same seed. Each compiled build costs seconds: the default
+run keeps one test per behaviour, variants of circuits and builds run in test-slow."""
 
 import multiprocessing
 import os
@@ -72,6 +73,7 @@ def test_one_build_serves_new_values_seeds_and_checkpoints(seed):
         assert not facts["compiled_now"] and facts["build"] == first["build"]
 
 
+@pytest.mark.slow
 def test_a_new_structure_gets_its_own_build(seed):
     scores = np.random.default_rng(seed).normal(0, 1, (3, 4))
     small = _both(80 * Hz, scores, seed=1, checkpoints=[5] * ms)
@@ -123,6 +125,7 @@ def test_target_choice_can_go_either_way():
         between, built=False)
 
 
+@pytest.mark.slow
 def test_an_unfinished_build_is_rebuilt(seed):
     """A build folder without its manifest (a crash while compiling) is compiled afresh."""
     scores = np.random.default_rng(seed).normal(0, 1, (2, 4))
@@ -153,12 +156,14 @@ def _compiled_counts(cache: str, seed: int):
     return record.metadata["target_choice"], record.counts["exc"].tolist()
 
 
+@pytest.mark.slow
 def test_a_thousand_one_step_checkpoints_do_not_drift(seed):
     """The binary runs to absolute checkpoint times (summed segment lengths would drift)."""
     scores = np.random.default_rng(seed).normal(0, 1, (2, 4))
     _both(80 * Hz, scores, seed=1, checkpoints=np.arange(1, 1201) * DT)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["refractory", "shunting", "window"])
 def test_escape_noise_variants_match_numpy(variant, seed):
     """The firing probability computed in the step code: refractory periods longer than a
@@ -189,6 +194,7 @@ def test_time_varying_inputs_are_run_arguments(seed):
     assert builds[0]["build"] == builds[1]["build"]
 
 
+@pytest.mark.slow
 def test_no_seed_gives_fresh_random_numbers():
     drive, initial = firing_inputs(np.zeros((4, 4)))
     counts = [simulate(stochastic_softmax(4, dt=DT), {"scores": drive}, 50 * ms, trials=4,
