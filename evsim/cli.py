@@ -43,9 +43,8 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
                                                "verdict_by_seed (the first is the headline; "
                                                "overrides --seed)"),
            target: str = typer.Option("auto", "--target",
-                                      help="Brian2 codegen target: auto (cpp_standalone where "
-                                      "the estimated work pays for compiling), numpy, cython, "
-                                      "cpp_standalone"),
+                                      help="backend: auto (the registered backend with the "
+                                      "smallest estimated cost), numpy, cython, cpp_standalone"),
            workers: int = typer.Option(1, "--workers", min=1,
                                        help="processes for sweep cells (bounds.spike_count)"),
            scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed "
