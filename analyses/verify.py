@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +55,9 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
     Returns the claims.json entries. A refuted claim is a result, not an error. ``seeds`` (a
     list) runs every claim once per seed: the first seed's result is the headline (tables,
     figures, details) and every entry records verdict_by_seed, estimate_by_seed and how many
-    seeds agree. ``workers`` processes run sweep cells; finished cells are cached under
+    seeds agree. ``workers`` processes run families of claims in parallel (claims that share
+    an experiment stay in one process), or sweep cells when only one family runs; the numbers
+    do not depend on it. Finished sweep cells are cached under
     ``cache_dir`` (see ClaimContext.sweep_cache), so an interrupted run resumes where it
     stopped. ``scale`` ("toy", "quick" or "full") overrides ``quick``; toy sizes are for tests
     only.
@@ -72,36 +77,22 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
                                 scheduler=scheduler,
                                 cache_dir=None if cache_dir is None else str(cache_dir))
                 for s in seeds}
-    entries, wall_times, targets = [], {}, {}
     # fingerprints read the rules' source now, before any claim runs (not after edits made
     # while a long run goes on)
     registry = load_registry()
     registrations = {c.id: registration(c, registry) for c in claims}
     started = time.perf_counter()
     with staged_directory(out) as stage:
-        for claim in tqdm(claims, desc="claims", disable=not progress):
-            claim_started = time.perf_counter()
-            results, used = {}, set()
-            for s, context in contexts.items():
-                claim_context = context.for_claim(claim.id)
-                results[s] = claim.run(claim_context)
-                used |= {run["target"] for run in claim_context.runs}
-            result = results[seeds[0]]
-            targets[claim.id] = ", ".join(sorted(used)) or None
-            for name, table in result.tables.items():
-                write_table(stage / "tables" / claim.id / f"{name}.csv", table)
-            figures = [f"figures/{name}" for name in claim.plot(result.tables,
-                                                                 stage / "figures")]
-            wall_times[claim.id] = round(time.perf_counter() - claim_started, 3)
-            entries.append(dict(id=claim.id, source=claim.source, statement=claim.statement,
-                                protocol=claim.protocol, expected=claim.expected,
-                                estimate=result.estimate, ci95=result.ci95,
-                                verdict=result.verdict, **result.basis_entry(),
-                                **_by_seed(results), target=targets[claim.id],
-                                sensitivity=result.sensitivity,
-                                rule_history=result.rule_history,
-                                rule_registration=registrations[claim.id],
-                                figures=figures, details=result.details))
+        done = {}
+        with tqdm(total=len(claims), desc="claims", disable=not progress) as bar:
+            for outcome in _run_families(claims, contexts, stage, workers, registrations):
+                done.update(outcome)
+                bar.update(len(outcome))
+        entries, wall_times, targets = [], {}, {}
+        for claim in claims:
+            entry, wall_times[claim.id] = done[claim.id]
+            targets[claim.id] = entry["target"]
+            entries.append(entry)
         manifest = base_manifest(target=target, targets_used=targets, seed=seeds[0], seeds=seeds,
                                  quick=scale != "full", scale=scale, workers=workers,
                                  scheduler=scheduler,
@@ -113,6 +104,62 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
         write_report(stage / "report.md", entries, manifest, not_run)
         write_pages(stage)
     return entries
+
+
+def _families(claims) -> list[list]:
+    """The claims grouped by family (the id before its first "."): a family's claims share
+    experiments (``ClaimContext.shared``), so they run in one process. Largest first."""
+    families = {}
+    for claim in claims:
+        families.setdefault(claim.id.split(".")[0], []).append(claim.id)
+    return sorted(families.values(), key=len, reverse=True)
+
+
+def _run_families(claims, contexts: dict, stage: Path, workers: int, registrations: dict):
+    """Yield {claim id: (claims.json entry, wall seconds)}: claim by claim in this process
+    if ``workers`` is 1, else family by family on ``workers`` processes (sweep cells then
+    run in their family's process). Seeds come from --seed and the claim id, so the numbers
+    do not depend on the process that runs a claim."""
+    families = _families(claims)
+    if workers == 1 or len(families) == 1:
+        for claim in claims:
+            yield _run_claims([claim.id], contexts, stage, registrations)
+        return
+    serial = {s: dataclasses.replace(c, workers=1) for s, c in contexts.items()}
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(families)), mp_context=spawn) as pool:
+        futures = [pool.submit(_run_claims, family, serial, stage, registrations)
+                   for family in families]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _run_claims(ids: list, contexts: dict, stage: Path, registrations: dict) -> dict:
+    """Run the claims ``ids`` once per seed; write their tables and figures into ``stage``.
+    {claim id: (claims.json entry, wall seconds)}."""
+    out = {}
+    for claim_id in ids:
+        claim = get_claim(claim_id)
+        claim_started = time.perf_counter()
+        results, used = {}, set()
+        for s, context in contexts.items():
+            claim_context = context.for_claim(claim.id)
+            results[s] = claim.run(claim_context)
+            used |= {run["target"] for run in claim_context.runs}
+        result = results[next(iter(contexts))]
+        for name, table in result.tables.items():
+            write_table(stage / "tables" / claim.id / f"{name}.csv", table)
+        figures = [f"figures/{name}" for name in claim.plot(result.tables, stage / "figures")]
+        entry = dict(id=claim.id, source=claim.source, statement=claim.statement,
+                     protocol=claim.protocol, expected=claim.expected,
+                     estimate=result.estimate, ci95=result.ci95, verdict=result.verdict,
+                     **result.basis_entry(), **_by_seed(results),
+                     target=", ".join(sorted(used)) or None, sensitivity=result.sensitivity,
+                     rule_history=result.rule_history,
+                     rule_registration=registrations[claim.id], figures=figures,
+                     details=result.details)
+        out[claim.id] = (entry, round(time.perf_counter() - claim_started, 3))
+    return out
 
 
 def replot(run_dir, only=None) -> list[str]:

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from .errors import ValidationError
+
+#: verify's default --workers: the CPU cores this process may use, at most 4
+DEFAULT_WORKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="evsim: spiking circuits as neuron graphs, exact Brian2 simulation, "
@@ -45,8 +50,11 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
            target: str = typer.Option("auto", "--target",
                                       help="backend: auto (the registered backend with the "
                                       "smallest estimated cost), numpy, cython, cpp_standalone"),
-           workers: int = typer.Option(1, "--workers", min=1,
-                                       help="processes for sweep cells (bounds.spike_count)"),
+           workers: int = typer.Option(DEFAULT_WORKERS, "--workers", min=1,
+                                       help="processes: families of claims run in parallel, "
+                                       "sweep cells too when one process runs all claims "
+                                       "[default: the CPU cores here, at most 4]",
+                                       show_default=False),
            scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed "
                                                    "scheduler address for sweep cells"),
            cache: Optional[Path] = typer.Option(None, "--cache", help="root of the resumable "

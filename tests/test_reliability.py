@@ -93,3 +93,22 @@ def test_same_seed_and_target_give_identical_claims(tmp_path, monkeypatch):
         runs.append(json.loads((tmp_path / name / "claims.json").read_text())["claims"])
     assert runs[0] == runs[1]
     assert runs[0][0]["estimate"] != runs[2][0]["estimate"]
+
+
+def test_claim_families_on_two_processes_give_the_numbers_of_one(tmp_path):
+    """--workers 2 runs families of claims in parallel processes; claims.json and every table
+    equal the single-process run's."""
+    from analyses.verify import verify
+
+    only = ["lif.fi_curve", "energy.ratio", "energy.formula", "a2os2a.capacity"]
+    for name, workers in (("one", 1), ("two", 2)):
+        verify(tmp_path / name, scale="toy", only=only, seed=5, workers=workers,
+               progress=False, cache_dir=tmp_path / f"cache-{name}")
+    one, two = (json.loads((tmp_path / n / "claims.json").read_text())["claims"]
+                for n in ("one", "two"))
+    assert [c["id"] for c in two] == only and one == two
+    tables = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.csv"))
+    assert tables and tables == sorted(p.relative_to(tmp_path / "two")
+                                       for p in (tmp_path / "two").rglob("*.csv"))
+    for table in tables:
+        assert (tmp_path / "one" / table).read_text() == (tmp_path / "two" / table).read_text()
