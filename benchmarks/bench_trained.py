@@ -83,9 +83,8 @@ def spikingjelly_run(arch: str, images: int) -> dict:
     meta, weights, reference = trained.load_weights(trained.shipped(arch))
     spikingjelly_forward(meta, weights, X[test[:8]])  # warm-up: torch's first call
     spikes, _, seconds = spikingjelly_forward(meta, weights, X[test[:images]])
-    model = trained.build(meta, weights)
-    mismatch = sum(c["mismatches"] for c in trained.mismatches(
-        model, spikes, trained.reference_spikes(reference)).values())
+    ref = trained.reference_spikes(reference)  # SpikingJelly's own layouts
+    mismatch = sum(int((spikes[k][:, :v.shape[1]] != v).sum()) for k, v in ref.items())
     return dict(seconds=seconds, reference_mismatches=mismatch)
 
 

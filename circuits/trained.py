@@ -44,6 +44,9 @@ __all__ = ["WEIGHTS_DIR", "TrainedCircuit", "load_weights", "from_weights", "bui
            "reference_spikes", "mismatches"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+#: synapses one run of a trained model holds by default (all its images): ~2 GB on numpy,
+#: and the built network is kept for the next batch
+BATCH_SYNAPSES = 25_000_000
 #: metadata every weights file carries (besides versions, accuracy and training time)
 META_KEYS = ("arch", "task", "classes", "tokens", "width", "heads", "T", "c1", "c2", "patch",
              "seed", "hash", "test_accuracy")
@@ -173,22 +176,20 @@ class TrainedCircuit:
             out[population] = current
         return out
 
-    def run(self, tokens, *, seed: int = 0, target: str = "auto", batch: int = 64,
+    def run(self, tokens, *, seed: int = 0, target: str = "auto", batch: int | None = None,
             simulator=None):
-        """Simulate images (``batch`` at a time, each image a trial); returns (spikes, logits):
+        """Simulate images (each image a trial, in batches of at most ``batch``; default
+        :meth:`batches`); returns (spikes, logits):
         spikes[layer] of shape ``(T, images, *layout)`` on SpikingJelly's clock, logits (images,
         classes), per token (images, N, classes) for the set task. ``simulator``: a stand-in
         for :func:`evsim.simulate` (e.g. a claim context's), called as
         ``simulator(circuit, inputs, duration, seed=..., **options)``."""
         tokens = np.asarray(tokens, dtype=float)
-        if len(tokens) < 1 or batch < 1:
-            raise ValidationError("tokens", "parameter 'tokens' must hold at least one image and "
-                                            f"'batch' must be >= 1, got {len(tokens)} and {batch}")
         T, parts = self.meta["T"], []
         read = {*self.stream, *(population for population, _, _ in self.layers.values())}
-        for start in range(0, len(tokens), batch):
-            rasters = self.population_spikes(tokens[start:start + batch], seed=seed,
-                                             target=target, simulator=simulator, read=read)
+        for rows in self.batches(len(tokens), batch):
+            rasters = self.population_spikes(tokens[rows], seed=seed, target=target,
+                                             simulator=simulator, read=read)
             parts.append({name: rasters[population] for name, (population, _, _)
                           in self.layers.items()} | {p: rasters[p] for p in self.stream})
         joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -212,6 +213,21 @@ class TrainedCircuit:
                 raise RuntimeError(f"{population}: spikes before its lag")
             out[population] = raster[:, self.lags[population]:][:, :self.meta["T"]]
         return out
+
+    def batches(self, images: int, batch: int | None = None) -> list[slice]:
+        """Rows of each run for ``images`` images: batches of at most ``batch`` images (by
+        default as many as hold :data:`BATCH_SYNAPSES` synapses; memory ~ synapses), the
+        larger ones first and differing by at most one image, so the runs reuse at most two
+        built networks, one after the other."""
+        if batch is None:
+            batch = max(1, BATCH_SYNAPSES // max(1, self.size[1]))
+        if isinstance(images, bool) or images < 1 or isinstance(batch, bool) or batch < 1:
+            raise ValidationError("tokens", "parameter 'tokens' must hold at least one image and "
+                                            f"'batch' must be >= 1, got {images} and {batch}")
+        runs = -(-images // batch)
+        sizes = [images // runs + 1] * (images % runs) + [images // runs] * (runs - images % runs)
+        edges = np.cumsum([0, *sizes])
+        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
     @property
     def size(self) -> tuple[int, int]:

@@ -50,19 +50,24 @@ def test_a_rerun_from_the_cache_equals_a_fresh_build(seed):
         _same(_softmax_run(*run), record)
 
 
-def test_delays_and_time_varying_inputs_survive_a_rerun(seed):
+@pytest.mark.parametrize("target", ["numpy", "cpp_standalone"])
+def test_delays_and_time_varying_inputs_survive_a_rerun(target, seed):
     """A mechanism (inputs change every step, spikes in flight on delayed synapses) rerun on
-    new operands from the cache gives the NumPy reference's spikes."""
+    new operands from its cached network or build gives the NumPy reference's spikes."""
     rng = np.random.default_rng(seed)
     spec = MECHANISMS["sdsa"]
     mechanism = spec.build(4, 4, 1, rng)
-    reused = []
+    facts = []
     for _ in range(3):
         operands = spec.sample_operands((2, 6, 4, 4), 1, rng)
-        spikes, record = run_mechanism(mechanism, operands, seed=0, target="numpy")
+        spikes, record = run_mechanism(mechanism, operands, seed=0, target=target)
         np.testing.assert_array_equal(spikes, spec.reference(mechanism, operands))
-        reused.append(record.metadata["target_choice"]["build_reused"])
-    assert reused[1:] == [True, True]
+        facts.append(record.metadata["target_choice"])
+    if target == "numpy":
+        assert [f["build_reused"] for f in facts[1:]] == [True, True]
+    else:  # one build, compiled by the first run at most
+        assert len({f["build"] for f in facts}) == 1
+        assert not any(f["compiled_now"] for f in facts[1:])
 
 
 def test_the_cache_evicts_beyond_its_synapse_budget(monkeypatch):

@@ -14,8 +14,6 @@ import pytest
 from brian2 import Hz, mV, ms, nA
 
 from circuits import shared_inhibition
-from circuits.mechanism_registry import MECHANISMS
-from circuits.mechanisms import run_mechanism
 from circuits.softmax import score_inputs, stochastic_softmax, windowed_softmax
 from evsim import backends, cost, simulate, standalone
 from evsim.backends import RunSpec
@@ -176,22 +174,6 @@ def test_escape_noise_variants_match_numpy(variant, seed):
     circuit = stochastic_softmax(4, dt=DT, **({"t_ref": 0.5 * ms} if variant == "refractory"
                                             else {"inhibition": "shunting"}))
     _both(80 * Hz, scores, seed=seed, checkpoints=[10, 30] * ms, circuit=circuit)
-
-
-def test_time_varying_inputs_are_run_arguments(seed):
-    """A mechanism (inputs change every step: TimedArray values) rerun on new operands from
-    its build gives the NumPy reference's spikes."""
-    rng = np.random.default_rng(seed)
-    spec = MECHANISMS["sdsa"]
-    mechanism = spec.build(4, 4, 1, rng)
-    builds = []
-    for _ in range(2):
-        operands = spec.sample_operands((2, 6, 4, 4), 1, rng)
-        spikes, record = run_mechanism(mechanism, operands, seed=0, target="cpp_standalone")
-        np.testing.assert_array_equal(spikes, spec.reference(mechanism, operands))
-        builds.append(record.metadata["target_choice"])
-    assert builds[0]["compiled_now"] and not builds[1]["compiled_now"]
-    assert builds[0]["build"] == builds[1]["build"]
 
 
 @pytest.mark.slow

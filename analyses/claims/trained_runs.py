@@ -32,7 +32,6 @@ SIZES = Sizes(quick=dict(images=128, perturbed=24, T_max=64),
               toy=dict(images=6, perturbed=3, T_max=8))
 #: standard deviations of the Gaussian input perturbations (inputs lie in [0, 1])
 SIGMAS = (0.05, 0.1)
-BATCH = 64
 #: the first spiking layer (what the rest of the model reads as spikes)
 FIRST_LAYER = dict(spikformer="embed", qkformer="embed", sdt="block_in",
                    spikingresformer="block_in")
@@ -116,8 +115,8 @@ def _run_model(context, arch: str, task: str, size, trained_T: int = 4) -> Model
     read = {p for p, _, _ in model.layers.values()} | set(model.stream)
     kept, events, spikes = [], [], []
     seed = context.seed_for(f"run {arch} {task}", shared=True)
-    for start in range(0, len(tokens), BATCH):
-        batch = model.population_spikes(tokens[start:start + BATCH], seed=seed,
+    for rows in model.batches(len(tokens)):
+        batch = model.population_spikes(tokens[rows], seed=seed,
                                         simulator=context.simulate)
         window = {p: s[:, :T_trained] for p, s in batch.items()}
         events.append(events_in_window(fans, window))
