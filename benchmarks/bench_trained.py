@@ -2,7 +2,7 @@
 forward pass (one thread) and beside evsim at a baseline commit, on the same digits test
 images, measured side by side in one run.
 
-For every architecture, each in a fresh process:
+For every architecture, each runner in a fresh process with an empty build cache:
 
 - SpikingJelly float64 CPU forward, ``torch.set_num_threads(1)`` (needs the extra:
   ``pip install -e '.[train]'``; without it the row is left out);
@@ -113,13 +113,13 @@ def main() -> None:
                                  call="warm", **sj))
             except Exception as error:  # the extra is not installed
                 print(f"SpikingJelly row left out: {error}")
-            runs = [(f"evsim {args.baseline}", str(base), [None]),
-                    ("evsim", str(ROOT), [None, "numpy"])]
+            runs = [(f"evsim {args.baseline}", str(base), None),
+                    ("evsim", str(ROOT), None), ("evsim", str(ROOT), "numpy")]
             numpy_digest = None
-            for runner, root, targets in runs:
+            for runner, root, target in runs:  # each in a fresh process, empty build cache
                 cache = tempfile.mkdtemp(prefix="evsim-bench-trained-")
                 try:
-                    found = in_fresh_process(evsim_runs, root, arch, args.images, targets,
+                    found = in_fresh_process(evsim_runs, root, arch, args.images, [target],
                                              cache)
                 finally:
                     shutil.rmtree(cache, ignore_errors=True)
