@@ -178,8 +178,9 @@ def _check_reproducible_and_seed_dependent(claim, cache):
         f"{claim.id}: a different --seed changed nothing"
 
 
-@pytest.mark.parametrize("claim_id", ["lif.fi_curve", "attention.mechanisms",
-                                      "a2os2a.capacity", "energy.ratio"])
+@pytest.mark.parametrize("claim_id", ["lif.fi_curve", "a2os2a.capacity",
+                                      pytest.param("attention.mechanisms", marks=pytest.mark.slow),
+                                      pytest.param("energy.ratio", marks=pytest.mark.slow)])
 def test_same_seed_reproduces_and_another_seed_changes_the_tables(claim_id, tmp_path):
     from analyses.claims import get_claim
 

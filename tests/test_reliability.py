@@ -100,7 +100,7 @@ def test_claim_families_on_two_processes_give_the_numbers_of_one(tmp_path):
     equal the single-process run's."""
     from analyses.verify import verify
 
-    only = ["lif.fi_curve", "energy.ratio", "energy.formula", "a2os2a.capacity"]
+    only = ["lif.fi_curve", "a2os2a.capacity"]
     for name, workers in (("one", 1), ("two", 2)):
         verify(tmp_path / name, scale="toy", only=only, seed=5, workers=workers,
                progress=False, cache_dir=tmp_path / f"cache-{name}")

@@ -24,7 +24,8 @@ def pooled_counts(kind, scores, trials, window, seed, **circuit_options):
     return record.counts["exc"][1] - record.counts["exc"][0]
 
 
-@pytest.mark.parametrize("scores", [[1.5, 0.0, -1.0, 0.5], [0.7, 0.7, 0.7, 0.7]],
+@pytest.mark.parametrize("scores", [[1.5, 0.0, -1.0, 0.5],
+                                    pytest.param([0.7] * 4, marks=pytest.mark.slow)],
                          ids=["random", "all-equal"])
 def test_stochastic_histogram_is_multinomial_softmax(scores, seed):
     counts = pooled_counts("S", scores, 40, 2.5 * second, seed).sum(axis=0)

@@ -23,7 +23,7 @@ def _run(meta, weights, reference, k=IMAGES):
     return model, trained.mismatches(model, spikes, trained.reference_spikes(reference, k)), logits
 
 
-@pytest.mark.parametrize("T", [4, REFERENCE_T])
+@pytest.mark.parametrize("T", [4, pytest.param(REFERENCE_T, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_every_layer_matches_spikingjelly(arch, task, T):
