@@ -56,8 +56,8 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
     list) runs every claim once per seed: the first seed's result is the headline (tables,
     figures, details) and every entry records verdict_by_seed, estimate_by_seed and how many
     seeds agree. ``workers`` processes run families of claims in parallel (claims that share
-    an experiment stay in one process), or sweep cells when only one family runs; the numbers
-    do not depend on it. Finished sweep cells are cached under
+    an experiment stay in one process) below full scale, else sweep cells; the numbers do
+    not depend on it. Finished sweep cells are cached under
     ``cache_dir`` (see ClaimContext.sweep_cache), so an interrupted run resumes where it
     stopped. ``scale`` ("toy", "quick" or "full") overrides ``quick``; toy sizes are for tests
     only.
@@ -117,11 +117,12 @@ def _families(claims) -> list[list]:
 
 def _run_families(claims, contexts: dict, stage: Path, workers: int, registrations: dict):
     """Yield {claim id: (claims.json entry, wall seconds)}: claim by claim in this process
-    if ``workers`` is 1, else family by family on ``workers`` processes (sweep cells then
-    run in their family's process). Seeds come from --seed and the claim id, so the numbers
+    if ``workers`` is 1 or at full scale (a full-scale family holds many GB: two at once ran
+    out of 23 GB), else family by family on ``workers`` processes (sweep cells then run in
+    their family's process). Seeds come from --seed and the claim id, so the numbers
     do not depend on the process that runs a claim."""
     families = _families(claims)
-    if workers == 1 or len(families) == 1:
+    if workers == 1 or len(families) == 1 or next(iter(contexts.values())).scale == "full":
         for claim in claims:
             yield _run_claims([claim.id], contexts, stage, registrations)
         return

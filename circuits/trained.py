@@ -44,9 +44,9 @@ __all__ = ["WEIGHTS_DIR", "TrainedCircuit", "load_weights", "from_weights", "bui
            "reference_spikes", "mismatches"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-#: synapses one run of a trained model holds by default (all its images): ~2 GB on numpy,
-#: and the built network is kept for the next batch
-BATCH_SYNAPSES = 25_000_000
+#: synapses one run of a trained model holds by default (all its images): ~1 GB on numpy,
+#: and the built network is kept for the next batch (evsim.runtime.CACHE_SYNAPSES)
+BATCH_SYNAPSES = 12_000_000
 #: metadata every weights file carries (besides versions, accuracy and training time)
 META_KEYS = ("arch", "task", "classes", "tokens", "width", "heads", "T", "c1", "c2", "patch",
              "seed", "hash", "test_accuracy")

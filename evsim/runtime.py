@@ -7,7 +7,8 @@ with any inputs, parameters, initial values, weights and seed, restores that sta
 its own values and runs: no NeuronGroup, Synapses or connect is made again. The counts and
 spike times are those of a freshly built network (tests/test_backends.py checks it).
 
-Networks are evicted least recently used beyond :data:`CACHE_SYNAPSES` synapses in all.
+Networks are evicted least recently used beyond :data:`CACHE_SYNAPSES` synapses in all; a
+larger network is not kept.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from .record import SpikeTrains
 
 __all__ = ["RuntimeBackend", "clear_cache", "CACHE_SYNAPSES"]
 
-#: most synapses (all cached networks together) kept built; ~40 bytes each on numpy
-CACHE_SYNAPSES = 30_000_000
+#: most synapses (all cached networks together) kept built: ~100 bytes each on numpy with the
+#: stored initial state; a network larger than this is run but not kept
+CACHE_SYNAPSES = 12_000_000
 
 
 class RuntimeBackend:
@@ -81,10 +83,11 @@ def _built(target: str, plan: NetworkPlan, dt) -> tuple[BuiltNetwork, bool]:
         built.assign(plan)
         return built, True
     built = instantiate(plan, Clock(dt, name="evsim_clock"))
-    built.network.store("evsim_initial")
-    _CACHE[key] = built
-    while len(_CACHE) > 1 and sum(_synapses(b) for b in _CACHE.values()) > CACHE_SYNAPSES:
-        _CACHE.popitem(last=False)
+    if _synapses(built) <= CACHE_SYNAPSES:
+        built.network.store("evsim_initial")
+        _CACHE[key] = built
+        while sum(_synapses(b) for b in _CACHE.values()) > CACHE_SYNAPSES:
+            _CACHE.popitem(last=False)
     return built, False
 
 

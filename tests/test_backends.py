@@ -72,11 +72,19 @@ def test_delays_and_time_varying_inputs_survive_a_rerun(target, seed):
 
 def test_the_cache_evicts_beyond_its_synapse_budget(monkeypatch):
     runtime.clear_cache()
-    monkeypatch.setattr(runtime, "CACHE_SYNAPSES", 1)
-    for trials in (2, 3):
+
+    def run(trials):
         simulate(shared_inhibition(), {"drive": 30 * nA}, 5 * ms, trials=trials, seed=1,
                  target="numpy")
-    assert len(runtime._CACHE) == 1  # the newest stays, even over budget
+
+    run(1)
+    per_trial = runtime._synapses(next(iter(runtime._CACHE.values())))
+    runtime.clear_cache()
+    monkeypatch.setattr(runtime, "CACHE_SYNAPSES", 4 * per_trial)
+    for trials in (2, 3, 6):
+        run(trials)
+    kept = sorted(built.trials for built in runtime._CACHE.values())
+    assert kept == [3]  # 2 evicted when 3 came; 6 trials (over budget alone) not kept
 
 
 class _Stub:
