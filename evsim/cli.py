@@ -51,9 +51,9 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
                                       help="backend: auto (the registered backend with the "
                                       "smallest estimated cost), numpy, cython, cpp_standalone"),
            workers: int = typer.Option(DEFAULT_WORKERS, "--workers", min=1,
-                                       help="processes: families of claims run in parallel, "
-                                       "sweep cells too when one process runs all claims "
-                                       "[default: the CPU cores here, at most 4]",
+                                       help="processes: families of claims in parallel (below "
+                                       "full scale), else sweep cells [default: the CPU "
+                                       "cores here, at most 4]",
                                        show_default=False),
            scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed "
                                                    "scheduler address for sweep cells"),
