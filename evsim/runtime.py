@@ -23,7 +23,7 @@ from brian2 import seed as brian_seed
 
 from . import cost
 from .backends import RunResult, RunSpec, register
-from .build import BuiltNetwork, NetworkPlan, instantiate
+from .build import BuiltNetwork, instantiate
 from .record import SpikeTrains
 
 __all__ = ["RuntimeBackend", "clear_cache", "CACHE_SYNAPSES"]
@@ -55,8 +55,7 @@ class RuntimeBackend:
         prefs.codegen.target = self.name  # each backend pins its own codegen target
         try:
             started = time.perf_counter()
-            plan = spec.plan
-            built, reused = _built(self.name, plan, spec.dt)
+            built, reused = _built(self.name, spec)
             build_s = time.perf_counter() - started
             counts = _run(built, spec)
         finally:
@@ -73,16 +72,16 @@ def _key(target: str, spec: RunSpec) -> tuple:
     return target, spec.plan.key
 
 
-def _built(target: str, plan: NetworkPlan, dt) -> tuple[BuiltNetwork, bool]:
-    """The network of ``plan``: reused (state restored, values assigned) or built now."""
-    key = (target, plan.key)
+def _built(target: str, spec: RunSpec) -> tuple[BuiltNetwork, bool]:
+    """The network of ``spec``'s plan: reused (state restored, values assigned) or built now."""
+    key, plan = _key(target, spec), spec.plan
     built = _CACHE.get(key)
     if built is not None:
         _CACHE.move_to_end(key)
         built.network.restore("evsim_initial")
         built.assign(plan)
         return built, True
-    built = instantiate(plan, Clock(dt, name="evsim_clock"))
+    built = instantiate(plan, Clock(spec.dt, name="evsim_clock"))
     if _synapses(built) <= CACHE_SYNAPSES:
         built.network.store("evsim_initial")
         _CACHE[key] = built

@@ -92,13 +92,10 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
     started = time.perf_counter()
     result, target, choice = _run(spec, target)
     wall = time.perf_counter() - started
-    events = {}
-    for projection in circuit.projections:
-        pre, _ = projection.pairs(circuit.population(projection.source).size,
-                                  circuit.population(projection.target).size)
-        out_degree = np.bincount(pre, minlength=circuit.population(projection.source).size)
-        events[projection.name] = np.einsum("kts,s->kt", result.counts[projection.source],
-                                            out_degree)
+    # synapses per source neuron, from the plan's connectivity (not recomputed from the graph)
+    events = {s.projection: np.einsum("kts,s->kt", result.counts[s.source],
+                                      np.bincount(s.pre, minlength=s.source_size))
+              for s in spec.plan.synapses}
     # The method is passed to Brian2 explicitly, so Brian2 raises if it does not apply.
     methods = {p.name: p.model.method for p in circuit.populations}
     metadata = dict(dt_s=float(dt / second), seed=seed, target=target, schedule=schedule,
