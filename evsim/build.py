@@ -85,9 +85,9 @@ class NetworkPlan:
     """Everything :func:`build_network` creates, without Brian2 objects: the groups and
     synapses, the values to assign and the structure that fixes the generated code.
 
-    ``values`` lists (Brian2 object name, variable, value): variable ``None`` is a
-    TimedArray's values (steps, neurons) in SI units; other values are float arrays or scalars
-    in SI units. Two plans with equal :attr:`key` build the same network up to these values.
+    ``values`` lists (Brian2 object name, variable, value), values as Brian2 quantities:
+    variable ``None`` is a TimedArray's values (steps, neurons); others are scalars or one
+    value per neuron or synapse. Two plans with equal :attr:`key` build the same network up to these values.
     """
 
     circuit: str
