@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from brian2 import Clock, Equations, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray
+from brian2 import (Clock, Equations, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
+                    TimedArray)
 
 from .errors import ValidationError
 from .graph import Circuit
@@ -55,6 +56,7 @@ class GroupPlan:
     method: str | None
     step_code: str | None
     varying_input: str | None  # input variable driven by a TimedArray, if any
+    states: object = None  # the StateRequest recorded from this group, if any
 
 
 @dataclass
@@ -99,6 +101,7 @@ class NetworkPlan:
     synapses: list
     values: list
     structure: list
+    record_every: object = None  # sampling interval of the state monitors (a Brian2 time)
 
     @cached_property
     def key(self) -> str:
@@ -118,6 +121,7 @@ class BuiltNetwork:
     plan: NetworkPlan
     #: Brian2 name -> the object a plan value is assigned to (a group, Synapses or TimedArray)
     owners: dict
+    states: dict = field(default_factory=dict)  # population name -> StateMonitor
 
     @property
     def structure(self) -> list:
@@ -177,13 +181,14 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
 
 
 def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=None,
-                 initial=None, record_spikes: bool = False,
-                 schedule: str = "resets_first") -> NetworkPlan:
+                 initial=None, record_spikes: bool = False, schedule: str = "resets_first",
+                 states=(), record_every=None) -> NetworkPlan:
     """Check the run's values and describe the network of ``circuit`` x ``trials``.
 
     ``inputs``: input port -> value for the port population's input variable, either constant
     (broadcast by :func:`per_neuron_values`) or time-varying with shape (steps, trials, size).
     ``parameters`` and ``initial``: population -> {variable: value}, broadcast the same way.
+    ``states``: :class:`evsim.states.StateRequest` s, sampled every ``record_every``.
     """
     circuit.validate()
     inputs, parameters, initial = inputs or {}, parameters or {}, initial or {}
@@ -205,6 +210,8 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
         groups.append(_plan_group(index, population, trials, dt, parameters, initial,
                                   [prepared[port] for port, target in circuit.inputs.items()
                                    if target == population.name], values))
+    for request in states:
+        next(g for g in groups if g.population == request.population).states = request
     names = {group.population: group.name for group in groups}
     for index, projection in enumerate(circuit.projections):
         source = circuit.population(projection.source)
@@ -222,6 +229,7 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
                        * unit_of(weights)))
     structure = [f"dt={float(dt)!r} schedule={schedule} record_spikes={record_spikes} "
                  f"trials={trials}",
+                 *(f"{r.describe()} every={float(record_every)!r}" for r in states),
                  *(repr((g.name, g.neurons, str(g.equations), g.threshold, g.reset,
                          g.refractory, g.method, g.step_code, g.varying_input))
                    for g in groups),
@@ -233,7 +241,7 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
                  *(f"assigned {owner}.{variable} shape={np.shape(value)}"
                    for owner, variable, value in values)]
     return NetworkPlan(circuit.name, trials, dt, schedule, record_spikes, groups, synapses,
-                       values, structure)
+                       values, structure, record_every)
 
 
 def _plan_group(index: int, population, trials: int, dt, parameters: dict, initial: dict,
@@ -269,8 +277,8 @@ def _plan_group(index: int, population, trials: int, dt, parameters: dict, initi
         values.append((name, key, per_neuron_values(
             f"initial {population.name}.{key}", value, unit, trials, population.size) * unit))
     varying = None
-    for value in inputs:
-        unit = model.input_unit
+    for value in inputs:  # SI floats: times the SI unit (an input_unit of nA would be 1e-9)
+        unit = unit_of(model.input_unit)
         if value.ndim == 1:
             values.append((name, model.input_variable, value * unit))
         else:
@@ -282,7 +290,7 @@ def _plan_group(index: int, population, trials: int, dt, parameters: dict, initi
 
 def instantiate(plan: NetworkPlan, clock: Clock) -> BuiltNetwork:
     """The Brian2 objects of ``plan`` on ``clock``, its values assigned."""
-    groups, counters, owners = {}, {}, {}
+    groups, counters, owners, states = {}, {}, {}, {}
     for g in plan.groups:
         group = NeuronGroup(g.neurons, g.equations, threshold=g.threshold, reset=g.reset,
                             refractory=g.refractory or False, method=g.method, clock=clock,
@@ -301,6 +309,11 @@ def instantiate(plan: NetworkPlan, clock: Clock) -> BuiltNetwork:
         groups[g.population], owners[g.name] = group, group
         counters[g.population] = SpikeMonitor(group, record=plan.record_spikes,
                                               name=f"{g.name}_spk")
+        if g.states is not None:  # first in the step: the state the previous step left
+            size = g.neurons // plan.trials
+            states[g.population] = StateMonitor(
+                group, list(g.states.variables), record=g.states.group_indices(size),
+                dt=plan.record_every, when="start", order=-1, name=f"{g.name}_state")
     synapses = {}
     for s in plan.synapses:
         syn = Synapses(groups[s.source], groups[s.target], s.model, on_pre=s.on_pre,
@@ -310,9 +323,10 @@ def instantiate(plan: NetworkPlan, clock: Clock) -> BuiltNetwork:
         if float(s.delay) > 0:
             syn.delay = s.delay
         synapses[s.projection], owners[s.name] = syn, syn
-    network = Network(*groups.values(), *synapses.values(), *counters.values())
+    network = Network(*groups.values(), *synapses.values(), *counters.values(),
+                      *states.values())
     network.schedule = SCHEDULES[plan.schedule]
-    built = BuiltNetwork(network, groups, synapses, counters, plan.trials, plan, owners)
+    built = BuiltNetwork(network, groups, synapses, counters, plan.trials, plan, owners, states)
     built.assign(plan)
     return built
 

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from brian2 import Hz, Mohm, amp, ms, mV, second
+from brian2 import Equations, Hz, Mohm, amp, ms, mV, second
+from brian2.core.functions import DEFAULT_FUNCTIONS
+from brian2.core.namespace import DEFAULT_CONSTANTS, DEFAULT_UNITS
 from brian2.units.fundamentalunits import Dimension, get_dimensions, get_unit
+from brian2.utils.stringtools import get_identifiers
 
 from .errors import ValidationError
 
@@ -93,6 +96,9 @@ class NeuronModel:
     input_check: Callable | None = None
     payload: str | None = None
 
+    def __post_init__(self):
+        _check_model(self)
+
     def equations(self, *, shared=(), refractory: bool | None = None) -> str:
         """The Brian2 equation text: clamped and free dynamics, then one declaration per
         parameter (``shared`` ones as one scalar per group). ``refractory`` (default: the
@@ -110,6 +116,52 @@ class NeuronModel:
         """Raise ValidationError if external input ``values`` are outside the accepted range."""
         if self.input_check is not None:
             self.input_check(np.asarray(values), float(dt))
+
+
+#: names Brian2 gives every group's code besides units, constants and functions
+GROUP_NAMES = frozenset({"t", "dt", "i", "N", "t_in_timesteps", "lastspike", "not_refractory"})
+
+
+def _check_model(model: NeuronModel) -> None:
+    """Refuse a model whose equations do not parse, that refers to a name it never defines, or
+    whose input, payload, synaptic targets, refractory period or time constants are not its own
+    variables and parameters of the declared units (one ValidationError, naming the field)."""
+    where = f"model '{model.name}'"
+    try:
+        equations = Equations(model.equations())
+    except Exception as error:  # Brian2's parser: syntax, units or a duplicate name
+        raise ValidationError("dynamics", f"{where}: its equations and parameters do not parse "
+                                          f"in Brian2: {str(error).splitlines()[0]}") from None
+    variables = set(equations.names) - set(model.parameters)
+    code = [model.threshold, model.reset or "", model.step_code or ""]
+    used = set(equations.identifiers).union(*(get_identifiers(text) for text in code))
+    unknown = sorted(name for name in used - set(equations.names) - GROUP_NAMES
+                     - set(DEFAULT_UNITS) - set(DEFAULT_CONSTANTS) - set(DEFAULT_FUNCTIONS)
+                     if not name.startswith("xi"))
+    if unknown:
+        raise ValidationError("parameters", f"{where} refers to {unknown}, which it never defines: "
+                                            "declare each in its equations or give it a value in "
+                                            "'parameters'")
+    declared = [("input_variable", model.input_variable, model.input_unit),
+                ("payload", model.payload, None),
+                *(("synaptic_targets", name, unit) for name, unit in model.synaptic_targets.items())]
+    for field_name, name, unit in declared:
+        if name is None:
+            continue
+        if name not in variables:
+            raise ValidationError(field_name, f"{where}: {field_name} '{name}' is not a state "
+                                              f"variable of its equations; they declare "
+                                              f"{sorted(variables)}")
+        if unit is not None and get_dimensions(unit) != equations[name].dim:
+            raise ValidationError(field_name, f"{where}: the unit {unit!r} given for '{name}' "
+                                              f"does not match its declared unit "
+                                              f"{unit_of(equations[name].dim)!r}")
+    for field_name, names in (("refractory", [model.refractory] if model.refractory else []),
+                              ("time_constants", list(model.time_constants))):
+        for name in names:
+            if name not in model.parameters:
+                raise ValidationError(field_name, f"{where}: {field_name} '{name}' is not one of "
+                                                  f"its parameters {sorted(model.parameters)}")
 
 
 def check_quantity(name: str, value, reference, *, positive: bool = False, nonnegative=False):
