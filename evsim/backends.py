@@ -38,6 +38,8 @@ class RunSpec:
     initial: dict
     schedule: str
     record_spikes: bool
+    states: tuple = ()  # evsim.states.StateRequest s
+    record_every: object = None  # their sampling interval
 
     @cached_property
     def plan(self):
@@ -46,7 +48,8 @@ class RunSpec:
 
         return plan_network(self.circuit, self.trials, self.dt, inputs=self.inputs,
                             parameters=self.parameters, initial=self.initial,
-                            record_spikes=self.record_spikes, schedule=self.schedule)
+                            record_spikes=self.record_spikes, schedule=self.schedule,
+                            states=self.states, record_every=self.record_every)
 
     @property
     def checkpoint_steps(self) -> np.ndarray:
@@ -65,11 +68,15 @@ class RunSpec:
 @dataclass
 class RunResult:
     """What a backend returns: counts {population: (checkpoints, trials, size) int64}, spike
-    trains {population: SpikeTrains} if recorded (else None), and facts for the record."""
+    trains {population: SpikeTrains} if recorded (else None), facts for the record, and the
+    recorded states {population: {variable: (samples, trials, neurons) SI floats}} with their
+    sample times ``state_times`` (seconds)."""
 
     counts: dict
     spikes: dict | None
     facts: dict = field(default_factory=dict)
+    states: dict = field(default_factory=dict)
+    state_times: np.ndarray | None = None
 
 
 @runtime_checkable

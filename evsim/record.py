@@ -55,6 +55,9 @@ class SpikeRecord:
         Population -> SpikeTrains, or None when spike times were not recorded.
     metadata : dict
         dt, seed, target, schedule, integration methods, wall time.
+    states : dict
+        Population -> {variable: Quantity (samples, trials, neurons)} recorded with
+        ``simulate(..., record_states=...)`` (empty if none); ``state_times`` their times.
     """
 
     checkpoints: Quantity
@@ -62,6 +65,8 @@ class SpikeRecord:
     synaptic_events: dict
     spikes: dict | None = None
     metadata: dict = field(default_factory=dict)
+    states: dict = field(default_factory=dict)
+    state_times: Quantity | None = None
 
     @property
     def trials(self) -> int:

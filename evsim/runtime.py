@@ -24,6 +24,7 @@ from brian2 import seed as brian_seed
 from . import cost
 from .backends import RunResult, RunSpec, register
 from .build import BuiltNetwork, instantiate
+from .states import shape_states
 from .record import SpikeTrains
 
 __all__ = ["RuntimeBackend", "clear_cache", "CACHE_SYNAPSES"]
@@ -61,7 +62,9 @@ class RuntimeBackend:
         finally:
             prefs.codegen.target = previous_target
         spikes = _spike_trains(built) if spec.record_spikes else None
-        return RunResult(counts, spikes, dict(build_reused=reused, build_s=round(build_s, 3)))
+        states, times = _states(built)
+        return RunResult(counts, spikes, dict(build_reused=reused, build_s=round(build_s, 3)),
+                         states, times)
 
 
 #: (target, plan key) -> BuiltNetwork with its initial state stored
@@ -139,6 +142,19 @@ def _run_with_snapshots(built: BuiltNetwork, ends: np.ndarray, dt, snapshot) -> 
         built.network.run(int(ends[-1]) * dt, namespace={})
     finally:
         built.network.remove(operation)
+
+
+def _states(built: BuiltNetwork) -> tuple[dict, np.ndarray | None]:
+    """The state monitors' samples {population: {variable: (samples, trials, neurons)}} (SI)
+    and their times (seconds)."""
+    states, times = {}, None
+    requests = {g.population: g.states for g in built.plan.groups}
+    for population, monitor in built.states.items():
+        request, times = requests[population], np.array(monitor.t_[:])
+        states[population] = {variable: shape_states(np.array(getattr(monitor, variable + "_")).T,
+                                                     request)
+                              for variable in request.variables}
+    return states, times
 
 
 def _spike_trains(built: BuiltNetwork) -> dict:

@@ -16,6 +16,7 @@ from .errors import ValidationError
 from .graph import Circuit
 from .models import check_integer, check_quantity
 from .record import SpikeRecord
+from .states import state_requests, with_units
 
 __all__ = ["simulate", "TARGETS"]
 
@@ -26,7 +27,8 @@ TARGETS = ("auto", "numpy", "cython", "cpp_standalone")
 def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, seed=None,
              dt=0.1 * ms, checkpoints=None, parameters=None, initial=None,
              record_spikes: bool = False, target: str = "auto",
-             schedule: str = "resets_first") -> SpikeRecord:
+             schedule: str = "resets_first", record_states=None,
+             record_every=None) -> SpikeRecord:
     """Simulate ``trials`` independent copies of ``circuit`` in one Brian2 run.
 
     Parameters
@@ -60,12 +62,21 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
         ``metadata["target"]`` says which ran and ``metadata["target_choice"]`` why.
     schedule : str
         ``"resets_first"`` (resets before synaptic propagation; default) or ``"brian"``.
+    record_states : dict, optional
+        Population -> variable name(s) to record in every neuron and trial, or
+        ``{"variables": ..., "neurons": [...], "trials": [...]}`` for some (indices, sorted in
+        the record); see :mod:`evsim.states`. Memory: 8 bytes per variable, neuron, trial and
+        sample (``metadata["state_bytes"]``), refused above 2 GiB.
+    record_every : Quantity, optional
+        Interval of the state samples, a multiple of dt (default dt); samples at
+        t_k = k * record_every < duration, the state at the start of that step.
 
     Returns
     -------
     SpikeRecord
         counts[population] of shape (checkpoints, trials, neurons), synaptic events, spike
-        times if recorded, and metadata.
+        times if recorded, states[population][variable] (samples, trials, neurons) with
+        state_times if recorded, and metadata.
     """
     check_quantity("dt", dt, second, positive=True)
     _check_time_constants(circuit, dt, parameters or {})
@@ -87,8 +98,11 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
             raise ValidationError("inputs", f"time-varying inputs['{port}'] must cover the run: at "
                                             f"least {steps} steps, got {np.shape(value)[0]}")
 
+    states, record_every, state_bytes = state_requests(circuit, record_states, trials, duration,
+                                                       dt, record_every)
     spec = RunSpec(circuit, dict(inputs or {}), trials, seed, dt, checkpoints,
-                   dict(parameters or {}), dict(initial or {}), schedule, record_spikes)
+                   dict(parameters or {}), dict(initial or {}), schedule, record_spikes, states,
+                   record_every)
     started = time.perf_counter()
     result, target, choice = _run(spec, target)
     wall = time.perf_counter() - started
@@ -102,7 +116,12 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
                     trials=trials, integration=methods, wall_time_s=wall)
     if choice:
         metadata["target_choice"] = choice
-    return SpikeRecord(checkpoints, result.counts, events, result.spikes, metadata)
+    record = SpikeRecord(checkpoints, result.counts, events, result.spikes, metadata)
+    if states:
+        metadata["state_bytes"] = state_bytes
+        record.states = with_units(circuit, result.states)
+        record.state_times = result.state_times * second
+    return record
 
 
 def _run(spec: RunSpec, target: str):

@@ -45,6 +45,7 @@ from . import build, cost
 from .backends import RunResult, register
 from .build import instantiate
 from .record import SpikeTrains
+from .states import shape_states
 from .store import atomic_write_json, atomic_write_text, cache_root
 
 __all__ = ["StandaloneBackend", "run_compiled", "build_directory", "is_built"]
@@ -200,6 +201,7 @@ def run_compiled(spec) -> RunResult:
             flat = np.fromfile(results / "evsim_counts.bin", dtype=np.int32)
             trains = (_read_spikes(manifest, results, trials) if spec.record_spikes
                       else None)
+            states, times = _read_states(manifest, results, spec)
         finally:
             shutil.rmtree(results, ignore_errors=True)
     finally:
@@ -216,7 +218,7 @@ def run_compiled(spec) -> RunResult:
             len(ends), trials, -1)
         offset += size
     return RunResult(counts, trains, dict(build=str(directory), compiled_now=compiled_now,
-                                          compile_s=compile_s, binary_s=run_s))
+                                          compile_s=compile_s, binary_s=run_s), states, times)
 
 
 def _compile(built, directory: Path, dt, header: Path) -> float:
@@ -246,11 +248,14 @@ def _generate(built, directory: Path, dt) -> dict:
         if monitor.record:
             spike_files[name] = [device.get_array_filename(monitor.variables[key])
                                  for key in ("i", "t")]
+    state_files = {name: {key: device.get_array_filename(monitor.variables[key])
+                          for key in ["t", *monitor.record_variables]}
+                   for name, monitor in built.states.items()}
     device.insert_code("main", RUN_PLAN.format(network=built.network.name,
                                                dt=float(dt / second), writes="\n".join(writes)))
     device.build(directory=str(directory), compile=False, run=False)
     return dict(brian2=brian2.__version__, sizes=sizes, spike_files=spike_files,
-                structure=built.structure)
+                state_files=state_files, structure=built.structure)
 
 
 def precompiled_header() -> Path:
@@ -345,6 +350,20 @@ def _read_spikes(manifest: dict, results: Path, trials: int) -> dict:
                                               np.fromfile(results / time_file, dtype=np.float64),
                                               manifest["sizes"][name] // trials)
     return trains
+
+
+def _read_states(manifest: dict, results: Path, spec) -> tuple[dict, np.ndarray | None]:
+    """The state monitors' samples, written by the binary (a 2-D monitor array is stored
+    sample by sample), as {population: {variable: (samples, trials, neurons)}} and times."""
+    states, times = {}, None
+    for request in spec.states:
+        files = manifest["state_files"][request.population]
+        times = np.fromfile(results / files["t"], dtype=np.float64)
+        states[request.population] = {
+            variable: shape_states(np.fromfile(results / files[variable], dtype=np.float64)
+                                   .reshape(len(times), -1), request)
+            for variable in request.variables}
+    return states, times
 
 
 def _run_binary(directory: Path, results: Path, arguments: list[str]) -> float:
