@@ -14,11 +14,12 @@ weight (delta synapses).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from brian2 import Equations, Hz, Mohm, amp, ms, mV, second
+from brian2 import Equations, Hz, Mohm, amp, ms, mV, nA, nS, second
 from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.core.namespace import DEFAULT_CONSTANTS, DEFAULT_UNITS
 from brian2.units.fundamentalunits import Dimension, get_dimensions, get_unit
@@ -29,6 +30,8 @@ from .errors import ValidationError
 __all__ = [
     "NeuronModel",
     "lif",
+    "adaptive_lif",
+    "SYNAPSES",
     "integrate_and_fire",
     "escape_noise_lif",
     "gain_modulated_if",
@@ -194,8 +197,8 @@ def _reset_code(reset: str, allowed: tuple[str, ...], subtract: str, to_value: s
 
 
 def _membrane_model(name: str, drive: str, *, tau_m, v_th, v_reset, t_ref, resistance, reset,
-                    method: str, dynamics: str = "", parameters=None,
-                    synaptic_targets=None) -> NeuronModel:
+                    method: str, dynamics: str = "", parameters=None, synaptic_targets=None,
+                    time_constants=("tau_m",)) -> NeuronModel:
     """An integrate-and-fire model ``dv/dt = drive`` (v held while refractory), threshold
     ``v > v_th`` and reset to ``v_reset`` or by subtraction; input current ``I`` (amp)."""
     for key, value, reference in (("tau_m", tau_m, ms), ("resistance", resistance, Mohm)):
@@ -214,20 +217,73 @@ def _membrane_model(name: str, drive: str, *, tau_m, v_th, v_reset, t_ref, resis
         parameters=dict(tau_m=tau_m, v_th=v_th, v_reset=v_reset, t_ref=t_ref,
                         resistance=resistance, **(parameters or {})),
         input_variable="I", input_unit=amp, synaptic_targets=synaptic_targets or {"v": mV},
-        refractory="t_ref", time_constants=("tau_m",))
+        refractory="t_ref", time_constants=time_constants)
+
+
+#: synapse kernels of :func:`lif`: where an incoming spike lands
+SYNAPSES = ("delta", "current", "conductance")
 
 
 def lif(tau_m=20 * ms, v_th=20 * mV, v_reset=0 * mV, t_ref=2 * ms, resistance=1 * Mohm,
-        reset="value") -> NeuronModel:
-    """Leaky integrate-and-fire neuron, integrated exactly (matrix exponential per step).
+        reset="value", synapse="delta", tau_syn=5 * ms, e_exc=70 * mV,
+        e_inh=-10 * mV) -> NeuronModel:
+    """Leaky integrate-and-fire neuron.
 
-    ``tau_m dv/dt = R I - v``; spike when ``v > v_th``; then ``v = v_reset`` (``reset="value"``)
-    or ``v -= v_th - v_reset`` (``reset="subtract"``); ``v`` is clamped and synaptic jumps are
-    dropped during the absolute refractory period ``t_ref``. Input: current ``I`` (amp).
+    ``tau_m dv/dt = R (I + I_syn) - v``; spike when ``v > v_th``; then ``v = v_reset``
+    (``reset="value"``) or ``v -= v_th - v_reset`` (``reset="subtract"``); ``v`` is clamped
+    during the absolute refractory period ``t_ref``. Input: current ``I`` (amp). ``synapse``
+    says what an incoming spike of weight w does:
+
+    - ``"delta"`` (default): ``v += w`` (mV), dropped while refractory; no I_syn.
+    - ``"current"``: ``I_syn += w`` (nA), an exponential current, ``tau_syn dI_syn/dt =
+      -I_syn``. Integrated exactly (matrix exponential per step); a PSP is the difference of
+      exponentials R w tau_syn / (tau_m - tau_syn) (exp(-t/tau_m) - exp(-t/tau_syn)).
+    - ``"conductance"``: ``g_exc += w`` or ``g_inh += w`` (nS, projection ``variable``), with
+      ``I_syn = g_exc (e_exc - v) + g_inh (e_inh - v)`` (reversal potentials relative to
+      rest) and both conductances decaying with ``tau_syn``. Exponential Euler: exact for the
+      conductances, and for v with the conductances held over each step.
     """
-    return _membrane_model("lif", "(resistance*I - v)/tau_m", tau_m=tau_m, v_th=v_th,
-                           v_reset=v_reset, t_ref=t_ref, resistance=resistance, reset=reset,
-                           method="exact")
+    if synapse not in SYNAPSES:
+        raise ValidationError("synapse", f"parameter 'synapse' must be one of {SYNAPSES}, got "
+                                         f"{synapse!r}")
+    if synapse == "delta":
+        return _membrane_model("lif", "(resistance*I - v)/tau_m", tau_m=tau_m, v_th=v_th,
+                               v_reset=v_reset, t_ref=t_ref, resistance=resistance,
+                               reset=reset, method="exact")
+    check_quantity("tau_syn", tau_syn, ms, positive=True)
+    if synapse == "current":
+        return _membrane_model(
+            "lif", "(resistance*(I + I_syn) - v)/tau_m", tau_m=tau_m, v_th=v_th,
+            v_reset=v_reset, t_ref=t_ref, resistance=resistance, reset=reset, method="exact",
+            dynamics="dI_syn/dt = -I_syn/tau_syn : amp", parameters=dict(tau_syn=tau_syn),
+            synaptic_targets={"I_syn": nA}, time_constants=("tau_m", "tau_syn"))
+    check_quantity("e_exc", e_exc, mV)
+    check_quantity("e_inh", e_inh, mV)
+    return _membrane_model(
+        "lif", "(resistance*(I + g_exc*(e_exc - v) + g_inh*(e_inh - v)) - v)/tau_m",
+        tau_m=tau_m, v_th=v_th, v_reset=v_reset, t_ref=t_ref, resistance=resistance,
+        reset=reset, method="exponential_euler",
+        dynamics="dg_exc/dt = -g_exc/tau_syn : siemens\ndg_inh/dt = -g_inh/tau_syn : siemens",
+        parameters=dict(tau_syn=tau_syn, e_exc=e_exc, e_inh=e_inh),
+        synaptic_targets={"g_exc": nS, "g_inh": nS}, time_constants=("tau_m", "tau_syn"))
+
+
+def adaptive_lif(tau_m=20 * ms, tau_a=100 * ms, b=0.5 * nA, v_th=20 * mV, v_reset=0 * mV,
+                 t_ref=2 * ms, resistance=1 * Mohm) -> NeuronModel:
+    """LIF with spike-triggered adaptation (a linear adaptive LIF), integrated exactly.
+
+    ``tau_m dv/dt = R (I - a) - v`` and ``tau_a da/dt = -a``; on a spike ``v = v_reset`` and
+    ``a += b``, so the rate under a constant current falls from its LIF value to a lower steady
+    state. ``v`` is clamped while refractory; ``a`` decays throughout. Synaptic target ``v``.
+    """
+    check_quantity("tau_a", tau_a, ms, positive=True)
+    check_quantity("b", b, nA, nonnegative=True)
+    model = _membrane_model("adaptive_lif", "(resistance*(I - a) - v)/tau_m", tau_m=tau_m,
+                            v_th=v_th, v_reset=v_reset, t_ref=t_ref, resistance=resistance,
+                            reset="value", method="exact", dynamics="da/dt = -a/tau_a : amp",
+                            parameters=dict(tau_a=tau_a, b=b),
+                            time_constants=("tau_m", "tau_a"))
+    return dataclasses.replace(model, reset=model.reset + "\na += b")
 
 
 def integrate_and_fire(tau_m=20 * ms, v_th=20 * mV, v_reset=0 * mV, t_ref=0 * ms,
@@ -428,6 +484,7 @@ def gated_graded(gates: int = 2) -> NeuronModel:
 
 MODELS: dict[str, Callable[..., NeuronModel]] = {
     "lif": lif,
+    "adaptive_lif": adaptive_lif,
     "integrate_and_fire": integrate_and_fire,
     "escape_noise_lif": escape_noise_lif,
     "gain_modulated_if": gain_modulated_if,
