@@ -32,6 +32,24 @@ class SpikeTrains:
         index = np.asarray(index, dtype=np.int64)
         return cls(index // size, index % size, np.asarray(times_s, dtype=float) * second)
 
+    @classmethod
+    def from_raster(cls, raster, dt) -> "SpikeTrains":
+        """From a bool array (trials, steps, neurons) on a grid of step ``dt`` (a Brian2 time):
+        a spike in step k is at time k dt."""
+        raster = np.asarray(raster)
+        if raster.ndim != 3 or raster.dtype != bool:
+            raise ValidationError("raster", "parameter 'raster' must be a bool array (trials, "
+                                            f"steps, neurons), got {raster.dtype} {raster.shape}")
+        trial, step, neuron = np.nonzero(raster)
+        order = np.argsort(step, kind="stable")
+        return cls(trial[order], neuron[order], step[order] * float(dt / second) * second)
+
+    def to_raster(self, trials: int, steps: int, neurons: int, dt) -> np.ndarray:
+        """The spikes as a bool array (trials, steps, neurons) on a grid of step ``dt``."""
+        grid = np.zeros((trials, steps, neurons), bool)
+        grid[self.trial, np.round(np.asarray(self.time / dt)).astype(int), self.neuron] = True
+        return grid
+
     def of(self, trial: int, neuron: int) -> Quantity:
         """Spike times of one neuron in one trial."""
         mask = (self.trial == trial) & (self.neuron == neuron)
@@ -88,13 +106,25 @@ class SpikeRecord:
         if population not in self.spikes:
             raise ValidationError("population", f"unknown population '{population}'; accepted: "
                                                 f"{sorted(self.spikes)}")
-        dt = self.metadata["dt_s"]
-        steps = int(round(float(self.checkpoints[-1] / second) / dt))
-        train = self.spikes[population]
-        grid = np.zeros((self.trials, steps, self.counts[population].shape[2]), bool)
-        grid[train.trial, np.round(np.asarray(train.time / second) / dt).astype(int),
-             train.neuron] = True
-        return grid
+        dt = self.metadata["dt_s"] * second
+        steps = int(round(float(self.checkpoints[-1] / dt)))
+        return self.spikes[population].to_raster(self.trials, steps,
+                                                 self.counts[population].shape[2], dt)
+
+    def population_rate(self, population: str, bin=None) -> Quantity:
+        """Spikes per neuron per second of ``population`` in consecutive bins of ``bin`` (a
+        multiple of dt; default dt) over the whole run: Quantity (trials, bins) in Hz (a last
+        partial bin is dropped). Needs spike times."""
+        raster = self.raster(population)  # (trials, steps, neurons)
+        dt = self.metadata["dt_s"] * second
+        width = 1 if bin is None else float(bin / dt)
+        if abs(width - round(width)) > 1e-6 or round(width) < 1 or round(width) > raster.shape[1]:
+            raise ValidationError("bin", f"parameter 'bin' must be a multiple of dt = {dt} no "
+                                         f"longer than the run, got {bin}")
+        width = int(round(width))
+        bins = raster.shape[1] // width
+        per_bin = raster[:, :bins * width].reshape(self.trials, bins, width, -1).sum(axis=(2, 3))
+        return per_bin / (raster.shape[2] * width * dt)
 
     def to_neo(self, population: str):
         """Spike times of ``population`` as a neo.Block: one Segment per trial, one SpikeTrain

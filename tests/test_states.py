@@ -4,9 +4,10 @@ bad request."""
 
 import numpy as np
 import pytest
-from brian2 import Mohm, mV, ms, nA, second
+from brian2 import Hz, Mohm, mV, ms, nA, second
 
 from evsim import Circuit, ValidationError, models, simulate
+from evsim.record import SpikeTrains
 from evsim.states import STATE_BYTES_LIMIT
 
 TAU_MS, DT_MS = 20.0, 0.1
@@ -105,3 +106,26 @@ def test_states_of_a_discrete_model_are_dimensionless():
     v = np.asarray(out.states["d"]["v"])[:, 0]
     # H = V/2 + X/2 from V = 0: 0, then X/2, then 3X/4 (or reset after a spike at H >= 1)
     assert np.allclose(v[:3, 0], [0, 0.25, 0.375]) and np.allclose(v[:2, 1], [0, 0.75])
+
+
+def test_spike_trains_round_trip_through_a_raster_and_rates_add_up_to_the_counts():
+    c = Circuit("poisson")
+    c.add_population("s", models.poisson_source(), 4)
+    c.add_input("rate", "s")
+    out = simulate(c, {"rate": 200 * Hz}, 100 * ms, trials=3, seed=2, target="numpy",
+                   record_spikes=True)
+    raster = out.raster("s")
+    trains = SpikeTrains.from_raster(raster, out.metadata["dt_s"] * second)
+    assert np.array_equal(trains.to_raster(3, 1000, 4, 0.1 * ms), raster)
+    assert np.array_equal(trains.trial, out.spikes["s"].trial)
+    assert np.array_equal(trains.neuron, out.spikes["s"].neuron)
+    assert np.allclose(trains.time / ms, out.spikes["s"].time / ms)
+    rate = out.population_rate("s", bin=10 * ms)
+    assert rate.shape == (3, 10)
+    assert np.allclose(rate.sum(axis=1) * 10 * ms * 4, out.counts["s"][-1].sum(axis=1))
+    assert np.allclose(out.population_rate("s", bin=100 * ms)[:, 0] / Hz,
+                       out.counts["s"][-1].mean(axis=1) / 0.1)
+    with pytest.raises(ValidationError, match="'bin' must be a multiple of dt"):
+        out.population_rate("s", bin=0.15 * ms)
+    with pytest.raises(ValidationError, match="bool array"):
+        SpikeTrains.from_raster(raster.astype(int), 0.1 * ms)
