@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["STYLE", "SINGLE_COLUMN", "DOUBLE_COLUMN", "paper_style", "figure", "save_figure",
-           "log_log", "panel_grid", "plot_fi_curve"]
+           "log_log", "panel_grid", "plot_fi_curve", "plot_raster", "plot_psth", "plot_isi",
+           "plot_states"]
 
 STYLE = Path(__file__).with_name("evsim.mplstyle")
 SINGLE_COLUMN = 3.3  # inches
@@ -91,4 +92,78 @@ def plot_fi_curve(table, ax=None, dt_ms: float | None = None):
         if dt_ms is not None:
             ax.set_title(f"exact LIF, dt = {dt_ms:g} ms")
         ax.legend(loc="lower right")
+    return ax
+
+
+def plot_raster(table, ax=None, sizes: dict | None = None, time: str = "time_ms",
+                xlabel: str = "time (ms)"):
+    """Spike raster of populations stacked bottom to top, one colour each, labelled on the y
+    axis. ``table``: one row per spike with columns population, neuron and ``time`` (e.g.
+    :meth:`evsim.record.SpikeRecord.spike_table` of one trial). ``sizes``: population ->
+    neurons (the order and height of the blocks; default: the table's order, up to its
+    largest neuron)."""
+    with paper_style():
+        ax = ax or plt.gca()
+        if sizes is None:
+            sizes = {p: int(rows["neuron"].max()) + 1
+                     for p, rows in table.groupby("population", sort=False)}
+        offset, ticks = 0, []
+        for index, (population, size) in enumerate(sizes.items()):
+            rows = table[table["population"] == population]
+            ax.plot(rows[time], rows["neuron"] + offset, "|", ms=2, color=f"C{index % 10}")
+            ticks.append(offset + (size - 1) / 2)
+            offset += size
+            ax.axhline(offset - 0.5, color="0.85", lw=0.5)
+        ax.set_yticks(ticks, list(sizes))
+        ax.set(xlabel=xlabel, ylabel="population (neurons stacked)", ylim=(-0.5, offset - 0.5))
+    return ax
+
+
+def plot_psth(record, population: str, bin, ax=None):
+    """Peri-stimulus time histogram: the population rate (spikes per neuron per second) in
+    bins of ``bin`` (a Brian2 time), mean over trials with its standard error shaded."""
+    from brian2 import Hz, second
+
+    rates = np.asarray(record.population_rate(population, bin=bin) / Hz)  # (trials, bins)
+    width_ms = float(bin / second) * 1e3
+    edges = np.arange(rates.shape[1] + 1) * width_ms
+    mean = rates.mean(axis=0)
+    sem = rates.std(axis=0, ddof=1) / np.sqrt(len(rates)) if len(rates) > 1 else 0 * mean
+    with paper_style():
+        ax = ax or plt.gca()
+        ax.stairs(mean, edges, color="C0", label=f"mean of {len(rates)} trial(s)")
+        ax.stairs(mean + sem, edges, baseline=mean - sem, fill=True, color="C0", alpha=0.25,
+                  label="standard error")
+        ax.set(xlabel="time (ms)", ylabel=f"{population} rate (Hz)")
+    return ax
+
+
+def plot_isi(record, population: str, bins: int = 30, ax=None):
+    """Histogram of the inter-spike intervals (ms) of every neuron and trial of
+    ``population``, with their coefficient of variation in the title."""
+    table = record.spike_table([population]).sort_values(["trial", "neuron", "time_ms"])
+    same = (np.diff(table["trial"]) == 0) & (np.diff(table["neuron"]) == 0)
+    intervals = np.diff(table["time_ms"].to_numpy())[same]
+    with paper_style():
+        ax = ax or plt.gca()
+        ax.hist(intervals, bins=bins, color="C0")
+        cv = intervals.std() / intervals.mean() if len(intervals) > 1 else float("nan")
+        ax.set(xlabel="inter-spike interval (ms)", ylabel="intervals",
+               title=f"{population}: {len(intervals)} intervals, CV {cv:.2f}")
+    return ax
+
+
+def plot_states(record, population: str, variable: str, neurons=(0,), trial: int = 0, ax=None):
+    """Traces of a recorded state ``variable`` (``simulate(..., record_states=...)``) of some
+    recorded ``neurons`` (positions in the recording) of one ``trial``, in its unit."""
+    values = record.states[population][variable]
+    unit = values.get_best_unit() if hasattr(values, "get_best_unit") else None
+    times = np.asarray(record.state_times) * 1e3
+    with paper_style():
+        ax = ax or plt.gca()
+        for neuron in neurons:
+            ax.plot(times, np.asarray(values[:, trial, neuron] / (unit or 1)), lw=0.8,
+                    label=f"neuron {neuron}")
+        ax.set(xlabel="time (ms)",
+               ylabel=f"{population}.{variable}" + ("" if unit is None else f" ({unit})"))
     return ax

@@ -162,6 +162,25 @@ class SpikeRecord:
             block.segments.append(segment)
         return block
 
+    def spike_table(self, populations=None, trials=None) -> pd.DataFrame:
+        """Every spike as a row (population, trial, neuron, time_ms), time-sorted within each
+        population: the sparse form that plots and files take. Needs spike times."""
+        if self.spikes is None:
+            raise ValidationError("record_spikes", "spike_table needs spike times: simulate "
+                                                   "with record_spikes=True")
+        frames = []
+        for population in populations or self.spikes:
+            if population not in self.spikes:
+                raise ValidationError("population", f"unknown population '{population}'; "
+                                                    f"accepted: {sorted(self.spikes)}")
+            train = self.spikes[population]
+            keep = (np.ones(len(train.trial), bool) if trials is None
+                    else np.isin(train.trial, trials))
+            frames.append(pd.DataFrame({"population": population, "trial": train.trial[keep],
+                                        "neuron": train.neuron[keep],
+                                        "time_ms": np.asarray(train.time / second)[keep] * 1e3}))
+        return pd.concat(frames, ignore_index=True)
+
     def to_dataframe(self) -> pd.DataFrame:
         """Long table: one row per (checkpoint, population, trial, neuron) with its count."""
         frames = []

@@ -11,7 +11,7 @@ import argparse
 import numpy as np
 
 from circuits.attention import run_head
-from analyses.plots import figure, paper_style, save_figure
+from analyses.plots import figure, paper_style, plot_raster, save_figure
 
 
 def main(out: str = "examples_output", small: bool = False) -> float:
@@ -24,15 +24,10 @@ def main(out: str = "examples_output", small: bool = False) -> float:
     error = float(np.sqrt(((estimates[-1] - target) ** 2).mean()))
     with paper_style():
         fig, ax = figure("single", 2.6)
-        offset = 0
-        for index, population in enumerate(("Q", "K", "qk", "exc", "inh", "av", "out")):
-            train = record.spikes[population]
-            ax.plot(np.asarray(train.time) * 1e3, train.neuron + offset, "|", ms=2,
-                    color=f"C{index}", label=population)
-            offset += head.circuit.population(population).size
-        ax.set(xlabel="time (ms)", ylabel="neuron (stacked populations)",
-               title=f"RMS error to softmax attention {error:.3f}")
-        ax.legend(fontsize=5, ncols=4, loc="upper right")
+        populations = ("Q", "K", "qk", "exc", "inh", "av", "out")
+        plot_raster(record.spike_table(populations), ax,
+                    sizes={p: head.circuit.population(p).size for p in populations})
+        ax.set_title(f"RMS error to softmax attention {error:.3f}")
         save_figure(fig, out, "attention_head_raster")
     print(f"RMS error {error:.3f} after {duration} s")
     return error

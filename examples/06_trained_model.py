@@ -10,8 +10,9 @@ Run: python examples/06_trained_model.py [--small] [--out DIR]
 import argparse
 
 import numpy as np
+import pandas as pd
 
-from analyses.plots import figure, paper_style, save_figure
+from analyses.plots import figure, paper_style, plot_raster, save_figure
 from circuits import trained
 from evsim.train import task_data
 
@@ -27,17 +28,13 @@ def main(out: str = "examples_output", small: bool = False) -> int:
     mismatches = sum(counts["mismatches"] for counts in layers.values())
     with paper_style():
         fig, ax = figure("single", 3.0)
-        offset = 0
-        for number, (name, s) in enumerate(spikes.items()):
-            first = s[:, 0].reshape(meta["T"], -1)  # image 0: (T, neurons)
-            t, neuron = np.nonzero(first)
-            ax.plot(t + 0.8 * number / len(spikes), neuron + offset, "|", ms=1.5,
-                    color=f"C{number % 10}", label=name)
-            offset += first.shape[1]
-        ax.set(xlabel="SpikingJelly time step", ylabel="neuron (stacked layers)",
-               title=f"digit {labels[index[0]]}, predicted {logits[0].argmax()}; "
+        first = {name: s[:, 0].reshape(meta["T"], -1) for name, s in spikes.items()}  # image 0
+        table = pd.concat([pd.DataFrame(dict(zip(("step", "neuron"), np.nonzero(f)),
+                                             population=name)) for name, f in first.items()])
+        plot_raster(table, ax, sizes={name: f.shape[1] for name, f in first.items()},
+                    time="step", xlabel="SpikingJelly time step")
+        ax.set_title(f"digit {labels[index[0]]}, predicted {logits[0].argmax()}; "
                      f"{mismatches} mismatches")
-        ax.legend(fontsize=4, ncols=3, loc="upper right")
         save_figure(fig, out, "trained_model_raster")
     accuracy = float((logits.argmax(-1) == labels[index]).mean())
     print(f"{images} images: accuracy {accuracy:.3f}, {mismatches} spikes differ from "

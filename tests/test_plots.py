@@ -24,3 +24,43 @@ def test_figure_widths():
     plt.close(fig)
     with pytest.raises(ValueError, match="parameter 'width' must be one of"):
         figure("triple")
+
+
+def _record():
+    import numpy as np
+    from brian2 import Hz, ms, nA
+
+    from evsim import Circuit, models, simulate
+
+    c = Circuit("plots")
+    c.add_population("src", models.poisson_source(), 5)
+    c.add_population("cell", models.lif(synapse="current"), 2)
+    c.connect("src", "cell", 2 * nA)
+    c.add_input("rate", "src")
+    c.add_input("drive", "cell")
+    return simulate(c, {"rate": 300 * Hz, "drive": 15 * nA}, 200 * ms, trials=3, seed=5,
+                    target="numpy", record_spikes=True,
+                    record_states={"cell": ("v", "I_syn")}), np, ms
+
+
+def test_raster_psth_isi_and_traces_draw_the_records_data():
+    from analyses.plots import plot_isi, plot_psth, plot_raster, plot_states
+
+    record, np, ms = _record()
+    fig, axes = figure("double", 2.0, ncols=4)
+    table = record.spike_table(trials=[0])
+    assert plot_raster(table, axes[0], sizes={"src": 5, "cell": 2}) is axes[0]
+    drawn = sum(len(line.get_xdata()) for line in axes[0].lines if line.get_marker() == "|")
+    assert drawn == len(table) == record.counts["src"][-1, 0].sum() + record.counts["cell"][-1, 0].sum()
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["src", "cell"]
+    assert plot_psth(record, "src", 20 * ms, axes[1]) is axes[1]
+    heights = axes[1].patches[0].get_data()[0]  # the mean stairs
+    assert np.allclose(heights, np.asarray(record.population_rate("src", bin=20 * ms)).mean(0))
+    assert plot_isi(record, "cell", ax=axes[2]) is axes[2]
+    intervals = sum(int(n) - 1 for n in record.counts["cell"][-1].ravel() if n > 0)
+    assert sum(p.get_height() for p in axes[2].patches) == intervals > 0
+    assert plot_states(record, "cell", "v", neurons=(0, 1), trial=2, ax=axes[3]) is axes[3]
+    assert np.allclose(axes[3].lines[1].get_ydata() * 1e-3,
+                       np.asarray(record.states["cell"]["v"][:, 2, 1]))
+    assert axes[3].get_ylabel() == "cell.v (mV)"
+    plt.close(fig)

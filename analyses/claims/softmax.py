@@ -14,7 +14,7 @@ from ..convergence import (FILL, READOUT_START, SETTLE_TOLERANCE, SETTLE_WINDOW,
                            T_QUICK, WINDOW, errors, log_partition_gap, onset_errors,
                            padded_scores, population_rates, predicted_tv, run_softmax,
                            score_vectors, settle_times)
-from ..plots import figure, log_log, paper_style, save_figure
+from ..plots import figure, log_log, paper_style, plot_raster, save_figure
 from ..stats import bootstrap_ratio, bootstrap_slope, loglog_slope, pairwise_orders
 from .base import (Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, all_or_none,
                    interval_verdict, number_list)
@@ -423,14 +423,10 @@ def _raster(context) -> pd.DataFrame:
     record = context.simulate(stochastic_softmax(8), {"scores": drive}, READOUT_START,
                               seed=context.seed_for("raster"), initial=initial,
                               record_spikes=True)
-    shown = START_S - 0.25
-    return pd.concat([pd.DataFrame({"population": name, "neuron": train.neuron[keep],
-                                    "time_ms": np.asarray(train.time / ms)[keep],
-                                    "score": scores[0][train.neuron[keep]] if name == "exc"
-                                    else np.nan})
-                      for name, train in record.spikes.items()
-                      for keep in [np.asarray(train.time / second) >= shown]],
-                     ignore_index=True)
+    table = record.spike_table().drop(columns="trial")
+    table = table[table["time_ms"] >= (START_S - 0.25) * 1e3].reset_index(drop=True)
+    table["score"] = np.where(table["population"] == "exc", scores[0][table["neuron"]], np.nan)
+    return table
 
 
 # -- ablations -------------------------------------------------------------------------------
@@ -721,13 +717,7 @@ def plot_stochastic_rate(tables, directory) -> list[str]:
         names += save_figure(fig, directory, "softmax_histograms")
 
         fig, ax = figure("single", 2.2)
-        exc = raster[raster.population == "exc"]
-        ax.plot(exc["time_ms"], exc["neuron"], "|", ms=4, label="excitatory neuron j")
-        inh = raster[raster.population == "inh"]
-        ax.plot(inh["time_ms"], np.full(len(inh), -1.5), "|", color="C1", ms=4,
-                label="inhibitory interneuron")
-        ax.set(xlabel="time (ms)", ylabel="neuron", ylim=(-2.5, 8))
-        ax.legend(loc="upper right", fontsize=6)
+        plot_raster(raster, ax, sizes={"inh": 1, "exc": 8})
         names += save_figure(fig, directory, "softmax_raster")
 
         fig, (left, right) = figure("double", 2.4, ncols=2)
