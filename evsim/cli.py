@@ -227,21 +227,45 @@ def list_items() -> None:
 
 @app.command()
 def graph(name: str = typer.Argument(..., help="circuit name (see `evsim list`)"),
-          out: Path = typer.Option(..., "--out", help="figure file (.pdf or .png)")) -> None:
-    """Draw a registered circuit's population graph to a figure file."""
-    from analyses.plots import figure, paper_style
+          out: Path = typer.Option(..., "--out", help="figure file (.pdf or .png)"),
+          set_: list[str] = typer.Option([], "--set", help="circuit argument key=value (a "
+                                                           "Python literal or a word); repeat")
+          ) -> None:
+    """Draw a registered circuit as a layered diagram to a figure file."""
+    from analyses.plots import paper_style
     from circuits import CIRCUITS
 
     if name not in CIRCUITS:
         _fail(f"unknown circuit '{name}'; accepted: {sorted(CIRCUITS)}")
     if out.suffix not in (".pdf", ".png"):
         _fail(f"--out must end in .pdf or .png, got '{out}'")
+    factory = CIRCUITS[name]
+    arguments = _circuit_arguments(factory, set_)
     with paper_style():
-        fig, ax = figure("single", 3.0)
-        CIRCUITS[name]().draw(ax)
+        ax = factory(**arguments).draw()
         out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out)
+        ax.figure.savefig(out, bbox_inches="tight")
     typer.echo(f"wrote {out}")
+
+
+def _circuit_arguments(factory, settings: list[str]) -> dict:
+    """--set key=value pairs as keyword arguments of ``factory`` (values read as Python
+    literals, else kept as text); one clear error for a malformed or unknown key."""
+    import ast
+    import inspect
+
+    accepted = [k for k, p in inspect.signature(factory).parameters.items()
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    arguments = {}
+    for setting in settings:
+        key, sep, text = setting.partition("=")
+        if not sep or key not in accepted:
+            _fail(f"--set must be key=value with key one of {accepted}, got '{setting}'")
+        try:
+            arguments[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            arguments[key] = text
+    return arguments
 
 
 @app.command()

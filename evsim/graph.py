@@ -269,22 +269,8 @@ class Circuit:
 
     # -- drawing ------------------------------------------------------------------------------
     def draw(self, ax=None):
-        """Draw the population graph (inhibitory projections in red, dashed); returns the Axes."""
-        import matplotlib.pyplot as plt
+        """Draw the circuit as a layered diagram (:mod:`evsim.diagram`); returns the Axes (a new
+        figure sized to the circuit if ``ax`` is None)."""
+        from .diagram import draw_circuit
 
-        ax = ax or plt.gca()
-        layout = nx.spring_layout(self.graph, seed=1) if len(self.graph) > 2 else \
-            {n: (i, 0) for i, n in enumerate(self.graph)}
-        labels = {p.name: f"{p.name}\n{p.model.name} x{p.size}" for p in self.populations}
-        nx.draw_networkx_nodes(self.graph, layout, ax=ax, node_color="#dddddd", node_size=900)
-        nx.draw_networkx_labels(self.graph, layout, labels, ax=ax, font_size=6)
-        for sign, colour, style in (("excitatory", "#0072B2", "solid"),
-                                    ("inhibitory", "#D55E00", "dashed")):
-            edges = [(p.source, p.target) for p in self.projections if p.sign == sign]
-            nx.draw_networkx_edges(self.graph, layout, edgelist=edges, ax=ax, edge_color=colour,
-                                   style=style, arrows=True, node_size=900,
-                                   connectionstyle="arc3,rad=0.15")
-        ax.set_title(self.name)
-        ax.set_axis_off()
-        return ax
-
+        return draw_circuit(self, ax)
