@@ -131,7 +131,7 @@ def plot_psth(record, population: str, bin, ax=None):
     sem = rates.std(axis=0, ddof=1) / np.sqrt(len(rates)) if len(rates) > 1 else 0 * mean
     with paper_style():
         ax = ax or plt.gca()
-        ax.stairs(mean, edges, color="C0", label=f"mean of {len(rates)} trial(s)")
+        ax.stairs(mean, edges, baseline=None, color="C0", label=f"mean of {len(rates)} trial(s)")
         ax.stairs(mean + sem, edges, baseline=mean - sem, fill=True, color="C0", alpha=0.25,
                   label="standard error")
         ax.set(xlabel="time (ms)", ylabel=f"{population} rate (Hz)")
