@@ -228,8 +228,8 @@ def list_items() -> None:
 @app.command()
 def graph(name: str = typer.Argument(..., help="circuit name (see `evsim list`)"),
           out: Path = typer.Option(..., "--out", help="figure file (.pdf or .png)"),
-          set_: list[str] = typer.Option([], "--set", help="circuit argument key=value (a "
-                                                           "Python literal or a word); repeat")
+          set_: list[str] = typer.Option([], "--set", help="circuit argument key=value (JSON "
+                                                           "or a word); repeat")
           ) -> None:
     """Draw a registered circuit as a layered diagram to a figure file."""
     from analyses.plots import paper_style
@@ -240,31 +240,26 @@ def graph(name: str = typer.Argument(..., help="circuit name (see `evsim list`)"
     if out.suffix not in (".pdf", ".png"):
         _fail(f"--out must end in .pdf or .png, got '{out}'")
     factory = CIRCUITS[name]
-    arguments = _circuit_arguments(factory, set_)
-    with paper_style():
-        ax = factory(**arguments).draw()
+    with _bad_input_is_one_line(), paper_style():
+        ax = factory(**_circuit_arguments(factory, set_)).draw()
         out.parent.mkdir(parents=True, exist_ok=True)
         ax.figure.savefig(out, bbox_inches="tight")
     typer.echo(f"wrote {out}")
 
 
 def _circuit_arguments(factory, settings: list[str]) -> dict:
-    """--set key=value pairs as keyword arguments of ``factory`` (values read as Python
-    literals, else kept as text); one clear error for a malformed or unknown key."""
-    import ast
+    """--set key=value pairs (values read as JSON, else kept as text, as ``evsim run`` reads
+    them) as keyword arguments of ``factory``; one clear error for an unknown key."""
     import inspect
+
+    from analyses.experiments import parse_setting
 
     accepted = [k for k, p in inspect.signature(factory).parameters.items()
                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    arguments = {}
-    for setting in settings:
-        key, sep, text = setting.partition("=")
-        if not sep or key not in accepted:
-            _fail(f"--set must be key=value with key one of {accepted}, got '{setting}'")
-        try:
-            arguments[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            arguments[key] = text
+    arguments = dict(parse_setting(setting) for setting in settings)
+    unknown = sorted(set(arguments) - set(accepted))
+    if unknown:
+        _fail(f"--set: unknown circuit argument(s) {unknown}; accepted: {accepted}")
     return arguments
 
 

@@ -58,4 +58,7 @@ def test_the_cli_draws_with_circuit_arguments_and_refuses_unknown_ones(tmp_path)
     assert done.exit_code == 0 and (tmp_path / "s.png").stat().st_size > 0
     bad = runner.invoke(app, ["graph", "stochastic_softmax", "--set", "m=3",
                               "--out", str(tmp_path / "s.png")])
-    assert bad.exit_code == 2 and "key one of ['n'" in bad.output
+    assert bad.exit_code == 2 and "unknown circuit argument(s) ['m']; accepted: ['n'" in bad.output
+    malformed = runner.invoke(app, ["graph", "stochastic_softmax", "--set", "n3",
+                                    "--out", str(tmp_path / "s.png")])
+    assert malformed.exit_code == 2 and "key=value" in malformed.output
