@@ -103,6 +103,10 @@ def draw_circuit(circuit, ax=None):
     for (source, target), group in pairs.items():
         signs = {p.sign for p in group}
         colour, style = COLOURS[signs.pop()] if len(signs) == 1 else ("0.4", "solid")
+        if source == target:  # a loop over the top of the box
+            placed.append(_draw_loop(ax, renderer, extents[source], colour, style,
+                                     _edge_label(group, sizes), placed))
+            continue
         start, end = (np.asarray(ax.transData.transform(position[n])) for n in (source, target))
         straight = (forward.has_edge(source, target) and layer[target] - layer[source] == 1
                     and (target, source) not in pairs)
@@ -121,6 +125,21 @@ def draw_circuit(circuit, ax=None):
     return ax
 
 
+def _draw_loop(ax, renderer, box, colour: str, style: str, text: str, placed: list):
+    """A projection of a population onto itself: a loop from the top of its box back to it,
+    labelled above; returns the label's extent."""
+    start = np.array([box.x0 + box.width * 0.15, box.y1])
+    end = np.array([box.x1 - box.width * 0.15, box.y1])
+    to_data = ax.transData.inverted().transform
+    ax.annotate("", xy=to_data(end), xytext=to_data(start), zorder=3.5,
+                arrowprops=dict(arrowstyle="-|>", color=colour, ls=style, lw=0.7, shrinkA=0,
+                                shrinkB=0, connectionstyle=f"arc3,rad={-LOOP_RAD}"))
+    above = np.array([0.0, LOOP_RAD * (end[0] - start[0]) / 2 + 6])  # over the loop's top
+    return _place_label(ax, renderer, text, start + above, end + above, 0.0, colour, placed)
+
+
+#: curvature of a loop (a population onto itself)
+LOOP_RAD = 1.0
 #: how far (rows between populations) an arrow may bend around populations, smallest first
 BULGES = (0.45, 0.8, 1.2)
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
-from brian2 import Quantity, ms
+from brian2 import Quantity, ms, siemens
+from brian2.units.fundamentalunits import get_dimensions
 
 from .errors import ValidationError
 from .models import NeuronModel, check_integer, check_quantity
@@ -173,6 +174,12 @@ class Circuit:
                                               f"{sorted(targets)} for target '{target}' "
                                               f"({post.model.name}), got {variable!r}")
         check_quantity("weight", weight, targets[variable], nonnegative=True)
+        if sign == "inhibitory" and get_dimensions(targets[variable]) == siemens.dim:
+            raise ValidationError("sign", f"parameter 'sign' must be 'excitatory' onto the "
+                                          f"conductance '{variable}' of '{target}': a conductance "
+                                          "cannot be negative, it inhibits through its reversal "
+                                          "potential (connect to its inhibitory conductance, e.g. "
+                                          "variable='g_inh')")
         check_quantity("delay", delay, ms, nonnegative=True)
         shape = np.shape(weight)
         index_pairs = _index_pairs(pairs, connectivity, pre.size, post.size)

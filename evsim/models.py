@@ -15,6 +15,7 @@ weight (delta synapses).
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -136,11 +137,12 @@ def _check_model(model: NeuronModel) -> None:
         raise ValidationError("dynamics", f"{where}: its equations and parameters do not parse "
                                           f"in Brian2: {str(error).splitlines()[0]}") from None
     variables = set(equations.names) - set(model.parameters)
-    code = [model.threshold, model.reset or "", model.step_code or ""]
-    used = set(equations.identifiers).union(*(get_identifiers(text) for text in code))
-    unknown = sorted(name for name in used - set(equations.names) - GROUP_NAMES
-                     - set(DEFAULT_UNITS) - set(DEFAULT_CONSTANTS) - set(DEFAULT_FUNCTIONS)
-                     if not name.startswith("xi"))
+    known = (set(equations.names) | GROUP_NAMES | set(DEFAULT_UNITS) | set(DEFAULT_CONSTANTS)
+             | set(DEFAULT_FUNCTIONS))
+    used = set(equations.identifiers) | get_identifiers(model.threshold)
+    for code in (model.reset or "", model.step_code or ""):
+        used |= _names_read(code, known)
+    unknown = sorted(name for name in used - known if not name.startswith("xi"))
     if unknown:
         raise ValidationError("parameters", f"{where} refers to {unknown}, which it never defines: "
                                             "declare each in its equations or give it a value in "
@@ -165,6 +167,25 @@ def _check_model(model: NeuronModel) -> None:
             if name not in model.parameters:
                 raise ValidationError(field_name, f"{where}: {field_name} '{name}' is not one of "
                                                   f"its parameters {sorted(model.parameters)}")
+
+
+def _names_read(code: str, known: set) -> set:
+    """Names that statements of ``code`` read before any statement assigns them (a name first
+    assigned with ``=`` and not in ``known`` is a temporary, as Brian2 allows)."""
+    read, temporaries = set(), set()
+    for line in code.splitlines():
+        statement = line.split("#")[0].strip()
+        match = re.match(r"^(\w+)\s*([-+*/]?=)(?!=)\s*(.*)$", statement)
+        if not match:
+            read |= get_identifiers(statement) - temporaries
+            continue
+        target, operator, expression = match.groups()
+        read |= get_identifiers(expression) - temporaries
+        if operator != "=":
+            read |= {target} - temporaries
+        elif target not in known:
+            temporaries.add(target)
+    return read
 
 
 def check_quantity(name: str, value, reference, *, positive: bool = False, nonnegative=False):

@@ -163,12 +163,15 @@ class SpikeRecord:
         return block
 
     def spike_table(self, populations=None, trials=None) -> pd.DataFrame:
-        """Every spike as a row (population, trial, neuron, time_ms), time-sorted within each
-        population: the sparse form that plots and files take. Needs spike times."""
+        """Every spike of ``populations`` (a name or names; default all) in ``trials`` (default
+        all) as a row (population, trial, neuron, time_ms), time-sorted within each population:
+        the sparse form that plots and files take. Needs spike times."""
         if self.spikes is None:
             raise ValidationError("record_spikes", "spike_table needs spike times: simulate "
                                                    "with record_spikes=True")
         frames = []
+        if isinstance(populations, str):
+            populations = [populations]
         for population in populations or self.spikes:
             if population not in self.spikes:
                 raise ValidationError("population", f"unknown population '{population}'; "

@@ -41,7 +41,7 @@ from brian2 import Clock, prefs, second
 from brian2.devices.device import device, reset_device, set_device
 from filelock import FileLock
 
-from . import build, cost
+from . import build, cost, states
 from .backends import RunResult, register
 from .build import instantiate
 from .record import SpikeTrains
@@ -135,9 +135,10 @@ def _cpu() -> str:
 
 @functools.cache
 def _sources_digest() -> str:
-    """Hash of evsim.build and this module, which write the generated code (once per process)."""
+    """Hash of evsim.build, evsim.states and this module, which write the generated code and
+    choose what it records (once per process)."""
     sources = "".join(Path(module.__file__).read_text()
-                      for module in (build, sys.modules[__name__]))
+                      for module in (build, states, sys.modules[__name__]))
     return hashlib.sha256(sources.encode()).hexdigest()
 
 

@@ -7,7 +7,10 @@ import matplotlib.pyplot as plt
 import pytest
 from typer.testing import CliRunner
 
+from brian2 import mV
+
 from circuits import CIRCUITS
+from evsim import Circuit, models
 from evsim.cli import app
 from evsim.diagram import layers
 
@@ -23,10 +26,23 @@ def _text_extents(ax):
             for t in texts]
 
 
+def recurrent():
+    c = Circuit("recurrent")
+    c.add_population("a", models.lif(), 10)
+    c.add_population("b", models.lif(), 5)
+    c.connect("a", "a", 1 * mV)
+    c.connect("a", "b", 1 * mV)
+    c.connect("b", "b", 2 * mV, sign="inhibitory")
+    return c
+
+
 @pytest.mark.parametrize("name", ["trained_sdt", "attention_head", "trained_spikingresformer",
-                                  "shared_inhibition", "mechanism_dssa"])
+                                  "shared_inhibition", "mechanism_dssa", "recurrent"])
 def test_no_text_overlaps_other_text_or_leaves_the_figure(name):
-    ax = CIRCUITS[name]().draw()
+    circuit = recurrent() if name == "recurrent" else CIRCUITS[name]()
+    ax = circuit.draw()
+    arrows = [text for text in ax.texts if type(text).__name__ == "Annotation"]
+    assert len(arrows) == len({(p.source, p.target) for p in circuit.projections})  # loops too
     extents = _text_extents(ax)
     figure = ax.figure.bbox
     for text, box in extents:

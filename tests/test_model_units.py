@@ -68,3 +68,12 @@ def test_a_model_that_refers_to_what_it_never_defines_is_refused(changes, field,
     assert error.value.parameter == field
     assert words in str(error.value) and "model 'mine'" in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_temporaries_in_reset_and_step_code_are_not_undefined_names():
+    model = custom_lif(reset="tmp = v\nv = tmp - 20*mV")
+    assert "tmp" in model.reset
+    with pytest.raises(ValidationError, match=r"\['tmp'\]"):
+        custom_lif(reset="v = tmp")  # read before any assignment
+    with pytest.raises(ValidationError, match=r"\['tmp'\]"):
+        custom_lif(reset="tmp += v")

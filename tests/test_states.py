@@ -120,6 +120,7 @@ def test_spike_trains_round_trip_through_a_raster_and_rates_add_up_to_the_counts
     assert np.array_equal(trains.trial, out.spikes["s"].trial)
     assert np.array_equal(trains.neuron, out.spikes["s"].neuron)
     assert np.allclose(trains.time / ms, out.spikes["s"].time / ms)
+    assert out.spike_table("s").equals(out.spike_table(["s"]))
     rate = out.population_rate("s", bin=10 * ms)
     assert rate.shape == (3, 10)
     assert np.allclose(rate.sum(axis=1) * 10 * ms * 4, out.counts["s"][-1].sum(axis=1))

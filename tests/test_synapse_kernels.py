@@ -121,3 +121,13 @@ def test_a_weight_in_the_wrong_unit_for_the_kernel_is_refused():
     c.add_population("p", models.lif(synapse="current"), 1)
     with pytest.raises(ValidationError):
         c.connect("s", "p", 1 * mV)
+
+
+def test_an_inhibitory_sign_onto_a_conductance_is_refused():
+    c = Circuit("conductance")
+    c.add_population("s", models.spike_source(), 1)
+    c.add_population("p", models.lif(synapse="conductance"), 1)
+    with pytest.raises(ValidationError, match="conductance 'g_exc' .* variable='g_inh'") as error:
+        c.connect("s", "p", 10 * nS, sign="inhibitory")
+    assert error.value.parameter == "sign"
+    c.connect("s", "p", 10 * nS, variable="g_inh")  # inhibition through e_inh
