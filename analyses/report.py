@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
+from evsim.errors import ValidationError
 from evsim.store import atomic_write_json, atomic_write_text
 
 __all__ = ["DECIDED_BY", "VERDICTS", "jsonable", "write_claims_json", "write_report",
            "what_would_flip", "format_number", "field", "verdict_summary", "registration_flag",
            "registration_text", "ci_leaves_out", "rule_history_rows", "RULE_HISTORY_HEADER",
-           "NO_RULE_HISTORY"]
+           "NO_RULE_HISTORY", "README_START", "README_END", "estimate_text", "verdict_table",
+           "with_verdict_table", "results_page"]
 
 
 def jsonable(value):
@@ -191,3 +195,61 @@ def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) 
         lines += ["", f"**What would flip it.** {what_would_flip(e)}"]
         lines += [""] + [f"![{e['id']}]({f})" for f in e["figures"] if f.endswith(".png")]
     atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+#: the README's verdict table lies between these lines (rewritten by `evsim report --readme`)
+README_START, README_END = "<!-- verdicts: start -->", "<!-- verdicts: end -->"
+
+
+def estimate_text(entry: dict) -> str:
+    """The estimate with its 95% CI, 4 significant digits ("-" where there is none)."""
+    ci = f" {format_number(entry['ci95'])}" if entry.get("ci95") else ""
+    return format_number(entry.get("estimate")) + ci
+
+
+def verdict_table(entries: list[dict], estimates: bool = False) -> str:
+    """Markdown: the summary line, then one row per claim (id, what it claims, verdict, what
+    decided it, and with ``estimates`` what was measured: the estimate with its 95% CI beside
+    the paper's value)."""
+    header = ["claim", "what is claimed", "verdict", "decided by"]
+    header += ["estimate [95% CI]", "paper"] if estimates else []
+    rows = [verdict_summary(entries) + ".", "", _row(header), "|---" * len(header) + "|"]
+    for e in entries:
+        cells = [f"`{e['id']}`", e["statement"], e["verdict"], field(e, "decided_by")]
+        rows.append(_row(cells + ([estimate_text(e), field(e, "expected")] if estimates
+                                  else [])))
+    return "\n".join(rows)
+
+
+def with_verdict_table(readme: str, entries: list[dict]) -> str:
+    """``readme`` with the text between README_START and README_END replaced by
+    :func:`verdict_table` of ``entries``."""
+    if README_START not in readme or README_END not in readme:
+        raise ValidationError("readme", f"the README has no '{README_START}' ... "
+                                        f"'{README_END}' block to rewrite")
+    head, rest = readme.split(README_START, 1)
+    return f"{head}{README_START}\n{verdict_table(entries)}\n{README_END}{rest.split(README_END, 1)[1]}"
+
+
+def results_page(claims_file) -> str:
+    """The documentation's results page (markdown) from a run's claims.json: what the run was,
+    the summary, then per claim its statement, verdict, basis, estimate, scope and what would
+    flip the verdict."""
+    data = json.loads(Path(claims_file).read_text())
+    entries, manifest = data["claims"], data["manifest"]
+    size = "quick" if manifest.get("quick") else "full"
+    lines = ["# Results", "",
+             f"The verdicts of one `evsim verify` run ({size} sizes, seed {manifest.get('seed')}, "
+             f"evsim {manifest.get('evsim')}, commit {str(manifest.get('git_commit'))[:10]}), "
+             "generated from its claims.json when the documentation is built. They test "
+             "evsim's own reconstructions of the claims (circuits, codes and models built "
+             "here), not the paper's circuits or proofs; [findings](findings.md) says what each "
+             "family builds. The estimate of each claim is the quantity its rule judges, defined "
+             "in its protocol (report.html).", "", verdict_table(entries, estimates=True), ""]
+    for e in entries:
+        lines += [f"## `{e['id']}`: {e['verdict']}", "", f"*{e['statement']}* ({e['source']})",
+                  "", f"- decided by: {field(e, 'decided_by')}",
+                  f"- estimate: {estimate_text(e)}",
+                  f"- scope: {field(e, 'scope')}",
+                  f"- the verdict would differ under: {what_would_flip(e)}", ""]
+    return "\n".join(lines)

@@ -93,15 +93,23 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="a run directory written by `evsim verify`"),
            latex: bool = typer.Option(False, "--latex", help="also write verdicts.tex, the "
-                                                             "verdict table as a LaTeX tabular")
+                                                             "verdict table as a LaTeX tabular"),
+           readme: Optional[Path] = typer.Option(None, "--readme", help="also rewrite the "
+                                                 "verdict table of this README from the run")
            ) -> None:
     """Write RUN_DIR/report.html (one page, figures embedded) from its claims.json and
-    figures; with --latex also RUN_DIR/verdicts.tex (needs booktabs)."""
+    figures; with --latex also RUN_DIR/verdicts.tex (needs booktabs); with --readme the
+    README's verdict table."""
+    from analyses.report import with_verdict_table
     from analyses.report_pages import write_pages
 
     with _bad_input_is_one_line():
-        written = write_pages(run_dir, latex=latex)
-    typer.echo(f"wrote {', '.join(f'{run_dir}/{name}' for name in written)}")
+        written = [f"{run_dir}/{name}" for name in write_pages(run_dir, latex=latex)]
+        if readme is not None:
+            entries = json.loads((run_dir / "claims.json").read_text())["claims"]
+            readme.write_text(with_verdict_table(readme.read_text(), entries))
+            written.append(str(readme))
+    typer.echo(f"wrote {', '.join(written)}")
 
 
 @app.command()

@@ -66,3 +66,38 @@ def test_the_site_builds_without_warnings_and_renders(tmp_path, request):
     for page in ("index.html", "auto_examples/index.html", "api.html"):
         log, _ = render(out / page)
         assert "CONSOLE" not in log and "ERR_FILE_NOT_FOUND" not in log, page
+
+
+def _python_blocks() -> list:
+    """(file, number, code) of every ```python block in README.md and docs/*.md."""
+    blocks = []
+    for path in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for number, code in enumerate(re.findall(r"```python\n(.*?)```", path.read_text(),
+                                                 re.DOTALL)):
+            blocks.append(pytest.param(code, id=f"{path.name}:{number}",
+                                       marks=[pytest.mark.slow] if "READOUT_START" in code
+                                       or "from_weights" in code else []))
+    return blocks
+
+
+@pytest.mark.parametrize("code", _python_blocks())
+def test_every_python_block_in_the_readme_and_docs_runs(code, tmp_path):
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600, env={**__import__("os").environ,
+                                                        "MPLBACKEND": "Agg"})
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_readme_is_a_landing_page_with_the_stored_runs_verdicts():
+    import json
+
+    from analyses.report import results_page, with_verdict_table
+
+    readme = (ROOT / "README.md").read_text()
+    stored = json.loads((DOCS / "results_claims.json").read_text())
+    assert len(readme.splitlines()) <= 150
+    assert with_verdict_table(readme, stored["claims"]) == readme, (
+        "README's verdict table is stale: evsim report RUN_DIR --readme README.md")
+    assert (DOCS / "results.md").read_text() == results_page(DOCS / "results_claims.json")
+    assert len(stored["claims"]) == len(__import__("analyses.claims", fromlist=["x"])
+                                        .all_claims())
