@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import time
 import tomllib
 from pathlib import Path
@@ -22,7 +23,7 @@ from evsim.store import atomic_write_json, manifest, write_table
 from evsim.sweep import grid_cells, run_sweep
 
 __all__ = ["EXPERIMENTS", "softmax_run", "attention_head_run", "mechanism_run", "parse_setting",
-           "run_experiment"]
+           "parameters_text", "run_experiment", "AT_LEAST", "POSITIVE"]
 
 
 def softmax_run(kind: str = "S", n: int = 8, temperature: float = 1.0, duration_s: float = 2.0,
@@ -106,14 +107,52 @@ def parse_setting(text: str) -> tuple:
         return key, raw
 
 
+#: least accepted value of the experiments' integer parameters (seed also < 2**32)
+AT_LEAST = {"n": 2, "trials": 2, "tokens": 1, "dim": 1, "replicas": 1, "channels": 1,
+            "heads": 1, "T": 1, "seed": 0}
+#: parameters that must be > 0
+POSITIVE = ("temperature", "duration_s", "beta")
+
+
+def _choices() -> dict:
+    """Accepted values of the experiments' text parameters."""
+    from circuits.mechanism_registry import MECHANISMS
+    from evsim.backends import targets
+
+    return {"kind": ("S", "D"), "name": tuple(MECHANISMS), "target": targets()}
+
+
+def parameters_text() -> str:
+    """Each experiment with its parameters and defaults (for ``evsim run --help``)."""
+    return "\n\n".join(f"{name}: " + ", ".join(f"{key}={p.default!r}" for key, p in
+                                              inspect.signature(function).parameters.items())
+                        for name, function in EXPERIMENTS.items())
+
+
+def _check_range(key: str, value, choices: dict) -> None:
+    """One clear error if ``value`` is outside the accepted range of parameter ``key``."""
+    if key in choices and value not in choices[key]:
+        raise ValidationError(key, f"parameter '{key}' must be one of {choices[key]}, got "
+                                   f"{value!r}")
+    if key in AT_LEAST and not AT_LEAST[key] <= value < (2**32 if key == "seed" else math.inf):
+        upper = " and < 2**32" if key == "seed" else ""
+        raise ValidationError(key, f"parameter '{key}' must be >= {AT_LEAST[key]}{upper}, got "
+                                   f"{value!r}")
+    if key in POSITIVE and not (math.isfinite(value) and value > 0):
+        raise ValidationError(key, f"parameter '{key}' must be finite and > 0, got {value!r}")
+
+
 def _check_parameters(name: str, function, values: dict) -> None:
-    """Every parameter in ``values`` ({name: [values]}) exists and has its default's type
-    (an int is accepted where a float is expected, a bool never as a number)."""
+    """Every parameter in ``values`` ({name: [values]}) exists, has its default's type (an int
+    is accepted where a float is expected, a bool never as a number) and lies in its range
+    (:data:`AT_LEAST`, :data:`POSITIVE`, the choices of text parameters): checked for every
+    value of a grid before any cell runs."""
     parameters = inspect.signature(function).parameters
     unknown = sorted(set(values) - set(parameters))
     if unknown:
         raise ValidationError("settings", f"unknown parameter(s) {unknown} for experiment "
                                           f"'{name}'; accepted: {list(parameters)}")
+    choices = _choices()
     for key, options in values.items():
         expected = type(parameters[key].default)
         accepted = (int, float) if expected is float else (expected,)
@@ -121,6 +160,7 @@ def _check_parameters(name: str, function, values: dict) -> None:
             if isinstance(value, bool) != (expected is bool) or not isinstance(value, accepted):
                 raise ValidationError(key, f"parameter '{key}' of experiment '{name}' must be "
                                            f"{expected.__name__}, got {value!r}")
+            _check_range(key, value, choices)
 
 
 def run_experiment(name: str, out, *, settings=(), sweep_file=None, workers: int = 1,
@@ -159,7 +199,9 @@ def run_experiment(name: str, out, *, settings=(), sweep_file=None, workers: int
     table = run_sweep(function, full_grid, out / "cells", workers=workers, scheduler=scheduler,
                       progress=progress)
     write_table(out / "results.csv", table)
+    defaults = {key: p.default for key, p in inspect.signature(function).parameters.items()}
     atomic_write_json(out / "manifest.json", manifest(
-        experiment=name, fixed=fixed, grid=grid, workers=workers, scheduler=scheduler,
+        experiment=name, defaults=defaults, fixed=fixed, grid=grid, workers=workers,
+        scheduler=scheduler,
         wall_time_s=round(time.perf_counter() - started, 3)))
     return table

@@ -35,8 +35,19 @@ CASES = [
      "error: --sweep file '{tmp}/nogrid.toml' needs a non-empty [grid] table of lists"),
     (["run", "softmax", "--sweep", "{tmp}/scalar.toml"],
      "error: grid entry 'n' must be a non-empty list of values, got 'oops'"),
-    (["run", "softmax", "--set", "kind=X"], "error: parameter 'kind' must be 'S' or 'D', got 'X'"),
-    (["run", "softmax", "--set", "n=1"], "error: parameter 'n' must be an integer >= 2, got 1"),
+    (["run", "softmax", "--set", "kind=X"],
+     "error: parameter 'kind' must be one of ('S', 'D'), got 'X'"),
+    (["run", "softmax", "--set", "n=1"], "error: parameter 'n' must be >= 2, got 1"),
+    (["run", "softmax", "--set", "n=-3"], "error: parameter 'n' must be >= 2, got -3"),
+    (["run", "softmax", "--set", "trials=-1"], "error: parameter 'trials' must be >= 2, got -1"),
+    (["run", "softmax", "--set", "seed=-1"],
+     "error: parameter 'seed' must be >= 0 and < 2**32, got -1"),
+    (["run", "softmax", "--set", "duration_s=0"],
+     "error: parameter 'duration_s' must be finite and > 0, got 0"),
+    (["run", "mechanism", "--set", "name=vit"],
+     "error: parameter 'name' must be one of ('ssa', 'sdsa', 'qkta', 'dssa', 'a2os2a'), got 'vit'"),
+    (["run", "softmax", "--sweep", "{tmp}/badcell.toml"],
+     "error: parameter 'n' must be >= 2, got -1"),
     (["run", "softmax", "--set", "trials=2.5"],
      "error: parameter 'trials' of experiment 'softmax' must be int, got 2.5"),
     (["run", "softmax", "--set", 'duration_s="abc"'],
@@ -61,6 +72,7 @@ def test_cli_bad_input_is_one_clear_line(args, message, tmp_path):
     (tmp_path / "broken.toml").write_text("grid = [\n")
     (tmp_path / "nogrid.toml").write_text("[fixed]\nn = 4\n")
     (tmp_path / "scalar.toml").write_text('[grid]\nn = "oops"\n')
+    (tmp_path / "badcell.toml").write_text("[grid]\nn = [4, 8, -1]\n")
     args = [a.format(tmp=tmp_path) for a in args]
     if args[0] == "run":
         args += ["--out", str(tmp_path / "run"), "--no-progress"]
@@ -68,6 +80,7 @@ def test_cli_bad_input_is_one_clear_line(args, message, tmp_path):
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and lines[0].startswith(message.format(tmp=tmp_path)), result.output
+    assert not (tmp_path / "run").exists()  # refused before any cell ran
 
 
 def test_cli_rejects_out_of_range_options():
@@ -75,3 +88,23 @@ def test_cli_rejects_out_of_range_options():
                  ["run", "softmax", "--workers", "0"]):
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and "Invalid value" in result.output
+
+
+def test_run_help_lists_every_experiments_parameters_and_brackets_survive():
+    result = runner.invoke(app, ["run", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for expected in ("softmax: kind='S', n=8", "mechanism: name='sdsa'", "a [grid] of lists",
+                     "optional [fixed] values"):
+        assert expected in text, expected
+
+
+def test_the_run_manifest_records_the_defaults_behind_the_results(tmp_path):
+    import json
+
+    result = runner.invoke(app, ["run", "mechanism", "--set", "tokens=4", "--set",
+                                 "channels=4", "--set", "T=2", "--set", "trials=2", "--set",
+                                 "target=numpy", "--out", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["defaults"]["heads"] == 2 and manifest["fixed"]["tokens"] == 4
