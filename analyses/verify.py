@@ -85,9 +85,13 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
     with staged_directory(out) as stage:
         done = {}
         with tqdm(total=len(claims), desc="claims", disable=not progress) as bar:
+            bar.set_postfix_str(_waiting_for(claims, done))
             for outcome in _run_families(claims, contexts, stage, workers, registrations):
                 done.update(outcome)
                 bar.update(len(outcome))
+                last = ", ".join(f"{claim_id} {seconds:.0f} s"
+                                 for claim_id, (_, seconds) in outcome.items())
+                bar.set_postfix_str(f"done {last}; {_waiting_for(claims, done)}")
         entries, wall_times, targets = [], {}, {}
         for claim in claims:
             entry, wall_times[claim.id] = done[claim.id]
@@ -104,6 +108,12 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
         write_report(stage / "report.md", entries, manifest, not_run)
         write_pages(stage)
     return entries
+
+
+def _waiting_for(claims, done: dict) -> str:
+    """The families of claims not finished yet (running or queued), for the progress bar."""
+    families = list(dict.fromkeys(c.id.split(".")[0] for c in claims if c.id not in done))
+    return f"waiting for {', '.join(families)}" if families else "writing the report"
 
 
 def _families(claims) -> list[list]:

@@ -61,6 +61,7 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
                                                 "sweep caches [default: ~/.cache/evsim]"),
            progress: bool = typer.Option(True, "--progress/--no-progress")) -> None:
     """Run the registered claims; write claims.json, report.md, figures, manifest.json."""
+    from analyses.report import format_number, verdict_summary
     from analyses.verify import default_out
     from analyses.verify import verify as run_verify
     from evsim.backends import targets
@@ -86,7 +87,8 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
         unregistered = "" if entry["rule_registration"]["status"] == "registered" else \
             f"  [rule {entry['rule_registration']['status']}: not pre-registered]"
         typer.echo(f"{entry['id']:32s} {entry['verdict']:13s} {entry['decided_by']:9s} "
-                   f"estimate={entry['estimate']}{agreement}{unregistered}")
+                   f"estimate={format_number(entry['estimate'])}{agreement}{unregistered}")
+    typer.echo(verdict_summary(entries))
     typer.echo(f"wrote {out}/claims.json, report.md, report.html, figures/, manifest.json")
 
 

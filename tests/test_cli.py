@@ -127,3 +127,16 @@ def test_what_would_flip_lists_the_choices_and_seeds_that_change_the_verdict():
     entry["sensitivity"].pop()
     assert what_would_flip(entry) == "none of the listed alternatives or seeds."
     assert what_would_flip({**entry, "sensitivity": []}).startswith("not analysed")
+
+
+def test_verify_prints_compact_estimates_and_a_summary_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from evsim.cli import app
+
+    result = CliRunner().invoke(app, ["verify", "--quick", "--only", "a2os2a.capacity",
+                                      "--out", str(tmp_path / "run"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("a2os2a"))
+    assert "estimate=1.585" in line and "estimate=1.5849" not in line  # 4 significant digits
+    assert "1 claim: 1 supported, 0 refuted, 0 partial, 0 not-testable" in result.output
