@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["STYLE", "SINGLE_COLUMN", "DOUBLE_COLUMN", "paper_style", "figure", "save_figure",
-           "log_log", "panel_grid", "plot_fi_curve", "plot_raster", "plot_psth", "plot_isi",
-           "plot_states"]
+           "log_log", "panel_grid", "category_ticks", "text_faults", "TextFault", "plot_fi_curve",
+           "plot_raster", "plot_psth", "plot_isi", "plot_states"]
 
 STYLE = Path(__file__).with_name("evsim.mplstyle")
 SINGLE_COLUMN = 3.3  # inches
@@ -37,7 +37,13 @@ def figure(width: str = "single", height: float = 2.4, **subplots):
 
 
 def save_figure(fig, directory, stem: str) -> list[str]:
-    """Save ``fig`` as vector PDF (TrueType fonts) and PNG; returns the two file names."""
+    """Save ``fig`` as vector PDF (TrueType fonts) and PNG; returns the two file names.
+    With :data:`CHECK_TEXT` set, a figure with :func:`text_faults` raises TextFault."""
+    if CHECK_TEXT:
+        faults = text_faults(fig)
+        if faults:
+            plt.close(fig)
+            raise TextFault(f"figure '{stem}': " + "; ".join(faults[:10]))
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     names = [f"{stem}.pdf", f"{stem}.png"]
@@ -62,13 +68,59 @@ def panel_grid(rows, columns, height: float, **subplots):
     """A double-column figure with one titled panel per (row, column) label pair (e.g. task x
     architecture); returns (fig, axes, [(ax, row, column), ...])."""
     fig, axes = figure("double", height, nrows=len(rows), ncols=len(columns),
-                       gridspec_kw=dict(hspace=0.7), squeeze=False, **subplots)
+                       gridspec_kw=dict(hspace=0.9, wspace=0.35), squeeze=False, **subplots)
     panels = []
     for i, row in enumerate(rows):
         for j, column in enumerate(columns):
             axes[i][j].set_title(f"{column} ({row})", fontsize=6)
             panels.append((axes[i][j], row, column))
     return fig, axes, panels
+
+
+def category_ticks(ax, labels, fontsize: float = 5):
+    """One vertical x tick label per category (layer, model): rotated labels never overlap
+    their neighbours."""
+    ax.set_xticks(np.arange(len(labels)), [str(label) for label in labels], rotation=90,
+                  fontsize=fontsize)
+    return ax
+
+
+class TextFault(AssertionError):
+    """A figure draws text over other text, or text its clip box cuts off."""
+
+
+#: when True, :func:`save_figure` refuses a figure with :func:`text_faults` (tests set it)
+CHECK_TEXT = False
+
+
+def text_faults(fig) -> list[str]:
+    """What is wrong with the texts drawn on ``fig`` (titles, labels, tick labels, legends,
+    annotations): pairs whose boxes overlap by more than a pixel each way ("'a' overlaps
+    'b'") and texts cut off by their clip box ("'a' is clipped"). Empty: nothing. Text past
+    the canvas is no fault: figures are saved with a tight bounding box."""
+    from matplotlib.text import Text
+
+    drawn, original = [], Text.draw
+
+    def record(text, renderer):
+        original(text, renderer)
+        if text.get_visible() and text.get_text().strip():
+            clip = text.get_clip_box() if text.get_clip_on() else None
+            drawn.append((text.get_text().replace("\n", " ")[:40],
+                          text.get_window_extent(renderer), clip))
+
+    Text.draw = record
+    try:
+        fig.canvas.draw()
+    finally:
+        Text.draw = original
+    faults = [f"'{name}' is clipped" for name, box, clip in drawn
+              if clip is not None and (box.x0 < clip.x0 - 1 or box.x1 > clip.x1 + 1
+                                       or box.y0 < clip.y0 - 1 or box.y1 > clip.y1 + 1)]
+    return faults + [f"'{a}' overlaps '{b}'" for i, (a, box_a, _) in enumerate(drawn)
+                     for b, box_b, _ in drawn[i + 1:]
+                     if min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0) > 1
+                     and min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0) > 1]
 
 
 def plot_fi_curve(table, ax=None, dt_ms: float | None = None):

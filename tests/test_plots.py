@@ -64,3 +64,38 @@ def test_raster_psth_isi_and_traces_draw_the_records_data():
                        np.asarray(record.states["cell"]["v"][:, 2, 1]))
     assert axes[3].get_ylabel() == "cell.v (mV)"
     plt.close(fig)
+
+
+def test_text_faults_finds_overlapping_and_clipped_text_and_passes_a_clean_figure(tmp_path,
+                                                                                   monkeypatch):
+    from analyses import plots
+
+    fig, ax = figure("single", 2.0)
+    ax.set(xlabel="x", ylabel="y", title="clean")
+    assert plots.text_faults(fig) == []
+    ax.text(0.5, 0.5, "first label", transform=ax.transAxes)
+    ax.text(0.52, 0.5, "second label", transform=ax.transAxes)
+    ax.text(0.9, 0.5, "runs past the axes", transform=ax.transAxes, clip_on=True)
+    faults = plots.text_faults(fig)
+    assert "'first label' overlaps 'second label'" in faults
+    assert "'runs past the axes' is clipped" in faults
+    monkeypatch.setattr(plots, "CHECK_TEXT", True)
+    with pytest.raises(plots.TextFault, match="figure 'faulty'"):
+        save_figure(fig, tmp_path, "faulty")
+    assert not (tmp_path / "faulty.png").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim_id", [c.id for c in __import__(
+    "analyses.claims", fromlist=["all_claims"]).all_claims()])
+def test_every_claim_figure_draws_no_overlapping_or_clipped_text(claim_id, tmp_path,
+                                                                monkeypatch):
+    from analyses import plots
+    from analyses.claims import ClaimContext, get_claim
+
+    claim = get_claim(claim_id)
+    context = ClaimContext(scale="toy", seed=3, target="numpy",
+                           cache_dir=str(tmp_path / "cache")).for_claim(claim.id)
+    result = claim.run(context)
+    monkeypatch.setattr(plots, "CHECK_TEXT", True)
+    assert claim.plot(result.tables, tmp_path / "figures")  # raises TextFault on a fault

@@ -268,7 +268,7 @@ def plot_t4(tables, directory) -> list[str]:
                   label="left for eps, L_f, code")
         right.set(xticks=x, ylabel="log10 of the 2,500x gap")
         right.set_xticklabels(labels, fontsize=5)
-        right.legend(fontsize=6)
+        right.legend(fontsize=6, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2)
         return save_figure(fig, directory, "deff_t4_gap")
 
 

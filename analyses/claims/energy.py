@@ -248,7 +248,8 @@ def plot_energy(tables, directory) -> list[str]:
                   label="papers' formula")
         for ax in (left, right):
             ax.axhspan(*PAPER_RANGE, color="0.85", label="paper: 38-57x")
-        log_log(left, "T (steps), fr = 0.1", "E_ANN (matched) / E_SNN").legend(fontsize=5)
+        log_log(left, "T (steps), fr = 0.1", "E_ANN (matched) / E_SNN").legend(
+            fontsize=5, ncols=3, loc="upper center", bbox_to_anchor=(1.1, -0.22))
         rows = table[table["T"] == RULE_T]
         for k, ((name, n), group) in enumerate(rows.groupby(["mechanism", "N"])):
             right.plot(group.fr, group.ratio, "o-", color=f"C{k % 10}")

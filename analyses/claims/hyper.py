@@ -366,7 +366,7 @@ def plot(tables, directory) -> list[str]:
             ax.axhline(1, color="0.6", lw=0.6)
             ax.set_xlabel(label)
         axes[0].set_ylabel("R = d_eff(spiking) / d_eff(ReLU)")
-        axes[0].legend(fontsize=5)
+        axes[0].legend(fontsize=5, ncols=3, loc="lower left", bbox_to_anchor=(0.0, 1.08))
         return save_figure(fig, directory, "hyper_monotonic")
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from evsim.train import ARCHITECTURES, TASKS
 
 from .. import effective_dim as ed
-from ..plots import panel_grid, paper_style, save_figure
+from ..plots import category_ticks, panel_grid, paper_style, save_figure
 from .trained_runs import SIZES, rates, shared_runs
 from .base import Basis, Claim, ClaimResult, Rule, interval_verdict
 
@@ -192,9 +192,8 @@ def plot(tables, directory) -> list[str]:
                 ax.plot(x, rows[estimator] / rows.d, "os^D"[k], ms=3, color=f"C{k}",
                         label=estimator)
             ax.axhspan(*RATIO_RANGE, color="0.85", label="paper: 47-89 of 384")
-            ax.set_xticks(x)
-            ax.set_xticklabels([f"{n}{'*' if o else ''}" for n, o in
-                                zip(rows.layer, rows.operand)], rotation=60, fontsize=5)
+            category_ticks(ax, [f"{n}{'*' if o else ''}" for n, o in
+                                zip(rows.layer, rows.operand)])
         for row in axes:
             row[0].set_ylabel("d_eff / d (* operand)")
         axes[0][0].legend(fontsize=5)

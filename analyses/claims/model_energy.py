@@ -10,7 +10,7 @@ from circuits.mechanism_registry import get_spec
 from evsim.train import ARCHITECTURES, OPERANDS, TASKS
 
 from .. import energy
-from ..plots import figure, panel_grid, paper_style, save_figure
+from ..plots import category_ticks, figure, panel_grid, paper_style, save_figure
 from ..stats import bootstrap_ratio
 from .trained_runs import shared_runs
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule
@@ -319,8 +319,8 @@ def plot(tables, directory) -> list[str]:
             ax.bar(x - 0.2, rows.ann_pJ, 0.4, label="ANN: E_MAC x MACs")
             ax.bar(x + 0.2, rows.snn_pJ, 0.4, label="SNN: E_AC x events (+ E_MAC x "
                                                    "embedding, head)")
-            ax.set(xticks=x, yscale="log")
-            ax.set_xticklabels(rows.layer, rotation=60, fontsize=5)
+            ax.set(yscale="log")
+            category_ticks(ax, rows.layer)
         for row in axes:
             row[0].set_ylabel("pJ per image, T = 4")
         fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper center", ncol=2,
@@ -335,10 +335,9 @@ def plot(tables, directory) -> list[str]:
         ax.plot(x, models.ceiling, "k_", ms=8, label="ceiling (no spikes at all)")
         ax.axhspan(*PAPER_RANGE, color="0.85", label="paper: 38-57x")
         ax.axhline(1, color="0.5", lw=0.6)
-        ax.set(xticks=x, yscale="log", ylabel="E_ANN / E_SNN")
-        ax.set_xticklabels([f"{a}/{t}" for a, t in zip(models.arch, models.task)], rotation=60,
-                           fontsize=5)
-        ax.legend(fontsize=5)
+        ax.set(yscale="log", ylabel="E_ANN / E_SNN")
+        category_ticks(ax, [f"{a}/{t}" for a, t in zip(models.arch, models.task)])
+        ax.legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         return names + save_figure(fig, directory, "model_energy_ratio")
 
 

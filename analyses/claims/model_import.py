@@ -12,7 +12,7 @@ from circuits import trained
 from circuits.reference import PITFALL_TAU
 from evsim.train import ARCHITECTURES, TASKS, task_data
 
-from ..plots import figure, paper_style, save_figure
+from ..plots import category_ticks, panel_grid, paper_style, save_figure
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes
 
 SIZES = Sizes(quick=dict(images=128), full=dict(images=500), toy=dict(images=4))
@@ -167,19 +167,19 @@ def measure(context) -> ClaimResult:
 
 def plot(tables, directory) -> list[str]:
     layers = tables["layers"]
-    groups = list(layers.groupby(["task", "arch"], sort=False))
+    tasks = list(dict.fromkeys(layers.task))
     with paper_style():
-        fig, axes = figure("double", 4.4, ncols=len(ARCHITECTURES),
-                           nrows=len(groups) // len(ARCHITECTURES))
-        for ax, ((task, arch), rows) in zip(np.ravel(axes), groups):
+        fig, axes, panels = panel_grid(tasks, ARCHITECTURES, 4.4)
+        for ax, task, arch in panels:
+            rows = layers[(layers.task == task) & (layers.arch == arch)]
             x = np.arange(len(rows))
-            ax.bar(x - 0.2, rows.reference_spikes, 0.4, label="SpikingJelly")
-            ax.bar(x + 0.2, rows.spikes, 0.4, label="evsim")
-            ax.set(xticks=x, title=f"{arch} ({task}): {rows.mismatches.sum()} mismatches")
-            ax.set_xticklabels(rows.layer, rotation=60, fontsize=5)
-        for ax in np.ravel(axes)[::len(ARCHITECTURES)]:
-            ax.set_ylabel("spikes in the compared images")
-        np.ravel(axes)[0].legend(fontsize=5)
+            ax.bar(x - 0.2, rows.reference_spikes / 1e3, 0.4, label="SpikingJelly")
+            ax.bar(x + 0.2, rows.spikes / 1e3, 0.4, label="evsim")
+            ax.set_title(f"{arch} ({task})\n{rows.mismatches.sum()} mismatches", fontsize=6)
+            category_ticks(ax, rows.layer)
+        for row in axes:
+            row[0].set_ylabel("spikes (thousands)")
+        axes[0][0].legend(fontsize=5)
         return save_figure(fig, directory, "model_import")
 
 

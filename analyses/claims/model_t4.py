@@ -325,8 +325,8 @@ def plot(tables, directory) -> list[str]:
             bottom.plot(steps, anchor / np.sqrt(steps), "k--", lw=0.8, label="O(1/sqrt T)")
             bottom.plot(steps, anchor / steps, "k:", lw=0.8, label="O(1/T)")
             log_log(bottom, "T (steps)", "attention output RMS error")
-        axes[0][0].legend(fontsize=5)
-        axes[1][0].legend(fontsize=5)
+        axes[0][-1].legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        axes[1][-1].legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         return save_figure(fig, directory, "model_t4")
 
 

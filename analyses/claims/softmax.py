@@ -783,7 +783,7 @@ def plot_ablations(tables, directory) -> list[str]:
             ax.plot(np.sort(base["T"].unique()), base.groupby("T")["predicted_tv_circuit"].mean(),
                     "-", color="0.3", lw=0.8, label="multinomial prediction")
             log_log(ax, "T (expected spikes)", name)
-        axes[1].legend(fontsize=5)
+        axes[1].legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         return save_figure(fig, directory, "softmax_ablations")
 
 

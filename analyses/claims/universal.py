@@ -1034,7 +1034,7 @@ def plot(tables, directory) -> list[str]:
     colours = {"deep_sets": "C0", "attention": "C1", "moments": "C2", "control": "C3",
                "mean": "k"}
     with paper_style():
-        fig, (left, middle, right) = figure("double", 2.8, ncols=3)
+        fig, (left, middle, right) = figure("double", 2.8, ncols=3, gridspec_kw=dict(wspace=0.45))
         for name, rows in hidden.groupby("target", sort=False):
             family = rows.family.iloc[0]
             style = dict(color=colours[family], lw=1.6 if family == "mean" else 0.8,
@@ -1061,7 +1061,7 @@ def plot(tables, directory) -> list[str]:
             low, high = ax.get_ylim()
             shown = levels[(levels >= low) & (levels <= high)]
             ax.set_yticks(shown, [f"{v:g}" for v in shown])
-        left.legend(fontsize=4.5, ncols=2)
+        left.legend(fontsize=4.5, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.28))
         left.set_title("network draw 1; dotted: control's equivariant floor", fontsize=7)
         residual = tables["residual"]
         for (name, draw), rows in residual.groupby(["target", "network"], sort=False):
@@ -1083,7 +1083,7 @@ def plot(tables, directory) -> list[str]:
         right.set_ylabel("residual NRMSE")
         right.set_title(f"higher-order residual (1 = none predicted), T = {T_max}",
                         fontsize=6)
-        right.legend(fontsize=4)
+        right.legend(fontsize=4, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return save_figure(fig, directory, "attention_universal")
 
 
