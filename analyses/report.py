@@ -16,7 +16,7 @@ __all__ = ["DECIDED_BY", "VERDICTS", "jsonable", "write_claims_json", "write_rep
            "what_would_flip", "format_number", "field", "verdict_summary", "registration_flag",
            "registration_text", "ci_leaves_out", "rule_history_rows", "RULE_HISTORY_HEADER",
            "NO_RULE_HISTORY", "README_START", "README_END", "estimate_text", "verdict_table",
-           "with_verdict_table", "results_page"]
+           "with_verdict_table", "results_page", "CAVEAT", "rounded"]
 
 
 def jsonable(value):
@@ -139,6 +139,24 @@ def _row(cells) -> str:
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
+#: the first thing a report says: what its verdicts are about
+CAVEAT = ("The verdicts test evsim's own reconstructions of the claims (circuits, codes and "
+          "models built here from the papers' descriptions); the papers' circuits, proofs and "
+          "hardware are not available.")
+
+
+def rounded(value):
+    """``value`` with every float rounded to 4 significant digits, through lists and dicts
+    (for showing measured values without float noise)."""
+    if isinstance(value, float) and math.isfinite(value) and value != 0:
+        return float(f"{value:.4g}")
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(v) for v in value]
+    return value
+
+
 def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) -> None:
     """report.md: a verdict summary and a table of every claim, then one section per claim with
     its basis, scope, rule (history and registration) and figures."""
@@ -151,6 +169,7 @@ def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) 
              f"{manifest['scale']} run, git "
              f"{manifest['git_commit']}"
              f"{' with uncommitted changes' if manifest.get('git_dirty') else ''}.", "",
+             f"*{CAVEAT}*", "",
              f"**{verdict_summary(entries)}**", "", _row(header), _row(["---"] * len(header))]
     for e in entries:
         figure = next((f for f in e["figures"] if f.endswith(".pdf")), None)
@@ -186,7 +205,7 @@ def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) 
                   + ", ".join(f"seed {s} {v}" for s, v in e["verdict_by_seed"].items()) + ".",
                   "", f"**CIs leave out.** {ci_leaves_out(e)}", "",
                   "**Measured** (first seed).", ""]
-        lines += [f"- {key}: {format_number(value) if not isinstance(value, str) else value}"
+        lines += [f"- {key}: {value if isinstance(value, str) else json.dumps(rounded(value))}"
                   for key, value in e["details"].items()]
         lines += ["", "**Sensitivity** (the verdict under other reasonable protocol choices).",
                   ""]

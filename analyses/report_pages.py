@@ -6,14 +6,15 @@ from __future__ import annotations
 import base64
 import html
 import json
+import struct
 from pathlib import Path
 
 from evsim.errors import ValidationError
 from evsim.store import atomic_write_text
 
-from .report import (DECIDED_BY, NO_RULE_HISTORY, RULE_HISTORY_HEADER, ci_leaves_out, field,
-                     format_number, registration_flag, registration_text, rule_history_rows,
-                     verdict_summary, what_would_flip)
+from .report import (CAVEAT, DECIDED_BY, NO_RULE_HISTORY, RULE_HISTORY_HEADER, ci_leaves_out,
+                     field, format_number, registration_flag, registration_text, rounded,
+                     rule_history_rows, verdict_summary, what_would_flip)
 from .summary_figure import plot_summary
 
 __all__ = ["VERDICT_COLOURS", "html_report", "latex_table", "write_pages"]
@@ -67,18 +68,45 @@ def _table(header, rows) -> str:
                       for row in rows) + "</table>")
 
 
+#: CSS pixels per inch of a figure on the page: the figures' column widths (3.3 and 6.9 in)
+#: at 1.5x print size, so a single-column figure is not stretched to the page's width
+SCREEN_PX_PER_INCH = 144
+
+
 def _image(path: Path) -> str:
-    """An <img> with the PNG embedded as a data URI (the page needs no other file)."""
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{_e(path.stem)}" src="data:image/png;base64,{data}">'
+    """An <img> with the PNG embedded as a data URI (the page needs no other file), shown at
+    its natural width: its size in inches (savefig.dpi) at SCREEN_PX_PER_INCH."""
+    png = path.read_bytes()
+    width_px = struct.unpack(">I", png[16:20])[0]  # the IHDR chunk
+    width = round(width_px / _dpi(png) * SCREEN_PX_PER_INCH)
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{_e(path.stem)}" width="{width}" src="data:image/png;base64,{data}">'
+
+
+def _dpi(png: bytes) -> float:
+    """Dots per inch a PNG was saved at (its pHYs chunk; 300, evsim's savefig.dpi, without)."""
+    at = png.find(b"pHYs")
+    if at < 0 or png[at + 12] != 1:  # unit 1: pixels per metre
+        return 300.0
+    return struct.unpack(">I", png[at + 4:at + 8])[0] * 0.0254
+
+
+def _value(value) -> str:
+    """A measured value as HTML: a list of records as a table, other lists and dicts as
+    compact JSON, numbers to 4 significant digits."""
+    value = rounded(value)
+    if (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+            and all(not isinstance(x, (dict, list)) for v in value for x in v.values())):
+        columns = list(dict.fromkeys(k for v in value for k in v))
+        return _table(columns, [[v.get(c, "") for c in columns] for v in value])
+    if isinstance(value, (dict, list)):
+        return f"<pre>{_e(json.dumps(value))}</pre>"
+    return _e(value)
 
 
 def _details(details: dict) -> str:
-    rows = []
-    for key, value in details.items():
-        shown = f"<pre>{_e(json.dumps(value))}</pre>" \
-            if isinstance(value, (dict, list)) else _e(value)
-        rows.append(f"<tr><th>{_e(key)}</th><td>{shown}</td></tr>")
+    rows = [f"<tr><th>{_e(key)}</th><td>{_value(value)}</td></tr>"
+            for key, value in details.items()]
     return "<table>" + "".join(rows) + "</table>"
 
 
@@ -141,7 +169,8 @@ def html_report(run_dir) -> str:
               if summary.is_file() else "")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f"<title>evsim verification report</title><style>{STYLE}</style></head><body>"
-            f"<h1>evsim verification report</h1><p>{header}</p>{figure}"
+            f"<h1>evsim verification report</h1><p>{header}</p><p><i>{_e(CAVEAT)}</i></p>"
+            f"{figure}"
             f"<p><b>{_e(verdict_summary(entries))}</b></p>"
             f"<table><tr><th>claim</th><th>statement</th><th>estimate</th><th>95% CI</th>"
             f"<th>verdict</th><th>decided by</th><th>scope</th><th>seeds</th></tr>{rows}</table>"

@@ -29,8 +29,17 @@ def cache_root() -> Path:
     return Path(os.environ.get("EVSIM_CACHE_DIR", Path.home() / ".cache" / "evsim"))
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename."""
+    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename; the
+    file gets the permissions of an ordinary new file (0666 less the umask), not mkstemp's
+    0600, so a group can read results."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -39,6 +48,7 @@ def atomic_write_text(path, text: str) -> Path:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -74,6 +84,7 @@ def staged_directory(target):
                                      "choose another --out directory") from None
     try:
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.staging-"))
+        os.chmod(staging, 0o777 & ~_umask())  # an ordinary directory, not mkdtemp's 0700
         try:
             yield staging
         except BaseException:

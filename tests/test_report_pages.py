@@ -219,3 +219,31 @@ def test_evsim_report_on_an_older_run_without_the_new_fields(tmp_path):
     assert done.exit_code == 0, done.output
     assert (tmp_path / "figures" / "summary.png").is_file()
     assert "decided by: 0 measured, 0 derived, 0 fixed, 4 unknown" in (tmp_path / "report.html").read_text()
+
+
+def test_reports_open_with_the_caveat_and_show_measured_values_without_float_noise(tmp_path):
+    from analyses.report import CAVEAT
+
+    entry = _entry("noise.claim", details={
+        "slope": 0.123456789012, "pairs": [0.1 + 0.2, 1 / 3],
+        "rows": [{"n": 4, "error": 0.0123456789}, {"n": 8, "error": 0.00987654321}]})
+    (tmp_path / "claims.json").write_text(json.dumps({"claims": [entry], "manifest": MANIFEST}))
+    write_report(tmp_path / "report.md", [entry], MANIFEST, [])
+    write_pages(tmp_path)
+    markdown, page = ((tmp_path / name).read_text() for name in ("report.md", "report.html"))
+    assert CAVEAT in markdown and CAVEAT.replace("'", "&#x27;") in page
+    assert "0.30000000000000004" not in markdown + page and "0.3333333" not in markdown + page
+    assert "slope: 0.1235" in markdown and "[0.3, 0.3333]" in markdown
+    assert "<th>n</th><th>error</th>" in page and "<td>0.01235</td>" in page  # records: a table
+
+
+def test_report_files_are_group_readable_and_figures_keep_their_width(synthetic_run):
+    import os
+    import stat
+
+    for name in ("claims.json", "report.md", "report.html"):
+        mode = stat.S_IMODE(os.stat(synthetic_run / name).st_mode)
+        assert mode & stat.S_IRGRP, f"{name}: mode {oct(mode)}"
+    page = (synthetic_run / "report.html").read_text()
+    widths = [int(w) for w in re.findall(r'<img alt="summary" width="(\d+)"', page)]
+    assert widths and 400 < widths[0] <= 1100  # a double-column figure at 1.5x print size
