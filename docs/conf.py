@@ -1,5 +1,6 @@
 """Sphinx configuration of the evsim documentation (``make docs``)."""
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -16,6 +17,14 @@ from analyses.report import results_page  # noqa: E402
 # the results page, generated from the stored claims.json of a `make verify` run
 (ROOT / "docs" / "results.md").write_text(results_page(ROOT / "docs" / "results_claims.json"))
 
+# one API page per module listed in api.rst's toctree (api/<module>), generated here
+API = ROOT / "docs" / "api"
+shutil.rmtree(API, ignore_errors=True)
+API.mkdir()
+for module in re.findall(r"^   api/(\S+)$", (ROOT / "docs" / "api.rst").read_text(), re.M):
+    (API / f"{module}.rst").write_text(f"``{module}``\n{'=' * (len(module) + 4)}\n\n"
+                                       f".. automodule:: {module}\n")
+
 project = "evsim"
 author = "the evsim team"
 release = version = evsim.__version__
@@ -26,12 +35,15 @@ exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.json", "auto_examples/*.md5",
                     "sg_execution_times.rst"]
 html_theme = "alabaster"
-html_static_path: list = []
+html_static_path = ["_static"]
+html_css_files = ["evsim.css"]
+html_theme_options = {"page_width": "1100px"}
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_validation_checks = set()
 myst_heading_anchors = 3
+myst_enable_extensions = ["dollarmath", "amsmath"]  # $...$ and $$...$$ typeset by MathJax
 # sphinx_gallery_conf holds functions (argv and scraper), which the config cache cannot pickle
 suppress_warnings = ["myst.header", "config.cache"]
 
