@@ -146,8 +146,9 @@ CAVEAT = ("The verdicts test evsim's own reconstructions of the claims (circuits
 
 
 def rounded(value):
-    """``value`` with every float rounded to 4 significant digits, through lists and dicts
-    (for showing measured values without float noise)."""
+    """``value`` (plain JSON types: see :func:`jsonable`) with every float rounded to 4
+    significant digits, through lists and dicts (for showing measured values without float
+    noise)."""
     if isinstance(value, float) and math.isfinite(value) and value != 0:
         return float(f"{value:.4g}")
     if isinstance(value, dict):
@@ -205,7 +206,8 @@ def write_report(path, entries: list[dict], manifest: dict, not_run: list[str]) 
                   + ", ".join(f"seed {s} {v}" for s, v in e["verdict_by_seed"].items()) + ".",
                   "", f"**CIs leave out.** {ci_leaves_out(e)}", "",
                   "**Measured** (first seed).", ""]
-        lines += [f"- {key}: {value if isinstance(value, str) else json.dumps(rounded(value))}"
+        lines += [f"- {key}: " + (value if isinstance(value, str)
+                                  else json.dumps(rounded(jsonable(value))))
                   for key, value in e["details"].items()]
         lines += ["", "**Sensitivity** (the verdict under other reasonable protocol choices).",
                   ""]

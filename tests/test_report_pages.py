@@ -224,16 +224,23 @@ def test_evsim_report_on_an_older_run_without_the_new_fields(tmp_path):
 def test_reports_open_with_the_caveat_and_show_measured_values_without_float_noise(tmp_path):
     from analyses.report import CAVEAT
 
-    entry = _entry("noise.claim", details={
-        "slope": 0.123456789012, "pairs": [0.1 + 0.2, 1 / 3],
+    import numpy as np
+
+    from analyses.report import jsonable
+
+    entry = _entry("noise.claim", details={  # as a claim returns them: numpy types included
+        "slope": np.float64(0.123456789012), "pairs": np.array([0.1 + 0.2, 1 / 3]),
+        "held": np.bool_(True), "count": np.int64(7),
         "rows": [{"n": 4, "error": 0.0123456789}, {"n": 8, "error": 0.00987654321}]})
-    (tmp_path / "claims.json").write_text(json.dumps({"claims": [entry], "manifest": MANIFEST}))
+    (tmp_path / "claims.json").write_text(json.dumps(jsonable({"claims": [entry],
+                                                               "manifest": MANIFEST})))
     write_report(tmp_path / "report.md", [entry], MANIFEST, [])
     write_pages(tmp_path)
     markdown, page = ((tmp_path / name).read_text() for name in ("report.md", "report.html"))
     assert CAVEAT in markdown and CAVEAT.replace("'", "&#x27;") in page
     assert "0.30000000000000004" not in markdown + page and "0.3333333" not in markdown + page
     assert "slope: 0.1235" in markdown and "[0.3, 0.3333]" in markdown
+    assert "held: true" in markdown and "count: 7" in markdown
     assert "<th>n</th><th>error</th>" in page and "<td>0.01235</td>" in page  # records: a table
 
 
