@@ -73,9 +73,10 @@ def _python_blocks() -> list:
     for path in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
         for number, code in enumerate(re.findall(r"```python\n(.*?)```", path.read_text(),
                                                  re.DOTALL)):
+            # the README's in the default run; the docs' (seconds each) in test-slow
             blocks.append(pytest.param(code, id=f"{path.name}:{number}",
-                                       marks=[pytest.mark.slow] if "READOUT_START" in code
-                                       or "from_weights" in code else []))
+                                       marks=[] if path.name == "README.md"
+                                       else [pytest.mark.slow]))
     return blocks
 
 

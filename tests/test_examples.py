@@ -44,6 +44,7 @@ def test_example_command_line(tmp_path):
     assert "mean rate" in result.stdout
 
 
+@pytest.mark.slow  # also run by the documentation build (make docs)
 @pytest.mark.parametrize("name", sorted(TUTORIALS))
 def test_tutorial_runs_small_and_reaches_a_verdict(name, tmp_path):
     script = EXAMPLES[0].parent / name
