@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["STYLE", "SINGLE_COLUMN", "DOUBLE_COLUMN", "paper_style", "figure", "save_figure",
-           "log_log", "panel_grid", "category_ticks", "text_faults", "TextFault", "plot_fi_curve",
+           "log_log", "panel_grid", "category_ticks", "text_faults", "series_clashes", "TextFault", "plot_fi_curve",
            "plot_raster", "plot_psth", "plot_isi", "plot_states"]
 
 STYLE = Path(__file__).with_name("evsim.mplstyle")
@@ -36,11 +36,32 @@ def figure(width: str = "single", height: float = 2.4, **subplots):
         return plt.subplots(figsize=(widths[width], height), **subplots)
 
 
+def series_clashes(fig) -> list[str]:
+    """Pairs of labelled series in one Axes (lines, error bars, scatters) drawn with the same
+    colour, marker and line style, which a reader cannot tell apart, as "'a' looks like 'b'"."""
+    from matplotlib.colors import to_hex
+
+    clashes = []
+    for ax in fig.axes:
+        seen = {}
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            line = handle[0] if isinstance(handle, tuple) else handle
+            line = getattr(line, "lines", [line])[0] if hasattr(line, "lines") else line
+            if not hasattr(line, "get_marker"):
+                continue  # patches (bars, bands) differ by colour alone, as drawn
+            look = (to_hex(line.get_color()), str(line.get_marker()), str(line.get_linestyle()))
+            if look in seen and seen[look] != label:
+                clashes.append(f"'{label}' looks like '{seen[look]}'")
+            seen.setdefault(look, label)
+    return clashes
+
+
 def save_figure(fig, directory, stem: str) -> list[str]:
     """Save ``fig`` as vector PDF (TrueType fonts) and PNG; returns the two file names.
-    With :data:`CHECK_TEXT` set, a figure with :func:`text_faults` raises TextFault."""
+    With :data:`CHECK_TEXT` set, a figure with :func:`text_faults` or
+    :func:`series_clashes` raises TextFault."""
     if CHECK_TEXT:
-        faults = text_faults(fig)
+        faults = text_faults(fig) + series_clashes(fig)
         if faults:
             plt.close(fig)
             raise TextFault(f"figure '{stem}': " + "; ".join(faults[:10]))
@@ -86,7 +107,8 @@ def category_ticks(ax, labels, fontsize: float = 5):
 
 
 class TextFault(AssertionError):
-    """A figure draws text over other text, or text its clip box cuts off."""
+    """A figure draws text over other text, text its clip box cuts off, or two series a reader
+    cannot tell apart."""
 
 
 #: when True, :func:`save_figure` refuses a figure with :func:`text_faults` (tests set it)

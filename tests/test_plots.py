@@ -99,3 +99,15 @@ def test_every_claim_figure_draws_no_overlapping_or_clipped_text(claim_id, tmp_p
     result = claim.run(context)
     monkeypatch.setattr(plots, "CHECK_TEXT", True)
     assert claim.plot(result.tables, tmp_path / "figures")  # raises TextFault on a fault
+
+
+def test_series_clashes_finds_two_series_a_reader_cannot_tell_apart():
+    from analyses import plots
+
+    fig, ax = figure("single", 2.0)
+    ax.plot([0, 1], [0, 1], "o-", color="C0", label="first")
+    ax.plot([0, 1], [1, 0], "s-", color="C0", label="second")  # same colour, other marker
+    assert plots.series_clashes(fig) == []
+    ax.plot([0, 1], [0.5, 0.5], "o-", color="C0", label="third")
+    assert plots.series_clashes(fig) == ["'third' looks like 'first'"]
+    plt.close(fig)

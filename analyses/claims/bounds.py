@@ -782,12 +782,12 @@ def _plot_exponents(tables: dict, directory, stem: str) -> list[str]:
             ax.errorbar(x + shift, rows.estimate, yerr=[below, above], fmt="o", ms=3,
                         capsize=2, label=f"measured ({criterion}), 95% CI")
         ax.plot(x, exponents.claimed, "_", color="C3", ms=10, mew=2, label="claimed")
-        ax.plot(x, exponents.claimed - TOLERANCE, "_", color="C3", ms=10, mew=1, alpha=0.5,
+        ax.plot(x, exponents.claimed - TOLERANCE, "_", color="0.45", ms=10, mew=1,
                 label=f"claim - {TOLERANCE} (judged)")
         ax.set_xticks(x, labels, rotation=90, fontsize=6)
         ax.set_ylabel("exponent")
         ax.set_title(f"{exponents.code.iloc[0]} code", fontsize=7)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return save_figure(fig, directory, stem)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import NullFormatter
 
 from circuits.mechanism_registry import MECHANISMS, default_patch, get_spec
 from evsim.errors import ValidationError
@@ -256,6 +257,20 @@ def plot_energy(tables, directory) -> list[str]:
         rates = np.sort(table["fr"].unique())
         right.plot(rates, energy.paper_formula_ratio(rates, RULE_T), "k--")
         log_log(right, f"input firing rate fr, T = {RULE_T}", "E_ANN (matched) / E_SNN")
+        # the cells the finding is read at: where the papers' formula gives 38-57x
+        at_rule_T = table[table["T"] == RULE_T]
+        for fr in np.unique(at_rule_T[in_regime(at_rule_T)].fr):
+            right.axvline(fr, color="0.3", lw=0.8, ls=":")
+            right.annotate(f"read here: fr = {fr:g}", (fr, 1.0), xycoords=("data", "axes fraction"),
+                           xytext=(3, -3), textcoords="offset points", va="top", fontsize=5)
+        for ax, ticks in ((left, steps), (right, rates)):  # every cell's x readable
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        for ax in (left, right):
+            low, high = ax.get_ylim()
+            levels = np.array([0.3, 1, 3, 10, 30, 100])
+            ax.set_yticks(levels[(levels >= low) & (levels <= high)],
+                          [f"{v:g}" for v in levels[(levels >= low) & (levels <= high)]])
         return save_figure(fig, directory, "energy_ratio")
 
 

@@ -667,7 +667,8 @@ def _ablation_sensitivity(details, observed) -> list[dict]:
 
 def _band(ax, table, label, column="tv_circuit", **style):
     summary = _summary(table, column)
-    line, = ax.plot(summary["T"], summary["mean"], "o-", label=label, **style)
+    style = {"marker": "o", **style}
+    line, = ax.plot(summary["T"], summary["mean"], "-", label=label, **style)
     ax.fill_between(summary["T"], *summary["mean_ci95"].T, color=line.get_color(), alpha=0.25,
                     lw=0)
     return summary
@@ -776,9 +777,9 @@ def plot_ablations(tables, directory) -> list[str]:
         fig, axes = figure("double", 2.8, ncols=2, sharey=True)
         for ax, column, name in ((axes[0], "tv_circuit", "circuit TV (n_j/T)"),
                                  (axes[1], "tv", "histogram TV (n_j/N)")):
-            for k, condition in enumerate(ABLATIONS):
+            for k, condition in enumerate(ABLATIONS):  # more conditions than colours
                 _band(ax, table[table.condition == condition], condition, column=column,
-                      color=f"C{k}")
+                      color=f"C{k % 8}", marker="osD^v<>ph*"[k % 10])
             base = table[table.condition == "construction S"]
             ax.plot(np.sort(base["T"].unique()), base.groupby("T")["predicted_tv_circuit"].mean(),
                     "-", color="0.3", lw=0.8, label="multinomial prediction")

@@ -1034,12 +1034,17 @@ def plot(tables, directory) -> list[str]:
     colours = {"deep_sets": "C0", "attention": "C1", "moments": "C2", "control": "C3",
                "mean": "k"}
     with paper_style():
-        fig, (left, middle, right) = figure("double", 2.8, ncols=3, gridspec_kw=dict(wspace=0.45))
+        fig, (left, middle, right) = figure("double", 2.8, ncols=3,
+                                            gridspec_kw=dict(wspace=0.45))
+        labelled, labelled_right = set(), set()
         for name, rows in hidden.groupby("target", sort=False):
             family = rows.family.iloc[0]
             style = dict(color=colours[family], lw=1.6 if family == "mean" else 0.8,
                          ls="--" if family == "control" else "-", marker="o", ms=2.5)
-            label = name if family != "mean" else "mean of equivariant targets"
+            # one legend entry per family: its targets are exchangeable draws, one colour
+            label = ("mean of equivariant targets" if family == "mean" else
+                     f"{family} (each target)" if family not in labelled else "_nolegend_")
+            labelled.add(family)
             by_w = rows[rows["T"] == T_max].sort_values("width")
             left.plot(by_w.width, by_w.nrmse, label=label, **style)
             left.fill_between(by_w.width, by_w.ci_low, by_w.ci_high, color=style["color"],
@@ -1070,7 +1075,9 @@ def plot(tables, directory) -> list[str]:
             right.errorbar(rows.width, rows.nrmse, [rows.nrmse - rows.ci_low,
                                                     rows.ci_high - rows.nrmse],
                            color=colours[family], lw=0.8, marker="o", ms=2.5, capsize=1.5,
-                           label=f"{name} (net {draw})")
+                           label=f"{family} (each target and network)"
+                           if family not in labelled_right else "_nolegend_")
+            labelled_right.add(family)
         first = residual[residual.width == 0]
         right.scatter(np.full(len(first), residual.width.max()), first.nrmse, marker="x",
                       color="0.4", s=10, label="first layer alone")
