@@ -18,7 +18,8 @@ def test_target_is_softmax_attention(seed):
     np.testing.assert_allclose(attention_target(q, k, v, 2.0), weights @ v)
 
 
-@pytest.mark.parametrize("value", [1.0, pytest.param(0.0, marks=pytest.mark.slow)])
+@pytest.mark.slow  # ~8 s each; the head's exactness also runs in every test-slow
+@pytest.mark.parametrize("value", [1.0, 0.0])
 def test_value_path_is_exact_for_constant_values(value, seed):
     """With v = 1 every attention spike meets a V spike (out = row spikes, except those of the
     last 3 steps, still in the 2-hop pipeline or the counter's backlog); with v = 0 none does."""

@@ -50,7 +50,8 @@ def test_a_rerun_from_the_cache_equals_a_fresh_build(seed):
         _same(_softmax_run(*run), record)
 
 
-@pytest.mark.parametrize("target", ["numpy", "cpp_standalone"])
+@pytest.mark.parametrize("target", ["numpy", pytest.param("cpp_standalone",
+                                                          marks=pytest.mark.slow)])
 def test_delays_and_time_varying_inputs_survive_a_rerun(target, seed):
     """A mechanism (inputs change every step, spikes in flight on delayed synapses) rerun on
     new operands from its cached network or build gives the NumPy reference's spikes."""

@@ -24,7 +24,8 @@ def test_there_are_at_least_five_examples():
 
 
 #: examples whose small size still simulates for seconds (run in test-slow and by the docs build)
-SLOW = {"02_softmax_convergence.py", "03_parameter_sweep.py", "04_attention_head_raster.py"}
+SLOW = {"02_softmax_convergence.py", "03_parameter_sweep.py", "04_attention_head_raster.py",
+        "05_paper_figure.py"}
 
 
 @pytest.mark.parametrize("script", [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW

@@ -95,6 +95,7 @@ def test_same_seed_and_target_give_identical_claims(tmp_path, monkeypatch):
     assert runs[0][0]["estimate"] != runs[2][0]["estimate"]
 
 
+@pytest.mark.slow  # spawns two processes that each import everything (~7 s)
 def test_claim_families_on_two_processes_give_the_numbers_of_one(tmp_path):
     """--workers 2 runs families of claims in parallel processes; claims.json and every table
     equal the single-process run's."""
