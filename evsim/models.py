@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -103,6 +104,17 @@ class NeuronModel:
     def __post_init__(self):
         _check_model(self)
 
+    @property
+    def parsed(self) -> Equations:
+        """Brian2's parse of :meth:`equations` (parsed once per distinct text)."""
+        return _parse(self.equations())
+
+    @property
+    def state_units(self) -> dict:
+        """The state variables of the equations (not the parameters) -> their units."""
+        return {name: unit_of(self.parsed[name].dim) for name in sorted(self.parsed.names)
+                if name not in self.parameters}
+
     def equations(self, *, shared=(), refractory: bool | None = None) -> str:
         """The Brian2 equation text: clamped and free dynamics, then one declaration per
         parameter (``shared`` ones as one scalar per group). ``refractory`` (default: the
@@ -122,6 +134,13 @@ class NeuronModel:
             self.input_check(np.asarray(values), float(dt))
 
 
+@lru_cache(maxsize=256)
+def _parse(text: str) -> Equations:
+    """Brian2's parse of equation text (cached: models are checked when made and read again
+    when a run records their states)."""
+    return Equations(text)
+
+
 #: names Brian2 gives every group's code besides units, constants and functions
 GROUP_NAMES = frozenset({"t", "dt", "i", "N", "t_in_timesteps", "lastspike", "not_refractory"})
 
@@ -132,11 +151,11 @@ def _check_model(model: NeuronModel) -> None:
     variables and parameters of the declared units (one ValidationError, naming the field)."""
     where = f"model '{model.name}'"
     try:
-        equations = Equations(model.equations())
+        equations = model.parsed
     except Exception as error:  # Brian2's parser: syntax, units or a duplicate name
         raise ValidationError("dynamics", f"{where}: its equations and parameters do not parse "
                                           f"in Brian2: {str(error).splitlines()[0]}") from None
-    variables = set(equations.names) - set(model.parameters)
+    variables = set(model.state_units)
     known = (set(equations.names) | GROUP_NAMES | set(DEFAULT_UNITS) | set(DEFAULT_CONSTANTS)
              | set(DEFAULT_FUNCTIONS))
     used = set(equations.identifiers) | get_identifiers(model.threshold)

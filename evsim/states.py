@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import Equations, second
+from brian2 import second
 
 from .errors import ValidationError
-from .models import check_quantity, unit_of
+from .models import check_quantity
 
 __all__ = ["StateRequest", "state_requests", "shape_states", "with_units",
            "STATE_BYTES_LIMIT"]
@@ -70,7 +70,7 @@ def state_requests(circuit, record_states, trials: int, duration, dt, record_eve
                                                    f"'neurons', 'trials', got {request!r}")
         variables = request.get("variables", ())
         variables = (variables,) if isinstance(variables, str) else tuple(variables)
-        recordable = _state_variables(population.model)
+        recordable = population.model.state_units
         if not variables or not set(variables) <= set(recordable):
             raise ValidationError("record_states", f"record_states['{name}'] must name state "
                                                    f"variables of {population.model.name}: "
@@ -98,11 +98,6 @@ def _every_steps(record_every, dt) -> int:
     return int(round(steps))
 
 
-def _state_variables(model) -> list:
-    """The model's recordable variables: its equations' state variables, not its parameters."""
-    return sorted(set(Equations(model.equations()).names) - set(model.parameters))
-
-
 def _indices(name: str, value, size: int) -> np.ndarray:
     """``value`` (None: all) as sorted unique int64 indices in [0, size)."""
     if value is None:
@@ -123,9 +118,6 @@ def shape_states(samples: np.ndarray, request: StateRequest) -> np.ndarray:
 
 def with_units(circuit, states: dict) -> dict:
     """SI samples {population: {variable: array}} as Brian2 quantities in each variable's unit."""
-    out = {}
-    for population, variables in states.items():
-        equations = Equations(circuit.population(population).model.equations())
-        out[population] = {name: values * unit_of(equations[name].dim)
-                           for name, values in variables.items()}
-    return out
+    return {population: {name: values * circuit.population(population).model.state_units[name]
+                         for name, values in variables.items()}
+            for population, variables in states.items()}
