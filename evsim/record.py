@@ -92,39 +92,35 @@ class SpikeRecord:
 
     def rates(self, population: str, checkpoint: int = -1) -> Quantity:
         """Firing rates (Hz) over [0, T_k): array (trials, neurons)."""
-        if population not in self.counts:
-            raise ValidationError("population", f"unknown population '{population}'; accepted: "
-                                                f"{sorted(self.counts)}")
+        _check_population(population, self.counts)
         return self.counts[population][checkpoint] / self.checkpoints[checkpoint]
 
     def raster(self, population: str) -> np.ndarray:
         """Spikes of ``population`` on the time grid: bool array (trials, steps, neurons)
         over the whole run (needs spike times)."""
-        if self.spikes is None:
-            raise ValidationError("record_spikes", "raster needs spike times: simulate with "
-                                                   "record_spikes=True")
-        if population not in self.spikes:
-            raise ValidationError("population", f"unknown population '{population}'; accepted: "
-                                                f"{sorted(self.spikes)}")
+        train = self._train(population, "raster")
         dt = self.metadata["dt_s"] * second
         steps = int(round(float(self.checkpoints[-1] / dt)))
-        return self.spikes[population].to_raster(self.trials, steps,
-                                                 self.counts[population].shape[2], dt)
+        return train.to_raster(self.trials, steps, self.counts[population].shape[2], dt)
 
     def population_rate(self, population: str, bin=None) -> Quantity:
         """Spikes per neuron per second of ``population`` in consecutive bins of ``bin`` (a
         multiple of dt; default dt) over the whole run: Quantity (trials, bins) in Hz (a last
         partial bin is dropped). Needs spike times."""
-        raster = self.raster(population)  # (trials, steps, neurons)
+        train = self._train(population, "population_rate")
         dt = self.metadata["dt_s"] * second
+        steps = int(round(float(self.checkpoints[-1] / dt)))
         width = 1 if bin is None else float(bin / dt)
-        if abs(width - round(width)) > 1e-6 or round(width) < 1 or round(width) > raster.shape[1]:
+        if abs(width - round(width)) > 1e-6 or round(width) < 1 or round(width) > steps:
             raise ValidationError("bin", f"parameter 'bin' must be a multiple of dt = {dt} no "
                                          f"longer than the run, got {bin}")
         width = int(round(width))
-        bins = raster.shape[1] // width
-        per_bin = raster[:, :bins * width].reshape(self.trials, bins, width, -1).sum(axis=(2, 3))
-        return per_bin / (raster.shape[2] * width * dt)
+        bins = steps // width
+        spike_bins = np.round(np.asarray(train.time / dt)).astype(np.int64) // width
+        keep = spike_bins < bins
+        per_bin = np.bincount(train.trial[keep] * bins + spike_bins[keep],
+                              minlength=self.trials * bins).reshape(self.trials, bins)
+        return per_bin / (self.counts[population].shape[2] * width * dt)
 
     def to_neo(self, population: str):
         """Spike times of ``population`` as a neo.Block: one Segment per trial, one SpikeTrain
@@ -137,13 +133,7 @@ class SpikeRecord:
             import quantities as pq
         except ImportError as error:
             raise ImportError("to_neo needs the neo package: pip install 'evsim[neo]'") from error
-        if self.spikes is None:
-            raise ValidationError("record_spikes", "to_neo needs spike times: simulate with "
-                                                   "record_spikes=True")
-        if population not in self.spikes:
-            raise ValidationError("population", f"unknown population '{population}'; accepted: "
-                                                f"{sorted(self.spikes)}")
-        train = self.spikes[population]
+        train = self._train(population, "to_neo")
         size = self.counts[population].shape[2]
         stop = float(self.checkpoints[-1] / second)
         block = neo.Block(name=population)
@@ -166,23 +156,28 @@ class SpikeRecord:
         """Every spike of ``populations`` (a name or names; default all) in ``trials`` (default
         all) as a row (population, trial, neuron, time_ms), time-sorted within each population:
         the sparse form that plots and files take. Needs spike times."""
-        if self.spikes is None:
-            raise ValidationError("record_spikes", "spike_table needs spike times: simulate "
-                                                   "with record_spikes=True")
-        frames = []
         if isinstance(populations, str):
             populations = [populations]
-        for population in populations or self.spikes:
-            if population not in self.spikes:
-                raise ValidationError("population", f"unknown population '{population}'; "
-                                                    f"accepted: {sorted(self.spikes)}")
-            train = self.spikes[population]
+        frames = []
+        for population in populations or self._train(None, "spike_table"):
+            train = self._train(population, "spike_table")
             keep = (np.ones(len(train.trial), bool) if trials is None
                     else np.isin(train.trial, trials))
             frames.append(pd.DataFrame({"population": population, "trial": train.trial[keep],
                                         "neuron": train.neuron[keep],
                                         "time_ms": np.asarray(train.time / second)[keep] * 1e3}))
         return pd.concat(frames, ignore_index=True)
+
+    def _train(self, population, needed_by: str):
+        """The SpikeTrains of ``population`` (None: every population's, as a dict), or one
+        clear error if spike times were not recorded or the population is unknown."""
+        if self.spikes is None:
+            raise ValidationError("record_spikes", f"{needed_by} needs spike times: simulate "
+                                                   "with record_spikes=True")
+        if population is None:
+            return self.spikes
+        _check_population(population, self.spikes)
+        return self.spikes[population]
 
     def to_dataframe(self) -> pd.DataFrame:
         """Long table: one row per (checkpoint, population, trial, neuron) with its count."""
@@ -194,3 +189,10 @@ class SpikeRecord:
                 "population": population, "trial": t.ravel(), "neuron": n.ravel(),
                 "count": counts.ravel()}))
         return pd.concat(frames, ignore_index=True)
+
+
+def _check_population(population: str, known) -> None:
+    """One clear error unless ``population`` is one of ``known`` (a dict keyed by name)."""
+    if population not in known:
+        raise ValidationError("population", f"unknown population '{population}'; accepted: "
+                              f"{sorted(known)}")

@@ -123,6 +123,8 @@ def test_spike_trains_round_trip_through_a_raster_and_rates_add_up_to_the_counts
     assert out.spike_table("s").equals(out.spike_table(["s"]))
     rate = out.population_rate("s", bin=10 * ms)
     assert rate.shape == (3, 10)
+    per_bin = raster.reshape(3, 10, 100, 4).sum(axis=(2, 3))  # the dense reference
+    assert np.allclose(np.asarray(rate * 10 * ms) * 4, per_bin)
     assert np.allclose(rate.sum(axis=1) * 10 * ms * 4, out.counts["s"][-1].sum(axis=1))
     assert np.allclose(out.population_rate("s", bin=100 * ms)[:, 0] / Hz,
                        out.counts["s"][-1].mean(axis=1) / 0.1)
