@@ -202,7 +202,7 @@ def run_compiled(spec) -> RunResult:
             flat = np.fromfile(results / "evsim_counts.bin", dtype=np.int32)
             trains = (_read_spikes(manifest, results, trials) if spec.record_spikes
                       else None)
-            states, times = _read_states(manifest, results, spec)
+            recorded, times = _read_states(manifest, results, spec)
         finally:
             shutil.rmtree(results, ignore_errors=True)
     finally:
@@ -219,7 +219,7 @@ def run_compiled(spec) -> RunResult:
             len(ends), trials, -1)
         offset += size
     return RunResult(counts, trains, dict(build=str(directory), compiled_now=compiled_now,
-                                          compile_s=compile_s, binary_s=run_s), states, times)
+                                          compile_s=compile_s, binary_s=run_s), recorded, times)
 
 
 def _compile(built, directory: Path, dt, header: Path) -> float:
@@ -356,15 +356,15 @@ def _read_spikes(manifest: dict, results: Path, trials: int) -> dict:
 def _read_states(manifest: dict, results: Path, spec) -> tuple[dict, np.ndarray | None]:
     """The state monitors' samples, written by the binary (a 2-D monitor array is stored
     sample by sample), as {population: {variable: (samples, trials, neurons)}} and times."""
-    states, times = {}, None
+    recorded, times = {}, None
     for request in spec.states:
         files = manifest["state_files"][request.population]
         times = np.fromfile(results / files["t"], dtype=np.float64)
-        states[request.population] = {
+        recorded[request.population] = {
             variable: shape_states(np.fromfile(results / files[variable], dtype=np.float64)
                                    .reshape(len(times), -1), request)
             for variable in request.variables}
-    return states, times
+    return recorded, times
 
 
 def _run_binary(directory: Path, results: Path, arguments: list[str]) -> float:
