@@ -48,6 +48,7 @@ __all__ = [
     "get_model",
     "check_quantity",
     "check_integer",
+    "check_steps",
     "unit_of",
 ]
 
@@ -221,6 +222,19 @@ def check_quantity(name: str, value, reference, *, positive: bool = False, nonne
         raise ValidationError(name, f"parameter '{name}' must be > 0, got {value!r}")
     if nonnegative and not np.all(array >= 0):
         raise ValidationError(name, f"parameter '{name}' must be >= 0, got {value!r}")
+
+
+def check_steps(name: str, value, dt, maximum: int | None = None) -> int:
+    """``value`` (a time) as a whole number >= 1 of steps of ``dt`` (at most ``maximum``);
+    one ValidationError naming ``name`` otherwise."""
+    check_quantity(name, value, second, positive=True)
+    steps = float(value / dt)
+    if (abs(steps - round(steps)) > 1e-6 or round(steps) < 1
+            or (maximum is not None and round(steps) > maximum)):
+        limit = "" if maximum is None else f" no longer than the run ({maximum} steps)"
+        raise ValidationError(name, f"parameter '{name}' must be a positive multiple of dt = "
+                                    f"{dt}{limit}, got {value}")
+    return int(round(steps))
 
 
 def check_integer(name: str, value, minimum: int) -> None:

@@ -13,6 +13,7 @@ import pandas as pd
 from brian2 import Quantity, second
 
 from .errors import ValidationError
+from .models import check_steps
 
 __all__ = ["SpikeTrains", "SpikeRecord"]
 
@@ -110,11 +111,7 @@ class SpikeRecord:
         train = self._train(population, "population_rate")
         dt = self.metadata["dt_s"] * second
         steps = int(round(float(self.checkpoints[-1] / dt)))
-        width = 1 if bin is None else float(bin / dt)
-        if abs(width - round(width)) > 1e-6 or round(width) < 1 or round(width) > steps:
-            raise ValidationError("bin", f"parameter 'bin' must be a multiple of dt = {dt} no "
-                                         f"longer than the run, got {bin}")
-        width = int(round(width))
+        width = 1 if bin is None else check_steps("bin", bin, dt, maximum=steps)
         bins = steps // width
         spike_bins = np.round(np.asarray(train.time / dt)).astype(np.int64) // width
         keep = spike_bins < bins

@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import second
 
 from .errors import ValidationError
-from .models import check_quantity
+from .models import check_steps
 
 __all__ = ["StateRequest", "state_requests", "shape_states", "with_units",
            "STATE_BYTES_LIMIT"]
@@ -57,7 +56,7 @@ def state_requests(circuit, record_states, trials: int, duration, dt, record_eve
         raise ValidationError("record_states", "parameter 'record_states' must be a dict "
                                                "population -> variable name(s) or {'variables', "
                                                f"'neurons', 'trials'}}, got {record_states!r}")
-    every_steps = _every_steps(record_every, dt)
+    every_steps = check_steps("record_every", record_every, dt)
     samples = -(-int(round(float(duration / dt))) // every_steps)
     requests, total = [], 0
     for name, request in record_states.items():
@@ -87,15 +86,6 @@ def state_requests(circuit, record_states, trials: int, duration, dt, record_eve
                                                "record fewer neurons or trials, or set a larger "
                                                "record_every")
     return tuple(requests), record_every, total
-
-
-def _every_steps(record_every, dt) -> int:
-    check_quantity("record_every", record_every, second, positive=True)
-    steps = float(record_every / dt)
-    if abs(steps - round(steps)) > 1e-6 or round(steps) < 1:
-        raise ValidationError("record_every", "parameter 'record_every' must be a positive "
-                                              f"multiple of dt = {dt}, got {record_every}")
-    return int(round(steps))
 
 
 def _indices(name: str, value, size: int) -> np.ndarray:

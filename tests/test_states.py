@@ -128,7 +128,11 @@ def test_spike_trains_round_trip_through_a_raster_and_rates_add_up_to_the_counts
     assert np.allclose(rate.sum(axis=1) * 10 * ms * 4, out.counts["s"][-1].sum(axis=1))
     assert np.allclose(out.population_rate("s", bin=100 * ms)[:, 0] / Hz,
                        out.counts["s"][-1].mean(axis=1) / 0.1)
-    with pytest.raises(ValidationError, match="'bin' must be a multiple of dt"):
+    with pytest.raises(ValidationError, match="'bin' must be a positive multiple of dt"):
         out.population_rate("s", bin=0.15 * ms)
+    with pytest.raises(ValidationError, match="no longer than the run"):
+        out.population_rate("s", bin=200 * ms)
+    with pytest.raises(ValidationError, match="'bin' must be a quantity in units of"):
+        out.population_rate("s", bin=1 * nA)
     with pytest.raises(ValidationError, match="bool array"):
         SpikeTrains.from_raster(raster.astype(int), 0.1 * ms)
