@@ -24,7 +24,7 @@ VERDICT_COLOURS = {"supported": "#cde9dc", "refuted": "#f6d5c3", "partial": "#fb
                    "not-testable": "#e3e3e3"}
 
 STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; padding: 0 1rem;
+body { font-family: system-ui, sans-serif; max-width: 76rem; margin: 2rem auto; padding: 0 1rem;
        line-height: 1.45; color: #222; }
 table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.9rem; }
 th, td { border: 1px solid #bbb; padding: 0.25rem 0.5rem; vertical-align: top; text-align: left; }
@@ -39,6 +39,8 @@ figcaption, .explain { font-size: 0.85rem; color: #444; }
          white-space: nowrap; }
 .flag { display: block; font-weight: 600; white-space: normal; color: #a33a00; }
 section { border-top: 2px solid #ddd; margin-top: 2rem; }
+.verdicts { table-layout: fixed; width: 100%; }
+.summary { font-size: 1.1rem; }
 """ + "".join(f".v-{name} {{ background: {colour}; }}\n"
               for name, colour in VERDICT_COLOURS.items())
 
@@ -55,6 +57,12 @@ def _flag(entry: dict) -> str:
 
 def _verdict(verdict: str, flag: str = "") -> str:
     return f'<td class="verdict v-{_e(verdict)}">{_e(verdict)}{flag}</td>'
+
+
+def _claim_name(claim_id: str) -> str:
+    """A claim id that may break after its dots (bounds.spike_count.deterministic is wider
+    than its column)."""
+    return ".<wbr>".join(_e(part) for part in claim_id.split("."))
 
 
 def _decided_by(entry: dict) -> str:
@@ -144,6 +152,10 @@ EXPLAIN = ("<b>decided by</b>: " + "; ".join(f"<i>{_e(name)}</i>: {_e(meaning)}"
            + ". <b>estimate</b> is the claim's headline number; its section's protocol states "
              "what it measures. <b>95% CI</b> is its 95% confidence interval (each section "
              "lists what the interval leaves out). <b>scope</b> is what the verdict covers.")
+#: widths of the verdict table's columns (percent of the page), so it fits the page and the
+#: long statement and scope texts get the room
+VERDICT_COLUMNS = "<colgroup>" + "".join(f'<col style="width: {w}%">'
+                                         for w in (17, 21, 8, 11, 9, 8, 18, 8)) + "</colgroup>"
 SUMMARY_CAPTION = ("One row per claim, each on its own scale: the paper's value (vertical line) "
                    "and the estimate with its 95% CI; colour gives the verdict, marker shape "
                    "what decided it.")
@@ -155,7 +167,7 @@ def html_report(run_dir) -> str:
     run_dir = Path(run_dir)
     data = _load(run_dir)
     manifest, entries = data["manifest"], data["claims"]
-    rows = "".join(f'<tr><td><a href="#{_e(e["id"])}"><code>{_e(e["id"])}</code></a></td>'
+    rows = "".join(f'<tr><td><a href="#{_e(e["id"])}"><code>{_claim_name(e["id"])}</code></a></td>'
                    f"<td>{_e(e['statement'])}</td><td>{_e(format_number(e['estimate']))}</td>"
                    f"<td>{_e(format_number(e['ci95']))}</td>{_verdict(e['verdict'], _flag(e))}"
                    f"<td>{_decided_by(e)}</td><td>{_e(field(e, 'scope'))}</td>"
@@ -169,11 +181,12 @@ def html_report(run_dir) -> str:
               if summary.is_file() else "")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f"<title>evsim verification report</title><style>{STYLE}</style></head><body>"
-            f"<h1>evsim verification report</h1><p>{header}</p><p><i>{_e(CAVEAT)}</i></p>"
-            f"{figure}"
-            f"<p><b>{_e(verdict_summary(entries))}</b></p>"
-            f"<table><tr><th>claim</th><th>statement</th><th>estimate</th><th>95% CI</th>"
-            f"<th>verdict</th><th>decided by</th><th>scope</th><th>seeds</th></tr>{rows}</table>"
+            f"<h1>evsim verification report</h1><p>{header}</p>"
+            f'<p class="summary"><b>{_e(verdict_summary(entries))}</b></p>'
+            f"<p><i>{_e(CAVEAT)}</i></p>{figure}"
+            f'<table class="verdicts">{VERDICT_COLUMNS}<tr><th>claim</th><th>statement</th>'
+            f"<th>estimate</th><th>95% CI</th><th>verdict</th><th>decided by</th><th>scope</th>"
+            f"<th>seeds</th></tr>{rows}</table>"
             f'<p class="explain">{EXPLAIN}</p>'
             + "".join(_claim_section(e, run_dir) for e in entries) + "</body></html>\n")
 

@@ -41,7 +41,13 @@ def test_verify_writes_a_self_contained_page_with_every_figure(run_dir):
     for claim in claims:
         assert f'id="{claim["id"]}"' in page
         assert f'class="verdict v-{claim["verdict"]}"' in page
-    assert page.index("<table>") < page.index("<section")  # the verdict table comes first
+    # the summary line first, then the summary figure, then the verdict table, then sections
+    assert (page.index('class="summary"') < page.index("<figure") < page.index('class="verdicts"')
+            < page.index("<section"))
+    # a fixed layout with one width per column, which sum to the page's width
+    widths = re.findall(r'<col style="width: (\d+)%">', page)
+    assert len(widths) == page.split('class="verdicts"')[1].split("</tr>")[0].count("<th>") == 8
+    assert sum(map(int, widths)) == 100
     assert all(f".v-{name}" in page for name in VERDICT_COLOURS)
 
 
@@ -189,9 +195,10 @@ def test_html_opens_with_the_summary_figure_and_shows_basis_scope_and_flags(synt
     summary = (synthetic_run / "figures" / "summary.png").read_bytes()
     first_image = re.search(r'src="data:image/png;base64,([^"]+)"', page)
     assert base64.b64decode(first_image.group(1)) == summary
-    assert first_image.start() < page.index("<table>") < page.index("<section")
+    verdicts = page.index('<table class="verdicts">')
+    assert first_image.start() < verdicts < page.index("<section")
     assert not re.search(r'(src|href)="(?!data:|#)', page)
-    table = page[page.index("<table>"):page.index("</table>")]
+    table = page[verdicts:page.index("</table>", verdicts)]
     assert "<th>decided by</th>" in table and "<th>scope</th>" in table
     for entry in ENTRIES:
         assert f'<span class="label">{entry.get("decided_by", "-")}</span>' in table
