@@ -13,7 +13,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["STYLE", "SINGLE_COLUMN", "DOUBLE_COLUMN", "paper_style", "figure", "save_figure",
-           "log_log", "panel_grid", "category_ticks", "text_faults", "series_clashes", "TextFault", "plot_fi_curve",
+           "log_log", "panel_grid", "category_ticks",
+           "legend_beside", "legend_above", "figure_legend", "text_faults", "series_clashes", "legend_faults",
+           "TextFault", "plot_fi_curve",
            "plot_raster", "plot_psth", "plot_isi", "plot_states"]
 
 STYLE = Path(__file__).with_name("evsim.mplstyle")
@@ -56,12 +58,73 @@ def series_clashes(fig) -> list[str]:
     return clashes
 
 
+#: points sampled along each segment of a line when looking for data under a legend
+SEGMENT_SAMPLES = 16
+
+
+def _data_points(ax) -> np.ndarray:
+    """Display coordinates (k, 2) of the points ``ax`` draws as data: its lines (vertices and
+    points along each segment), scatters and error bars."""
+    from matplotlib.collections import LineCollection, PathCollection
+
+    points = []
+    for line in ax.lines:
+        if not line.get_visible():
+            continue
+        xy = line.get_transform().transform(np.asarray(line.get_xydata(), float))
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        if len(xy) > 1:
+            fraction = np.linspace(0, 1, SEGMENT_SAMPLES)[:, None, None]
+            xy = (xy[:-1] + fraction * (xy[1:] - xy[:-1])).reshape(-1, 2)
+        points.append(xy)
+    for collection in ax.collections:
+        if isinstance(collection, PathCollection) and collection.get_visible():
+            points.append(collection.get_offset_transform().transform(collection.get_offsets()))
+        elif isinstance(collection, LineCollection) and collection.get_visible():
+            transform = collection.get_transform()
+            points += [transform.transform(np.asarray(seg, float))
+                       for seg in collection.get_segments() if len(seg)]
+    points = [p for p in points if len(p)]
+    return np.concatenate(points) if points else np.empty((0, 2))
+
+
+def _bars(ax) -> list:
+    """Display boxes of the bars of ``ax`` (rectangles in data coordinates); bands (axvspan,
+    whose rectangles span the axes) are backgrounds and are left out."""
+    from matplotlib.patches import Rectangle
+
+    return [patch.get_window_extent() for patch in ax.patches
+            if isinstance(patch, Rectangle) and patch.get_visible()
+            and all(patch.get_transform().contains_branch_seperately(ax.transData))]
+
+
+def legend_faults(fig) -> list[str]:
+    """Legends drawn over data: "legend of 'title' covers data" for each Axes whose legend box
+    (shrunk by 2 pixels) holds a point of a line, scatter or error bar of the same Axes, or
+    overlaps one of its bars. Legends outside the axes (bbox_to_anchor past the edge,
+    fig.legend) pass."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    faults = []
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is None or not legend.get_visible():
+            continue
+        box = legend.get_window_extent(renderer).padded(-2)
+        xy = _data_points(ax)
+        covered = ((xy[:, 0] > box.x0) & (xy[:, 0] < box.x1) & (xy[:, 1] > box.y0)
+                   & (xy[:, 1] < box.y1)).any()
+        if covered or any(box.overlaps(bar) for bar in _bars(ax)):
+            faults.append(f"legend of '{ax.get_title() or ax.get_ylabel()}' covers data")
+    return faults
+
+
 def save_figure(fig, directory, stem: str) -> list[str]:
     """Save ``fig`` as vector PDF (TrueType fonts) and PNG; returns the two file names.
-    With :data:`CHECK_TEXT` set, a figure with :func:`text_faults` or
-    :func:`series_clashes` raises TextFault."""
+    With :data:`CHECK_TEXT` set, a figure with :func:`text_faults`, :func:`series_clashes`
+    or :func:`legend_faults` raises TextFault."""
     if CHECK_TEXT:
-        faults = text_faults(fig) + series_clashes(fig)
+        faults = text_faults(fig) + series_clashes(fig) + legend_faults(fig)
         if faults:
             plt.close(fig)
             raise TextFault(f"figure '{stem}': " + "; ".join(faults[:10]))
@@ -104,6 +167,25 @@ def category_ticks(ax, labels, fontsize: float = 5):
     ax.set_xticks(np.arange(len(labels)), [str(label) for label in labels], rotation=90,
                   fontsize=fontsize)
     return ax
+
+
+def legend_beside(ax, **legend):
+    """The legend of ``ax`` to the right of its axes, top-aligned: never over its data."""
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), **legend)
+
+
+def legend_above(ax, ncols: int = 2, **legend):
+    """The legend of ``ax`` just above its axes in ``ncols`` columns (for an untitled Axes:
+    a title would collide, which :func:`text_faults` reports)."""
+    return ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.02), ncols=ncols,
+                     borderaxespad=0, **legend)
+
+
+def figure_legend(fig, ax, ncols: int = 2, **legend):
+    """One legend for a grid of panels, with the entries of ``ax``, centred above the top
+    row (the figure is saved with a tight bounding box, which takes it in)."""
+    return fig.legend(*ax.get_legend_handles_labels(), loc="lower center",
+                      bbox_to_anchor=(0.5, 1.0), ncols=ncols, **legend)
 
 
 class TextFault(AssertionError):
@@ -156,7 +238,7 @@ def plot_fi_curve(table, ax=None, dt_ms: float | None = None):
         drive = table["drive_nA"].to_numpy()[order]
         mean = table["rate_hz_mean"].to_numpy()[order]
         ax.plot(drive, table["analytic_hz"].to_numpy()[order], "-", color="0.3",
-                label="analytic  1/(t_ref + tau ln(RI/(RI - V_th)))")
+                label="analytic rate")
         spread = [mean - table["rate_hz_min"].to_numpy()[order],
                   table["rate_hz_max"].to_numpy()[order] - mean]
         ax.errorbar(drive, mean, yerr=np.clip(spread, 0, None),  # clip float round-off
@@ -165,7 +247,7 @@ def plot_fi_curve(table, ax=None, dt_ms: float | None = None):
         ax.set_ylabel("firing rate (Hz)")
         if dt_ms is not None:
             ax.set_title(f"exact LIF, dt = {dt_ms:g} ms")
-        ax.legend(loc="lower right")
+        ax.legend(loc="lower right")  # an f-I curve is concave and rising: its lower right is free
     return ax
 
 

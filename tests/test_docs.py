@@ -101,3 +101,43 @@ def test_the_readme_is_a_landing_page_with_the_stored_runs_verdicts():
     assert (DOCS / "results.md").read_text() == results_page(DOCS / "results_claims.json")
     assert len(stored["claims"]) == len(__import__("analyses.claims", fromlist=["x"])
                                         .all_claims())
+
+
+def _command_lines() -> list:
+    """Every evsim command line in a code block of README.md and docs/*.md or a literal block of
+    docs/*.rst, comments cut."""
+    lines = []
+    for path in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for code in re.findall(r"```(?:bash)?\n(.*?)```", path.read_text(), re.DOTALL):
+            for line in code.splitlines():
+                line = line.split(" #")[0].strip()
+                if re.match(r"(\.venv/bin/)?evsim ", line):
+                    lines.append(pytest.param(line, id=f"{path.name}:{line[:40]}"))
+    for path in sorted(DOCS.glob("*.rst")):  # literal blocks: indented lines
+        for line in re.findall(r"^ +((?:\.venv/bin/)?evsim .*)$", path.read_text(), re.M):
+            line = line.split(" #")[0].strip()
+            lines.append(pytest.param(line, id=f"{path.name}:{line[:40]}"))
+    return lines
+
+
+@pytest.mark.parametrize("line", _command_lines())
+def test_every_evsim_command_in_the_readme_and_docs_parses(line):
+    """A concrete command parses (its subcommand, options and values are accepted); a synopsis
+    line ([optional] parts, 'a | b' alternatives) names only options its subcommand has."""
+    import shlex
+
+    import typer
+
+    from evsim.cli import app
+
+    group = typer.main.get_command(app)
+    for command in re.split(r" \| (?=evsim )", line):  # "evsim list | evsim info"
+        words = shlex.split(command)[1:]
+        sub = group.get_command(None, words[0])
+        assert sub is not None, f"no subcommand {words[0]!r}: {line}"
+        known = {name for param in sub.params for name in param.opts}
+        if "[" in command:
+            named = set(re.findall(r"--[\w-]+", command))
+            assert named <= known, f"{sorted(named - known)} not options of {words[0]}: {line}"
+        else:
+            sub.make_context(words[0], words[1:])  # raises click's UsageError on a bad one

@@ -1,6 +1,7 @@
 """Plot helpers: return Axes, survive float round-off, write PDF and PNG at column width."""
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -110,4 +111,28 @@ def test_series_clashes_finds_two_series_a_reader_cannot_tell_apart():
     assert plots.series_clashes(fig) == []
     ax.plot([0, 1], [0.5, 0.5], "o-", color="C0", label="third")
     assert plots.series_clashes(fig) == ["'third' looks like 'first'"]
+    plt.close(fig)
+
+
+def test_legend_faults_finds_a_legend_over_bars_or_a_line_and_passes_one_beside_them():
+    from analyses import plots
+
+    fig, ax = figure("single", 2.0)
+    x = np.arange(8)
+    ax.bar(x, [1, 2, 3, 2, 4, 3, 9, 9], label="bars")
+    ax.axvspan(0, 3, color="0.9", label="band")  # a background band under a legend is allowed
+    ax.legend(loc="upper left")
+    assert plots.legend_faults(fig) == []
+    ax.legend(loc="upper right")  # over the two tall bars
+    assert plots.legend_faults(fig) == ["legend of '' covers data"]
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the axes
+    assert plots.legend_faults(fig) == []
+    plt.close(fig)
+    fig, ax = figure("single", 2.0)
+    ax.set_title("a line")
+    ax.plot([0, 10], [0, 10], label="diagonal")  # two vertices: the segment itself is checked
+    ax.legend(loc="upper left")
+    assert plots.legend_faults(fig) == []
+    ax.axhline(9.5, color="k")
+    assert plots.legend_faults(fig) == ["legend of 'a line' covers data"]
     plt.close(fig)

@@ -11,7 +11,7 @@ from circuits.attention import HEAD_SETTLE
 from circuits.mechanism_registry import MECHANISMS, get_spec
 
 from ..attention_runs import compare
-from ..plots import figure, log_log, paper_style, save_figure
+from ..plots import figure, legend_above, log_log, paper_style, save_figure
 from .base import Basis, Claim, ClaimResult, Rule, Sizes
 
 PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
@@ -278,7 +278,7 @@ def plot_equivariance(tables, directory) -> list[str]:
                     label=label)
         ax.axhline(-np.log10(ALPHA / 4), color="0.3", lw=0.8, ls="--", label="Bonferroni 1%")
         ax.set(xlabel="query token", ylabel="-log10 p (chi-square)", yscale="symlog")
-        ax.legend(fontsize=6)
+        legend_above(ax, ncols=3, fontsize=6)
         return save_figure(fig, directory, "attention_equivariance")
 
 

@@ -43,7 +43,7 @@ from evsim import Circuit, simulate
 from evsim.errors import ValidationError
 
 from ..bounds import candidate_steps, crossing_T
-from ..plots import figure, log_log, paper_style, save_figure
+from ..plots import figure, legend_beside, log_log, paper_style, save_figure
 from .base import (Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, bootstrap_p_values,
                    holm, number_list)
 
@@ -787,7 +787,7 @@ def _plot_exponents(tables: dict, directory, stem: str) -> list[str]:
         ax.set_xticks(x, labels, rotation=90, fontsize=6)
         ax.set_ylabel("exponent")
         ax.set_title(f"{exponents.code.iloc[0]} code", fontsize=7)
-        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        legend_beside(ax, fontsize=6)
         return save_figure(fig, directory, stem)
 
 

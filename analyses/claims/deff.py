@@ -11,7 +11,7 @@ from circuits.encoders import bernoulli_encoder
 from .. import effective_dim as ed
 from ..bounds import candidate_steps, minimal_T_on_curve
 from ..datasets import DATASETS, load
-from ..plots import figure, log_log, paper_style, save_figure
+from ..plots import figure, legend_above, log_log, paper_style, save_figure
 from .base import (Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, all_or_none,
                    number_list, out_of_reach, threshold_verdict)
 
@@ -259,7 +259,7 @@ def plot_t4(tables, directory) -> list[str]:
             left.plot(1 / rows.eps, rows.predicted, "-", color=f"C{k}", lw=0.8)
         left.axhline(4, color="0.3", ls=":", lw=0.8)
         left.axhline(10_000, color="0.3", ls="--", lw=0.8)
-        log_log(left, "1 / eps", "minimal T (steps)").legend(fontsize=5)
+        legend_above(log_log(left, "1 / eps", "minimal T (steps)"), fontsize=5)
         labels = [f"d={r.d}\nd_eff={r.d_eff}" for r in arithmetic.itertuples()]
         x = np.arange(len(arithmetic))
         explained = np.log10(arithmetic.pooling_factor)

@@ -122,6 +122,7 @@ def plot(tables, directory) -> list[str]:
     with paper_style():
         fig, (top, bottom) = figure("single", 4.2, nrows=2, sharex=True)
         plot_fi_curve(tables["fi_curve"], ax=top, dt_ms=DT_MS)
+        top.set_xlabel("")  # shared with the panel below
         for name, label, marker in (("fi_curve", "exact", "o"),
                                     ("fi_curve_euler_control", "forward Euler (control)", "x")):
             table = tables[name]
@@ -133,7 +134,8 @@ def plot(tables, directory) -> list[str]:
                        label="rule: -dt <= ISI - P <= 0")
         bottom.set_xlabel("drive current I (nA)")
         bottom.set_ylabel("(ISI - P) / dt (steps)")
-        bottom.legend(loc="lower right")
+        # on a white box: the legend sits on the rule band, whose own swatch would vanish
+        bottom.legend(loc="lower right", frameon=True, framealpha=1, edgecolor="none")
     return save_figure(fig, directory, "lif_fi_curve")
 
 

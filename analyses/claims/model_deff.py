@@ -9,7 +9,7 @@ import pandas as pd
 from evsim.train import ARCHITECTURES, TASKS
 
 from .. import effective_dim as ed
-from ..plots import category_ticks, panel_grid, paper_style, save_figure
+from ..plots import category_ticks, figure_legend, panel_grid, paper_style, save_figure
 from .trained_runs import SIZES, rates, shared_runs
 from .base import Basis, Claim, ClaimResult, Rule, interval_verdict
 
@@ -196,7 +196,7 @@ def plot(tables, directory) -> list[str]:
                                 zip(rows.layer, rows.operand)])
         for row in axes:
             row[0].set_ylabel("d_eff / d (* operand)")
-        axes[0][0].legend(fontsize=5)
+        figure_legend(fig, axes[0][0], ncols=5, fontsize=6)
         return save_figure(fig, directory, "model_deff")
 
 

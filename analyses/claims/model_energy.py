@@ -10,7 +10,8 @@ from circuits.mechanism_registry import get_spec
 from evsim.train import ARCHITECTURES, OPERANDS, TASKS
 
 from .. import energy
-from ..plots import category_ticks, figure, panel_grid, paper_style, save_figure
+from ..plots import (category_ticks, figure, figure_legend, legend_beside, panel_grid,
+                     paper_style, save_figure)
 from ..stats import bootstrap_ratio
 from .trained_runs import shared_runs
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule
@@ -323,8 +324,7 @@ def plot(tables, directory) -> list[str]:
             category_ticks(ax, rows.layer)
         for row in axes:
             row[0].set_ylabel("pJ per image, T = 4")
-        fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper center", ncol=2,
-                   fontsize=6, bbox_to_anchor=(0.5, 1.03))
+        figure_legend(fig, axes[0][0], fontsize=6)
         names = save_figure(fig, directory, "model_energy_layers")
         fig, ax = figure("single", 2.8)
         x = np.arange(len(models))
@@ -337,7 +337,7 @@ def plot(tables, directory) -> list[str]:
         ax.axhline(1, color="0.5", lw=0.6)
         ax.set(yscale="log", ylabel="E_ANN / E_SNN")
         category_ticks(ax, [f"{a}/{t}" for a, t in zip(models.arch, models.task)])
-        ax.legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        legend_beside(ax, fontsize=5)
         return names + save_figure(fig, directory, "model_energy_ratio")
 
 

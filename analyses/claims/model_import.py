@@ -12,7 +12,7 @@ from circuits import trained
 from circuits.reference import PITFALL_TAU
 from evsim.train import ARCHITECTURES, TASKS, task_data
 
-from ..plots import category_ticks, panel_grid, paper_style, save_figure
+from ..plots import category_ticks, figure_legend, panel_grid, paper_style, save_figure
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes
 
 SIZES = Sizes(quick=dict(images=128), full=dict(images=500), toy=dict(images=4))
@@ -179,7 +179,7 @@ def plot(tables, directory) -> list[str]:
             category_ticks(ax, rows.layer)
         for row in axes:
             row[0].set_ylabel("spikes (thousands)")
-        axes[0][0].legend(fontsize=5)
+        figure_legend(fig, axes[0][0], fontsize=6)
         return save_figure(fig, directory, "model_import")
 
 

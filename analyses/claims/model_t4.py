@@ -10,7 +10,7 @@ from scipy import stats
 from evsim.errors import ValidationError
 from evsim.train import ARCHITECTURES, REFERENCE_T, TASKS
 
-from ..plots import figure, log_log, paper_style, save_figure
+from ..plots import figure, legend_beside, log_log, paper_style, save_figure
 from ..stats import bootstrap_mean, bootstrap_slope
 from .trained_runs import (ATTENTION_LAYER, SIZES, correct, rates, shared_reference_runs,
                            shared_runs)
@@ -325,8 +325,8 @@ def plot(tables, directory) -> list[str]:
             bottom.plot(steps, anchor / np.sqrt(steps), "k--", lw=0.8, label="O(1/sqrt T)")
             bottom.plot(steps, anchor / steps, "k:", lw=0.8, label="O(1/T)")
             log_log(bottom, "T (steps)", "attention output RMS error")
-        axes[0][-1].legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-        axes[1][-1].legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        for row in axes:
+            legend_beside(row[-1], fontsize=5)
         return save_figure(fig, directory, "model_t4")
 
 

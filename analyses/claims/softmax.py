@@ -14,7 +14,8 @@ from ..convergence import (FILL, READOUT_START, SETTLE_TOLERANCE, SETTLE_WINDOW,
                            T_QUICK, WINDOW, errors, log_partition_gap, onset_errors,
                            padded_scores, population_rates, predicted_tv, run_softmax,
                            score_vectors, settle_times)
-from ..plots import figure, log_log, paper_style, plot_raster, save_figure
+from ..plots import (figure, figure_legend, legend_above, legend_beside, log_log, paper_style,
+                     plot_raster, save_figure)
 from ..stats import bootstrap_ratio, bootstrap_slope, loglog_slope, pairwise_orders
 from .base import (Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, all_or_none,
                    interval_verdict, number_list)
@@ -691,16 +692,16 @@ def plot_stochastic_rate(tables, directory) -> list[str]:
         left.plot(summary["T"], table.groupby("T")["predicted_tv_circuit"].mean(), "-",
                   color="0.3", lw=0.8, label="multinomial prediction")
         _reference(left, summary["T"], summary["mean"][0])
-        log_log(left, f"T (expected spikes from {START_S:g} s)", "TV to softmax").legend(
-            fontsize=6)
+        legend_above(log_log(left, f"T (expected spikes from {START_S:g} s)", "TV to softmax"),
+                     fontsize=6)
         onset = tables["onset"].groupby("T")[["tv_circuit", "tv", "predicted_tv_circuit"]].mean()
         right.plot(onset.index, onset["tv_circuit"], "-", label="circuit n_j/T")
         right.plot(onset.index, onset["tv"], "-", color="C1", label="histogram n_j/N")
         right.plot(onset.index, onset["predicted_tv_circuit"], "-", color="0.3", lw=0.8,
                    label="multinomial prediction")
         right.axvline(START_S * 80, color="0.5", ls="--", lw=0.8, label="read-out start")
-        log_log(right, "T (expected spikes since the cold start)", "TV to softmax").legend(
-            fontsize=6)
+        legend_above(log_log(right, "T (expected spikes since the cold start)",
+                             "TV to softmax"), fontsize=6)
         names += save_figure(fig, directory, "softmax_stochastic_rate")
 
         names += _plot_settling(tables["rates"], tables["settle"], directory)
@@ -741,7 +742,7 @@ def _plot_settling(rates, settle, directory) -> list[str]:
         ax.axhspan(1 - SETTLE_TOLERANCE, 1 + SETTLE_TOLERANCE, color="0.9")
         ax.set(title=f"n = {n}", xlabel="time since cold start (s)", yscale="log")
     axes[0].set_ylabel(f"rate / R ({SETTLE_WINDOW / ms:g} ms windows)")
-    axes[-1].legend(fontsize=6)
+    figure_legend(fig, axes[-1], ncols=3, fontsize=6)
     return save_figure(fig, directory, "softmax_settling")
 
 
@@ -757,7 +758,7 @@ def plot_prefactor(tables, directory) -> list[str]:
         ax.axhline(1, color="0.3", lw=0.8)
         ax.set(xscale="log", xlabel="T (expected spikes)",
                ylabel="circuit TV / predicted TV")
-        ax.legend()
+        legend_above(ax)
         return save_figure(fig, directory, "softmax_prefactor")
 
 
@@ -784,7 +785,7 @@ def plot_ablations(tables, directory) -> list[str]:
             ax.plot(np.sort(base["T"].unique()), base.groupby("T")["predicted_tv_circuit"].mean(),
                     "-", color="0.3", lw=0.8, label="multinomial prediction")
             log_log(ax, "T (expected spikes)", name)
-        axes[1].legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        legend_beside(axes[1], fontsize=5)
         return save_figure(fig, directory, "softmax_ablations")
 
 

@@ -45,7 +45,7 @@ from circuits.set_network import (MIXING, equivariance_mismatches, network_input
                                   readout_features, set_network)
 from evsim.errors import ValidationError
 
-from ..plots import figure, log_log, paper_style, save_figure
+from ..plots import figure, legend_beside, log_log, paper_style, save_figure
 from .base import (Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, bootstrap_p_values,
                    holm, number_list)
 
@@ -1090,7 +1090,7 @@ def plot(tables, directory) -> list[str]:
         right.set_ylabel("residual NRMSE")
         right.set_title(f"higher-order residual (1 = none predicted), T = {T_max}",
                         fontsize=6)
-        right.legend(fontsize=4, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        legend_beside(right, fontsize=4)
         return save_figure(fig, directory, "attention_universal")
 
 
