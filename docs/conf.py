@@ -1,5 +1,6 @@
 """Sphinx configuration of the evsim documentation (``make docs``)."""
 
+import os
 import re
 import shutil
 import sys
@@ -44,6 +45,10 @@ numpydoc_show_class_members = False
 numpydoc_validation_checks = set()
 myst_heading_anchors = 3
 myst_enable_extensions = ["dollarmath", "amsmath"]  # $...$ and $$...$$ typeset by MathJax
+# MathJax comes from its CDN; for pages read offline, point EVSIM_MATHJAX at a local copy
+# (e.g. npm install mathjax@3: node_modules/mathjax/es5/tex-chtml.js)
+if os.environ.get("EVSIM_MATHJAX"):
+    mathjax_path = Path(os.environ["EVSIM_MATHJAX"]).resolve().as_uri()
 # sphinx_gallery_conf holds functions (argv and scraper), which the config cache cannot pickle
 suppress_warnings = ["myst.header", "config.cache"]
 
