@@ -1,9 +1,9 @@
 # Two commands do all the set-up on a fresh clone:
 #   make verify   creates .venv, installs evsim, runs `evsim verify --quick` into results/quick
 #   make test     creates .venv, installs evsim with test extras, runs the default test suite
-# Optional: make train (a separate .venv-train with torch + spikingjelly) retrains the shipped
-# spiking transformers (at T = 4 and T = 16) and checks their accuracy against the shipped
-# weights'.
+# Optional: make train (a separate .venv-train with torch + spikingjelly) retrains every shipped
+# spiking transformer (widths, training seeds, T = 4 and 16) and checks each against its
+# shipped weights (accuracy, and whether the file is identical bit for bit).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -37,9 +37,10 @@ docs: $(DOCS_STAMP)
 	rm -rf docs/_build docs/auto_examples docs/sg_execution_times.rst
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
+# every shipped model (evsim.train.GRID, 96 cells); one cell: evsim train ARCH --task TASK
+# --T T --width D --seed S; a stopped run resumes (models already in results/train are kept)
 train: $(TRAIN_STAMP)
-	$(TRAIN_VENV)/bin/evsim train all --out results/train
-	$(TRAIN_VENV)/bin/evsim train all --T 16 --out results/train
+	$(TRAIN_VENV)/bin/evsim train grid --out results/train
 
 verify: $(STAMP)
 	$(BIN)/evsim verify --quick --out results/quick

@@ -34,7 +34,8 @@ import numpy as np
 
 from evsim import Circuit, models, simulate
 from evsim.errors import ValidationError
-from evsim.train import ARCHITECTURES, CLASSES, OPERANDS, REFERENCE_T, TASKS, weights_hash
+from evsim.train import (ARCHITECTURES, CLASSES, OPERANDS, REFERENCE_T, SEEDS, SIZES, TASKS,
+                         WIDE_ARCHITECTURES, WIDTHS, weights_hash)
 
 from . import mechanisms
 from .arithmetic import STEP, connect_pairs
@@ -52,21 +53,31 @@ META_KEYS = ("arch", "task", "classes", "tokens", "width", "heads", "T", "c1", "
              "seed", "hash", "test_accuracy")
 
 
-def shipped(arch: str, task: str = "digits", T: int = 4) -> Path:
-    """Path of the shipped weights of ``arch`` trained on ``task`` with ``T`` steps (4, or
-    :data:`evsim.train.REFERENCE_T`)."""
+def shipped(arch: str, task: str = "digits", T: int = 4, width: int = 16, seed: int = 0) -> Path:
+    """Path of the shipped weights of ``arch`` trained on ``task`` with ``T`` steps, model
+    width ``width`` and training seed ``seed``: one cell of :data:`evsim.train.GRID`."""
     _check_arch(arch)
     if task not in TASKS:
         raise ValidationError("task", f"parameter 'task' must be one of {TASKS}, got {task!r}")
     if T not in (4, REFERENCE_T):
         raise ValidationError("T", f"parameter 'T' must be one of (4, {REFERENCE_T}) (the shipped "
                                    f"training T), got {T!r}")
-    return WEIGHTS_DIR / weights_name(arch, task, T)
+    if width not in WIDTHS or (width != SIZES["width"] and arch not in WIDE_ARCHITECTURES):
+        raise ValidationError("width", f"parameter 'width' must be one of {WIDTHS} for "
+                                       f"{WIDE_ARCHITECTURES} and {SIZES['width']} for the "
+                                       f"others, got {width!r} for {arch}")
+    if seed not in SEEDS:
+        raise ValidationError("seed", f"parameter 'seed' must be one of {SEEDS} (the shipped "
+                                      f"training seeds), got {seed!r}")
+    return WEIGHTS_DIR / weights_name(arch, task, T, width, seed)
 
 
-def weights_name(arch: str, task: str, T: int = 4) -> str:
-    """File name of a model's weights: {arch}_{task}.npz at T = 4, {arch}_{task}_T{T}.npz else."""
-    return f"{arch}_{task}.npz" if T == 4 else f"{arch}_{task}_T{T}.npz"
+def weights_name(arch: str, task: str, T: int = 4, width: int = 16, seed: int = 0) -> str:
+    """File name of a model's weights: {arch}_{task}, then _T{T} unless T = 4, _w{width}
+    unless width 16, _s{seed} unless seed 0, then .npz (the first models keep their names)."""
+    return (f"{arch}_{task}" + (f"_T{T}" if T != 4 else "")
+            + (f"_w{width}" if width != SIZES["width"] else "")
+            + (f"_s{seed}" if seed else "") + ".npz")
 
 
 def _check_arch(arch) -> None:

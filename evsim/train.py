@@ -29,14 +29,15 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from .errors import ValidationError
 
 __all__ = ["ARCHITECTURES", "TASKS", "OPERANDS", "STRUCTURE", "SIZES", "REFERENCE_T",
-           "digits_tokens", "set_tokens", "task_data", "train", "spikingjelly_forward",
-           "weights_hash"]
+           "WIDTHS", "SEEDS", "WIDE_ARCHITECTURES", "Cell", "GRID", "digits_tokens",
+           "set_tokens", "task_data", "train", "spikingjelly_forward", "weights_hash"]
 
 ARCHITECTURES = ("spikformer", "qkformer", "sdt", "spikingresformer")
 TASKS = ("digits", "sets")
@@ -52,6 +53,42 @@ SIZES = dict(tokens=16, width=16, heads=2, T=4, c1=0.25, c2=0.25)
 #: the second training T of the shipped models (model.t4's reference: trained for long runs)
 REFERENCE_T = 16
 PATCH = 2  # pixels per patch side: 8 x 8 digits -> 16 tokens of 4 pixels
+#: the model widths D of the training grid (heads stay 2, so d = D/2 per head)
+WIDTHS = (16, 32, 64)
+#: training seeds of every cell of the grid
+SEEDS = (0, 1, 2)
+#: the architectures trained at every width; the other two stay at width 16. These two are
+#: the ones whose attention circuit grows as N D (QKTA, SDSA); Spikformer's SSA needs N^2 d D
+#: triple units and SpikingResformer's DSSA (N D)^2 pair units, which at width 64 would be
+#: 16-64x the width-16 circuit
+WIDE_ARCHITECTURES = ("qkformer", "sdt")
+#: reference images (SpikingJelly spikes stored with the weights) of the first-trained models
+#: (width 16, seed 0), which model.t4 and the layer-by-layer tests read; every other model
+#: stores the few its spike-for-spike import check needs
+REFERENCE_IMAGES = dict(first=128, other=32)
+
+
+class Cell(NamedTuple):
+    """One model of the training grid."""
+
+    arch: str
+    task: str
+    T: int
+    width: int = 16
+    seed: int = 0
+
+    @property
+    def reference_images(self) -> int:
+        first = self.width == SIZES["width"] and self.seed == 0
+        return REFERENCE_IMAGES["first" if first else "other"]
+
+
+#: every model evsim ships: all four architectures at width 16 and the two of
+#: :data:`WIDE_ARCHITECTURES` at every width, each on both tasks at T = 4 and REFERENCE_T,
+#: with every seed of :data:`SEEDS`
+GRID = tuple(Cell(arch, task, T, width, seed)
+             for width in WIDTHS for seed in SEEDS for T in (4, REFERENCE_T) for task in TASKS
+             for arch in (ARCHITECTURES if width == SIZES["width"] else WIDE_ARCHITECTURES))
 
 
 def digits_tokens(seed: int = 0):
@@ -275,16 +312,24 @@ def spikingjelly_forward(meta: dict, weights: dict, tokens: np.ndarray):
 
 
 def train(arch: str, *, task: str = "digits", epochs: int = 150, seed: int = 0, T: int = 4,
-          reference_images: int = 128, out: Path | None = None, progress=None) -> dict:
+          width: int = 16, reference_images: int = 128, out: Path | None = None,
+          progress=None) -> dict:
     """Train ``arch`` on ``task`` with ``T`` time steps (the shipped models: 4, and
-    :data:`REFERENCE_T` for model.t4); write ``out`` (.npz: folded weights, metadata with the
-    SpikingJelly version, seed, accuracy and a hash, and the float64 reference spikes of the
-    first ``reference_images`` test images). Returns the metadata."""
+    :data:`REFERENCE_T` for model.t4) at model width ``width`` (2 heads); write ``out`` (.npz:
+    folded weights, metadata with the SpikingJelly version, seed, accuracy and a hash, and the
+    float64 reference spikes of the first ``reference_images`` test images). Returns the
+    metadata. One :class:`Cell` of the grid: ``train(**cell._asdict(),
+    reference_images=cell.reference_images)``."""
     if arch not in ARCHITECTURES:
         raise ValidationError("arch", f"parameter 'arch' must be one of {ARCHITECTURES}, got "
                                       f"{arch!r}")
     if isinstance(T, bool) or not isinstance(T, int) or not 1 <= T <= 64:
         raise ValidationError("T", f"parameter 'T' must be an integer in [1, 64], got {T!r}")
+    heads = SIZES["heads"]
+    if isinstance(width, bool) or not isinstance(width, int) or not 2 <= width <= 256 \
+            or width % heads:
+        raise ValidationError("width", f"parameter 'width' must be an integer in [2, 256] "
+                                       f"divisible by the {heads} heads, got {width!r}")
     X, y, train_idx, test_idx = task_data(task)
     _require_torch()
     torch, Model = _modules()
@@ -294,7 +339,7 @@ def train(arch: str, *, task: str = "digits", epochs: int = 150, seed: int = 0, 
 
     torch.manual_seed(seed)
     torch.set_num_threads(2)
-    sizes = SIZES | {"T": T}
+    sizes = SIZES | {"T": T, "width": width}
     model = Model(arch, **sizes, task=task)
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs)
@@ -314,7 +359,7 @@ def train(arch: str, *, task: str = "digits", epochs: int = 150, seed: int = 0, 
             optimiser.step()
         schedule.step()
         if progress is not None:
-            progress(epoch + 1, epochs, float(loss))
+            progress(epoch + 1, epochs, loss.item())
     seconds = time.perf_counter() - start
     model = model.double().eval()
     with torch.no_grad():

@@ -58,7 +58,9 @@ CASES = [
     (["graph", "single_lif", "--out", "{tmp}/g.txt"],
      "error: --out must end in .pdf or .png, got '{tmp}/g.txt'"),
     (["train", "vit"], "error: ARCH must be one of ('spikformer', 'qkformer', 'sdt', "
-                       "'spikingresformer', 'all'), got 'vit'"),
+                       "'spikingresformer', 'all', 'grid'), got 'vit'"),
+    (["train", "sdt", "--width", "48"],
+     "error: --width must be one of (16, 32, 64) (the shipped widths), got 48"),
     (["train", "sdt", "--task", "imagenet"],
      "error: --task must be one of ('digits', 'sets', 'all'), got 'imagenet'"),
     (["train", "sdt", "--T", "8"], "error: --T must be 4 or 16 (the shipped training T), got 8"),

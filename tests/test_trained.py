@@ -246,3 +246,69 @@ def test_spikingjelly_regenerates_the_reference(arch, task, T):
     circuit_spikes, _ = model.run(X[reference["test_index"]])
     assert all(c["mismatches"] == 0 for c in
                trained.mismatches(model, circuit_spikes, spikes).values())
+
+
+def test_the_training_grid_has_three_widths_and_seeds_per_cell_and_names_every_file():
+    from collections import Counter
+
+    from evsim.train import GRID, SEEDS, WIDE_ARCHITECTURES, WIDTHS
+
+    assert len(set(GRID)) == len(GRID) == 96
+    seeds = Counter((c.arch, c.task, c.T, c.width) for c in GRID)
+    assert set(seeds.values()) == {len(SEEDS)} and len(SEEDS) >= 3
+    widths = {a: {c.width for c in GRID if c.arch == a} for a in ARCHITECTURES}
+    assert [a for a in ARCHITECTURES if widths[a] == set(WIDTHS)] == list(WIDE_ARCHITECTURES)
+    assert len(WIDTHS) >= 3 and len(WIDE_ARCHITECTURES) >= 2
+    assert {c.T for c in GRID} == {4, REFERENCE_T}
+    names = {trained.weights_name(*c) for c in GRID}
+    assert len(names) == len(GRID)  # one file per cell
+    # the first models keep their names and their 128 reference images
+    first = [c for c in GRID if c.width == 16 and c.seed == 0]
+    assert {trained.weights_name(*c) for c in first} == {
+        f"{a}_{t}{'' if T == 4 else f'_T{T}'}.npz" for a in ARCHITECTURES for t in TASKS
+        for T in (4, REFERENCE_T)}
+    assert {c.reference_images for c in first} == {128}
+    assert {c.reference_images for c in GRID if c not in first} == {32}
+    assert trained.shipped("sdt", "sets", 16, 64, 2).name == "sdt_sets_T16_w64_s2.npz"
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(arch="spikformer", width=32), "'width' must be one of"),
+    (dict(arch="sdt", width=48), "'width' must be one of"),
+    (dict(arch="sdt", seed=3), "'seed' must be one of"),
+])
+def test_a_model_outside_the_grid_is_one_clear_error(args, message):
+    with pytest.raises(ValidationError, match=message):
+        trained.shipped(**args)
+
+
+def test_train_grid_resumes_and_compares_each_model_with_its_shipped_file(tmp_path,
+                                                                          monkeypatch):
+    """The grid command trains only the cells not yet in --out (a stub stands in for torch)
+    and compares each with its cell's shipped file."""
+    from typer.testing import CliRunner
+
+    import evsim.train
+    from evsim.cli import app
+    from evsim.train import GRID
+
+    trained_cells = []
+
+    def stub(arch, task, T, width, seed, epochs, out, reference_images, progress):
+        cell = evsim.train.Cell(arch, task, T, width, seed)
+        trained_cells.append(cell)
+        meta, _, _ = trained.load_weights(trained.WEIGHTS_DIR / trained.weights_name(*cell)) \
+            if (trained.WEIGHTS_DIR / trained.weights_name(*cell)).is_file() else \
+            (dict(test_accuracy=0.5, train_seconds=0.0, hash="-"), None, None)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(b"")
+        return meta
+
+    monkeypatch.setattr(evsim.train, "train", stub)
+    for cell in GRID[:90]:
+        (tmp_path / trained.weights_name(*cell)).write_bytes(b"")
+    done = CliRunner().invoke(app, ["train", "grid", "--out", str(tmp_path)])
+    assert done.exit_code == 0, done.output
+    assert trained_cells == list(GRID[90:])
+    assert f"6 of {len(GRID)} models to train" in done.output
+    assert "trained 6 models" in done.output
