@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 __all__ = ["STYLE", "SINGLE_COLUMN", "DOUBLE_COLUMN", "paper_style", "figure", "save_figure",
            "log_log", "panel_grid", "category_ticks",
            "legend_beside", "legend_above", "figure_legend", "text_faults", "series_clashes", "legend_faults",
+           "RULE_GREY", "rule_band", "rule_line", "slope_band", "mark_decisive",
            "TextFault", "plot_fi_curve",
            "plot_raster", "plot_psth", "plot_isi", "plot_states"]
 
@@ -182,10 +183,52 @@ def legend_above(ax, ncols: int = 2, **legend):
 
 
 def figure_legend(fig, ax, ncols: int = 2, **legend):
-    """One legend for a grid of panels, with the entries of ``ax``, centred above the top
-    row (the figure is saved with a tight bounding box, which takes it in)."""
-    return fig.legend(*ax.get_legend_handles_labels(), loc="lower center",
+    """One legend for a grid of panels, with the entries of ``ax`` (or of several Axes, the
+    first entry of each label), centred above the top row (the figure is saved with a tight
+    bounding box, which takes it in)."""
+    entries = {}
+    for one in np.ravel(ax if isinstance(ax, (list, tuple, np.ndarray)) else [ax]):
+        for handle, label in zip(*one.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    return fig.legend(list(entries.values()), list(entries), loc="lower center",
                       bbox_to_anchor=(0.5, 1.0), ncols=ncols, **legend)
+
+
+#: the grey of a rule's band (light, behind the data) on every claim figure
+RULE_GREY = "0.85"
+
+
+def rule_band(ax, low: float, high: float, label: str, **style):
+    """The band [low, high] a claim's rule holds the plotted quantity to, shaded behind the
+    data across the axes; ``label`` says what the rule asks ("rule: within 5%")."""
+    return ax.axhspan(low, high, **{"color": RULE_GREY, "zorder": 0, "lw": 0, "label": label,
+                                    **style})
+
+
+def rule_line(ax, value: float, label: str, **style):
+    """A rule's one-sided threshold on the plotted quantity, a dashed grey line across the
+    axes; ``label`` says which side passes ("rule: d >= -0.02")."""
+    return ax.axhline(value, **{"color": "0.45", "ls": "--", "lw": 0.8, "label": label,
+                                **style})
+
+
+def slope_band(ax, x, x0: float, y0: float, slopes, label: str, **style):
+    """On log-log axes, the wedge of power laws y0 (x / x0)^s for s between the two
+    ``slopes`` (a rule's band on a fitted slope): shaded, edged in grey, above other shaded
+    areas (confidence bands) and below the data's lines."""
+    x = np.asarray(x, float)
+    low, high = (y0 * (x / x0) ** s for s in slopes)
+    return ax.fill_between(x, np.minimum(low, high), np.maximum(low, high),
+                           **{"facecolor": RULE_GREY, "edgecolor": "0.45", "lw": 0.6,
+                              "zorder": 1.5, "label": label, **style})
+
+
+def mark_decisive(ax, x, y, label: str = "decides the verdict", **style):
+    """A black ring around the measured point(s) that decided a claim's verdict (the largest
+    T, the worst unit, ...); one legend entry."""
+    x, y = np.atleast_1d(x), np.atleast_1d(y)
+    return ax.plot(x, y, **{"marker": "o", "ls": "none", "mfc": "none", "ms": 8, "mew": 1.0,
+                            "color": "k", "zorder": 5, "label": label, **style})[0]
 
 
 class TextFault(AssertionError):

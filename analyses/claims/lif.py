@@ -8,7 +8,7 @@ import numpy as np
 from brian2 import ms, second
 
 from ..fi_curve import fi_experiment
-from ..plots import figure, paper_style, plot_fi_curve, save_figure
+from ..plots import figure, mark_decisive, paper_style, plot_fi_curve, rule_band, save_figure
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes
 
 SIZES = Sizes(quick=dict(drives=24, trials=8, duration_s=2.0),
@@ -130,12 +130,20 @@ def plot(tables, directory) -> list[str]:
             for column, tag in (("isi_error_min_steps", label), ("isi_error_max_steps", None)):
                 bottom.plot(table.loc[above, "drive_nA"], table.loc[above, column], marker,
                             mfc="none", color="C0" if name == "fi_curve" else "C1", label=tag)
-        bottom.axhspan(EARLIEST_STEPS, LATEST_STEPS, color="0.85",
-                       label="rule: -dt <= ISI - P <= 0")
+        rule_band(bottom, EARLIEST_STEPS, LATEST_STEPS, "rule: -dt <= ISI - P <= 0")
+        # the verdict's estimate: the exact run's largest |ISI - P| over drives and trials
+        exact = tables["fi_curve"][tables["fi_curve"]["analytic_hz"] > 0]
+        errors = exact.melt("drive_nA", ["isi_error_min_steps", "isi_error_max_steps"]).dropna()
+        if len(errors):
+            worst = errors.loc[errors["value"].abs().idxmax()]
+            mark_decisive(bottom, worst["drive_nA"], worst["value"],
+                          f"worst exact ISI error ({worst['value']:+.2f} steps)")
         bottom.set_xlabel("drive current I (nA)")
         bottom.set_ylabel("(ISI - P) / dt (steps)")
-        # on a white box: the legend sits on the rule band, whose own swatch would vanish
-        bottom.legend(loc="lower right", frameon=True, framealpha=1, edgecolor="none")
+        # below the axes (the ISI errors may fall anywhere in the band), on a white box: the
+        # rule band's swatch would vanish on the band
+        bottom.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=2, fontsize=6,
+                      frameon=True, framealpha=1, edgecolor="none")
     return save_figure(fig, directory, "lif_fi_curve")
 
 

@@ -14,8 +14,8 @@ from ..convergence import (FILL, READOUT_START, SETTLE_TOLERANCE, SETTLE_WINDOW,
                            T_QUICK, WINDOW, errors, log_partition_gap, onset_errors,
                            padded_scores, population_rates, predicted_tv, run_softmax,
                            score_vectors, settle_times)
-from ..plots import (figure, figure_legend, legend_above, legend_beside, log_log, paper_style,
-                     plot_raster, save_figure)
+from ..plots import (RULE_GREY, figure, figure_legend, legend_above, legend_beside, log_log,
+                     mark_decisive, paper_style, plot_raster, rule_band, save_figure, slope_band)
 from ..stats import bootstrap_ratio, bootstrap_slope, loglog_slope, pairwise_orders
 from .base import (Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, all_or_none,
                    interval_verdict, number_list)
@@ -675,10 +675,20 @@ def _band(ax, table, label, column="tv_circuit", **style):
     return summary
 
 
-def _reference(ax, T, start, slopes=(-0.5, -1.0)):
-    for slope, style in zip(slopes, (":", "--")):
+def _reference(ax, T, start, slopes=(-0.5, -1.0), styles=(":", "--")):
+    for slope, style in zip(slopes, styles):
         ax.plot(T, start * (T / T[0]) ** slope, style, color="0.4", lw=0.8,
                 label=f"slope {slope:g}")
+
+
+def _rule_wedge(ax, summary, band, label):
+    """The rule's band on the fitted log-log slope, drawn as the wedge of power laws through
+    the fit's centroid (the fitted line lies inside it exactly when its slope is in ``band``);
+    returns the centroid (T, error)."""
+    T = np.asarray(summary["T"], float)
+    x0, y0 = np.exp(np.log(T).mean()), np.exp(np.log(summary["mean"]).mean())
+    slope_band(ax, T, x0, y0, band, label)
+    return x0, y0
 
 
 def plot_stochastic_rate(tables, directory) -> list[str]:
@@ -686,14 +696,19 @@ def plot_stochastic_rate(tables, directory) -> list[str]:
     names = []
     with paper_style():
         fig, (left, right) = figure("double", 2.4, ncols=2)
-        summary = _band(left, table, "S, circuit n_j/T (verdict)")
+        # the verdict's slope (a least-squares fit, no resampling: the same number as the
+        # claim's estimate) in its series' label; the rule's band as a wedge through its fit
+        fitted = _summary(table)["slope"]
+        summary = _band(left, table, f"S, circuit n_j/T: fitted slope {fitted:.2f} (verdict)")
+        _rule_wedge(left, summary, RATE_BAND,
+                    f"rule: slope in [{RATE_BAND[0]:g}, {RATE_BAND[1]:g}]")
         _band(left, table, "S, histogram n_j/N", column="tv", color="C1")
         _band(left, tables["errors_windowed"], "S', circuit (T = expected winners)", color="C2")
         left.plot(summary["T"], table.groupby("T")["predicted_tv_circuit"].mean(), "-",
                   color="0.3", lw=0.8, label="multinomial prediction")
-        _reference(left, summary["T"], summary["mean"][0])
+        _reference(left, summary["T"], summary["mean"][0], slopes=(-1.0,), styles=("--",))
         legend_above(log_log(left, f"T (expected spikes from {START_S:g} s)", "TV to softmax"),
-                     fontsize=6)
+                     ncols=1, fontsize=6)
         onset = tables["onset"].groupby("T")[["tv_circuit", "tv", "predicted_tv_circuit"]].mean()
         right.plot(onset.index, onset["tv_circuit"], "-", label="circuit n_j/T")
         right.plot(onset.index, onset["tv"], "-", color="C1", label="histogram n_j/N")
@@ -732,6 +747,8 @@ def plot_stochastic_rate(tables, directory) -> list[str]:
 
 def _plot_settling(rates, settle, directory) -> list[str]:
     fig, axes = figure("double", 2.0, ncols=len(N_VALUES), sharey=True)
+    # the condition that decides "settled": the last to settle, or one that never did
+    slowest = settle.iloc[int(np.argmax(settle["settle_s"].fillna(np.inf).to_numpy()))]
     for ax, n in zip(axes, N_VALUES):
         for k, temperature in enumerate(TEMPERATURES):
             part = rates[(rates.n == n) & (rates.temperature == temperature)]
@@ -739,10 +756,20 @@ def _plot_settling(rates, settle, directory) -> list[str]:
                             label=f"temperature {temperature:g}")
             when = settle[(settle.n == n) & (settle.temperature == temperature)]["settle_s"]
             ax.axvline(float(when.iloc[0]), color=line.get_color(), ls=":", lw=0.8)
-        ax.axhspan(1 - SETTLE_TOLERANCE, 1 + SETTLE_TOLERANCE, color="0.9")
+        if n == slowest.n:  # ringed where it settled, or at its last window if it never did
+            part = rates[(rates.n == n) & (rates.temperature == slowest.temperature)]
+            settled = part[part["start_s"] == slowest.settle_s]
+            at = (settled if len(settled) else part.tail(1)).iloc[0]
+            mark_decisive(ax, at["start_s"], at["relative_rate"],
+                          "slowest to settle (decides)" if len(settled) else
+                          "never settled (decides)")
+        rule_band(ax, 1 - SETTLE_TOLERANCE, 1 + SETTLE_TOLERANCE,
+                  f"rule: within {SETTLE_TOLERANCE:.0%} of R")
+        ax.axvline(START_S, color="0.45", ls="--", lw=0.8,
+                   label=f"rule: settled by the read-out start ({START_S:g} s)")
         ax.set(title=f"n = {n}", xlabel="time since cold start (s)", yscale="log")
     axes[0].set_ylabel(f"rate / R ({SETTLE_WINDOW / ms:g} ms windows)")
-    figure_legend(fig, axes[-1], ncols=3, fontsize=6)
+    figure_legend(fig, axes, ncols=3, fontsize=6)
     return save_figure(fig, directory, "softmax_settling")
 
 
@@ -754,8 +781,10 @@ def plot_prefactor(tables, directory) -> list[str]:
         # interval itself and the estimate as a marker
         ax.vlines(ratios["T"], ratios["ci_low"], ratios["ci_high"], color="C0")
         ax.plot(ratios["T"], ratios["ratio"], "o", color="C0", label="ratio, 95% CI")
-        ax.axhspan(*PREFACTOR_BAND, color="0.85", label="rule: within 5%")
+        rule_band(ax, *PREFACTOR_BAND, "rule: within 5%")
         ax.axhline(1, color="0.3", lw=0.8)
+        last = ratios.loc[ratios["T"].idxmax()]
+        mark_decisive(ax, last["T"], last["ratio"], f"decides: largest T = {int(last['T'])}")
         ax.set(xscale="log", xlabel="T (expected spikes)",
                ylabel="circuit TV / predicted TV")
         legend_above(ax)
@@ -765,17 +794,75 @@ def plot_prefactor(tables, directory) -> list[str]:
 def plot_deterministic_rate(tables, directory) -> list[str]:
     with paper_style():
         fig, ax = figure("single", 2.4)
-        summary = _band(ax, tables["errors"], "construction D")
+        fitted = _summary(tables["errors"])["slope"]
+        summary = _band(ax, tables["errors"], f"construction D (verdict): fitted slope "
+                                              f"{fitted:.2f}")
         _band(ax, tables["errors_stochastic"], "construction S")
-        _reference(ax, summary["T"], summary["mean"][0])
-        log_log(ax, "T (expected spikes)", "circuit TV 1/2 sum |n_j/T - p_j|").legend()
+        x0, y0 = _rule_wedge(ax, summary, DETERMINISTIC_BAND,
+                             f"rule: slope in [{DETERMINISTIC_BAND[0]:g}, "
+                             f"{DETERMINISTIC_BAND[1]:g}]")
+        T = np.asarray(summary["T"], float)
+        ax.plot(T, y0 * (T / x0) ** RATE_BAND[1], ":", color="0.4", lw=0.8,
+                label=f"rule: refuted if slower than slope {RATE_BAND[1]:g}")
+        legend_above(log_log(ax, "T (expected spikes)", "circuit TV 1/2 sum |n_j/T - p_j|"),
+                     ncols=1, fontsize=6)
         return save_figure(fig, directory, "softmax_deterministic_rate")
+
+
+def _tail_slopes(table: pd.DataFrame) -> pd.DataFrame:
+    """Per condition of ABLATIONS: the circuit error's slope over the last TAIL_POINTS T with
+    its 95% CI (the floor rule's quantity; the figure's own bootstrap, seed 0 as its bands),
+    the floor it sees and the one predicted."""
+    rows = []
+    for condition, predicted in FLOOR_PREDICTED.items():
+        part = table[table.condition == condition]
+        tail = part[part["T"] >= np.sort(part["T"].unique())[-TAIL_POINTS]]
+        fit = _summary(tail)
+        rows.append(dict(condition=condition, slope=fit["slope"], ci_low=fit["ci95"][0],
+                         ci_high=fit["ci95"][1], seen=floor_observed(fit["ci95"]),
+                         predicted=predicted, judged=condition in DATA_DECIDED))
+    return pd.DataFrame(rows)
+
+
+def _plot_tail_slopes(ax, slopes: pd.DataFrame) -> None:
+    """The floor rule on one axis: each condition's tail slope with its CI against
+    FLOOR_SLOPE, by prediction; the judged conditions whose floor differs from the prediction
+    (what keeps the verdict from supported) ringed."""
+    y = np.arange(len(slopes))[::-1]
+    styles = {(True, True): ("s", "C3", "floor predicted"),
+              (False, True): ("o", "C0", "no floor predicted"),
+              (True, False): ("s", "0.6", "floor predicted, control fixed by arithmetic "
+                                          "(not judged)"),
+              (False, False): ("o", "0.6", "no floor predicted, control fixed by arithmetic "
+                                           "(not judged)")}
+    for (predicted, judged), rows in slopes.groupby(["predicted", "judged"]):
+        marker, colour, label = styles[(predicted, judged)]
+        at = y[rows.index]
+        ax.errorbar(rows.slope, at, xerr=[np.clip(rows.slope - rows.ci_low, 0, None),
+                                          np.clip(rows.ci_high - rows.slope, 0, None)],
+                    fmt=marker, ms=3, capsize=1.5, color=colour, label=label)
+    ax.axvline(FLOOR_SLOPE, color="0.45", ls="--", lw=0.8,
+               label=f"rule: floor if the CI lies above {FLOOR_SLOPE:g}")
+    missed = slopes[slopes.judged & (slopes.seen != slopes.predicted)]
+    if len(missed):
+        mark_decisive(ax, missed.slope, y[missed.index], "floor seen differs from the "
+                      "prediction (decides)")
+    ax.set_yticks(y, slopes.condition, fontsize=5)
+    ax.set_xlabel(f"circuit TV slope over the last {TAIL_POINTS} T (95% CI)")
+    legend_beside(ax, fontsize=5)
 
 
 def plot_ablations(tables, directory) -> list[str]:
     table = tables["errors"]
     with paper_style():
-        fig, axes = figure("double", 2.8, ncols=2, sharey=True)
+        fig, grid = figure("double", 5.0, nrows=2, ncols=2,
+                           gridspec_kw=dict(height_ratios=(1.4, 1), hspace=0.45))
+        axes = grid[0]
+        axes[1].sharey(axes[0])
+        for ax in grid[1]:
+            ax.remove()
+        _plot_tail_slopes(fig.add_subplot(grid[1][0].get_subplotspec().get_gridspec()[1, :]),
+                          _tail_slopes(table))
         for ax, column, name in ((axes[0], "tv_circuit", "circuit TV (n_j/T)"),
                                  (axes[1], "tv", "histogram TV (n_j/N)")):
             for k, condition in enumerate(ABLATIONS):  # more conditions than colours
