@@ -70,7 +70,8 @@ def bootstrap_mean(values, *, resamples: int = 2000, seed: int = 0) -> dict:
             "ci95": [float(v) for v in np.percentile(boot, [2.5, 97.5])]}
 
 
-def hierarchical_bootstrap(groups, *, resamples: int = 2000, seed: int = 0) -> dict:
+def hierarchical_bootstrap(groups, *, resamples: int = 2000, seed: int = 0,
+                           unbiased_seeds: bool = True) -> dict:
     """Mean over models of each model's mean over training seeds of its mean over images, with
     a two-level bootstrap: images, then training seeds.
 
@@ -79,8 +80,9 @@ def hierarchical_bootstrap(groups, *, resamples: int = 2000, seed: int = 0) -> d
     and seed of the group (their image noise is shared, not independent). Seeds are drawn with
     replacement per model; the drawn seed means are spread about the model's mean by
     sqrt(S / (S - 1)), so that the seed level's bootstrap variance is the unbiased sample
-    variance (a plain resample of S = 3 seeds has 2/3 of it and under-covers). Every model
-    weighs the same. Returns mean, se (bootstrap s.d.), ci95 and the resampled means."""
+    variance (a plain resample of S = 3 seeds has 2/3 of it and under-covers;
+    ``unbiased_seeds=False`` gives that plain resample). Every model weighs the same. Returns
+    mean, se (bootstrap s.d.), ci95 and the resampled means."""
     groups = [np.asarray(g, float) for g in groups]
     if not groups or any(g.ndim != 3 or min(g.shape) < 1 for g in groups):
         raise ValueError("groups must be non-empty arrays (models, seeds, images)")
@@ -94,7 +96,7 @@ def hierarchical_bootstrap(groups, *, resamples: int = 2000, seed: int = 0) -> d
         picks = rng.integers(0, seeds, (resamples, models, seeds))
         drawn = np.take_along_axis(per_seed, picks, axis=2)
         centre = per_seed.mean(axis=2, keepdims=True)
-        inflate = np.sqrt(seeds / (seeds - 1)) if seeds > 1 else 1.0
+        inflate = np.sqrt(seeds / (seeds - 1)) if seeds > 1 and unbiased_seeds else 1.0
         model_means.append((centre + inflate * (drawn - centre)).mean(axis=2))
         estimate.append(g.mean(axis=(1, 2)))
     boot = np.concatenate(model_means, axis=1).mean(axis=1)

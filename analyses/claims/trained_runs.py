@@ -19,13 +19,13 @@ import numpy as np
 
 from circuits import trained
 from circuits.trained import classify, stream_rates
-from evsim.train import ARCHITECTURES, REFERENCE_T, TASKS, task_data
+from evsim.train import ARCHITECTURES, REFERENCE_T, SEEDS, TASKS, task_data
 
 from .base import Sizes
 
 __all__ = ["SIZES", "SIGMAS", "FIRST_LAYER", "ATTENTION_LAYER", "ModelRun", "run_models",
-           "shared_runs", "shared_reference_runs", "rates", "stream_rates", "correct",
-           "fan_out", "events_in_window"]
+           "shared_runs", "shared_reference_runs", "shared_seed_runs", "rates", "stream_rates",
+           "correct", "fan_out", "events_in_window"]
 
 SIZES = Sizes(quick=dict(images=128, perturbed=24, T_max=64),
               full=dict(images=None, perturbed=96, T_max=64),
@@ -100,8 +100,10 @@ def events_in_window(fans: dict, spikes: dict) -> dict:
     return {name: spikes[source].sum(axis=1) @ fan for name, (source, fan) in fans.items()}
 
 
-def _run_model(context, arch: str, task: str, size, trained_T: int = 4) -> ModelRun:
-    meta, weights, reference = trained.load_weights(trained.shipped(arch, task, trained_T))
+def _run_model(context, arch: str, task: str, size, trained_T: int = 4,
+               training_seed: int = 0) -> ModelRun:
+    meta, weights, reference = trained.load_weights(
+        trained.shipped(arch, task, trained_T, seed=training_seed))
     X, y, _, test = task_data(task)
     rng = context.rng(f"test images and perturbations {arch} {task}", shared=True)
     images = len(test) if size["images"] is None else min(size["images"], len(test))
@@ -181,3 +183,29 @@ def shared_reference_runs(context) -> dict:
     size = dict(context.sizes(SIZES), perturbed=0, T_max=REFERENCE_T)
     return context.shared(f"trained models T{REFERENCE_T} {context.scale}",
                           lambda: run_models(context, size, REFERENCE_T))
+
+
+def shipped_seeds(arch: str, task: str) -> list[int]:
+    """The training seeds of :data:`evsim.train.SEEDS` whose width-16 models trained at T = 4
+    and at REFERENCE_T are both shipped."""
+    return [seed for seed in SEEDS
+            if all(trained.shipped(arch, task, T, seed=seed).is_file() for T in (4, REFERENCE_T))]
+
+
+def shared_seed_runs(context) -> dict:
+    """{(arch, task, training seed): (T = 4 run, REFERENCE_T run)} for every shipped training
+    seed of the width-16 models: each model run for its own training T on the same test images
+    (those of :func:`shared_runs`, drawn by the verify seed); seed 0 is the shared runs."""
+    first, reference = shared_runs(context), shared_reference_runs(context)
+    size = dict(context.sizes(SIZES), perturbed=0)
+
+    def runs():
+        out = {}
+        for (arch, task), run in first.items():
+            for seed in shipped_seeds(arch, task):
+                out[arch, task, seed] = (run, reference[arch, task]) if seed == 0 else tuple(
+                    _run_model(context, arch, task, dict(size, T_max=T), T, seed)
+                    for T in (4, REFERENCE_T))
+        return out
+
+    return context.shared(f"trained models, every training seed {context.scale}", runs)
