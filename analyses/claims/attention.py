@@ -11,7 +11,8 @@ from circuits.attention import HEAD_SETTLE
 from circuits.mechanism_registry import MECHANISMS, get_spec
 
 from ..attention_runs import compare
-from ..plots import figure, legend_above, log_log, paper_style, save_figure
+from ..plots import (figure, legend_above, log_log, mark_decisive, paper_style, rule_line,
+                     save_figure)
 from .base import Basis, Claim, ClaimResult, Rule, Sizes
 
 PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
@@ -122,8 +123,20 @@ def plot_mechanisms(tables, directory) -> list[str]:
             rows = table[table.mechanism == name]
             ax.plot(rows.N, rows.neurons, "o-", label=get_spec(name).label, color=f"C{k}")
         log_log(ax, "tokens N (= channels D)", "neurons in the circuit")
-        ax.set_title("0 output mismatches vs NumPy in all cases" if table.mismatches.sum() == 0
-                     else f"{int(table.mismatches.sum())} mismatches", fontsize=7)
+        # the rule's quantities are counts, not the plotted sizes: the title states them
+        mismatches = int(table.mismatches.sum())
+        untestable = vacuous_cases(table) | (table.mismatches_vs_pitfall == 0)
+        ax.set_title(("0 output mismatches vs NumPy in all cases" if mismatches == 0
+                      else f"{mismatches} output mismatches vs NumPy") + " (rule: none)\n"
+                     f"{int(untestable.sum())} of {len(table)} cases vacuous or blind to the "
+                     "pitfall (rule: none)", fontsize=6)
+        # the cases that decide: a mismatch refutes; else a vacuous or blind case makes the
+        # verdict not-testable
+        deciding, why = (table[table.mismatches > 0], "mismatching case (decides: refuted)") \
+            if mismatches else (table[untestable], "vacuous or blind case (decides: "
+                                                   "not-testable)")
+        if len(deciding):
+            mark_decisive(ax, deciding.N, deciding.neurons, why)
         ax.legend(fontsize=6)
         return save_figure(fig, directory, "attention_mechanism_sizes")
 
@@ -276,9 +289,15 @@ def plot_equivariance(tables, directory) -> list[str]:
             rows = head[head.control == control]
             ax.plot(rows["query"], -np.log10(np.maximum(rows["p"], 1e-300)), "o", color=colour,
                     label=label)
-        ax.axhline(-np.log10(ALPHA / 4), color="0.3", lw=0.8, ls="--", label="Bonferroni 1%")
+        rule_line(ax, -np.log10(ALPHA / HEAD_SIZE),
+                  f"rule: rejected above (Bonferroni {ALPHA:.0%})")
+        # what decides: the head's smallest p (rejected: refuted) and the control's (not
+        # rejected: not-testable)
+        lowest = head.loc[head.groupby("control")["p"].idxmin()]
+        mark_decisive(ax, lowest["query"], -np.log10(np.maximum(lowest["p"], 1e-300)),
+                      "smallest p, head and control (decide)")
         ax.set(xlabel="query token", ylabel="-log10 p (chi-square)", yscale="symlog")
-        legend_above(ax, ncols=3, fontsize=6)
+        legend_above(ax, ncols=2, fontsize=6)
         return save_figure(fig, directory, "attention_equivariance")
 
 

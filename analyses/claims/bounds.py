@@ -43,7 +43,8 @@ from evsim import Circuit, simulate
 from evsim.errors import ValidationError
 
 from ..bounds import candidate_steps, crossing_T
-from ..plots import figure, legend_beside, log_log, paper_style, save_figure
+from ..plots import (figure, figure_legend, legend_beside, log_log, mark_decisive, paper_style,
+                     save_figure)
 from .base import (Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, bootstrap_p_values,
                    holm, number_list)
 
@@ -733,9 +734,12 @@ def _counterexample(table: pd.DataFrame, eps_exponent: float, criterion: str) ->
 
 # -- figures ---------------------------------------------------------------------------------
 
-def _plot_spikes(table: pd.DataFrame, codes, directory, stem: str) -> list[str]:
+def _plot_spikes(tables: dict, codes, directory, stem: str) -> list[str]:
     """Minimal spikes against 1/eps per family at the largest (n, d), with the claimed eps^-2
-    slope drawn through the first code's largest-L curve."""
+    slope and the judged threshold slope (claim - tolerance) drawn through the first code's
+    largest-L curve, and the first code's fitted 1/eps exponent (all cells) in each title."""
+    table, exponents = tables["minimal"], tables["exponents"]
+    judged = set(tables["units"].family + "/" + tables["units"].exponent)
     with paper_style():
         fig, axes = figure("double", 2.6, ncols=2, sharey=True)
         largest = table[(table.n == table.n.max()) & (table.d == table.d.max())]
@@ -751,14 +755,23 @@ def _plot_spikes(table: pd.DataFrame, codes, directory, stem: str) -> list[str]:
                           (largest.L == L_VALUES[-1])].dropna(subset=["spikes"])
             if len(ref):
                 x = 1 / np.sort(table.eps.unique())[::-1]
-                ax.plot(x, ref.spikes.iloc[0] * (x / x[0]) ** 2, ":", color="0.3",
-                        label="claimed eps^-2 slope")
+                claimed = CLAIMED["1/eps"]
+                ax.plot(x, ref.spikes.iloc[0] * (x / x[0]) ** claimed, ":", color="0.3",
+                        label=f"claimed eps^-{claimed:g} slope")
+                ax.plot(x, ref.spikes.iloc[0] * (x / x[0]) ** (claimed - TOLERANCE), "--",
+                        color="0.6", lw=0.8,
+                        label=f"rule: slope {claimed:g} - {TOLERANCE:g} (judged threshold)")
             log_log(ax, "1 / eps", "minimal spike count")
             ticks = np.sort(1 / table.eps.unique())
             ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-            ax.set_title(f"{family}-scaled targets, n = d = {table.n.max()} (darker: larger L)",
-                         fontsize=7)
-        axes[0].legend(fontsize=6)
+            fit = exponents[(exponents.family == family) & (exponents.exponent == "1/eps")]
+            fitted = "" if fit.empty else (
+                f"\n{codes[0]} 1/eps exponent (all cells) {fit.estimate.iloc[0]:.2f} "
+                f"[{fit.ci_low.iloc[0]:.2f}, {fit.ci_high.iloc[0]:.2f}]"
+                + (", judged" if f"{family}/1/eps" in judged else ""))
+            ax.set_title(f"{family}-scaled targets, n = d = {table.n.max()} (darker: larger L)"
+                         + fitted, fontsize=6)
+        figure_legend(fig, axes, ncols=4, fontsize=6)  # both panels' entries
         return save_figure(fig, directory, stem)
 
 
@@ -784,6 +797,14 @@ def _plot_exponents(tables: dict, directory, stem: str) -> list[str]:
         ax.plot(x, exponents.claimed, "_", color="C3", ms=10, mew=2, label="claimed")
         ax.plot(x, exponents.claimed - TOLERANCE, "_", color="0.45", ms=10, mew=1,
                 label=f"claim - {TOLERANCE} (judged)")
+        # the judged unit nearest its threshold (the claim's "weakest" unit) decides
+        units = tables["units"].dropna(subset=["estimate"])
+        if len(units):
+            weakest = units.loc[(units.estimate - units.threshold).idxmin()]
+            at = np.flatnonzero((exponents.family == weakest.family).to_numpy()
+                                & (exponents.exponent == weakest.exponent).to_numpy())[0]
+            mark_decisive(ax, x[at] - 0.15, weakest.estimate,
+                          f"weakest judged unit (decides): {weakest.family}/{weakest.exponent}")
         ax.set_xticks(x, labels, rotation=90, fontsize=6)
         ax.set_ylabel("exponent")
         ax.set_title(f"{exponents.code.iloc[0]} code", fontsize=7)
@@ -793,13 +814,13 @@ def _plot_exponents(tables: dict, directory, stem: str) -> list[str]:
 
 def plot(tables, directory) -> list[str]:
     """bounds.spike_count: the stochastic code's spike counts and exponents."""
-    return _plot_spikes(tables["minimal"], ("stochastic",), directory, "bounds_spikes_vs_eps") \
+    return _plot_spikes(tables, ("stochastic",), directory, "bounds_spikes_vs_eps") \
         + _plot_exponents(tables, directory, "bounds_exponents")
 
 
 def plot_deterministic(tables, directory) -> list[str]:
     """bounds.spike_count.deterministic: sigma-delta against Bernoulli counts, and exponents."""
-    return _plot_spikes(tables["minimal"], ("deterministic", "stochastic"), directory,
+    return _plot_spikes(tables, ("deterministic", "stochastic"), directory,
                         "bounds_deterministic_spikes_vs_eps") \
         + _plot_exponents(tables, directory, "bounds_deterministic_exponents")
 

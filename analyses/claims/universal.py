@@ -1023,9 +1023,30 @@ def _summary_table(fits: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _pooled_slopes(tables) -> dict:
+    """The point estimates of the pooled trends the rule judges, from the tables (every
+    network draw): the mean over equivariant targets x draws of the error's width slope (at
+    the largest T) and T slope (at the largest width), and the mean over higher-order
+    targets x draws of the residual's width slope (the claim's estimate)."""
+    summary, residual = tables["summary"], tables["residual"]
+    width_slopes, T_slopes, residual_slopes = [], [], []
+    for _, rows in summary[summary.family.isin(EQUIVARIANT)].groupby(["network", "target"]):
+        hidden = rows[rows.width > 0]
+        by_w = hidden[hidden["T"] == hidden["T"].max()].sort_values("width")
+        by_T = hidden[hidden.width == hidden.width.max()].sort_values("T")
+        width_slopes.append(_slope(by_w.width, np.log(by_w.nrmse.to_numpy())))
+        T_slopes.append(_slope(by_T["T"], np.log(by_T.nrmse.to_numpy())))
+    for _, rows in residual[residual.width > 0].groupby(["network", "target"]):
+        rows = rows.sort_values("width")
+        residual_slopes.append(_slope(rows.width, np.log(rows.nrmse.to_numpy())))
+    return {"width": float(np.mean(width_slopes)), "T": float(np.mean(T_slopes)),
+            "residual": float(np.mean(residual_slopes))}
+
+
 def plot(tables, directory) -> list[str]:
     from matplotlib.ticker import NullFormatter
 
+    pooled = _pooled_slopes(tables)
     table = tables["summary"]
     table = table[table.network == 1]
     T_max = table["T"].max()
@@ -1067,7 +1088,12 @@ def plot(tables, directory) -> list[str]:
             shown = levels[(levels >= low) & (levels <= high)]
             ax.set_yticks(shown, [f"{v:g}" for v in shown])
         left.legend(fontsize=4.5, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.28))
-        left.set_title("network draw 1; dotted: control's equivariant floor", fontsize=7)
+        # the rule judges pooled slopes (mean over units and draws; their CIs are in the
+        # claim's details): each panel's title states the one it shows
+        left.set_title("network draw 1; dotted: control's equivariant floor\n"
+                       f"pooled width slope {pooled['width']:.2f} (rule: CI below 0)",
+                       fontsize=6)
+        middle.set_title(f"pooled T slope {pooled['T']:.2f}\n(rule: CI below 0)", fontsize=6)
         residual = tables["residual"]
         for (name, draw), rows in residual.groupby(["target", "network"], sort=False):
             rows = rows[rows.width > 0].sort_values("width")
@@ -1081,15 +1107,16 @@ def plot(tables, directory) -> list[str]:
         first = residual[residual.width == 0]
         right.scatter(np.full(len(first), residual.width.max()), first.nrmse, marker="x",
                       color="0.4", s=10, label="first layer alone")
-        right.axhline(1.0, color="k", lw=0.6, ls=":")
+        right.axhline(1.0, color="k", lw=0.6, ls=":", label="1: nothing predicted (first "
+                                                           "layer: rule, not below)")
         right.set_xscale("log")
         widths = np.sort(residual.width[residual.width > 0].unique())
         right.set_xticks(widths, [f"{w:g}" for w in widths])
         right.xaxis.set_minor_formatter(NullFormatter())
         right.set_xlabel("width (x: first layer alone)")
         right.set_ylabel("residual NRMSE")
-        right.set_title(f"higher-order residual (1 = none predicted), T = {T_max}",
-                        fontsize=6)
+        right.set_title(f"higher-order residual, T = {T_max}: pooled width slope\n"
+                        f"{pooled['residual']:.2f} (decides; rule: CI below 0)", fontsize=6)
         legend_beside(right, fontsize=4)
         return save_figure(fig, directory, "attention_universal")
 
