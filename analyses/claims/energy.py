@@ -14,7 +14,7 @@ from circuits.mechanism_registry import MECHANISMS, default_patch, get_spec
 from evsim.errors import ValidationError
 
 from .. import energy
-from ..plots import figure, log_log, paper_style, save_figure
+from ..plots import figure, log_log, mark_decisive, paper_style, rule_band, save_figure
 from ..stats import bootstrap_ratio
 from .base import (Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, interval_verdict,
                    number_list, out_of_reach)
@@ -248,9 +248,9 @@ def plot_energy(tables, directory) -> list[str]:
         left.plot(steps, energy.paper_formula_ratio(0.1, steps), "k--",
                   label="papers' formula")
         for ax in (left, right):
-            ax.axhspan(*PAPER_RANGE, color="0.85", label="paper: 38-57x")
-        log_log(left, "T (steps), fr = 0.1", "E_ANN (matched) / E_SNN").legend(
-            fontsize=5, ncols=3, loc="upper center", bbox_to_anchor=(1.1, -0.22))
+            rule_band(ax, *PAPER_RANGE, f"paper: {PAPER_RANGE[0]}-{PAPER_RANGE[1]}x (sensitivity "
+                                        f"rows' rule: CI >= {PAPER_RANGE[0]}x)")
+        log_log(left, "T (steps), fr = 0.1", "E_ANN (matched) / E_SNN")
         rows = table[table["T"] == RULE_T]
         for k, ((name, n), group) in enumerate(rows.groupby(["mechanism", "N"])):
             right.plot(group.fr, group.ratio, "o-", color=f"C{k % 10}")
@@ -263,6 +263,17 @@ def plot_energy(tables, directory) -> list[str]:
             right.axvline(fr, color="0.3", lw=0.8, ls=":")
             right.annotate(f"read here: fr = {fr:g}", (fr, 1.0), xycoords=("data", "axes fraction"),
                            xytext=(3, -3), textcoords="offset points", va="top", fontsize=5)
+        regime = at_rule_T[in_regime(at_rule_T)]
+        if len(regime):  # the claim's estimate (the verdict is fixed: not-testable by scope)
+            best = regime.loc[regime.ratio.idxmax()]
+            mark_decisive(right, best.fr, best.ratio, f"largest ratio read here: "
+                                                      f"{best.ratio:.1f}x (the estimate)")
+        entries = {}  # one legend for both panels, below them
+        for ax in (left, right):
+            for handle, label in zip(*ax.get_legend_handles_labels()):
+                entries.setdefault(label, handle)
+        left.legend(list(entries.values()), list(entries), fontsize=5, ncols=3,
+                    loc="upper center", bbox_to_anchor=(1.1, -0.22))
         for ax, ticks in ((left, steps), (right, rates)):  # every cell's x readable
             ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
             ax.xaxis.set_minor_formatter(NullFormatter())
@@ -418,8 +429,11 @@ def plot_formula(tables, directory) -> list[str]:
     rows = tables["formula"][tables["formula"]["T"] == RULE_T]
     with paper_style():
         fig, ax = figure("single", 2.6)
-        ax.axhspan(*FORMULA_BAND, color="0.85", label="formula within 25 %")
+        rule_band(ax, *FORMULA_BAND, "rule: formula within 25 % (every cell's CI)")
         ax.axhline(1, color="k", ls="--", lw=0.8)
+        closest = rows.loc[np.abs(np.log(rows.priced)).idxmin()]
+        mark_decisive(ax, closest.fr, closest.priced, "closest cell to the formula (the "
+                                                      "estimate)")
         for k, ((name, n), group) in enumerate(rows.groupby(["mechanism", "N"])):
             ax.errorbar(group.fr, group.priced, yerr=[group.priced - group.priced_low,
                                                       group.priced_high - group.priced],

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 
 from ..bounds import crossing_T, minimal_T_on_curve
-from ..plots import figure, log_log, paper_style, save_figure
+from ..plots import figure, legend_beside, paper_style, save_figure
 from .trained_runs import FIRST_LAYER, SIGMAS, SIZES, rates, shared_runs, stream_rates
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, number_list
-from .design import (FORMS, MIN_MARGIN, MIN_R2, PAPER_C, PAPER_CI, PAPER_R2, RULE, calibrate,
-                     design_rule, free_exponents, judge)
+from .design import (FORMS, MIN_MARGIN, MIN_R2, PAPER_C, PAPER_CI, PAPER_R2, calibrate,
+                     design_rule, free_exponents, judge, plot_calibration)
 from .model_deff import dimension_ratio, operand_layers
 
 PAPER = "arXiv:2604.15769, abstract"
@@ -167,19 +167,14 @@ def measure(context) -> ClaimResult:
 
 
 def plot(tables, directory) -> list[str]:
-    held_out = tables["held_out"]
+    rows = tables["design"]
+    rows = rows[rows.criterion == CRITERIA[0]].reset_index(drop=True)
     with paper_style():
         fig, ax = figure("single", 2.8)
-        for k, (model, rows) in enumerate(held_out.groupby("model", sort=False)):
-            ax.plot(rows.predicted, rows.T_star, "os^Dv<>P"[k % 8], ms=3, color=f"C{k % 10}",
-                    label=model)
-        if len(held_out):
-            span = np.array([held_out[["predicted", "T_star"]].min().min(),
-                             held_out[["predicted", "T_star"]].max().max()])
-            ax.plot(span, span, "k-", lw=0.8)
-        log_log(ax, f"predicted {RULE.split(' ', 1)[1]} x C (model left out)",
-                "measured T (RMS error <= eps)")
-        ax.legend(fontsize=4)
+        plot_calibration(ax, rows, ("model",), "RMS error <= eps, leave one model out",
+                         groups="model")
+        ax.set_ylabel("measured T (RMS error <= eps)")
+        legend_beside(ax, fontsize=5)
         return save_figure(fig, directory, "model_design")
 
 
