@@ -31,7 +31,7 @@ from evsim import Circuit, models, simulate
 from .. import effective_dim as ed
 from ..datasets import load
 from ..fi_curve import analytic_period
-from ..plots import figure, paper_style, save_figure
+from ..plots import figure, paper_style, rule_band, save_figure
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes
 
 BASE = dict(v_th=20.0, beta=0.0, t_ref=2.0, tau_m=20.0)  # mV, v_reset / V_th, ms, ms
@@ -344,8 +344,23 @@ def measure(context) -> ClaimResult:
                        {"layer": layer, "softmax_knobs": knobs}, hyper_sensitivity(tables))
 
 
+def _statement_knob(statement: str) -> str:
+    """The knob whose sweep a statement of :func:`judge` is read on ("" for the statements
+    about every setting: R in (0, 1] and the product of the factors)."""
+    if statement.startswith(("R in", "R = ")):
+        return ""
+    for knob, words in (("v_th", ("V_th", "R_threshold")), ("beta", ("reset",)),
+                        ("t_ref", ("t_ref", "refractory")), ("tau_m", ("tau_m",))):
+        if any(word in statement for word in words):
+            return knob
+    return ""
+
+
 def plot(tables, directory) -> list[str]:
     layer = tables["layer"]
+    # the verdict's inputs: each statement held or failed (majority of draws), as measured
+    outcomes = statement_outcomes([table for _, table in layer.groupby("draw")])
+    failed = [name for name, held in outcomes.items() if not held]
     with paper_style():
         fig, axes = figure("double", 2.4, ncols=4, sharey=True)
         for ax, knob, label in zip(axes, SWEEPS, ("V_th (mV)", "reset / V_th", "t_ref (ms)",
@@ -363,10 +378,20 @@ def plot(tables, directory) -> list[str]:
                             label="note's form")
             if knob == "v_th":
                 ax.set_xscale("log")
-            ax.axhline(1, color="0.6", lw=0.6)
+            rule_band(ax, 0, 1, "rule: R in (0, 1] (one of the statements)")
+            own = [name for name in outcomes if _statement_knob(name) == knob]
+            ax.set_title(f"fail: {sum(name in failed for name in own)} of {len(own)}",
+                         fontsize=6)
             ax.set_xlabel(label)
         axes[0].set_ylabel("R = d_eff(spiking) / d_eff(ReLU)")
-        axes[0].legend(fontsize=5, ncols=3, loc="lower left", bbox_to_anchor=(0.0, 1.08))
+        overall = [name for name in failed if not _statement_knob(name)]
+        axes[0].legend(fontsize=5, ncols=4, loc="lower left", bbox_to_anchor=(0.0, 1.18),
+                       title=f"{len(failed)} of {len(outcomes)} statements fail (rule: refuted "
+                             "if more than half, supported if none)\npanel titles: those "
+                             "read on its sweep; of those read on every setting, failing: "
+                             + (", ".join(overall) or "none"),
+                       title_fontsize=6,
+                       alignment="left")
         return save_figure(fig, directory, "hyper_monotonic")
 
 

@@ -9,7 +9,8 @@ import pandas as pd
 from evsim.train import ARCHITECTURES, TASKS
 
 from .. import effective_dim as ed
-from ..plots import category_ticks, figure_legend, panel_grid, paper_style, save_figure
+from ..plots import (category_ticks, figure_legend, panel_grid, paper_style, rule_band,
+                     save_figure)
 from .trained_runs import SIZES, rates, shared_runs
 from .base import Basis, Claim, ClaimResult, Rule, interval_verdict
 
@@ -182,7 +183,7 @@ def measure(context) -> ClaimResult:
 
 
 def plot(tables, directory) -> list[str]:
-    table = tables["layers"]
+    table, summary = tables["layers"], tables["summary"]
     with paper_style():
         fig, axes, panels = panel_grid(TASKS, ARCHITECTURES, 5.2, sharey=True)
         for ax, task, arch in panels:
@@ -191,9 +192,22 @@ def plot(tables, directory) -> list[str]:
             for k, estimator in enumerate(("pr", "erank", "k95", "twonn")):
                 ax.plot(x, rows[estimator] / rows.d, "os^D"[k], ms=3, color=f"C{k}",
                         label=estimator)
-            ax.axhspan(*RATIO_RANGE, color="0.85", label="paper: 47-89 of 384")
-            category_ticks(ax, [f"{n}{'*' if o else ''}" for n, o in
-                                zip(rows.layer, rows.operand)])
+            rule_band(ax, *RATIO_RANGE, f"rule: the paper's {PAPER_RANGE[0]}-{PAPER_RANGE[1]} "
+                                        f"of {PAPER_D} ({RATIO_RANGE[0]:.2f}-"
+                                        f"{RATIO_RANGE[1]:.2f} of d)")
+            # what the rule judges: the model's operand participation ratio with its CI,
+            # beside the layers; its own verdict in the title
+            judged = summary[(summary.arch == arch) & (summary.task == task)]
+            labels = [f"{n}{'*' if o else ''}" for n, o in zip(rows.layer, rows.operand)]
+            if len(judged):
+                judged = judged.iloc[0]
+                ax.errorbar(len(rows), judged.ratio, [[max(judged.ratio - judged.ci_low, 0)],
+                                                      [max(judged.ci_high - judged.ratio, 0)]],
+                            fmt="o", ms=5, mfc="none", capsize=2, color="k",
+                            label="judged: operand pr mean, 95% CI (decides)")
+                ax.set_title(f"{arch} ({task}): {judged.verdict}", fontsize=6)
+                labels.append("judged")
+            category_ticks(ax, labels)
         for row in axes:
             row[0].set_ylabel("d_eff / d (* operand)")
         figure_legend(fig, axes[0][0], ncols=5, fontsize=6)

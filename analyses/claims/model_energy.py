@@ -10,8 +10,8 @@ from circuits.mechanism_registry import get_spec
 from evsim.train import ARCHITECTURES, OPERANDS, TASKS
 
 from .. import energy
-from ..plots import (category_ticks, figure, figure_legend, legend_beside, panel_grid,
-                     paper_style, save_figure)
+from ..plots import (category_ticks, figure, figure_legend, legend_beside, mark_decisive,
+                     panel_grid, paper_style, rule_band, save_figure)
 from ..stats import bootstrap_ratio
 from .trained_runs import shared_runs
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule
@@ -333,8 +333,15 @@ def plot(tables, directory) -> list[str]:
                     label="counted events")
         ax.plot(x, models.formula_ratio, "k^", ms=3, label="papers' formula")
         ax.plot(x, models.ceiling, "k_", ms=8, label="ceiling (no spikes at all)")
-        ax.axhspan(*PAPER_RANGE, color="0.85", label="paper: 38-57x")
+        rule_band(ax, *PAPER_RANGE, f"paper: {PAPER_RANGE[0]}-{PAPER_RANGE[1]}x\n(rule: CI >= "
+                                    f"{PAPER_RANGE[0]}x, width >= {PAPER_WIDTH} only)")
         ax.axhline(1, color="0.5", lw=0.6)
+        best = int(np.argmax(models.ratio.to_numpy()))
+        wide = (models.width >= PAPER_WIDTH).any()
+        mark_decisive(ax, x[best], models.ratio.iloc[best],
+                      "largest ratio (the estimate)" + ("" if wide else
+                                                        f"\nno model of width >= {PAPER_WIDTH}:"
+                                                        " not-testable"))
         ax.set(yscale="log", ylabel="E_ANN / E_SNN")
         category_ticks(ax, [f"{a}/{t}" for a, t in zip(models.arch, models.task)])
         legend_beside(ax, fontsize=5)

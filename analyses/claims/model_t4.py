@@ -10,7 +10,8 @@ from scipy import stats
 from evsim.errors import ValidationError
 from evsim.train import ARCHITECTURES, REFERENCE_T, TASKS
 
-from ..plots import figure, legend_beside, log_log, paper_style, save_figure
+from ..plots import (category_ticks, figure, legend_beside, log_log, mark_decisive,
+                     paper_style, rule_line, save_figure)
 from ..stats import bootstrap_mean, bootstrap_slope
 from .trained_runs import (ATTENTION_LAYER, SIZES, correct, rates, shared_reference_runs,
                            shared_runs)
@@ -301,12 +302,32 @@ def _significant(p: float) -> float:
 
 
 def plot(tables, directory) -> list[str]:
-    accuracy, errors = tables["accuracy"], tables["errors"]
+    accuracy, errors, differences = tables["accuracy"], tables["errors"], tables["differences"]
+    worst = differences.loc[differences.difference.idxmin()]
     with paper_style():
-        fig, axes = figure("double", 5.4, ncols=2, nrows=2,
-                           gridspec_kw=dict(hspace=0.45))
+        fig, axes = figure("double", 7.6, ncols=2, nrows=3,
+                           gridspec_kw=dict(hspace=0.55, height_ratios=(1, 1, 0.9)))
         for column, task in enumerate(TASKS):
-            top, bottom = axes[0][column], axes[1][column]
+            top, bottom, judged = axes[0][column], axes[1][column], axes[2][column]
+            # the rule's quantity: per model, the paired difference in accuracy between the
+            # T = RULE_T model and the T = REFERENCE_T model, against -MARGIN
+            rows = differences[differences.task == task].set_index("arch").reindex(
+                [a for a in ARCHITECTURES if a in set(differences.arch)])
+            x = np.arange(len(rows))
+            judged.errorbar(x, rows.difference, [np.clip(rows.difference - rows.ci_low, 0, None),
+                                                 np.clip(rows.ci_high - rows.difference, 0,
+                                                         None)],
+                            fmt="o", ms=3, capsize=2, color="C0",
+                            label="mean paired difference, 95% CI")
+            rule_line(judged, -MARGIN, f"rule: non-inferior above -{MARGIN:g} (one-sided, "
+                                       f"alpha {ALPHA:g})")
+            judged.axhline(0, color="0.3", lw=0.6)
+            if worst.task == task:
+                mark_decisive(judged, x[list(rows.index).index(worst.arch)], worst.difference,
+                              "worst model (the estimate)")
+            category_ticks(judged, rows.index, fontsize=6)
+            judged.set(ylabel="accuracy difference",
+                       title=f"{task}: T = {RULE_T} model - T = {REFERENCE_T} model")
             for k, arch in enumerate(ARCHITECTURES):
                 for trained_T, style in ((RULE_T, "o-"), (REFERENCE_T, "s--")):
                     rows = accuracy[(accuracy.task == task) & (accuracy.arch == arch)
@@ -325,8 +346,13 @@ def plot(tables, directory) -> list[str]:
             bottom.plot(steps, anchor / np.sqrt(steps), "k--", lw=0.8, label="O(1/sqrt T)")
             bottom.plot(steps, anchor / steps, "k:", lw=0.8, label="O(1/T)")
             log_log(bottom, "T (steps)", "attention output RMS error")
-        for row in axes:
-            legend_beside(row[-1], fontsize=5)
+        for row in axes:  # beside each row, with the entries of both its panels
+            entries = {}
+            for ax in row:
+                for handle, label in zip(*ax.get_legend_handles_labels()):
+                    entries.setdefault(label, handle)
+            legend_beside(row[-1], handles=list(entries.values()), labels=list(entries),
+                          fontsize=5)
         return save_figure(fig, directory, "model_t4")
 
 
