@@ -136,3 +136,27 @@ def test_legend_faults_finds_a_legend_over_bars_or_a_line_and_passes_one_beside_
     ax.axhline(9.5, color="k")
     assert plots.legend_faults(fig) == ["legend of 'a line' covers data"]
     plt.close(fig)
+
+
+def test_rule_marks_draw_the_rule_behind_the_data_and_ring_the_decisive_point():
+    from analyses import plots
+
+    fig, (ax, other) = figure("double", 2.0, ncols=2)
+    ax.plot([1, 2, 4], [0.9, 1.0, 1.02], "o", label="ratio")
+    band = plots.rule_band(ax, 0.95, 1.05, "rule: within 5%")
+    line = plots.rule_line(ax, 0.9, "rule: above 0.9")
+    ring = plots.mark_decisive(ax, 4, 1.02, "decides: largest T")
+    assert band.get_zorder() < ax.lines[0].get_zorder() < ring.get_zorder()
+    assert line.get_ydata()[0] == 0.9 and line.get_label() == "rule: above 0.9"
+    assert ring.get_marker() == "o" and ring.get_markerfacecolor() == "none"
+    assert list(ring.get_xydata()[0]) == [4, 1.02]
+    wedge = plots.slope_band(other, [1, 10, 100], 10, 1.0, (-0.55, -0.45), "rule: slope")
+    low, high = (wedge.get_paths()[0].vertices[:, 1].min(),
+                 wedge.get_paths()[0].vertices[:, 1].max())
+    assert np.isclose(low, 10 ** -0.55) and np.isclose(high, 0.1 ** -0.55)  # x / x0 = 10, 0.1
+    other.plot([1, 100], [1, 0.1], label="ratio")  # a label both panels hold: listed once
+    legend = plots.figure_legend(fig, [ax, other])
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "ratio", "rule: within 5%", "rule: above 0.9", "decides: largest T", "rule: slope"]
+    assert plots.series_clashes(fig) == [] and plots.text_faults(fig) == []
+    plt.close(fig)
