@@ -73,35 +73,65 @@ def bootstrap_mean(values, *, resamples: int = 2000, seed: int = 0) -> dict:
 def hierarchical_bootstrap(groups, *, resamples: int = 2000, seed: int = 0,
                            unbiased_seeds: bool = True) -> dict:
     """Mean over models of each model's mean over training seeds of its mean over images, with
-    a two-level bootstrap: images, then training seeds.
+    a two-stage bootstrap: images, then training seeds.
 
-    ``groups``: one array (models, seeds, images) per image set (e.g. per task): the models of
-    a group are scored on the same images, so one image draw per resample serves every model
-    and seed of the group (their image noise is shared, not independent). Seeds are drawn with
-    replacement per model; the drawn seed means are spread about the model's mean by
-    sqrt(S / (S - 1)), so that the seed level's bootstrap variance is the unbiased sample
-    variance (a plain resample of S = 3 seeds has 2/3 of it and under-covers;
-    ``unbiased_seeds=False`` gives that plain resample). Every model weighs the same. Returns
-    mean, se (bootstrap s.d.), ci95 and the resampled means."""
-    groups = [np.asarray(g, float) for g in groups]
-    if not groups or any(g.ndim != 3 or min(g.shape) < 1 for g in groups):
-        raise ValueError("groups must be non-empty arrays (models, seeds, images)")
+    ``groups``: lists of per-model arrays (seeds, images); the models of a group are scored on
+    the same images, so one image draw per resample serves every model of the group (their
+    image noise is shared, not independent). Image stage: each model's seed-averaged
+    per-image values, resampled by that draw. Seed stage: each model's seed means' deviations
+    from their mean (from the data, not the image draw), resampled with replacement and
+    scaled to the seed variance component: s^2 - MS_E / images (the ANOVA estimator; MS_E the
+    seed x image residual mean square, i.e. the image noise a seed mean carries, which the
+    image stage already counts), averaged over every model with several seeds (one training
+    recipe; per model, 2 degrees of freedom would make its clipping at 0 a large upward bias)
+    and clipped at 0, times S / (S - 1) so that the resample's variance is unbiased (a plain
+    resample of S = 3 seeds has 2/3 of it; ``unbiased_seeds=False`` leaves that factor out).
+    A model with one seed has no seed stage. Every model weighs the same. Returns mean, se
+    (bootstrap s.d.), ci95, resampled (resamples,), seed_variance (the component), and per
+    model in the order given model_means and model_resampled (resamples, models)."""
+    if not groups or any(not group for group in groups):
+        raise ValueError("groups must be non-empty lists of arrays (seeds, images)")
     rng = np.random.default_rng(seed)
-    model_means, estimate = [], []
-    for g in groups:
-        models, seeds, images = g.shape
-        # per resample: image counts (shared by the group), then seed picks per model
+    columns, means, seed_parts = [], [], []
+    for group in groups:
+        models = [np.asarray(m, float) for m in group]
+        images = models[0].shape[1] if models[0].ndim == 2 else 0
+        if any(m.ndim != 2 or m.shape[1] != images or not m.size for m in models):
+            raise ValueError("groups must be non-empty lists of arrays (seeds, images) over "
+                             "the same images")
         counts = rng.multinomial(images, np.full(images, 1 / images), size=resamples)
-        per_seed = np.einsum("msi,bi->bms", g, counts) / images  # (B, models, seeds)
-        picks = rng.integers(0, seeds, (resamples, models, seeds))
-        drawn = np.take_along_axis(per_seed, picks, axis=2)
-        centre = per_seed.mean(axis=2, keepdims=True)
-        inflate = np.sqrt(seeds / (seeds - 1)) if seeds > 1 and unbiased_seeds else 1.0
-        model_means.append((centre + inflate * (drawn - centre)).mean(axis=2))
-        estimate.append(g.mean(axis=(1, 2)))
-    boot = np.concatenate(model_means, axis=1).mean(axis=1)
-    return {"mean": float(np.concatenate(estimate).mean()), "se": float(boot.std(ddof=1)),
-            "ci95": [float(v) for v in np.percentile(boot, [2.5, 97.5])], "resampled": boot}
+        for values in models:
+            columns.append(counts @ values.mean(axis=0) / images)  # the image stage
+            means.append(values.mean())
+            seed_parts.append(_seed_deviations(values))
+    usable = [part for part in seed_parts if part is not None]
+    component = max(0.0, float(np.mean([spread - noise for _, spread, noise in usable]))) \
+        if usable else 0.0
+    for column, part in zip(columns, seed_parts):
+        if part is None or part[1] <= 0:
+            continue
+        deviation, spread, _ = part
+        seeds = len(deviation)
+        scale = np.sqrt(component / spread * (seeds / (seeds - 1) if unbiased_seeds else 1.0))
+        column += scale * deviation[rng.integers(0, seeds, (resamples, seeds))].mean(axis=1)
+    model_resampled = np.stack(columns, axis=1)
+    boot = model_resampled.mean(axis=1)
+    return {"mean": float(np.mean(means)), "se": float(boot.std(ddof=1)),
+            "ci95": [float(v) for v in np.percentile(boot, [2.5, 97.5])], "resampled": boot,
+            "seed_variance": component, "model_means": np.array(means),
+            "model_resampled": model_resampled}
+
+
+def _seed_deviations(values: np.ndarray):
+    """For one model's (seeds, images) values: its seed means' deviations from their mean,
+    their sample variance and the image noise in it (MS_E / images); None for one seed."""
+    seeds, images = values.shape
+    if seeds < 2:
+        return None
+    per_seed = values.mean(axis=1)
+    residual = values - per_seed[:, None] - values.mean(axis=0)[None] + values.mean()
+    noise = (residual ** 2).sum() / ((seeds - 1) * (images - 1)) / images if images > 1 else 0.0
+    return per_seed - per_seed.mean(), per_seed.var(ddof=1), noise
 
 
 def detectable_difference(se: float, alpha: float = 0.05, power: float = 0.8) -> float:

@@ -170,12 +170,20 @@ def _tables(claim, seed, cache):
             for name, table in result.tables.items()}
 
 
+#: claims with nothing to draw: deterministic models on fixed images, whose tables must not
+#: change with the seed
+SEED_FREE = {"model.import": "deterministic models on the images with reference spikes"}
+
+
 def _check_reproducible_and_seed_dependent(claim, cache):
     first, again, other = (_tables(claim, seed, cache) for seed in (3, 3, 4))
     for name in first:
         assert first[name].equals(again[name]), f"{claim.id}/{name}: same seed, other numbers"
-    assert any(not first[name].equals(other[name]) for name in first), \
-        f"{claim.id}: a different --seed changed nothing"
+    changed = any(not first[name].equals(other[name]) for name in first)
+    if claim.id in SEED_FREE:
+        assert not changed, f"{claim.id} ({SEED_FREE[claim.id]}): the seed changed its tables"
+    else:
+        assert changed, f"{claim.id}: a different --seed changed nothing"
 
 
 @pytest.mark.parametrize("claim_id", ["lif.fi_curve", "a2os2a.capacity",

@@ -166,13 +166,73 @@ def test_one_noisy_model_below_the_margin_no_longer_refutes_alone():
     assert model_t4.holm_t4_rule(*_eight(odd=(-0.2, 0.02))) == "refuted"
 
 
-def test_aggregate_difference_averages_models_with_their_own_images():
-    per_image = [np.full(10, -0.1), np.full(30, 0.1), np.r_[np.zeros(5), np.ones(5)]]
-    fit = model_t4.aggregate_difference(per_image, seed=0)
-    assert fit["mean"] == pytest.approx((-0.1 + 0.1 + 0.5) / 3)
-    assert fit["ci95"][0] < fit["mean"] < fit["ci95"][1]
-    assert model_t4.aggregate_difference(per_image[:2], seed=0)["ci95"] == \
-        pytest.approx([0.0, 0.0], abs=1e-12)
+def _fit(means, se=0.01, resamples=4000):
+    """A hierarchical_bootstrap-like fit of models with these mean differences, each with
+    normal bootstrap noise of s.d. ``se``."""
+    means = np.asarray(means, float)
+    rng = np.random.default_rng(0)
+    per_model = means + se * rng.standard_normal((resamples, len(means)))
+    return {"resampled": per_model.mean(axis=1), "model_means": means,
+            "model_resampled": per_model}
+
+
+def test_the_aggregate_t4_rule_says_all_three_on_one_sided_bounds():
+    """Eight models with s.e. 0.01 each (aggregate s.e. 0.0035): supported when the
+    aggregate's 5th percentile lies above -0.02 and no model is shown worse, refuted when its
+    95th lies below, partial when the bounds straddle the margin."""
+    assert model_t4.aggregate_t4_rule(_fit(np.zeros(8))) == "supported"
+    assert model_t4.aggregate_t4_rule(_fit(np.full(8, -0.03))) == "refuted"
+    assert model_t4.aggregate_t4_rule(_fit(np.full(8, -0.02))) == "partial"
+    assert model_t4.aggregate_t4_rule(_fit(np.full(8, -0.005)), margin=0.005) == "partial"
+    assert model_t4.aggregate_t4_rule(_fit(np.full(8, -0.005)), margin=0.05) == "supported"
+    with pytest.raises(Exception, match="fit"):
+        model_t4.aggregate_t4_rule({"resampled": []})
+
+
+def test_one_model_shown_worse_keeps_a_good_aggregate_from_support():
+    """One model at -0.08 (z = -6 against the margin) among seven at +0.01: the aggregate
+    (-0.0013) passes, but the guard makes it partial; without the guard it is supported. A
+    model at -0.03 (z = -1, not shown worse after Holm) does not block it."""
+    hidden = _fit(np.r_[np.full(7, 0.01), -0.08])
+    assert list(model_t4.models_shown_worse(hidden)) == [False] * 7 + [True]
+    assert model_t4.aggregate_t4_rule(hidden) == "partial"
+    assert model_t4.aggregate_t4_rule(hidden, guard=False) == "supported"
+    assert model_t4.aggregate_t4_rule(_fit(np.r_[np.full(7, 0.01), -0.03])) == "supported"
+
+
+def test_architectures_as_a_sample_use_student_t_bounds():
+    # mean 0, s.d. 0.0129, n = 4: t_0.95,3 = 2.353, half width 0.0152: lower -0.0152
+    assert model_t4.sample_of_architectures([-0.015, -0.005, 0.005, 0.015]) == "supported"
+    assert model_t4.sample_of_architectures([-0.02, -0.01, 0.0, 0.01]) == "partial"  # -0.0202
+    assert model_t4.sample_of_architectures([-0.06, -0.05, -0.04, -0.03]) == "refuted"  # -0.0298
+    assert model_t4.sample_of_architectures([-0.1, -0.05, 0.0, 0.05]) == "partial"
+    assert model_t4.sample_of_architectures([0.0]) == "partial"
+
+
+def _differences(values: dict) -> dict:
+    """{(arch, task): {seed: per-image differences}} from {(arch, task, seed): array}."""
+    out = {}
+    for (arch, task, seed), v in values.items():
+        out.setdefault((arch, task), {})[seed] = np.asarray(v, float)
+    return out
+
+
+def test_image_groups_put_models_on_the_same_images_together_and_judge_common_seeds():
+    shared, own = np.arange(4), np.arange(10, 14)
+    d = _differences({("a", "digits", 0): [0, 0, 1, 0], ("a", "digits", 1): [0, 1, 0, 0],
+                      ("b", "digits", 0): [1, 1, 1, 1], ("b", "digits", 1): [0, 0, 0, 0],
+                      ("c", "sets", 0): [1, 0, 0, 0]})
+    index = {("a", "digits"): shared, ("b", "digits"): shared, ("c", "sets"): own}
+    groups, models = model_t4.image_groups(d, index)
+    assert [[m.shape for m in g] for g in groups] == [[(2, 4), (2, 4)], [(1, 4)]]
+    assert models == [("a", "digits"), ("b", "digits"), ("c", "sets")]
+    assert model_t4.common_seeds(d) == [0]
+    groups, _ = model_t4.image_groups(d, index, seeds=[0])
+    assert [[m.shape for m in g] for g in groups] == [[(1, 4), (1, 4)], [(1, 4)]]
+    # a model with fewer seeds stays in its images' group
+    d[("b", "digits")].pop(1)
+    groups, _ = model_t4.image_groups(d, index)
+    assert [[m.shape for m in g] for g in groups] == [[(2, 4), (1, 4)], [(1, 4)]]
 
 
 def test_deff_rule_says_all_four():
@@ -262,13 +322,14 @@ def test_model_energy_judged_at_the_papers_width_is_measured():
 
 
 def test_every_earlier_rule_names_a_sensitivity_choice_of_its_claim():
-    """model.t4's two earlier rules, model.design's and model.energy's one are sensitivity
+    """model.t4's three earlier rules, model.design's and model.energy's one are sensitivity
     rows today."""
     from analyses.claims import get_claim
 
     todays = {c: [r.today for r in get_claim(c).rule.history]
               for c in ("model.t4", "model.design", "model.energy")}
-    assert todays == {"model.t4": [model_t4.FIRST_PROTOCOL, model_t4.CI_RULE],
+    assert todays == {"model.t4": [model_t4.FIRST_PROTOCOL, model_t4.CI_RULE,
+                                   model_t4.HOLM_RULE],
                       "model.design": [model_design.WHOLE_RUN],
                       "model.energy": [model_energy.NARROW_RULE]}
     assert all(r.changed_after_data for c in todays for r in get_claim(c).rule.history)
@@ -327,6 +388,14 @@ def test_the_reference_models_are_paired_by_image(toy_runs):
                                                            "index": twin.index[::-1]})
     with pytest.raises(RuntimeError, match="other test images"):
         model_t4.differences(runs, 4, None, 0, reference_runs=shuffled)
+    # the seed runs: one training seed of each model against its twin, paired by image
+    seed_runs = {(arch, task, 0): (run, twins[arch, task]) for (arch, task), run in runs.items()}
+    per_model = model_t4.seed_differences(seed_runs)
+    assert per_model[("sdt", "digits")][0] == pytest.approx(
+        trained_runs.correct(run, 4) - trained_runs.correct(twin, 16))
+    seed_runs[("sdt", "digits", 0)] = (run, shuffled[("sdt", "digits")])
+    with pytest.raises(RuntimeError, match="other test images"):
+        model_t4.seed_differences(seed_runs)
 
 
 def test_disjoint_reference_errors_vanish_for_a_constant_code():
@@ -362,7 +431,7 @@ def test_the_model_claims_run_with_their_basis_and_rule_history(tmp_path):
     for claim_id, result in results.items():
         assert result.basis is get_claim(claim_id).basis, claim_id
         assert all(entry["verdict_today"] for entry in result.rule_history), claim_id
-    assert len(results["model.t4"].rule_history) == 2
+    assert len(results["model.t4"].rule_history) == 3
     assert "rule_history" not in results["model.t4"].details
     energy = results["model.energy"]
     assert energy.verdict == "not-testable" and energy.basis.decided_by == "fixed"

@@ -12,18 +12,24 @@ from evsim.train import ARCHITECTURES, REFERENCE_T, TASKS
 
 from ..plots import (category_ticks, figure, legend_beside, log_log, mark_decisive,
                      paper_style, rule_line, save_figure)
-from ..stats import bootstrap_mean, bootstrap_slope
+from ..stats import (_seed_deviations, bootstrap_mean, bootstrap_slope,
+                     detectable_difference, hierarchical_bootstrap)
 from .trained_runs import (ATTENTION_LAYER, SIZES, correct, rates, shared_reference_runs,
-                           shared_runs)
+                           shared_runs, shared_seed_runs)
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, holm
 
 PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
          "Effective Dimension), abstract")
 #: accuracy at T = 4 may fall short of the large-T accuracy by at most this (fraction)
 MARGIN = 0.02
-#: family-wise error rate of "worse than the margin" (Holm over the models) and the level of
-#: each model's non-inferiority test
+#: level of each one-sided test of the aggregate rule (non-inferior; worse than the margin),
+#: and of the earlier per-model tests
 ALPHA = 0.05
+#: power at which the detectable difference is stated
+POWER = 0.8
+#: the relative margin of a sensitivity row: the T = 4 error at most (1 + RELATIVE) x the
+#: T = 16 model's
+RELATIVE = 0.2
 RULE_T = 4
 T_GRID = (1, 2, 4, 8, 16, 32, 64)
 #: bootstrap resamples of the aggregate row
@@ -34,34 +40,41 @@ FIRST_PROTOCOL = (f"reference: the T = {RULE_T} model itself run for T_max steps
                   "protocol; outside its training regime)")
 CI_RULE = (f"per-model paired bootstrap CIs: refuted if any model's CI lies below -{MARGIN:g}, "
            f"supported if every CI lies above it (the rule before issue 27)")
+HOLM_RULE = (f"training seed 0 only, per model: refuted if some model is shown worse than "
+             f"-{MARGIN:g} after Holm's adjustment, supported if every model is shown "
+             f"non-inferior (the rule of issue 27)")
 
 PROTOCOL = (
-    "The eight trained models (Spikformer, QKFormer, Spike-driven Transformer, "
-    "SpikingResformer; digits and generated sets; trained at T = 4, see model.import) run "
-    f"in Brian2 for T_max = {SIZES.text('T_max')} steps on "
+    "The eight trained width-16 models (Spikformer, QKFormer, Spike-driven Transformer, "
+    "SpikingResformer; digits and generated sets) trained at T = 4 run in Brian2 for 4 steps, "
+    f"and their twins trained at T = {REFERENCE_T} (same data, epochs and seed) for "
+    f"{REFERENCE_T} steps, for every training seed shipped (evsim.train.GRID), on "
     f"{SIZES.text('images', lambda v: 'all' if v is None else str(v))} test images drawn by "
-    "the seed; the models are deterministic and causal under direct encoding, so the first T "
-    "steps are a T-step run (checked spike for spike against SpikingJelly at T = 4). The same "
-    f"architectures trained at T = {REFERENCE_T} (same data, epochs and seed) run for "
-    f"{REFERENCE_T} steps on the same images. Accuracy per image (a set: its fraction of "
-    f"correct tokens) at T in {{{', '.join(map(str, T_GRID))}}}, 95% CIs by bootstrap over "
-    f"images. Rule (revised twice, see rule_history), per model: the per-image paired "
-    f"differences accuracy of the T = {RULE_T} model - accuracy of the T = {REFERENCE_T} "
-    f"model, their mean d and its standard error s.d. / sqrt(images); one-sided p-values by "
-    f"the normal approximation of the paired mean, z = (d + {MARGIN:g}) / SE: 'worse than the "
-    f"margin' (H0 d >= -{MARGIN:g}) p = Phi(z), 'non-inferior' (H0 d <= -{MARGIN:g}) "
-    f"p = 1 - Phi(z) (an SE of 0, every image alike, gives 0 or 1). Refuted if some model is "
-    f"shown worse than the margin after Holm's adjustment over the eight models at "
-    f"family-wise {ALPHA:g}; supported if every model is shown non-inferior at {ALPHA:g} (an "
-    "intersection-union test: every model must pass, so no adjustment is needed); partial "
-    "otherwise. Raw and Holm-adjusted p-values per model are in details. Power: with about "
-    "one image in ten differing, SE is about 0.03 at 128 images, so a digits model is shown "
-    "non-inferior only if d is above about +0.03 (the quick run can hardly say supported); "
-    "with every test image (450 digits, 500 sets) SE is about 0.015. Reported beside it: "
-    "the attention output's RMS rate error against its rate over the second half of the run "
+    "the verify seed per architecture and task (the same images for every training seed of a "
+    "model; checked spike for spike against SpikingJelly's reference where the two share "
+    f"images). Per image: the accuracy of the T = {RULE_T} model minus that of the "
+    f"T = {REFERENCE_T} model (a set: its fraction of correct tokens). Judged on the training "
+    "seeds every model has (details: seeds_judged; with one, the interval leaves "
+    "training-seed variance out). Aggregate: the mean over the models of each model's mean "
+    "over seeds of its mean over images, every model weighing the same. Its distribution by a "
+    "two-stage bootstrap (analyses.stats.hierarchical_bootstrap): test images (one draw per "
+    "set of images, shared by the models that hold it), then each model's seed deviations, "
+    "scaled to the seed variance component (the ANOVA estimate over all models, image noise "
+    f"removed, with the S/(S-1) correction) ({RESAMPLES} resamples). Rule (revised three "
+    f"times, see rule_history): refuted if the aggregate's one-sided {1 - ALPHA:.0%} upper "
+    f"bound lies below -{MARGIN:g}; supported if its one-sided {1 - ALPHA:.0%} lower bound "
+    f"lies above -{MARGIN:g} and no model is shown worse than -{MARGIN:g} (one-sided "
+    f"normal tests with each model's bootstrap s.e., Holm over the models at {ALPHA:g}); "
+    "partial otherwise (a model shown worse makes it partial, not refuted, on its own). "
+    "Power: 'detectable_difference' in details is how far above the margin the true "
+    f"aggregate must lie for 'supported' with probability {POWER:g} at the measured standard "
+    "error. Reported beside it, from the seed-0 models run for T_max = "
+    f"{SIZES.text('T_max')} steps: accuracy at T in {{{', '.join(map(str, T_GRID))}}} and the "
+    "attention output's RMS rate error against its rate over the second half of the run "
     "(steps T_max/2 .. T_max, disjoint from the estimate), with its log-log slope over "
     "T <= T_max / 4 (bootstrap CI over images) beside the O(1/sqrt T) line of the theory (a "
-    "deterministic LIF with constant input converges as 1/T)."
+    "deterministic LIF with constant input converges as 1/T). Not checked: whether "
+    f"T = {REFERENCE_T} is 'large T' (the twins run for {REFERENCE_T} steps only)."
 )
 
 
@@ -162,14 +175,78 @@ def differences(runs: dict, T: int, reference, seed: int, whole_sets: bool = Fal
     return table.assign(p_worse=worse, p_worse_holm=holm(worse), p_non_inferior=non_inferior)
 
 
-def aggregate_difference(per_image: list, seed: int, resamples: int = RESAMPLES) -> dict:
-    """Mean over models of each model's mean paired difference, with a 95% CI by bootstrap
-    of images within each model (the models hold different images)."""
-    rng = np.random.default_rng(seed)
-    boot = np.mean([values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
-                    for values in per_image], axis=0)
-    return {"mean": float(np.mean([values.mean() for values in per_image])),
-            "ci95": [float(v) for v in np.percentile(boot, [2.5, 97.5])]}
+def seed_differences(seed_runs: dict, T: int = RULE_T, whole_sets: bool = False,
+                     slack: float = 0.0) -> dict:
+    """{(arch, task): {training seed: per-image accuracy of the T = 4 model's first T steps -
+    accuracy of its REFERENCE_T twin (+ ``slack`` x the twin's error, for a relative margin)}}
+    from :func:`~.trained_runs.shared_seed_runs`."""
+    out = {}
+    for (arch, task, seed), (run, twin) in sorted(seed_runs.items()):
+        if not np.array_equal(run.index, twin.index):
+            raise RuntimeError(f"{run.name} seed {seed}: the twin run holds other test images")
+        twin_T = twin.layers[ATTENTION_LAYER[arch]].shape[0]
+        reference = correct(twin, twin_T, whole_sets)
+        out.setdefault((arch, task), {})[seed] = (correct(run, T, whole_sets) - reference
+                                                  + slack * (1 - reference))
+    return out
+
+
+def common_seeds(differences: dict) -> list:
+    """The training seeds every model has: the balanced set the rule judges."""
+    return sorted(set.intersection(*(set(per_seed) for per_seed in differences.values())))
+
+
+def image_groups(differences: dict, index: dict, seeds=None) -> tuple[list, list]:
+    """(groups, models): the groups of :func:`~analyses.stats.hierarchical_bootstrap`, one per
+    set of test images (``index`` {model: image indices}), each a list of the models'
+    (seeds, images) arrays over ``seeds`` (default: all each model has), and the models in the
+    order of the groups' arrays."""
+    groups, order = {}, {}
+    for model, per_seed in differences.items():
+        chosen = sorted(per_seed) if seeds is None else [s for s in seeds if s in per_seed]
+        if chosen:
+            key = index[model].tobytes()
+            groups.setdefault(key, []).append(np.stack([per_seed[s] for s in chosen]))
+            order.setdefault(key, []).append(model)
+    return list(groups.values()), [model for models in order.values() for model in models]
+
+
+def aggregate_t4_rule(fit: dict, margin: float = MARGIN, alpha: float = ALPHA,
+                      guard: bool = True) -> str:
+    """On a :func:`~analyses.stats.hierarchical_bootstrap` of the paired differences: refuted
+    if the aggregate's one-sided (1 - alpha) upper bound lies below -margin; supported if its
+    one-sided (1 - alpha) lower bound lies above -margin and (``guard``) no model is shown
+    worse than -margin (one-sided normal tests with each model's bootstrap s.e., Holm over the
+    models at alpha); partial otherwise."""
+    resampled = np.asarray(fit["resampled"], float)
+    if not resampled.size:
+        raise ValidationError("fit", "parameter 'fit' must hold bootstrap means")
+    low, high = np.percentile(resampled, [100 * alpha, 100 * (1 - alpha)])
+    if high < -margin:
+        return "refuted"
+    return "supported" if low > -margin and not (guard and models_shown_worse(
+        fit, margin, alpha).any()) else "partial"
+
+
+def models_shown_worse(fit: dict, margin: float = MARGIN, alpha: float = ALPHA) -> np.ndarray:
+    """Per model (in the fit's order): shown worse than -margin, one-sided normal test with
+    the model's bootstrap s.e., Holm over the models at ``alpha``."""
+    se = np.asarray(fit["model_resampled"], float).std(axis=0, ddof=1)
+    worse, _ = normal_p_values(fit["model_means"], se, margin)
+    return holm(worse) < alpha
+
+
+def sample_of_architectures(means, margin: float = MARGIN, alpha: float = ALPHA) -> str:
+    """The architectures' mean differences as a sample of architectures: one-sided Student t
+    bounds at (1 - alpha) with len(means) - 1 degrees of freedom against -margin (partial
+    with fewer than two)."""
+    means = np.asarray(means, float)
+    if len(means) < 2:
+        return "partial"
+    half = stats.t.ppf(1 - alpha, len(means) - 1) * means.std(ddof=1) / np.sqrt(len(means))
+    if means.mean() + half < -margin:
+        return "refuted"
+    return "supported" if means.mean() - half > -margin else "partial"
 
 
 def error_table(runs: dict, seed: int, disjoint: bool = True) -> tuple[pd.DataFrame,
@@ -205,7 +282,29 @@ def error_table(runs: dict, seed: int, disjoint: bool = True) -> tuple[pd.DataFr
 
 def measure(context) -> ClaimResult:
     runs, reference_runs = shared_runs(context), shared_reference_runs(context)
+    seed_runs = shared_seed_runs(context)
     seed = context.seed_for("bootstrap")
+    index = {(arch, task): run.index for (arch, task, _), (run, _) in seed_runs.items()}
+    per_seed = seed_differences(seed_runs)
+    balanced = common_seeds(per_seed)
+
+    def aggregate(T=RULE_T, whole_sets=False, models=None, seeds=balanced, unbiased=True,
+                  slack=0.0):
+        per_model = seed_differences(seed_runs, T, whole_sets, slack)
+        chosen = {m: d for m, d in per_model.items() if models is None or m in models}
+        groups, order = image_groups(chosen, index, seeds)
+        return dict(hierarchical_bootstrap(groups, resamples=RESAMPLES, seed=seed,
+                                           unbiased_seeds=unbiased), models=order)
+
+    def rule(**options):
+        judge = {k: options.pop(k) for k in ("margin", "alpha", "guard") if k in options}
+        return aggregate_t4_rule(aggregate(**options), **judge)
+
+    fit = aggregate()
+    verdict = aggregate_t4_rule(fit)
+    low, high = np.percentile(fit["resampled"], [100 * ALPHA, 100 * (1 - ALPHA)])
+    detectable = detectable_difference(fit["se"], ALPHA, POWER)
+    worse = models_shown_worse(fit)
     T_max = SIZES.at(context.scale)["T_max"]
     accuracy = pd.concat([accuracy_table(runs, seed).assign(trained_T=RULE_T),
                           accuracy_table(reference_runs, seed).assign(trained_T=REFERENCE_T)],
@@ -217,12 +316,10 @@ def measure(context) -> ClaimResult:
     headline = against()
     errors, slopes = error_table(runs, seed)
     _, shared_step_slopes = error_table(runs, seed, disjoint=False)
-    verdict = judged(headline)
-    worst = headline.sort_values("difference").iloc[0]
     own_T_max = differences(runs, RULE_T, T_max, seed)
-    per_image = [values for _, values in paired_differences(
-        runs, RULE_T, None, reference_runs=reference_runs).values()]
-    aggregate = aggregate_difference(per_image, seed)
+    architecture_means = pd.Series(fit["model_means"], index=[a for a, _ in fit["models"]]) \
+        .groupby(level=0).mean()
+    weakest = architecture_means.idxmin()
 
     def own(reference):
         return judged(differences(runs, RULE_T, reference, seed))
@@ -230,47 +327,90 @@ def measure(context) -> ClaimResult:
     sensitivity = [
         {"choice": FIRST_PROTOCOL, "verdict": t4_rule(own_T_max.ci_low, own_T_max.ci_high)},
         {"choice": CI_RULE, "verdict": t4_rule(headline.ci_low, headline.ci_high)},
-        {"choice": "the mean difference over the eight models (bootstrap CI over images "
-                   f"within each model) judged against -{MARGIN:g} instead of every model",
-         "verdict": t4_rule(*[[v] for v in aggregate["ci95"]])},
-        {"choice": f"reference: the T = {RULE_T} model itself at T = {T_max // 2}",
-         "verdict": own(T_max // 2)},
-        {"choice": "reference: the T = 4 model's best accuracy over T >= 8 (upward-biased)",
-         "verdict": own("best")},
-        {"choice": "margin 1 point instead of 2", "verdict": judged(headline, margin=0.01)},
-        {"choice": "margin 5 points instead of 2", "verdict": judged(headline, margin=0.05)},
-        {"choice": "a majority of models instead of every model",
-         "verdict": judged(headline, every=False)},
-        {"choice": "point estimates instead of tests (standard errors set to 0)",
-         "verdict": holm_t4_rule(headline.difference, 0)},
-        {"choice": "digits models only (Holm over 4)",
-         "verdict": judged(headline[headline.task == "digits"])},
-        {"choice": "set models only (Holm over 4)",
-         "verdict": judged(headline[headline.task == "sets"])},
+        {"choice": HOLM_RULE, "verdict": judged(headline)},
+        {"choice": "the aggregate alone (no model need avoid being shown worse than the "
+                   "margin)", "verdict": rule(guard=False)},
+        {"choice": "every shipped training seed of each model (unbalanced where a model has "
+                   "fewer)", "verdict": rule(seeds=None)},
+        {"choice": "training seed 0 only (bootstrap over images)", "verdict": rule(seeds=[0])},
+        {"choice": "seed stage without the S/(S-1) correction (a narrower interval)",
+         "verdict": rule(unbiased=False)},
+        {"choice": "two-sided 95% bounds (one-sided 97.5%) instead of one-sided 95%",
+         "verdict": aggregate_t4_rule(fit, alpha=ALPHA / 2)},
+        {"choice": "margin 1 point instead of 2",
+         "verdict": aggregate_t4_rule(fit, margin=0.01)},
+        {"choice": "margin 5 points instead of 2",
+         "verdict": aggregate_t4_rule(fit, margin=0.05)},
+        {"choice": f"a relative margin: the error at T = {RULE_T} at most {1 + RELATIVE:g}x "
+                   f"the error of the T = {REFERENCE_T} model",
+         "verdict": rule(slack=RELATIVE, margin=0.0)},
+        {"choice": "architectures as a sample of architectures: one-sided t bounds over the "
+                   f"{len(architecture_means)} architecture means",
+         "verdict": sample_of_architectures(architecture_means.to_numpy())},
+        {"choice": f"leaving out the architecture with the lowest mean ({weakest})",
+         "verdict": rule(models={m for m in per_seed if m[0] != weakest})},
+        {"choice": "digits models only", "verdict": rule(models={m for m in per_seed
+                                                                 if m[1] == "digits"})},
+        {"choice": "set models only", "verdict": rule(models={m for m in per_seed
+                                                              if m[1] == "sets"})},
+        *([{"choice": f"reference: the T = {RULE_T} model itself at T = {T_max // 2} (seed 0)",
+            "verdict": own(T_max // 2)}] if T_max // 2 > RULE_T else []),
+        {"choice": "reference: the T = 4 model's best accuracy over T >= 8 (upward-biased; "
+                   "seed 0)", "verdict": own("best")},
         {"choice": "a set counts as correct only if every token is (instead of the fraction "
-                   "of correct tokens)", "verdict": judged(against(whole_sets=True))},
-        {"choice": "T = 2 instead of 4", "verdict": judged(against(2))},
-        {"choice": "T = 1 instead of 4 (a control that can fail)", "verdict": judged(against(1))}]
+                   "of correct tokens)", "verdict": rule(whole_sets=True)},
+        {"choice": "T = 2 instead of 4", "verdict": rule(T=2)},
+        {"choice": "T = 1 instead of 4 (a control that can fail)", "verdict": rule(T=1)}]
 
     def by_model(table, column="difference"):
         return {f"{r.arch}/{r.task}": [round(getattr(r, column), 4), [round(r.ci_low, 4),
                                                                        round(r.ci_high, 4)]]
                 for r in table.itertuples()}
 
+    seeds = {f"{a}/{t}": sorted(d) for (a, t), d in per_seed.items()}
+    model_se = fit["model_resampled"].std(axis=0, ddof=1)
     details = {
+        "aggregate_difference": [round(fit["mean"], 4), [round(v, 4) for v in fit["ci95"]]],
+        "seeds_judged": balanced,
+        "training_seed_variance": (
+            f"included: {len(balanced)} training seeds common to all models, seed variance "
+            f"component {fit['seed_variance']:.2g}" if len(balanced) > 1 else
+            "NOT included: only one training seed is shipped for every model, so the interval "
+            "leaves training-seed variance out"),
+        "models_shown_worse_than_margin": [f"{a}/{t}" for (a, t), w in
+                                           zip(fit["models"], worse) if w],
+        "difference_by_model": {f"{a}/{t}": [round(float(m), 4), round(float(e), 4)]
+                                for (a, t), m, e in zip(fit["models"], fit["model_means"],
+                                                        model_se)},
+        "difference_by_model_is": "[mean over the judged seeds, bootstrap s.e.]",
+        "difference_by_architecture": {a: round(float(v), 4)
+                                       for a, v in architecture_means.items()},
+        f"one_sided_{1 - ALPHA:.0%}_bounds": [round(float(low), 4), round(float(high), 4)],
+        "aggregate_se": round(fit["se"], 4),
+        "detectable_difference": (
+            f"at s.e. {fit['se']:.4f}, 'supported' has probability {POWER:g} only if the true "
+            f"aggregate difference is above {-MARGIN + detectable:+.4f} "
+            f"(-{MARGIN:g} + {detectable:.4f}); 'refuted' likewise only below "
+            f"{-MARGIN - detectable:+.4f}"),
+        "training_seeds": seeds,
+        "training_seeds_per_model": min(len(v) for v in seeds.values()),
+        "widths": sorted({run.model.meta["width"] for run, _ in seed_runs.values()}),
+        "models": len(per_seed),
+        "difference_by_model_and_seed": {f"{a}/{t}": {int(s): round(float(v.mean()), 4)
+                                                      for s, v in d.items()}
+                                         for (a, t), d in per_seed.items()},
         "accuracy_by_T": {f"{a}/{t} trained at T = {k}": {
             int(T): round(v, 4) for T, v in zip(g["T"], g.accuracy)}
             for (a, t, k), g in accuracy.groupby(["arch", "task", "trained_T"], sort=False)},
-        f"difference_T{RULE_T}_vs_trained_T{REFERENCE_T}": by_model(headline),
-        "p_values": {f"{r.arch}/{r.task}": {
+        f"seed0_difference_T{RULE_T}_vs_trained_T{REFERENCE_T}": by_model(headline),
+        "seed0_p_values": {f"{r.arch}/{r.task}": {
             "worse_than_margin": _significant(r.p_worse),
             "worse_than_margin_holm": _significant(r.p_worse_holm),
             "non_inferior": _significant(r.p_non_inferior)} for r in headline.itertuples()},
-        "p_values_are": f"one-sided, normal approximation of the paired mean; worse: H0 d >= "
-                        f"-{MARGIN:g} (Holm over {len(headline)} models), non-inferior: H0 "
-                        f"d <= -{MARGIN:g} (each at {ALPHA:g}, intersection-union)",
-        "mean_difference_over_models": [round(aggregate["mean"], 4),
-                                        [round(v, 4) for v in aggregate["ci95"]]],
+        "p_values_are": f"training seed 0, one-sided, normal approximation of the paired mean; "
+                        f"worse: H0 d >= -{MARGIN:g} (Holm over {len(headline)} models), "
+                        f"non-inferior: H0 d <= -{MARGIN:g} (each at {ALPHA:g}, "
+                        "intersection-union): the rule of issue 27",
         "images_differing": {f"{r.arch}/{r.task}": r.images_differing
                              for r in headline.itertuples()},
         f"difference_T{RULE_T}_vs_own_T{T_max}": by_model(own_T_max),
@@ -278,17 +418,22 @@ def measure(context) -> ClaimResult:
         "attention_error_slope_against_whole_run": by_model(shared_step_slopes, "slope"),
         "theory_slope": -0.5, "deterministic_slope": -1.0,
         "images": int(len(next(iter(runs.values())).index)),
-        "spikingjelly_check": {run.name + f" (trained at T = {run.trained_T})":
+        "spikingjelly_check": {f"{run.name} seed {s} (trained at T = {run.trained_T})":
                                f"{run.reference_mismatches} of {run.reference_compared} "
-                               f"neuron-steps differ" for run in
-                               [*runs.values(), *reference_runs.values()]},
-        "estimate_is": f"the worst accuracy(T = {RULE_T} model) - accuracy(T = {REFERENCE_T} "
-                       f"model): {worst.arch}/{worst.task}",
+                               f"neuron-steps differ" for (_, _, s), pair in seed_runs.items()
+                               for run in pair},
+        "estimate_is": f"the aggregate: mean over the {len(per_seed)} models of each model's "
+                       f"mean over the judged training seeds of the per-image accuracy(T = "
+                       f"{RULE_T} model) - accuracy(T = {REFERENCE_T} model)",
     }
-    return ClaimResult(verdict, float(worst.difference), [float(worst.ci_low),
-                                                          float(worst.ci_high)], details,
+    seed_table = pd.DataFrame([dict(arch=a, task=t, seed=s, difference=float(v.mean()),
+                                    images=len(v), judged=s in balanced)
+                               for (a, t), d in per_seed.items() for s, v in d.items()])
+    return ClaimResult(verdict, fit["mean"], fit["ci95"], details,
                        {"accuracy": accuracy, "differences": headline, "errors": errors,
-                        "error_slopes": slopes}, sensitivity)
+                        "error_slopes": slopes, "seed_differences": seed_table,
+                        "aggregate": pd.DataFrame([dict(mean=fit["mean"], low=low, high=high,
+                                                        se=fit["se"])])}, sensitivity)
 
 
 def judged(rows: pd.DataFrame, **options) -> str:
@@ -302,32 +447,12 @@ def _significant(p: float) -> float:
 
 
 def plot(tables, directory) -> list[str]:
-    accuracy, errors, differences = tables["accuracy"], tables["errors"], tables["differences"]
-    worst = differences.loc[differences.difference.idxmin()]
+    accuracy, errors = tables["accuracy"], tables["errors"]
     with paper_style():
-        fig, axes = figure("double", 7.6, ncols=2, nrows=3,
-                           gridspec_kw=dict(hspace=0.55, height_ratios=(1, 1, 0.9)))
+        fig, axes = figure("double", 5.4, ncols=2, nrows=2,
+                           gridspec_kw=dict(hspace=0.45))
         for column, task in enumerate(TASKS):
-            top, bottom, judged = axes[0][column], axes[1][column], axes[2][column]
-            # the rule's quantity: per model, the paired difference in accuracy between the
-            # T = RULE_T model and the T = REFERENCE_T model, against -MARGIN
-            rows = differences[differences.task == task].set_index("arch").reindex(
-                [a for a in ARCHITECTURES if a in set(differences.arch)])
-            x = np.arange(len(rows))
-            judged.errorbar(x, rows.difference, [np.clip(rows.difference - rows.ci_low, 0, None),
-                                                 np.clip(rows.ci_high - rows.difference, 0,
-                                                         None)],
-                            fmt="o", ms=3, capsize=2, color="C0",
-                            label="mean paired difference, 95% CI")
-            rule_line(judged, -MARGIN, f"rule: non-inferior above -{MARGIN:g} (one-sided, "
-                                       f"alpha {ALPHA:g})")
-            judged.axhline(0, color="0.3", lw=0.6)
-            if worst.task == task:
-                mark_decisive(judged, x[list(rows.index).index(worst.arch)], worst.difference,
-                              "worst model (the estimate)")
-            category_ticks(judged, rows.index, fontsize=6)
-            judged.set(ylabel="accuracy difference",
-                       title=f"{task}: T = {RULE_T} model - T = {REFERENCE_T} model")
+            top, bottom = axes[0][column], axes[1][column]
             for k, arch in enumerate(ARCHITECTURES):
                 for trained_T, style in ((RULE_T, "o-"), (REFERENCE_T, "s--")):
                     rows = accuracy[(accuracy.task == task) & (accuracy.arch == arch)
@@ -353,12 +478,46 @@ def plot(tables, directory) -> list[str]:
                     entries.setdefault(label, handle)
             legend_beside(row[-1], handles=list(entries.values()), labels=list(entries),
                           fontsize=5)
-        return save_figure(fig, directory, "model_t4")
+        return save_figure(fig, directory, "model_t4") + plot_seeds(tables, directory)
+
+
+def plot_seeds(tables, directory) -> list[str]:
+    """Per model the mean difference of each training seed and their mean; at the right the
+    aggregate with its one-sided bounds, which decide, against the margin."""
+    seeds, aggregate = tables.get("seed_differences"), tables.get("aggregate")
+    if seeds is None or aggregate is None:  # a run from before issue 31
+        return []
+    with paper_style():
+        fig, ax = figure("double", 2.6)
+        models = list(dict.fromkeys(zip(seeds.arch, seeds.task)))
+        for x, (arch, task) in enumerate(models):
+            rows = seeds[(seeds.arch == arch) & (seeds.task == task)]
+            ax.plot(np.full(len(rows), x), rows.difference, "o", mfc="none", color="C0", ms=3,
+                    label="one training seed" if x == 0 else None)
+            ax.plot([x - 0.25, x + 0.25], [rows.difference.mean()] * 2, "-", color="C0",
+                    label="mean over seeds" if x == 0 else None)
+        row = aggregate.iloc[0]
+        x = len(models)
+        ax.errorbar([x], [row["mean"]], [[row["mean"] - row.low], [row.high - row["mean"]]],
+                    fmt="s", color="k", ms=4, capsize=3,
+                    label=f"aggregate, one-sided {1 - ALPHA:.0%} bounds")
+        mark_decisive(ax, x, row.low if row["mean"] > -MARGIN else row.high,
+                      "decides: the bound nearer the margin")
+        rule_line(ax, -MARGIN, f"rule: -{MARGIN:g} (lower bound above: supported; upper "
+                               "bound below: refuted)")
+        ax.axhline(0, color="0.5", lw=0.6)
+        category_ticks(ax, [f"{a}/{t}" for a, t in models] + ["all models"])
+        ax.set(ylabel=f"accuracy(T = {RULE_T}) - accuracy(T = {REFERENCE_T})")
+        legend_beside(ax, fontsize=5)
+        return save_figure(fig, directory, "model_t4_seeds")
 
 
 RULE = Rule(
-    functions=(judged, holm_t4_rule, normal_p_values, holm),
-    thresholds={"MARGIN": MARGIN, "ALPHA": ALPHA, "RULE_T": RULE_T, "REFERENCE_T": REFERENCE_T},
+    functions=(aggregate_t4_rule, models_shown_worse, normal_p_values, holm,
+               hierarchical_bootstrap, _seed_deviations, image_groups, seed_differences,
+               common_seeds),
+    thresholds={"MARGIN": MARGIN, "ALPHA": ALPHA, "RULE_T": RULE_T, "REFERENCE_T": REFERENCE_T,
+                "RESAMPLES": RESAMPLES},
     history=(
         EarlierRule(f"each T = {RULE_T} model against itself run for T_max = 64 steps; per-model "
                     f"paired bootstrap CIs against -{MARGIN:g}: refuted if any CI lies below, "
@@ -370,19 +529,27 @@ RULE = Rule(
                     f"accuracy(T = {REFERENCE_T} model) against -{MARGIN:g}: refuted if any CI "
                     "lies below, supported if every CI lies above, partial otherwise (one model "
                     "could refute alone, with no multiplicity control)", "issue 27", True,
-                    today=CI_RULE)))
+                    today=CI_RULE),
+        EarlierRule(f"one training seed per model; per model one-sided normal-approximation "
+                    f"tests of the paired mean against -{MARGIN:g}: refuted if some model is "
+                    f"worse after Holm's adjustment at {ALPHA:g}, supported if every model is "
+                    "non-inferior (intersection-union), partial otherwise. Replaced after a "
+                    "referee: one model sufficed to refute while supported needed all eight, "
+                    "and training-seed variance was in no test", "issue 31", True,
+                    today=HOLM_RULE)))
 
 BASIS = Basis(
     "measured",
-    "The eight width-16 one-block models here (four architectures x digits and generated "
-    "sets), one training seed each, trained at T = 4 against the same architecture trained at "
-    f"T = {REFERENCE_T}, on the test images drawn by the seed; not the papers' width-384 "
-    "models on CIFAR/ImageNet.",
-    "Per-image paired accuracy differences of the Brian2 runs decide it: a Holm-controlled "
-    "'worse than the margin' test can refute, per-model non-inferiority tests of all eight "
-    "models can support.",
-    ci_leaves_out=("training seed (one trained model per architecture, task and T)",
-                   "choice of architectures and tasks"))
+    "These eight width-16 one-block models (four architectures x digits and generated sets), "
+    "on the training seeds all of them have, each trained at T = 4 against the same "
+    f"architecture and seed trained at T = {REFERENCE_T}, on the test images drawn by the "
+    "seed; not other architectures, nor the papers' width-384 models on CIFAR/ImageNet.",
+    "Per-image paired accuracy differences of the Brian2 runs decide it: one aggregate "
+    "non-inferiority test over the models, whose interval comes from a two-stage bootstrap "
+    "over test images and training seeds, with a Holm-controlled guard that no model is "
+    "shown worse than the margin.",
+    ci_leaves_out=("choice of architectures and tasks (the models are the population judged, "
+                   "not a sample of one)", "training recipe (epochs, learning rate, width)"))
 
 CLAIMS = (
     Claim("model.t4", PAPER, "T = 4 time steps suffice on trained spiking transformers (their "
