@@ -189,15 +189,19 @@ def test_the_aggregate_t4_rule_says_all_three_on_one_sided_bounds():
         model_t4.aggregate_t4_rule({"resampled": []})
 
 
-def test_one_model_shown_worse_keeps_a_good_aggregate_from_support():
-    """One model at -0.08 (z = -6 against the margin) among seven at +0.01: the aggregate
-    (-0.0013) passes, but the guard makes it partial; without the guard it is supported. A
-    model at -0.03 (z = -1, not shown worse after Holm) does not block it."""
+def test_one_model_below_the_margin_keeps_a_good_aggregate_from_support():
+    """One model at -0.08 among seven at +0.01: the aggregate (-0.0013) passes, but that
+    model's mean is below -0.02, so partial; the tested guard (z = -6) agrees, and without a
+    guard it is supported. A model at -0.03 with s.e. 0.01 is below the margin (partial) but
+    not shown worse by the Holm-adjusted test (supported under the tested guard)."""
     hidden = _fit(np.r_[np.full(7, 0.01), -0.08])
     assert list(model_t4.models_shown_worse(hidden)) == [False] * 7 + [True]
     assert model_t4.aggregate_t4_rule(hidden) == "partial"
-    assert model_t4.aggregate_t4_rule(hidden, guard=False) == "supported"
-    assert model_t4.aggregate_t4_rule(_fit(np.r_[np.full(7, 0.01), -0.03])) == "supported"
+    assert model_t4.aggregate_t4_rule(hidden, guard="tested") == "partial"
+    assert model_t4.aggregate_t4_rule(hidden, guard="none") == "supported"
+    mild = _fit(np.r_[np.full(7, 0.01), -0.03])
+    assert model_t4.aggregate_t4_rule(mild) == "partial"
+    assert model_t4.aggregate_t4_rule(mild, guard="tested") == "supported"
 
 
 def test_architectures_as_a_sample_use_student_t_bounds():
@@ -322,14 +326,14 @@ def test_model_energy_judged_at_the_papers_width_is_measured():
 
 
 def test_every_earlier_rule_names_a_sensitivity_choice_of_its_claim():
-    """model.t4's three earlier rules, model.design's and model.energy's one are sensitivity
+    """model.t4's four earlier rules, model.design's and model.energy's one are sensitivity
     rows today."""
     from analyses.claims import get_claim
 
     todays = {c: [r.today for r in get_claim(c).rule.history]
               for c in ("model.t4", "model.design", "model.energy")}
     assert todays == {"model.t4": [model_t4.FIRST_PROTOCOL, model_t4.CI_RULE,
-                                   model_t4.HOLM_RULE],
+                                   model_t4.HOLM_RULE, model_t4.TESTED_GUARD],
                       "model.design": [model_design.WHOLE_RUN],
                       "model.energy": [model_energy.NARROW_RULE]}
     assert all(r.changed_after_data for c in todays for r in get_claim(c).rule.history)
@@ -431,7 +435,7 @@ def test_the_model_claims_run_with_their_basis_and_rule_history(tmp_path):
     for claim_id, result in results.items():
         assert result.basis is get_claim(claim_id).basis, claim_id
         assert all(entry["verdict_today"] for entry in result.rule_history), claim_id
-    assert len(results["model.t4"].rule_history) == 3
+    assert len(results["model.t4"].rule_history) == 4
     assert "rule_history" not in results["model.t4"].details
     energy = results["model.energy"]
     assert energy.verdict == "not-testable" and energy.basis.decided_by == "fixed"

@@ -40,6 +40,8 @@ FIRST_PROTOCOL = (f"reference: the T = {RULE_T} model itself run for T_max steps
                   "protocol; outside its training regime)")
 CI_RULE = (f"per-model paired bootstrap CIs: refuted if any model's CI lies below -{MARGIN:g}, "
            f"supported if every CI lies above it (the rule before issue 27)")
+TESTED_GUARD = ("the aggregate, and no model shown worse than the margin by a Holm-adjusted "
+                "test instead of no model's mean below it (the first rule of issue 31)")
 HOLM_RULE = (f"training seed 0 only, per model: refuted if some model is shown worse than "
              f"-{MARGIN:g} after Holm's adjustment, supported if every model is shown "
              f"non-inferior (the rule of issue 27)")
@@ -63,9 +65,11 @@ PROTOCOL = (
     f"removed, with the S/(S-1) correction) ({RESAMPLES} resamples). Rule (revised three "
     f"times, see rule_history): refuted if the aggregate's one-sided {1 - ALPHA:.0%} upper "
     f"bound lies below -{MARGIN:g}; supported if its one-sided {1 - ALPHA:.0%} lower bound "
-    f"lies above -{MARGIN:g} and no model is shown worse than -{MARGIN:g} (one-sided "
-    f"normal tests with each model's bootstrap s.e., Holm over the models at {ALPHA:g}); "
-    "partial otherwise (a model shown worse makes it partial, not refuted, on its own). "
+    f"lies above -{MARGIN:g} and every model's mean over seeds lies above -{MARGIN:g} (the "
+    "claim reads per model; a Holm-tested guard had too little power to flag a model at "
+    "2.3x the margin); partial otherwise (one model below the margin makes it partial, not "
+    "refuted). The rule was set after the data had been seen (seed 0 for the earlier "
+    "rules, all three seeds for this guard; rule_history): no data was held out. "
     "Power: 'detectable_difference' in details is how far above the margin the true "
     f"aggregate must lie for 'supported' with probability {POWER:g} at the measured standard "
     "error. Reported beside it, from the seed-0 models run for T_max = "
@@ -212,20 +216,23 @@ def image_groups(differences: dict, index: dict, seeds=None) -> tuple[list, list
 
 
 def aggregate_t4_rule(fit: dict, margin: float = MARGIN, alpha: float = ALPHA,
-                      guard: bool = True) -> str:
+                      guard: str = "mean") -> str:
     """On a :func:`~analyses.stats.hierarchical_bootstrap` of the paired differences: refuted
     if the aggregate's one-sided (1 - alpha) upper bound lies below -margin; supported if its
-    one-sided (1 - alpha) lower bound lies above -margin and (``guard``) no model is shown
-    worse than -margin (one-sided normal tests with each model's bootstrap s.e., Holm over the
-    models at alpha); partial otherwise."""
+    one-sided (1 - alpha) lower bound lies above -margin and no model is below the margin
+    (``guard``: "mean", its mean over seeds; "tested", shown worse by one-sided normal tests
+    with each model's bootstrap s.e., Holm over the models at alpha; "none"); partial
+    otherwise."""
     resampled = np.asarray(fit["resampled"], float)
     if not resampled.size:
         raise ValidationError("fit", "parameter 'fit' must hold bootstrap means")
     low, high = np.percentile(resampled, [100 * alpha, 100 * (1 - alpha)])
     if high < -margin:
         return "refuted"
-    return "supported" if low > -margin and not (guard and models_shown_worse(
-        fit, margin, alpha).any()) else "partial"
+    below = {"mean": lambda: np.asarray(fit["model_means"]) < -margin,
+             "tested": lambda: models_shown_worse(fit, margin, alpha),
+             "none": lambda: np.zeros(1, bool)}[guard]()
+    return "supported" if low > -margin and not below.any() else "partial"
 
 
 def models_shown_worse(fit: dict, margin: float = MARGIN, alpha: float = ALPHA) -> np.ndarray:
@@ -328,8 +335,9 @@ def measure(context) -> ClaimResult:
         {"choice": FIRST_PROTOCOL, "verdict": t4_rule(own_T_max.ci_low, own_T_max.ci_high)},
         {"choice": CI_RULE, "verdict": t4_rule(headline.ci_low, headline.ci_high)},
         {"choice": HOLM_RULE, "verdict": judged(headline)},
-        {"choice": "the aggregate alone (no model need avoid being shown worse than the "
-                   "margin)", "verdict": rule(guard=False)},
+        {"choice": TESTED_GUARD, "verdict": rule(guard="tested")},
+        {"choice": "the aggregate alone (any model may lie below the margin)",
+         "verdict": rule(guard="none")},
         {"choice": "every shipped training seed of each model (unbalanced where a model has "
                    "fewer)", "verdict": rule(seeds=None)},
         {"choice": "training seed 0 only (bootstrap over images)", "verdict": rule(seeds=[0])},
@@ -388,10 +396,14 @@ def measure(context) -> ClaimResult:
         f"one_sided_{1 - ALPHA:.0%}_bounds": [round(float(low), 4), round(float(high), 4)],
         "aggregate_se": round(fit["se"], 4),
         "detectable_difference": (
-            f"at s.e. {fit['se']:.4f}, 'supported' has probability {POWER:g} only if the true "
+            f"for the aggregate test alone (not the per-model guard): at s.e. "
+            f"{fit['se']:.4f}, it passes with probability {POWER:g} only if the true "
             f"aggregate difference is above {-MARGIN + detectable:+.4f} "
             f"(-{MARGIN:g} + {detectable:.4f}); 'refuted' likewise only below "
             f"{-MARGIN - detectable:+.4f}"),
+        "models_below_margin": [f"{a}/{t}" for (a, t), m in zip(fit["models"],
+                                                                 fit["model_means"])
+                                if m < -MARGIN],
         "training_seeds": seeds,
         "training_seeds_per_model": min(len(v) for v in seeds.values()),
         "widths": sorted({run.model.meta["width"] for run, _ in seed_runs.values()}),
@@ -513,7 +525,7 @@ def plot_seeds(tables, directory) -> list[str]:
 
 
 RULE = Rule(
-    functions=(aggregate_t4_rule, models_shown_worse, normal_p_values, holm,
+    functions=(aggregate_t4_rule, normal_p_values, holm, models_shown_worse,
                hierarchical_bootstrap, _seed_deviations, image_groups, seed_differences,
                common_seeds),
     thresholds={"MARGIN": MARGIN, "ALPHA": ALPHA, "RULE_T": RULE_T, "REFERENCE_T": REFERENCE_T,
@@ -536,7 +548,13 @@ RULE = Rule(
                     "non-inferior (intersection-union), partial otherwise. Replaced after a "
                     "referee: one model sufficed to refute while supported needed all eight, "
                     "and training-seed variance was in no test", "issue 31", True,
-                    today=HOLM_RULE)))
+                    today=HOLM_RULE),
+        EarlierRule("the aggregate over the models (one-sided 95% bounds against -0.02), with "
+                    "a guard that no model is shown worse than the margin by one-sided tests, "
+                    "Holm over the models (supported at quick size, seeds 0-2). Replaced after "
+                    "a referee: the test could flag a digits model only below about -0.063, "
+                    "so the Spike-driven Transformer at -0.047 (digits) and -0.025 (sets) "
+                    "passed", "issue 31", True, today=TESTED_GUARD)))
 
 BASIS = Basis(
     "measured",
@@ -546,8 +564,8 @@ BASIS = Basis(
     "seed; not other architectures, nor the papers' width-384 models on CIFAR/ImageNet.",
     "Per-image paired accuracy differences of the Brian2 runs decide it: one aggregate "
     "non-inferiority test over the models, whose interval comes from a two-stage bootstrap "
-    "over test images and training seeds, with a Holm-controlled guard that no model is "
-    "shown worse than the margin.",
+    "over test images and training seeds, and the guard that every model's mean lies above "
+    "the margin.",
     ci_leaves_out=("choice of architectures and tasks (the models are the population judged, "
                    "not a sample of one)", "training recipe (epochs, learning rate, width)"))
 
