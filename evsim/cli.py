@@ -180,8 +180,9 @@ def _train_cells(cells: list, epochs: int, out: Path, tolerance: float) -> list[
 
     files = {cell: weights_name(*cell) for cell in cells}
     todo = [cell for cell in cells if not (out / files[cell]).is_file()]
-    shipped_seconds = [load_weights(WEIGHTS_DIR / files[c])[0]["train_seconds"] for c in todo
-                       if (WEIGHTS_DIR / files[c]).is_file()]
+    shipped = {c: load_weights(WEIGHTS_DIR / files[c])[0] for c in todo
+               if (WEIGHTS_DIR / files[c]).is_file()}
+    shipped_seconds = [meta["train_seconds"] for meta in shipped.values()]
     typer.echo(f"{len(todo)} of {len(cells)} models to train into {out} ({len(cells) - len(todo)}"
                f" already there); the shipped files of {len(shipped_seconds)} of them record "
                f"{sum(shipped_seconds) / 60:.0f} min of training (2 threads on a 2-core machine)")
@@ -194,8 +195,8 @@ def _train_cells(cells: list, epochs: int, out: Path, tolerance: float) -> list[
                                progress=lambda done, total, loss: (
                                    bar.update(1), bar.set_postfix(loss=f"{loss:.3f}")))
         line = f"{label}: test accuracy {meta['test_accuracy']:.4f}, {meta['train_seconds']} s"
-        if (WEIGHTS_DIR / files[cell]).is_file():
-            reference = load_weights(WEIGHTS_DIR / files[cell])[0]
+        if cell in shipped:
+            reference = shipped[cell]
             gap = meta["test_accuracy"] - reference["test_accuracy"]
             same = "identical to" if meta["hash"] == reference["hash"] else "differs from"
             line += (f" (shipped {reference['test_accuracy']:.4f}, difference {gap:+.4f}); "
