@@ -5,11 +5,13 @@ spikes of SpikingJelly's float64 forward pass) and checks it; :func:`from_weight
 model as an evsim Circuit:
 
 * the image: one graded source per pixel of each 2 x 2 patch, firing its value in every step
-  (SpikingJelly's direct encoding; held past step T because Brian2 reads a delayed graded
-  event's value when it arrives, and the steps after T are not compared);
+  (SpikingJelly's direct encoding); a path that reaches a layer later reads a copy of the
+  image shown that many steps later (Brian2 reads a delayed graded event's value when it
+  arrives, so a delay would read a later image of the same run);
 * every linear layer with its folded batch norm: synaptic weights (split by sign) onto a
   discrete LIF population with SpikingJelly's semantics, the bias (and the position
-  embedding) a constant input current switched on when the layer's first input arrives;
+  embedding) a constant input current (what it drives before the layer's first input
+  arrives is wiped when the layer's first window starts);
 * attention: the mechanism circuits of :mod:`circuits.mechanisms` (SSA, QKTA, SDSA, DSSA) with
   LIF operand populations driven by the layer's synapses;
 * residuals: spike-adding models (Spikformer, QKFormer) feed every population of the stream
@@ -18,7 +20,9 @@ model as an evsim Circuit:
   reads it.
 
 Every synaptic hop costs one step, so population p shows SpikingJelly's step t in step
-t + ``lags[p]``; converging paths are equalised with synaptic delays. The linear classifier
+t + ``lags[p]``; converging paths are equalised with synaptic delays. One run carries several
+images per trial, one every T steps, each population restarting at its own lag
+(:mod:`evsim.restarts`): a window of T steps per image instead of T + the depth. The linear classifier
 of the token mean (per token for the set task) is applied to the counts of the last stream
 (:meth:`TrainedCircuit.logits`).
 """
@@ -166,79 +170,87 @@ class TrainedCircuit:
     stream: list = field(default_factory=list)  # populations the classifier reads
     attention_output: str = ""  # the mechanism's output population
     operands: dict = field(default_factory=dict)  # mechanism operand -> its population
+    image_sources: list = field(default_factory=list)  # "image" and its later copies
 
     @property
-    def steps(self) -> int:
-        return self.meta["T"] + max(self.lags.values())
+    def depth(self) -> int:
+        """The largest lag: steps from the image to the last population."""
+        return max(self.lags.values())
 
-    def inputs(self, tokens: np.ndarray) -> dict:
-        """Circuit inputs (steps, images, size) for image (or set) tokens (images, N, 4)."""
-        tokens = np.asarray(tokens, dtype=float)
-        N, P = self.meta["tokens"], self.meta["patch"] ** 2
-        if tokens.ndim != 3 or tokens.shape[1:] != (N, P) or not np.all(np.isfinite(tokens)):
-            raise ValidationError("tokens", f"parameter 'tokens' must be finite with shape "
-                                            f"(images, {N}, {P}), got {tokens.shape}")
-        images, T, steps = len(tokens), self.meta["T"], self.steps
-        # held for the whole run: a delayed graded event carries its source's value at arrival
-        out = {"image": np.broadcast_to(tokens.reshape(images, -1), (steps, images, N * P))}
-        for population, bias in self.biases.items():
-            current = np.zeros((steps, images, bias.size))
-            current[self.lags[population]:] = bias
-            out[population] = current
-        return out
-
-    def run(self, tokens, *, seed: int = 0, target: str = "auto", batch: int | None = None,
-            simulator=None):
-        """Simulate images (each image a trial, in batches of at most ``batch``; default
-        :meth:`batches`); returns (spikes, logits):
-        spikes[layer] of shape ``(T, images, *layout)`` on SpikingJelly's clock, logits (images,
-        classes), per token (images, N, classes) for the set task. ``simulator``: a stand-in
-        for :func:`evsim.simulate` (e.g. a claim context's), called as
-        ``simulator(circuit, inputs, duration, seed=..., **options)``."""
-        tokens = np.asarray(tokens, dtype=float)
-        T, parts = self.meta["T"], []
-        read = {*self.stream, *(population for population, _, _ in self.layers.values())}
-        for rows in self.batches(len(tokens), batch):
-            rasters = self.population_spikes(tokens[rows], seed=seed, target=target,
-                                             simulator=simulator, read=read)
-            parts.append({name: rasters[population] for name, (population, _, _)
-                          in self.layers.items()} | {p: rasters[p] for p in self.stream})
-        joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        spikes = {name: np.moveaxis(joined[name], 1, 0).reshape((T, len(tokens)) + layout)
-                  for name, (_, layout, _) in self.layers.items()}
-        return spikes, self.logits({p: joined[p] for p in self.stream})
-
-    def population_spikes(self, tokens, *, seed: int = 0, target: str = "auto", simulator=None,
-                          read=None) -> dict:
-        """One simulation of ``tokens`` (images, N, 4), each image a trial: {population: bool
-        (images, T, neurons)}, the T steps of each population on its own clock (SpikingJelly's
-        steps 0 .. T - 1), for every population or those in ``read``."""
-        simulator = simulator or partial(simulate, target=target)
-        tokens = np.asarray(tokens, dtype=float)
-        record = simulator(self.circuit, self.inputs(tokens), self.steps * STEP, dt=STEP,
-                           trials=len(tokens), seed=seed, record_spikes=True)
-        out = {}
-        for population in read or self.lags:
-            raster = record.raster(population)
-            if raster[:, :self.lags[population]].any():  # nothing can fire before its input
-                raise RuntimeError(f"{population}: spikes before its lag")
-            out[population] = raster[:, self.lags[population]:][:, :self.meta["T"]]
-        return out
-
-    def batches(self, images: int, batch: int | None = None) -> list[slice]:
-        """Rows of each run for ``images`` images: batches of at most ``batch`` images (by
-        default as many as hold :data:`BATCH_SYNAPSES` synapses; memory ~ synapses), the
-        larger ones first and differing by at most one image, so the runs reuse at most two
-        built networks, one after the other."""
+    def layout(self, images: int, batch: int | None = None) -> tuple[int, int]:
+        """(trials, windows) of one run of ``images`` images: at most ``batch`` side by side
+        (default: as many as hold :data:`BATCH_SYNAPSES` synapses; memory ~ synapses), one
+        after another in windows of T steps; image i is trial i % trials of window
+        i // trials."""
         if batch is None:
             batch = max(1, BATCH_SYNAPSES // max(1, self.size[1]))
         if isinstance(images, bool) or images < 1 or isinstance(batch, bool) or batch < 1:
             raise ValidationError("tokens", "parameter 'tokens' must hold at least one image and "
                                             f"'batch' must be >= 1, got {images} and {batch}")
-        runs = -(-images // batch)
-        sizes = [images // runs + 1] * (images % runs) + [images // runs] * (runs - images % runs)
-        edges = np.cumsum([0, *sizes])
-        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+        windows = -(-images // batch)
+        return -(-images // windows), windows
+
+    def inputs(self, tokens: np.ndarray, trials: int | None = None) -> dict:
+        """Circuit inputs (steps, trials, size) for image (or set) tokens (images, N, 4): image
+        i in trial i % ``trials`` (default: every image a trial) of window i // trials, the
+        window of population p being steps [k T + lag_p, (k + 1) T + lag_p)."""
+        tokens = np.asarray(tokens, dtype=float)
+        N, P = self.meta["tokens"], self.meta["patch"] ** 2
+        if tokens.ndim != 3 or tokens.shape[1:] != (N, P) or not np.all(np.isfinite(tokens)):
+            raise ValidationError("tokens", f"parameter 'tokens' must be finite with shape "
+                                            f"(images, {N}, {P}), got {tokens.shape}")
+        trials = len(tokens) if trials is None else trials
+        windows, T = -(-len(tokens) // trials), self.meta["T"]
+        steps = windows * T + self.depth
+        padded = np.zeros((windows * trials, N * P))
+        padded[:len(tokens)] = tokens.reshape(len(tokens), -1)
+        shown = np.repeat(padded.reshape(windows, trials, N * P), T, axis=0)
+        out = {}
+        for source in self.image_sources:
+            out[source] = np.zeros((steps, trials, N * P))
+            out[source][self.lags[source]:][:windows * T] = shown
+        # constant: what a bias drives before a population's first window is wiped at its start
+        return out | {population: bias[None, :] for population, bias in self.biases.items()}
+
+    def run(self, tokens, *, seed: int = 0, target: str = "auto", batch: int | None = None,
+            simulator=None):
+        """Simulate images in one run (at most ``batch`` side by side, see :meth:`layout`);
+        returns (spikes, logits):
+        spikes[layer] of shape ``(T, images, *layout)`` on SpikingJelly's clock, logits (images,
+        classes), per token (images, N, classes) for the set task. ``simulator``: a stand-in
+        for :func:`evsim.simulate` (e.g. a claim context's), called as
+        ``simulator(circuit, inputs, duration, seed=..., **options)``."""
+        tokens = np.asarray(tokens, dtype=float)
+        T = self.meta["T"]
+        read = {*self.stream, *(population for population, _, _ in self.layers.values())}
+        rasters = self.population_spikes(tokens, seed=seed, target=target, simulator=simulator,
+                                         read=read, batch=batch)
+        spikes = {name: np.moveaxis(rasters[population], 1, 0).reshape((T, len(tokens)) + layout)
+                  for name, (population, layout, _) in self.layers.items()}
+        return spikes, self.logits({p: rasters[p] for p in self.stream})
+
+    def population_spikes(self, tokens, *, seed: int = 0, target: str = "auto", simulator=None,
+                          read=None, batch: int | None = None) -> dict:
+        """One simulation of ``tokens`` (images, N, 4), laid out by :meth:`layout`: {population:
+        bool (images, T, neurons)}, the T steps of each image in each population on its own
+        clock (SpikingJelly's steps 0 .. T - 1), for every population or those in ``read``."""
+        simulator = simulator or partial(simulate, target=target)
+        tokens = np.asarray(tokens, dtype=float)
+        images, T = len(tokens), self.meta["T"]
+        trials, windows = self.layout(images, batch)
+        inputs = self.inputs(tokens, trials)
+        steps = len(next(iter(inputs.values())))
+        options = dict(restart_every=T * STEP,
+                       restart_offsets={p: (lag % T) * STEP for p, lag in self.lags.items()})
+        read = list(read or self.lags)
+        record = simulator(self.circuit, inputs, steps * STEP, dt=STEP, trials=trials, seed=seed,
+                           record_spikes=read, **options)
+        out = {}
+        for population in read:
+            raster, lag = record.raster(population), self.lags[population]
+            by_window = raster[:, lag:lag + windows * T].reshape(trials, windows, T, -1)
+            out[population] = by_window.swapaxes(0, 1).reshape(trials * windows, T, -1)[:images]
+        return out
 
     @property
     def size(self) -> tuple[int, int]:
@@ -280,11 +292,6 @@ class _Builder:
         self.N = model.meta["tokens"]
         self.neuron = models.discrete_lif(tau=tau, v_th=1.0)  # every layer's LIF
 
-    def source(self, name: str, size: int) -> None:
-        self.circuit.add_population(name, models.graded_source(), size)
-        self.circuit.add_input(name, name)
-        self.model.lags[name] = 0
-
     def lif(self, name: str, terms: list, bias) -> str:
         """The LIF layer ``name`` (V_th 1) fed by ``terms`` [(source, W (out, in) per token)]
         plus ``bias`` (out,) or (N, out) from its lag on."""
@@ -304,10 +311,23 @@ class _Builder:
             raise RuntimeError(f"{target}: inputs arrive at lag {lag}, expected {lags[target]}")
         lags[target] = lag
         for k, (source, W) in enumerate(terms):
+            if source in self.model.image_sources:  # graded: read in the step it is sent
+                source = self.image(lag - 1)
             out, fan_in = W.shape
             n, o, i = np.indices((self.N, out, fan_in))
             connect_pairs(self.circuit, source, target, n * fan_in + i, n * out + o, W[o, i],
                           delay=(lag - 1 - lags[source]) * STEP, name=f"{source}->{target}#{k}")
+
+    def image(self, lag: int) -> str:
+        """The image source shown from step ``lag`` on (added on first use)."""
+        name = "image" if lag == 0 else f"image_{lag}"
+        if name not in self.model.lags:
+            self.circuit.add_population(name, models.graded_source(),
+                                        self.N * self.model.meta["patch"] ** 2)
+            self.circuit.add_input(name, name)
+            self.model.lags[name] = lag
+            self.model.image_sources.append(name)
+        return name
 
     def attention(self, arch: str, operands: dict) -> str:
         """The mechanism circuit of ``arch``; ``operands``: mechanism operand -> (layer name,
@@ -367,7 +387,7 @@ def build(meta: dict, w: dict, *, tau: float = 2.0) -> TrainedCircuit:
     arch, N = meta["arch"], meta["tokens"]
     model = TrainedCircuit(arch, meta, w, Circuit(f"{arch}_{meta['task']}"))
     b = _Builder(model, tau)
-    b.source("image", N * meta["patch"] ** 2)
+    b.image(0)
     embed, embed_bias = [("image", w["embed.W"])], w["embed.b"] + w["position"]
     if arch in ("spikformer", "qkformer"):  # residual: spikes added
         stream = [b.lif("embed", embed, embed_bias)]
@@ -397,7 +417,8 @@ def _with_every_lag(model: TrainedCircuit) -> TrainedCircuit:
     population that could be reached earlier than its lag is a wiring error."""
     hops = [(p.source, p.target, 1 + int(round(float(p.delay / STEP))))
             for p in model.circuit.projections]
-    earliest = {p.name: 0 if p.name == "image" else np.inf for p in model.circuit.populations}
+    earliest = {p.name: model.lags[p.name] if p.name in model.image_sources else np.inf
+                for p in model.circuit.populations}
     for _ in range(len(earliest)):
         changed = False
         for source, target, hop in hops:

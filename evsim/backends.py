@@ -37,9 +37,10 @@ class RunSpec:
     parameters: dict
     initial: dict
     schedule: str
-    record_spikes: bool
+    record_spikes: tuple  # populations whose spike times are kept
     states: tuple = ()  # evsim.states.StateRequest s
     record_every: object = None  # their sampling interval
+    restarts: object = None  # evsim.restarts.Restarts, or None
 
     @cached_property
     def plan(self):
@@ -49,7 +50,8 @@ class RunSpec:
         return plan_network(self.circuit, self.trials, self.dt, inputs=self.inputs,
                             parameters=self.parameters, initial=self.initial,
                             record_spikes=self.record_spikes, schedule=self.schedule,
-                            states=self.states, record_every=self.record_every)
+                            states=self.states, record_every=self.record_every,
+                            restarts=self.restarts)
 
     @property
     def checkpoint_steps(self) -> np.ndarray:

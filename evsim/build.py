@@ -19,9 +19,10 @@ from brian2 import (Clock, Equations, Network, NeuronGroup, SpikeMonitor, StateM
 from .errors import ValidationError
 from .graph import Circuit
 from .models import check_quantity, unit_of
+from .restarts import restarted_variables
 
 __all__ = ["BuiltNetwork", "NetworkPlan", "build_network", "plan_network", "instantiate",
-           "SCHEDULES", "per_neuron_values"]
+           "SCHEDULES", "per_neuron_values", "recorded_populations"]
 
 #: Brian2 marks a neuron refractory from its spike to the end of that step even when its
 #: refractory period is shorter than one step, so synaptic input arriving on the firing step
@@ -57,6 +58,7 @@ class GroupPlan:
     step_code: str | None
     varying_input: str | None  # input variable driven by a TimedArray, if any
     states: object = None  # the StateRequest recorded from this group, if any
+    restart: str | None = None  # code run at the start of every step (evsim.restarts)
 
 
 @dataclass
@@ -96,7 +98,7 @@ class NetworkPlan:
     trials: int
     dt: object
     schedule: str
-    record_spikes: bool
+    record_spikes: tuple  # the populations whose spike times are kept
     groups: list
     synapses: list
     values: list
@@ -166,12 +168,29 @@ def per_neuron_values(name: str, value, unit, trials: int, size: int) -> np.ndar
     return full.reshape(-1).copy()
 
 
+def recorded_populations(circuit: Circuit, record_spikes) -> tuple:
+    """The populations whose spike times ``record_spikes`` asks for (True: all, False: none,
+    or their names), in the circuit's order; one clear error for an unknown name."""
+    names = [p.name for p in circuit.populations]
+    if isinstance(record_spikes, (bool, np.bool_)):
+        return tuple(names) if record_spikes else ()
+    if isinstance(record_spikes, str) or not hasattr(record_spikes, "__iter__"):
+        raise ValidationError("record_spikes", "parameter 'record_spikes' must be True, False or "
+                                               f"population names, got {record_spikes!r}")
+    asked = set(record_spikes)
+    unknown = sorted(asked - set(names))
+    if unknown:
+        raise ValidationError("record_spikes", f"unknown population(s) {unknown} in "
+                                               f"'record_spikes'; accepted: {sorted(names)}")
+    return tuple(name for name in names if name in asked)
+
+
 def _brian_name(index: int, name: str) -> str:
     return f"p{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", name)
 
 
 def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, parameters=None,
-                  initial=None, record_spikes: bool = False,
+                  initial=None, record_spikes=False,
                   schedule: str = "resets_first") -> BuiltNetwork:
     """Create the NeuronGroups, Synapses and spike counters of ``circuit`` x ``trials``
     (:func:`plan_network`, then :func:`instantiate`)."""
@@ -181,17 +200,19 @@ def build_network(circuit: Circuit, trials: int, clock: Clock, *, inputs=None, p
 
 
 def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=None,
-                 initial=None, record_spikes: bool = False, schedule: str = "resets_first",
-                 states=(), record_every=None) -> NetworkPlan:
+                 initial=None, record_spikes=False, schedule: str = "resets_first",
+                 states=(), record_every=None, restarts=None) -> NetworkPlan:
     """Check the run's values and describe the network of ``circuit`` x ``trials``.
 
     ``inputs``: input port -> value for the port population's input variable, either constant
     (broadcast by :func:`per_neuron_values`) or time-varying with shape (steps, trials, size).
     ``parameters`` and ``initial``: population -> {variable: value}, broadcast the same way.
     ``states``: :class:`evsim.states.StateRequest` s, sampled every ``record_every``.
+    ``restarts``: :class:`evsim.restarts.Restarts` (windows of one run), or None.
     """
     circuit.validate()
     inputs, parameters, initial = inputs or {}, parameters or {}, initial or {}
+    record_spikes = recorded_populations(circuit, record_spikes)
     _check_ports(circuit, inputs)
     prepared = {port: _prepare_input(circuit.population(population), inputs[port], port,
                                      trials, dt)
@@ -212,6 +233,10 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
                                    if target == population.name], values))
     for request in states:
         next(g for g in groups if g.population == request.population).states = request
+    for group, population in zip(groups, circuit.populations):
+        variables = restarted_variables(population.model)
+        if restarts is not None and variables:
+            group.restart = restarts.code(population.name, variables)
     names = {group.population: group.name for group in groups}
     for index, projection in enumerate(circuit.projections):
         source = circuit.population(projection.source)
@@ -231,7 +256,7 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
                  f"trials={trials}",
                  *(f"{r.describe()} every={float(record_every)!r}" for r in states),
                  *(repr((g.name, g.neurons, str(g.equations), g.threshold, g.reset,
-                         g.refractory, g.method, g.step_code, g.varying_input))
+                         g.refractory, g.method, g.step_code, g.varying_input, g.restart))
                    for g in groups),
                  # delays stay compiled in: Brian2 prepares spike queues before run arguments
                  *(repr((s.name, names[s.source], names[s.target], s.model, s.on_pre,
@@ -303,11 +328,13 @@ def instantiate(plan: NetworkPlan, clock: Clock) -> BuiltNetwork:
             group.run_regularly(f"{g.varying_input} = {stimulus_name}(t, i)", when="start",
                                 name=f"{g.name}_{g.varying_input}_input")
             owners[stimulus_name] = stimulus
+        if g.restart:  # at the start of the step (after a state monitor), before the update
+            group.run_regularly(g.restart, when="start", name=f"{g.name}_restart")
         if g.step_code:
             group.run_regularly(g.step_code, when="groups", order=STEP_CODE_ORDER,
                                 name=f"{g.name}_step")
         groups[g.population], owners[g.name] = group, group
-        counters[g.population] = SpikeMonitor(group, record=plan.record_spikes,
+        counters[g.population] = SpikeMonitor(group, record=g.population in plan.record_spikes,
                                               name=f"{g.name}_spk")
         if g.states is not None:  # first in the step: the state the previous step left
             size = g.neurons // plan.trials

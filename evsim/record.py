@@ -173,7 +173,11 @@ class SpikeRecord:
                                                    "with record_spikes=True")
         if population is None:
             return self.spikes
-        _check_population(population, self.spikes)
+        _check_population(population, self.counts)
+        if population not in self.spikes:
+            raise ValidationError("record_spikes", f"{needed_by} needs the spike times of "
+                                                   f"'{population}', which record_spikes left "
+                                                   f"out (it kept {sorted(self.spikes)})")
         return self.spikes[population]
 
     def to_dataframe(self) -> pd.DataFrame:

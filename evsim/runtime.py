@@ -160,6 +160,8 @@ def _states(built: BuiltNetwork) -> tuple[dict, np.ndarray | None]:
 def _spike_trains(built: BuiltNetwork) -> dict:
     trains = {}
     for name, monitor in built.counters.items():
+        if not monitor.record:
+            continue
         size = len(monitor.source) // built.trials
         trains[name] = SpikeTrains.from_group(np.array(monitor.i[:]), np.array(monitor.t_[:]),
                                               size)

@@ -11,11 +11,12 @@ from brian2 import ms, second
 
 from . import backends
 from .backends import RunSpec
-from .build import SCHEDULES
+from .build import SCHEDULES, recorded_populations
 from .errors import ValidationError
 from .graph import Circuit
 from .models import check_integer, check_quantity
 from .record import SpikeRecord
+from .restarts import check_restarts
 from .states import state_requests, with_units
 
 __all__ = ["simulate", "TARGETS"]
@@ -26,9 +27,9 @@ TARGETS = ("auto", "numpy", "cython", "cpp_standalone")
 
 def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, seed=None,
              dt=0.1 * ms, checkpoints=None, parameters=None, initial=None,
-             record_spikes: bool = False, target: str = "auto",
+             record_spikes=False, target: str = "auto",
              schedule: str = "resets_first", record_states=None,
-             record_every=None) -> SpikeRecord:
+             record_every=None, restart_every=None, restart_offsets=None) -> SpikeRecord:
     """Simulate ``trials`` independent copies of ``circuit`` in one Brian2 run.
 
     Parameters
@@ -53,8 +54,9 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
     parameters, initial : dict, optional
         Population -> {name: value}: per-trial parameter values and initial state (broadcast
         like constant inputs).
-    record_spikes : bool
-        Also keep every spike time (memory grows with the number of spikes).
+    record_spikes : bool or iterable of str
+        Also keep every spike time, of every population (True) or of the named ones (memory
+        grows with the number of spikes).
     target : str
         A registered backend (:mod:`evsim.backends`: "numpy", "cython", "cpp_standalone" and
         any added) or ``"auto"`` (default): the backend with the smallest estimated cost,
@@ -70,6 +72,11 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
     record_every : Quantity, optional
         Interval of the state samples, a multiple of dt (default dt); samples at
         t_k = k * record_every < duration, the state at the start of that step.
+    restart_every, restart_offsets : Quantity and dict, optional
+        Window length (a multiple of dt) and population -> offset in [0, restart_every)
+        (default 0): every discrete-time population's state returns to 0 at the start of
+        steps offset + k * restart_every, k >= 0, so one run carries one input per window
+        through a feed-forward circuit (:mod:`evsim.restarts`).
 
     Returns
     -------
@@ -98,11 +105,13 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
             raise ValidationError("inputs", f"time-varying inputs['{port}'] must cover the run: at "
                                             f"least {steps} steps, got {np.shape(value)[0]}")
 
+    record_spikes = recorded_populations(circuit, record_spikes)
+    restarts = check_restarts(circuit, restart_every, restart_offsets, dt, initial or {})
     states, record_every, state_bytes = state_requests(circuit, record_states, trials, duration,
                                                        dt, record_every)
     spec = RunSpec(circuit, dict(inputs or {}), trials, seed, dt, checkpoints,
                    dict(parameters or {}), dict(initial or {}), schedule, record_spikes, states,
-                   record_every)
+                   record_every, restarts)
     started = time.perf_counter()
     result, target, choice = _run(spec, target)
     wall = time.perf_counter() - started

@@ -194,15 +194,12 @@ def test_tokens_of_the_wrong_shape_or_none():
 
 
 @pytest.mark.parametrize("images, batch", [(450, None), (450, 64), (7, 3), (5, 5), (1, None)])
-def test_batches_cover_every_image_once_larger_first(images, batch):
+def test_layout_holds_every_image_in_the_fewest_windows(images, batch):
     model = trained.from_weights("spikformer")
-    rows = model.batches(images, batch)
-    assert np.array_equal(np.concatenate([np.arange(images)[r] for r in rows]),
-                          np.arange(images))
-    sizes = [r.stop - r.start for r in rows]
+    trials, windows = model.layout(images, batch)
     limit = batch or trained.BATCH_SYNAPSES // model.size[1]
-    assert max(sizes) <= limit and max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes)[::-1]
-    assert len(rows) == -(-images // limit)
+    assert trials <= limit and windows == -(-images // limit)
+    assert trials * windows >= images > trials * (windows - 1)  # no window left empty
 
 
 def test_a_task_with_a_file_is_an_error():

@@ -78,7 +78,7 @@ def ann_macs(meta: dict, dense_attention: bool = False) -> dict:
 def layer_of(model, source: str, target: str) -> str:
     """The ANN layer a projection of the circuit implements."""
     operands = {population: name.lower() for name, population in model.operands.items()}
-    if source == "image":
+    if source in model.image_sources:
         return "embed"
     if target == "hidden":
         return "mlp1"
@@ -100,7 +100,7 @@ def energy_table(run) -> pd.DataFrame:
     for projection in model.circuit.projections:
         layer = layer_of(model, projection.source, projection.target)
         events[layer] += float(run.events[projection.name].mean())
-        if projection.source != "image" and (layer != "attention" or projection.source
+        if projection.source not in model.image_sources and (layer != "attention" or projection.source
                                              in model.operands.values()):
             inputs[layer].add(projection.source)
     rows = []

@@ -114,17 +114,11 @@ def _run_model(context, arch: str, task: str, size, trained_T: int = 4,
     T_max, T_trained = size["T_max"], meta["T"]
     model = trained.build(dict(meta, T=T_max, trained_T=T_trained), weights)
     fans = fan_out(model)
-    read = {p for p, _, _ in model.layers.values()} | set(model.stream)
-    kept, events, spikes = [], [], []
     seed = context.seed_for(f"run {arch} {task}", shared=True)
-    for rows in model.batches(len(tokens)):
-        batch = model.population_spikes(tokens[rows], seed=seed,
-                                        simulator=context.simulate)
-        window = {p: s[:, :T_trained] for p, s in batch.items()}
-        events.append(events_in_window(fans, window))
-        spikes.append({p: s.sum(axis=(1, 2)) for p, s in window.items()})
-        kept.append({p: batch[p] for p in read})
-    joined = {p: np.concatenate([part[p] for part in kept]) for p in read}
+    joined = model.population_spikes(tokens, seed=seed, simulator=context.simulate)
+    window = {p: s[:, :T_trained] for p, s in joined.items()}
+    events = events_in_window(fans, window)
+    spikes = {p: s.sum(axis=(1, 2)) for p, s in window.items()}
 
     def layer_rasters(rows):
         return {name: np.moveaxis(joined[p][rows], 1, 0).reshape((T_max, len(rows)) + layout)
@@ -136,10 +130,8 @@ def _run_model(context, arch: str, task: str, size, trained_T: int = 4,
     clean = np.arange(images)
     run = ModelRun(arch, task, model, index, X[index], y[index], layer_rasters(clean),
                    stream(clean),
-                   events={name: np.concatenate([e[name] for e in events])[:images]
-                           for name in fans},
-                   spikes_at_trained_T={p: np.concatenate([s[p] for s in spikes])[:images]
-                                        for p in model.lags})
+                   events={name: e[:images] for name, e in events.items()},
+                   spikes_at_trained_T={p: s[:images] for p, s in spikes.items()})
     for j, (sigma, delta) in enumerate(deltas.items()):
         rows = images + j * k + np.arange(k)
         run.perturbed[sigma] = dict(delta=delta, layers=layer_rasters(rows), stream=stream(rows))
