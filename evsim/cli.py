@@ -155,6 +155,9 @@ def train(arch: str = typer.Argument("all", help="spikformer, qkformer, sdt, spi
     if width not in WIDTHS:
         _fail(f"--width must be one of {WIDTHS} (the shipped widths), got {width}")
     if arch == "grid":
+        if (task, steps, width, seed) != ("all", 4, 16, 0):
+            _fail("grid trains every cell of evsim.train.GRID: it takes no --task, --T, --width "
+                  f"or --seed, got {task}, {steps}, {width}, {seed}")
         cells = list(GRID)
     else:
         cells = [Cell(a, t, steps, width, seed)

@@ -60,7 +60,8 @@ def code_objects(spec) -> int:
     """Code objects Brian2 runs every step for ``spec``'s circuit."""
     circuit = spec.circuit
     return (4 * len(circuit.populations) + 2 * len(circuit.projections)
-            + spec.time_varying_inputs + sum(bool(p.model.step_code) for p in circuit.populations))
+            + spec.time_varying_inputs + sum(bool(p.model.step_code) for p in circuit.populations)
+            + sum(g.restart is not None for g in spec.plan.groups))
 
 
 def _sizes(spec) -> tuple[float, float]:

@@ -16,10 +16,10 @@ from evsim.train import ARCHITECTURES, REFERENCE_T, TASKS, task_data, weights_ha
 IMAGES = 12  # reference images checked in the default run (the claim checks 128)
 
 
-def _run(meta, weights, reference, k=IMAGES):
+def _run(meta, weights, reference, k=IMAGES, batch=None):
     X = task_data(meta["task"])[0]
     model = trained.build(meta, weights)
-    spikes, logits = model.run(X[reference["test_index"][:k]], target="numpy")
+    spikes, logits = model.run(X[reference["test_index"][:k]], target="numpy", batch=batch)
     return model, trained.mismatches(model, spikes, trained.reference_spikes(reference, k)), logits
 
 
@@ -35,6 +35,17 @@ def test_every_layer_matches_spikingjelly(arch, task, T):
     assert sum(counts["reference_spikes"] for counts in layers.values()) > 1000  # not vacuous
     assert np.array_equal(logits.argmax(-1), reference["predicted"][:IMAGES])
     assert np.allclose(logits, reference["logits"][:IMAGES], atol=1e-9)
+
+
+@pytest.mark.parametrize("arch, T", [("sdt", 4), ("spikingresformer", 4),
+                                     pytest.param("qkformer", REFERENCE_T, marks=pytest.mark.slow)])
+def test_images_in_windows_of_one_run_match_spikingjelly(arch, T):
+    """Five images in a trial, one every T steps (restarts), each equal to the reference."""
+    meta, weights, reference = trained.load_weights(trained.shipped(arch, "digits", T))
+    model, layers, logits = _run(meta, weights, reference, 10, batch=2)
+    assert model.layout(10, 2) == (2, 5)
+    assert all(counts["mismatches"] == 0 for counts in layers.values()), layers
+    assert np.allclose(logits, reference["logits"][:10], atol=1e-9)
 
 
 @pytest.mark.parametrize("arch", ["spikformer", "sdt"])
