@@ -24,8 +24,8 @@ from evsim.train import ARCHITECTURES, REFERENCE_T, SEEDS, TASKS, task_data
 from .base import Sizes
 
 __all__ = ["SIZES", "SIGMAS", "FIRST_LAYER", "ATTENTION_LAYER", "ModelRun", "run_models",
-           "shared_runs", "shared_reference_runs", "shared_seed_runs", "rates", "stream_rates",
-           "correct", "fan_out", "events_in_window"]
+           "shared_runs", "shared_reference_runs", "shared_seed_runs", "in_build_order", "rates",
+           "stream_rates", "correct", "fan_out", "events_in_window"]
 
 SIZES = Sizes(quick=dict(images=128, perturbed=24, T_max=64),
               full=dict(images=None, perturbed=96, T_max=64),
@@ -158,8 +158,15 @@ def _check_reference(run: ModelRun, reference: dict, T: int) -> None:
 def run_models(context, size, trained_T: int = 4) -> dict:
     """{(arch, task): ModelRun} for every shipped model trained with ``trained_T`` steps at
     ``size`` (images, perturbed, T_max); the test images depend on the seed only."""
-    return {(arch, task): _run_model(context, arch, task, size, trained_T)
-            for task in TASKS for arch in ARCHITECTURES}
+    runs = {(arch, task): _run_model(context, arch, task, size, trained_T)
+            for arch, task in in_build_order(TASKS)}
+    return {(arch, task): runs[arch, task] for task in TASKS for arch in ARCHITECTURES}
+
+
+def in_build_order(tasks) -> list[tuple[str, str]]:
+    """(arch, task) with each architecture's runs in a row: runs of one structure one after
+    another reuse its built network (evsim.runtime keeps ~one trained model's)."""
+    return [(arch, task) for arch in ARCHITECTURES for task in tasks]
 
 
 def shared_runs(context) -> dict:
@@ -192,12 +199,12 @@ def shared_seed_runs(context) -> dict:
     size = dict(context.sizes(SIZES), perturbed=0)
 
     def runs():
-        out = {}
-        for (arch, task), run in first.items():
-            for seed in shipped_seeds(arch, task):
-                out[arch, task, seed] = (run, reference[arch, task]) if seed == 0 else tuple(
-                    _run_model(context, arch, task, dict(size, T_max=T), T, seed)
-                    for T in (4, REFERENCE_T))
-        return out
+        done = {(arch, task, seed, T): _run_model(context, arch, task, dict(size, T_max=T), T,
+                                                  seed)
+                for T in (4, REFERENCE_T) for arch, task in in_build_order(TASKS)
+                for seed in shipped_seeds(arch, task) if seed}
+        return {(arch, task, seed): (run, reference[arch, task]) if seed == 0 else
+                (done[arch, task, seed, 4], done[arch, task, seed, REFERENCE_T])
+                for (arch, task), run in first.items() for seed in shipped_seeds(arch, task)}
 
     return context.shared(f"trained models, every training seed {context.scale}", runs)
