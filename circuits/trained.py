@@ -52,6 +52,10 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 #: synapses one run of a trained model holds by default (all its images): ~1 GB on numpy,
 #: and the built network is kept for the next batch (evsim.runtime.CACHE_SYNAPSES)
 BATCH_SYNAPSES = 12_000_000
+#: at most this fraction of a run's steps are spent filling the model (its depth, once per
+#: trial): on numpy, 2-16 trials were as fast as 57-150 at T = 4 (a step's fixed cost is
+#: small beside the depth's idle steps of many trials) and as fast at T = 64
+FILL_FRACTION = 1 / 16
 #: metadata every weights file carries (besides versions, accuracy and training time)
 META_KEYS = ("arch", "task", "classes", "tokens", "width", "heads", "T", "c1", "c2", "patch",
              "seed", "hash", "test_accuracy")
@@ -178,17 +182,20 @@ class TrainedCircuit:
         return max(self.lags.values())
 
     def layout(self, images: int, batch: int | None = None) -> tuple[int, int]:
-        """(trials, windows) of one run of ``images`` images: at most ``batch`` side by side
-        (default: as many as hold :data:`BATCH_SYNAPSES` synapses; memory ~ synapses), one
-        after another in windows of T steps; image i is trial i % trials of window
-        i // trials."""
+        """(trials, windows) of one run of ``images`` images, one after another in windows of
+        T steps in each of ``trials`` side by side (image i is trial i % trials of window
+        i // trials): at most ``batch`` side by side (default: as many as hold
+        :data:`BATCH_SYNAPSES` synapses; memory ~ synapses), and no more than keep the steps
+        each trial spends filling the model (its depth) under :data:`FILL_FRACTION` of the
+        run, fewer trials costing more steps of fixed overhead instead."""
         if batch is None:
             batch = max(1, BATCH_SYNAPSES // max(1, self.size[1]))
         if isinstance(images, bool) or images < 1 or isinstance(batch, bool) or batch < 1:
             raise ValidationError("tokens", "parameter 'tokens' must hold at least one image and "
                                             f"'batch' must be >= 1, got {images} and {batch}")
-        windows = -(-images // batch)
-        return -(-images // windows), windows
+        windows = int(-(-self.depth // (FILL_FRACTION * self.meta["T"])))  # at least
+        trials = max(1, min(batch, images // windows))
+        return trials, -(-images // trials)
 
     def inputs(self, tokens: np.ndarray, trials: int | None = None) -> dict:
         """Circuit inputs (steps, trials, size) for image (or set) tokens (images, N, 4): image
