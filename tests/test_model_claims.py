@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analyses.claims import trained_runs
-from analyses.energy import E_AC
+from analyses.energy import E_AC, E_MAC
 from analyses.claims import design, model_deff, model_design, model_energy, model_t4
 from analyses.claims.base import holm
 from circuits import trained
@@ -379,6 +379,22 @@ def test_the_formula_equals_the_counted_events_of_every_linear_layer(toy_runs):
     assert table.loc["proj", "snn_events"] == pytest.approx(2 * table.loc["proj", "formula_ops"])
     assert np.allclose(model_energy.projection_once(sdt),
                        -0.5 * E_AC * model_energy.layer_events(sdt, "proj"))
+
+
+def test_the_papers_head_prices_by_hand(toy_runs):
+    """SDT: the head LIF's copy of the projection goes (half the projection's events, the
+    other half feeds the MLP) and the classifier costs at most E_AC T D classes instead of
+    E_MAC D classes; Spikformer's head is the papers'; a set model has no pooled head."""
+    runs, _ = toy_runs
+    sdt, spikformer = runs[("sdt", "digits")], runs[("spikformer", "digits")]
+    T, D, classes = sdt.trained_T, sdt.model.meta["width"], sdt.model.meta["classes"]
+    by_hand = (E_AC * T * D * classes - E_MAC * D * classes
+               - 0.5 * E_AC * model_energy.layer_events(sdt, "proj"))
+    assert np.allclose(model_energy.papers_head(sdt), by_hand)
+    assert model_energy.layer_events(sdt, "proj").sum() > 0
+    assert not model_energy.papers_head(spikformer).any()
+    sets = trained_runs.ModelRun(**{**sdt.__dict__, "task": "sets"})
+    assert not model_energy.papers_head(sets).any()
 
 
 def test_the_reference_models_are_paired_by_image(toy_runs):

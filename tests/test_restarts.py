@@ -70,33 +70,34 @@ def _restarts():
                 restart_offsets={p: (lag % W) * STEP for p, lag in LAGS.items()})
 
 
+WINDOWS, TRIALS = 4, 3
+
+
+def _spikes(seed: int) -> np.ndarray:
+    """Random input spikes (windows, trials, W, 6)."""
+    return (np.random.default_rng(seed).random((WINDOWS, TRIALS, W, 6)) < 0.5).astype(float)
+
+
+def _alone(separate: list, population: str) -> np.ndarray:
+    return np.concatenate([_windows(r, population, 1) for r in separate])
+
+
 @pytest.mark.parametrize("target", ["numpy", pytest.param("cpp_standalone",
                                                           marks=pytest.mark.slow)])
 def test_windows_of_one_run_equal_separate_runs(target, seed):
-    rng = np.random.default_rng(seed)
-    windows, trials = 4, 3
-    spikes = (rng.random((windows, trials, W, 6)) < 0.5).astype(float)
+    spikes = _spikes(seed)
     together = _pipelined(spikes, target, **_restarts())
-    separate = [_pipelined(spikes[k:k + 1], target, fresh=True) for k in range(windows)]
+    separate = [_pipelined(spikes[k:k + 1], target, fresh=True) for k in range(WINDOWS)]
     for population in ("A", "B", "C"):
-        alone = np.concatenate([_windows(r, population, 1) for r in separate])
+        alone = _alone(separate, population)
         assert alone.any(axis=(1, 2, 3)).all(), population  # every window has spikes
-        np.testing.assert_array_equal(_windows(together, population, windows), alone,
+        np.testing.assert_array_equal(_windows(together, population, WINDOWS), alone,
                                       err_msg=population)
-
-
-def test_without_restarts_the_windows_leak_into_each_other(seed):
-    """The check above can fail: the same run without restarts carries membranes (and the
-    counter's backlog) from one window into the next."""
-    rng = np.random.default_rng(seed)
-    windows, trials = 4, 3
-    spikes = (rng.random((windows, trials, W, 6)) < 0.5).astype(float)
-    leaky = _pipelined(spikes)
-    separate = [_pipelined(spikes[k:k + 1], fresh=True) for k in range(windows)]
-    differs = [not np.array_equal(_windows(leaky, p, windows),
-                                  np.concatenate([_windows(r, p, 1) for r in separate]))
-               for p in ("A", "B", "C")]
-    assert any(differs)
+    # the check can fail: without restarts, membranes (and the counter's backlog) leak from
+    # one window into the next
+    leaky = _pipelined(spikes, target)
+    assert any(not np.array_equal(_windows(leaky, p, WINDOWS), _alone(separate, p))
+               for p in ("A", "B", "C"))
 
 
 def test_restarts_are_part_of_the_structure():
@@ -141,8 +142,7 @@ def test_a_continuous_model_cannot_restart():
 
 
 def test_spike_times_of_some_populations_only(seed):
-    rng = np.random.default_rng(seed)
-    spikes = (rng.random((2, 2, W, 6)) < 0.5).astype(float)
+    spikes = _spikes(seed)[:2, :2]
     every = _pipelined(spikes, **_restarts())
     some = simulate(_chain(), _inputs(spikes, 2), (2 * W + DEPTH) * STEP, dt=STEP, trials=2,
                     record_spikes=["B", "A"], target="numpy", **_restarts())

@@ -37,7 +37,8 @@ def test_every_layer_matches_spikingjelly(arch, task, T):
     assert np.allclose(logits, reference["logits"][:IMAGES], atol=1e-9)
 
 
-@pytest.mark.parametrize("arch, T", [("sdt", 4), ("spikingresformer", 4),
+@pytest.mark.parametrize("arch, T", [("sdt", 4),
+                                     pytest.param("spikingresformer", 4, marks=pytest.mark.slow),
                                      pytest.param("qkformer", REFERENCE_T, marks=pytest.mark.slow)])
 def test_images_in_windows_of_one_run_match_spikingjelly(arch, T):
     """Images one every T steps in each trial (restarts), each equal to the reference."""
@@ -86,7 +87,8 @@ def test_a_reference_layer_without_a_circuit_layer_is_an_error():
         trained.mismatches(model, spikes, {**spikes, "extra": spikes["q"]})
 
 
-@pytest.mark.parametrize("arch", ["spikformer", "spikingresformer"])
+@pytest.mark.parametrize("arch", ["spikformer",
+                                  pytest.param("spikingresformer", marks=pytest.mark.slow)])
 def test_the_set_models_are_equivariant(arch):
     """Permuting a set's points permutes every token layer's spikes and the per-token
     logits (no position embedding; the attention mechanisms are equivariant)."""
