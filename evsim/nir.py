@@ -1,0 +1,339 @@
+"""NIR graphs (the Neuromorphic Intermediate Representation, package ``nir``) as evsim circuits.
+
+:func:`read` turns a graph (or a ``.nir`` file) into a :class:`NIRCircuit`: an evsim Circuit of
+explicit neuron populations, one per spiking node, with the graph's linear maps as synapses;
+:func:`run` simulates it on inputs of shape (trials, T, *input_shape) and returns the output
+node's spikes (trials, T, *output_shape), aligned with the input steps. Needs the extra
+``pip install -e ".[nir]"``.
+
+A NIR file stores no time step, discretisation or initial state. The discrete mode is what
+the SpikingJelly and snnTorch exporters assume: forward Euler with step ``dt`` (default
+1e-4 s); a LIF does ``v <- v + dt/tau (v_leak - v + r I)``, an IF ``v <- v + dt r I``; a
+neuron spikes when ``v > v_threshold`` (``spike_rule=">="``: SpikingJelly's firing at exact
+ties) and is then set to ``v_reset``; membranes start at ``v_reset``. Affine, Linear and Scale
+act within the step, so a chain of them between two spiking nodes is one weight matrix and a
+constant current (the biases, from the first step on); edges into one node are summed;
+spikes reach the next spiking node in the same step. In the circuit each hop between spiking
+nodes costs one step, so node p shows step t at step t + lag_p; converging paths are
+equalised with synaptic delays and :func:`run` removes the lags.
+
+Supported nodes: Input, Output, Affine and Linear (2-D weights), Scale, LIF, IF. Any other
+node (convolutions, pooling, CubaLIF, LI, Threshold, Delay, nested graphs) is one
+ValidationError naming it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from brian2 import second
+
+from .errors import ValidationError
+from .graph import Circuit
+from .models import NeuronModel, graded_source
+from .simulate import simulate
+
+__all__ = ["NIRCircuit", "read", "run", "SPIKE_RULES", "SUPPORTED"]
+
+SPIKE_RULES = (">", ">=")
+#: node types :func:`read` builds
+SUPPORTED = ("Input", "Output", "Affine", "Linear", "Scale", "LIF", "IF")
+_LINEAR = ("Affine", "Linear", "Scale")
+_SPIKING = ("LIF", "IF")
+
+
+def nir_neuron(kind: str, spike_rule: str = ">") -> NeuronModel:
+    """A NIR LIF (``kind="LIF"``) or IF, forward Euler: per step ``v <- v + k (v_leak - v +
+    r (I + x))`` (LIF, ``k = dt/tau``) or ``v <- v + k r (I + x)`` (IF, ``k = dt``), with
+    ``I`` the constant current of the biases and ``x`` the synaptic input of the step before;
+    spike if ``v > v_th`` (or ``>=``), then ``v = v_reset``. Dimensionless."""
+    if spike_rule not in SPIKE_RULES:
+        raise ValidationError("spike_rule", f"parameter 'spike_rule' must be one of "
+                                            f"{SPIKE_RULES}, got {spike_rule!r}")
+    drive = "k*(v_leak - v + r*(I + x))" if kind == "LIF" else "k*(r*(I + x))"
+    return NeuronModel(
+        name=f"nir_{kind.lower()}", dynamics="v : 1\nx : 1\nI : 1",
+        threshold=f"v {spike_rule} v_th", reset="v = v_reset", method=None,
+        parameters=dict(k=1.0, r=1.0, v_leak=0.0, v_th=1.0, v_reset=0.0),
+        input_variable="I", input_unit=1, synaptic_targets={"x": 1},
+        step_code=f"v = v + {drive}\nx = 0")
+
+
+@dataclass
+class NIRCircuit:
+    """An imported graph: the evsim ``circuit``, each spiking node's population parameters
+    (``parameters``, per neuron) and lag, the graph's inputs {name: shape} (their copies shown
+    from later steps in ``input_copies`` {population: (input, lag)}), the biases {population:
+    (size,)} and the output {name: (population, shape)}."""
+
+    circuit: Circuit
+    dt: float
+    inputs: dict
+    outputs: dict
+    lags: dict = field(default_factory=dict)
+    parameters: dict = field(default_factory=dict)
+    biases: dict = field(default_factory=dict)
+    input_copies: dict = field(default_factory=dict)
+
+    @property
+    def depth(self) -> int:
+        return max(self.lags.values())
+
+    def run_inputs(self, x: dict, T: int) -> dict:
+        """Circuit inputs (steps, trials, size) for ``x`` {input: (trials, T, size)}."""
+        trials = len(next(iter(x.values())))
+        steps = T + self.depth
+        out = {}
+        for population, (name, lag) in self.input_copies.items():
+            shown = np.zeros((steps, trials, x[name].shape[2]))
+            shown[lag:lag + T] = x[name].transpose(1, 0, 2)
+            out[population] = shown
+        for population, bias in self.biases.items():
+            current = np.zeros((steps, trials, bias.size))
+            current[self.lags[population]:] = bias  # from the node's first step on
+            out[population] = current
+        return out
+
+
+def read(graph, *, dt: float = 1e-4, spike_rule: str = ">") -> NIRCircuit:
+    """Import a NIR graph (a ``nir.NIRGraph`` or the path of a ``.nir`` file); ``dt`` the
+    step in seconds the source framework used (> 0); ``spike_rule`` ">" (NIR, snnTorch) or
+    ">=" (SpikingJelly)."""
+    nir = _nir()
+    if isinstance(graph, (str, Path)):
+        if not Path(graph).is_file():
+            raise ValidationError("graph", f"NIR file '{graph}' does not exist")
+        graph = nir.read(str(graph))
+    if not isinstance(graph, nir.NIRGraph):
+        raise ValidationError("graph", "parameter 'graph' must be a nir.NIRGraph or the path of a "
+                                       f".nir file, got {type(graph).__name__}")
+    if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
+        raise ValidationError("dt", f"parameter 'dt' must be a time step > 0 in seconds, got {dt!r}")
+    nir_neuron("LIF", spike_rule)  # checks spike_rule
+    for name, node in graph.nodes.items():
+        kind = type(node).__name__
+        if kind not in SUPPORTED:
+            raise ValidationError("graph", f"node '{name}' is a {kind}, which evsim.nir does not "
+                                           f"import; supported: {SUPPORTED}")
+    order = _topological(graph)
+    return _Builder(graph, dt, spike_rule).build(order)
+
+
+def run(graph, x, *, dt: float = 1e-4, spike_rule: str = ">", seed: int = 0,
+        target: str = "auto") -> np.ndarray:
+    """Simulate a NIR graph (see :func:`read`) on ``x`` of shape (trials, T, *input_shape)
+    (a dict {input name: array} for several inputs); returns the output node's spikes, bool
+    (trials, T, *output_shape), step t the output of input step t."""
+    imported = graph if isinstance(graph, NIRCircuit) else read(graph, dt=dt,
+                                                                spike_rule=spike_rule)
+    x = x if isinstance(x, dict) else {next(iter(imported.inputs)): x}
+    if set(x) != set(imported.inputs):
+        raise ValidationError("x", f"parameter 'x' must give the graph's inputs "
+                                   f"{sorted(imported.inputs)}, got {sorted(x)}")
+    flat, T, trials = {}, None, None
+    for name, value in x.items():
+        value, shape = np.asarray(value, dtype=float), imported.inputs[name]
+        if value.ndim != 2 + len(shape) or value.shape[2:] != shape or value.shape[1] < 1 \
+                or value.shape[0] < 1 or not np.all(np.isfinite(value)):
+            raise ValidationError("x", f"input '{name}' must be finite with shape (trials, T, "
+                                       f"*{shape}), got {value.shape}")
+        if (trials, T) not in ((None, None), value.shape[:2]):
+            raise ValidationError("x", "every input must have the same trials and T")
+        trials, T = value.shape[:2]
+        flat[name] = value.reshape(trials, T, -1)
+    (population, shape), = imported.outputs.values()
+    dt_s = imported.dt * second
+    record = simulate(imported.circuit, imported.run_inputs(flat, T),
+                      (T + imported.depth) * dt_s, dt=dt_s, trials=trials, seed=seed,
+                      parameters=imported.parameters, record_spikes=[population],
+                      initial={p: {"v": values["v_reset"]}
+                               for p, values in imported.parameters.items()},
+                      target=target)
+    lag = imported.lags[population]
+    return record.raster(population)[:, lag:lag + T].reshape((trials, T) + shape)
+
+
+def _nir():
+    try:
+        import nir
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ValidationError("nir", "evsim.nir needs the 'nir' package: pip install -e "
+                                     "\".[nir]\"") from None
+    return nir
+
+
+def _topological(graph) -> list[str]:
+    """Node names in an order where every edge points forward (nir.read returns nodes
+    alphabetically and snnTorch writes edges unordered); one clear error for a cycle."""
+    incoming = {name: 0 for name in graph.nodes}
+    for source, target in graph.edges:
+        for end in (source, target):
+            if end not in graph.nodes:
+                raise ValidationError("graph", f"edge ({source!r}, {target!r}) names a node the "
+                                               "graph does not have")
+        incoming[target] += 1
+    ready = sorted(name for name, count in incoming.items() if count == 0)
+    order = []
+    while ready:
+        name = ready.pop(0)
+        order.append(name)
+        for source, target in graph.edges:
+            if source == name:
+                incoming[target] -= 1
+                if incoming[target] == 0:
+                    ready.append(target)
+    if len(order) != len(graph.nodes):
+        raise ValidationError("graph", "the graph has a cycle (recurrent edges are not "
+                                       f"imported): {sorted(set(graph.nodes) - set(order))}")
+    return order
+
+
+class _Builder:
+    """Folds the linear nodes into synapses and places each spiking node's population."""
+
+    def __init__(self, graph, dt: float, spike_rule: str):
+        self.graph, self.dt, self.rule = graph, float(dt), spike_rule
+        self.imported = NIRCircuit(Circuit("nir"), float(dt), {}, {})
+        #: node -> ({source node: matrix (node size, source size)}, bias (node size,))
+        self.forms: dict = {}
+
+    def build(self, order: list[str]) -> NIRCircuit:
+        predecessors = {name: [s for s, t in self.graph.edges if t == name] for name in order}
+        for name in order:
+            node, kind = self.graph.nodes[name], type(self.graph.nodes[name]).__name__
+            if kind == "Input":
+                shape = tuple(int(n) for n in np.atleast_1d(node.input_type["input"]))
+                self.imported.inputs[name] = shape
+                self._identity(name, int(np.prod(shape)))
+            elif kind == "Output":
+                self._output(name, node, predecessors[name])
+            else:
+                drive = self._sum(name, predecessors[name])
+                if kind in _LINEAR:
+                    self.forms[name] = _apply(kind, node, drive)
+                else:
+                    self._spiking(name, kind, node, drive)
+        return self.imported
+
+    def _identity(self, name: str, size: int) -> None:
+        self.forms[name] = ({name: np.eye(size)}, np.zeros(size))
+
+    def _sum(self, name: str, sources: list[str]) -> tuple[dict, np.ndarray]:
+        """The summed affine form of the edges into ``name``."""
+        if not sources:
+            raise ValidationError("graph", f"node '{name}' has no incoming edge")
+        matrices, bias = {}, 0.0
+        for source in sources:
+            forms, b = self.forms[source]
+            for origin, matrix in forms.items():
+                matrices[origin] = matrices.get(origin, 0.0) + matrix
+            bias = bias + b
+        return matrices, np.asarray(bias, dtype=float)
+
+    def _spiking(self, name: str, kind: str, node, drive) -> None:
+        matrices, bias = drive
+        size = len(bias)
+        values = _parameters(name, kind, node, size, self.dt)
+        circuit, lags = self.imported.circuit, self.imported.lags
+        population = self._population(name)
+        circuit.add_population(population, nir_neuron(kind, self.rule), size)
+        lag = max(self._lag(origin) for origin in matrices) + 1
+        lags[population] = lag
+        from circuits.arithmetic import connect_signed
+
+        for origin, matrix in matrices.items():
+            if matrix.shape != (size, self._size(origin)):
+                raise ValidationError("graph", f"node '{name}' ({size} neurons) receives "
+                                               f"{matrix.shape[0]} values from '{origin}'")
+            source = self._source(origin, lag - 1)
+            connect_signed(circuit, source, population, matrix.T,
+                           delay=(lag - 1 - lags[source]) * self.dt * second,
+                           name=f"{source}->{population}")
+        circuit.add_input(population, population)
+        self.imported.biases[population] = bias
+        self.imported.parameters[population] = values
+        self._identity(name, size)
+
+    def _population(self, name: str) -> str:
+        """An evsim population name for node ``name`` (letters, digits and '_')."""
+        population = _safe("n_", name)
+        if population in self.imported.lags:
+            raise ValidationError("graph", f"node names '{name}' and another one map to the "
+                                           f"same population name '{population}'")
+        return population
+
+    def _output(self, name: str, node, sources: list[str]) -> None:
+        if len(sources) != 1 or type(self.graph.nodes[sources[0]]).__name__ not in _SPIKING:
+            raise ValidationError("graph", f"output '{name}' must read one LIF or IF node (evsim "
+                                           f"returns spikes), it reads {sources}")
+        if self.imported.outputs:
+            raise ValidationError("graph", "evsim.nir runs graphs with one output, got "
+                                           f"{sorted(self.graph.outputs)}")
+        shape = tuple(int(n) for n in np.atleast_1d(node.output_type["output"]))
+        self.imported.outputs[name] = (self._source(sources[0], 0), shape)
+
+    def _lag(self, origin: str) -> int:
+        """Lag of a node's population (an input's first copy: 0)."""
+        return 0 if origin in self.imported.inputs else self.imported.lags[self._source(origin, 0)]
+
+    def _size(self, origin: str) -> int:
+        return len(self.forms[origin][1])
+
+    def _source(self, origin: str, lag: int) -> str:
+        """The population that sends ``origin``'s output: a spiking node, or for an input the
+        copy shown from step ``lag`` on (a graded event is read when it arrives, so a
+        delayed synapse would read a later step)."""
+        if origin not in self.imported.inputs:
+            return _safe("n_", origin)
+        population = _safe("in_", origin) + (f"_{lag}" if lag else "")
+        if population not in self.imported.input_copies:
+            self.imported.circuit.add_population(population, graded_source(),
+                                                 self._size(origin))
+            self.imported.circuit.add_input(population, population)
+            self.imported.input_copies[population] = (origin, lag)
+            self.imported.lags[population] = lag
+        return population
+
+
+def _safe(prefix: str, name: str) -> str:
+    """``prefix`` + a node name made of letters, digits and '_' (an evsim population name)."""
+    return prefix + re.sub(r"[^0-9A-Za-z_]", "_", name)
+
+
+def _apply(kind: str, node, drive) -> tuple[dict, np.ndarray]:
+    """The affine form after a linear node: W (sum) + b, W (sum) or s * (sum)."""
+    matrices, bias = drive
+    if kind == "Scale":
+        scale = np.asarray(node.scale, dtype=float).reshape(-1)
+        return {o: scale[:, None] * m for o, m in matrices.items()}, scale * bias
+    weight = np.asarray(node.weight, dtype=float)
+    if weight.ndim != 2:
+        raise ValidationError("graph", f"a {kind} with weight shape {weight.shape} is not "
+                                       "imported (2-D weights only)")
+    out = {o: weight @ m for o, m in matrices.items()}
+    shift = weight @ bias
+    if kind == "Affine":
+        shift = shift + np.asarray(node.bias, dtype=float).reshape(-1)
+    return out, shift
+
+
+def _parameters(name: str, kind: str, node, size: int, dt: float) -> dict:
+    """Per-neuron parameters of the nir_neuron model of a LIF or IF node."""
+    def flat(value):
+        array = np.broadcast_to(np.asarray(value, dtype=float).reshape(-1), (size,))
+        if not np.all(np.isfinite(array)):
+            raise ValidationError("graph", f"node '{name}' has non-finite parameters")
+        return array.copy()
+
+    values = dict(r=flat(node.r), v_th=flat(node.v_threshold), v_reset=flat(node.v_reset))
+    if kind == "LIF":
+        tau = flat(node.tau)
+        if np.any(tau <= 0):
+            raise ValidationError("graph", f"node '{name}': tau must be > 0")
+        values.update(k=dt / tau, v_leak=flat(node.v_leak))
+    else:
+        values.update(k=np.full(size, dt), v_leak=np.zeros(size))
+    return values
