@@ -8,18 +8,19 @@ node's spikes (trials, T, *output_shape), aligned with the input steps. Needs th
 
 A NIR file stores no time step, discretisation or initial state. The discrete mode is what
 the SpikingJelly and snnTorch exporters assume: forward Euler with step ``dt`` (default
-1e-4 s); a LIF does ``v <- v + dt/tau (v_leak - v + r I)``, an IF ``v <- v + dt r I``; a
-neuron spikes when ``v > v_threshold`` (``spike_rule=">="``: SpikingJelly's firing at exact
-ties) and is then set to ``v_reset``; membranes start at ``v_reset``. Affine, Linear and Scale
-act within the step, so a chain of them between two spiking nodes is one weight matrix and a
-constant current (the biases, from the first step on); edges into one node are summed;
-spikes reach the next spiking node in the same step. In the circuit each hop between spiking
-nodes costs one step, so node p shows step t at step t + lag_p; converging paths are
-equalised with synaptic delays and :func:`run` removes the lags.
+1e-4 s); a LIF does ``v <- v + dt/tau (v_leak - v + r I)``, an IF ``v <- v + dt r I``, a
+CubaLIF first ``i <- i + dt/tau_syn (w_in I - i)`` and then its membrane with ``r i``, a
+Threshold fires where its input exceeds the threshold; a neuron spikes when ``v >
+v_threshold`` (``spike_rule=">="``: SpikingJelly's firing at exact ties) and is then set to
+``v_reset``; membranes start at ``v_reset``, synaptic currents at 0. The linear nodes
+(Affine, Linear, Scale, Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten; :mod:`evsim.nir_maps`)
+act within the step, so a chain of them between two spiking nodes is one sparse weight
+matrix and a constant current (the biases, from the first step on); edges into one node are
+summed (residual fan-in); spikes reach the next spiking node in the same step. In the
+circuit each hop between spiking nodes costs one step, so node p shows step t at step t +
+lag_p; converging paths are equalised with synaptic delays and :func:`run` removes the lags.
 
-Supported nodes: Input, Output, Affine and Linear (2-D weights), Scale, LIF, IF. Any other
-node (convolutions, pooling, CubaLIF, LI, Threshold, Delay, nested graphs) is one
-ValidationError naming it.
+Any other node (LI, CubaLI, I, Delay, nested graphs) is one ValidationError naming it.
 """
 
 from __future__ import annotations
@@ -30,36 +31,48 @@ from pathlib import Path
 
 import numpy as np
 from brian2 import second
+from scipy import sparse
 
 from .errors import ValidationError
 from .graph import Circuit
 from .models import NeuronModel, graded_source
+from .nir_maps import LINEAR_NODES, linear_map
 from .simulate import simulate
 
-__all__ = ["NIRCircuit", "read", "run", "SPIKE_RULES", "SUPPORTED"]
+__all__ = ["NIRCircuit", "read", "run", "nir_neuron", "SPIKE_RULES", "STEPS", "SUPPORTED"]
 
 SPIKE_RULES = (">", ">=")
+#: spiking nodes and the forward-Euler step of each (``I + x``: the node's input this step)
+STEPS = {
+    "LIF": "v = v + k*(v_leak - v + r*(I + x))",
+    "IF": "v = v + k*(r*(I + x))",
+    "CubaLIF": "i_syn = i_syn + ks*(w_in*(I + x) - i_syn)\nv = v + k*(v_leak - v + r*i_syn)",
+    "Threshold": "v = I + x",
+}
 #: node types :func:`read` builds
-SUPPORTED = ("Input", "Output", "Affine", "Linear", "Scale", "LIF", "IF")
-_LINEAR = ("Affine", "Linear", "Scale")
-_SPIKING = ("LIF", "IF")
+SUPPORTED = ("Input", "Output", *LINEAR_NODES, *STEPS)
 
 
 def nir_neuron(kind: str, spike_rule: str = ">") -> NeuronModel:
-    """A NIR LIF (``kind="LIF"``) or IF, forward Euler: per step ``v <- v + k (v_leak - v +
-    r (I + x))`` (LIF, ``k = dt/tau``) or ``v <- v + k r (I + x)`` (IF, ``k = dt``), with
-    ``I`` the constant current of the biases and ``x`` the synaptic input of the step before;
-    spike if ``v > v_th`` (or ``>=``), then ``v = v_reset``. Dimensionless."""
+    """The spiking NIR node ``kind`` (LIF, IF, CubaLIF, Threshold) stepped by forward Euler
+    (:data:`STEPS`): ``k = dt/tau`` (LIF, CubaLIF's membrane) or ``dt`` (IF), ``ks =
+    dt/tau_syn``; ``I`` the constant current of the biases and ``x`` the synaptic input that
+    arrived in the step before; spike if ``v > v_th`` (or ``>=``), then ``v = v_reset`` (a
+    Threshold node has no state: ``v`` is its input). Dimensionless."""
     if spike_rule not in SPIKE_RULES:
         raise ValidationError("spike_rule", f"parameter 'spike_rule' must be one of "
                                             f"{SPIKE_RULES}, got {spike_rule!r}")
-    drive = "k*(v_leak - v + r*(I + x))" if kind == "LIF" else "k*(r*(I + x))"
+    stateless = kind == "Threshold"
+    parameters = dict(v_th=1.0) if stateless else dict(k=1.0, r=1.0, v_leak=0.0, v_th=1.0,
+                                                       v_reset=0.0)
+    if kind == "CubaLIF":
+        parameters.update(ks=1.0, w_in=1.0)
     return NeuronModel(
-        name=f"nir_{kind.lower()}", dynamics="v : 1\nx : 1\nI : 1",
-        threshold=f"v {spike_rule} v_th", reset="v = v_reset", method=None,
-        parameters=dict(k=1.0, r=1.0, v_leak=0.0, v_th=1.0, v_reset=0.0),
-        input_variable="I", input_unit=1, synaptic_targets={"x": 1},
-        step_code=f"v = v + {drive}\nx = 0")
+        name=f"nir_{kind.lower()}",
+        dynamics="v : 1\nx : 1\nI : 1" + ("\ni_syn : 1" if kind == "CubaLIF" else ""),
+        threshold=f"v {spike_rule} v_th", reset=None if stateless else "v = v_reset",
+        method=None, parameters=parameters, input_variable="I", input_unit=1,
+        synaptic_targets={"x": 1}, step_code=f"{STEPS[kind]}\nx = 0")
 
 
 @dataclass
@@ -150,7 +163,7 @@ def run(graph, x, *, dt: float = 1e-4, spike_rule: str = ">", seed: int = 0,
                       (T + imported.depth) * dt_s, dt=dt_s, trials=trials, seed=seed,
                       parameters=imported.parameters, record_spikes=[population],
                       initial={p: {"v": values["v_reset"]}
-                               for p, values in imported.parameters.items()},
+                               for p, values in imported.parameters.items() if "v_reset" in values},
                       target=target)
     lag = imported.lags[population]
     return record.raster(population)[:, lag:lag + T].reshape((trials, T) + shape)
@@ -197,7 +210,7 @@ class _Builder:
     def __init__(self, graph, dt: float, spike_rule: str):
         self.graph, self.dt, self.rule = graph, float(dt), spike_rule
         self.imported = NIRCircuit(Circuit("nir"), float(dt), {}, {})
-        #: node -> ({source node: matrix (node size, source size)}, bias (node size,))
+        #: node -> ({source node: sparse matrix (node size, source size)}, bias, shape)
         self.forms: dict = {}
 
     def build(self, order: list[str]) -> NIRCircuit:
@@ -207,34 +220,38 @@ class _Builder:
             if kind == "Input":
                 shape = tuple(int(n) for n in np.atleast_1d(node.input_type["input"]))
                 self.imported.inputs[name] = shape
-                self._identity(name, int(np.prod(shape)))
+                self._identity(name, shape)
             elif kind == "Output":
-                self._output(name, node, predecessors[name])
+                self._output(name, predecessors[name])
+            elif kind in LINEAR_NODES:
+                matrices, bias, shape = self._sum(name, predecessors[name])
+                matrix, shift, out = linear_map(name, node, shape)
+                self.forms[name] = ({o: matrix @ m for o, m in matrices.items()},
+                                    matrix @ bias + shift, out)
             else:
-                drive = self._sum(name, predecessors[name])
-                if kind in _LINEAR:
-                    self.forms[name] = _apply(kind, node, drive)
-                else:
-                    self._spiking(name, kind, node, drive)
+                self._spiking(name, kind, node, self._sum(name, predecessors[name]))
         return self.imported
 
-    def _identity(self, name: str, size: int) -> None:
-        self.forms[name] = ({name: np.eye(size)}, np.zeros(size))
+    def _identity(self, name: str, shape: tuple) -> None:
+        size = int(np.prod(shape))
+        self.forms[name] = ({name: sparse.identity(size, format="csr")}, np.zeros(size), shape)
 
-    def _sum(self, name: str, sources: list[str]) -> tuple[dict, np.ndarray]:
-        """The summed affine form of the edges into ``name``."""
+    def _sum(self, name: str, sources: list[str]) -> tuple:
+        """The summed affine form of the edges into ``name`` and its shape."""
         if not sources:
             raise ValidationError("graph", f"node '{name}' has no incoming edge")
-        matrices, bias = {}, 0.0
+        matrices, bias, shapes = {}, 0.0, set()
         for source in sources:
-            forms, b = self.forms[source]
+            forms, b, shape = self.forms[source]
             for origin, matrix in forms.items():
-                matrices[origin] = matrices.get(origin, 0.0) + matrix
-            bias = bias + b
-        return matrices, np.asarray(bias, dtype=float)
+                matrices[origin] = matrices[origin] + matrix if origin in matrices else matrix
+            bias, shapes = bias + b, shapes | {shape}
+        if len({int(np.prod(shape)) for shape in shapes}) > 1:
+            raise ValidationError("graph", f"node '{name}' sums inputs of shapes {sorted(shapes)}")
+        return matrices, np.asarray(bias, dtype=float), max(shapes, key=len)
 
     def _spiking(self, name: str, kind: str, node, drive) -> None:
-        matrices, bias = drive
+        matrices, bias, shape = drive
         size = len(bias)
         values = _parameters(name, kind, node, size, self.dt)
         circuit, lags = self.imported.circuit, self.imported.lags
@@ -242,20 +259,18 @@ class _Builder:
         circuit.add_population(population, nir_neuron(kind, self.rule), size)
         lag = max(self._lag(origin) for origin in matrices) + 1
         lags[population] = lag
-        from circuits.arithmetic import connect_signed
+        from circuits.arithmetic import connect_pairs
 
         for origin, matrix in matrices.items():
-            if matrix.shape != (size, self._size(origin)):
-                raise ValidationError("graph", f"node '{name}' ({size} neurons) receives "
-                                               f"{matrix.shape[0]} values from '{origin}'")
             source = self._source(origin, lag - 1)
-            connect_signed(circuit, source, population, matrix.T,
-                           delay=(lag - 1 - lags[source]) * self.dt * second,
-                           name=f"{source}->{population}")
+            entries = matrix.tocoo()
+            connect_pairs(circuit, source, population, entries.col, entries.row, entries.data,
+                          delay=(lag - 1 - lags[source]) * self.dt * second,
+                          name=f"{source}->{population}")
         circuit.add_input(population, population)
         self.imported.biases[population] = bias
         self.imported.parameters[population] = values
-        self._identity(name, size)
+        self._identity(name, shape)
 
     def _population(self, name: str) -> str:
         """An evsim population name for node ``name`` (letters, digits and '_')."""
@@ -265,22 +280,18 @@ class _Builder:
                                            f"same population name '{population}'")
         return population
 
-    def _output(self, name: str, node, sources: list[str]) -> None:
-        if len(sources) != 1 or type(self.graph.nodes[sources[0]]).__name__ not in _SPIKING:
-            raise ValidationError("graph", f"output '{name}' must read one LIF or IF node (evsim "
+    def _output(self, name: str, sources: list[str]) -> None:
+        if len(sources) != 1 or type(self.graph.nodes[sources[0]]).__name__ not in STEPS:
+            raise ValidationError("graph", f"output '{name}' must read one spiking node (evsim "
                                            f"returns spikes), it reads {sources}")
         if self.imported.outputs:
             raise ValidationError("graph", "evsim.nir runs graphs with one output, got "
                                            f"{sorted(self.graph.outputs)}")
-        shape = tuple(int(n) for n in np.atleast_1d(node.output_type["output"]))
-        self.imported.outputs[name] = (self._source(sources[0], 0), shape)
+        self.imported.outputs[name] = (self._source(sources[0], 0), self.forms[sources[0]][2])
 
     def _lag(self, origin: str) -> int:
         """Lag of a node's population (an input's first copy: 0)."""
         return 0 if origin in self.imported.inputs else self.imported.lags[self._source(origin, 0)]
-
-    def _size(self, origin: str) -> int:
-        return len(self.forms[origin][1])
 
     def _source(self, origin: str, lag: int) -> str:
         """The population that sends ``origin``'s output: a spiking node, or for an input the
@@ -290,8 +301,8 @@ class _Builder:
             return _safe("n_", origin)
         population = _safe("in_", origin) + (f"_{lag}" if lag else "")
         if population not in self.imported.input_copies:
-            self.imported.circuit.add_population(population, graded_source(),
-                                                 self._size(origin))
+            size = int(np.prod(self.imported.inputs[origin]))
+            self.imported.circuit.add_population(population, graded_source(), size)
             self.imported.circuit.add_input(population, population)
             self.imported.input_copies[population] = (origin, lag)
             self.imported.lags[population] = lag
@@ -303,37 +314,26 @@ def _safe(prefix: str, name: str) -> str:
     return prefix + re.sub(r"[^0-9A-Za-z_]", "_", name)
 
 
-def _apply(kind: str, node, drive) -> tuple[dict, np.ndarray]:
-    """The affine form after a linear node: W (sum) + b, W (sum) or s * (sum)."""
-    matrices, bias = drive
-    if kind == "Scale":
-        scale = np.asarray(node.scale, dtype=float).reshape(-1)
-        return {o: scale[:, None] * m for o, m in matrices.items()}, scale * bias
-    weight = np.asarray(node.weight, dtype=float)
-    if weight.ndim != 2:
-        raise ValidationError("graph", f"a {kind} with weight shape {weight.shape} is not "
-                                       "imported (2-D weights only)")
-    out = {o: weight @ m for o, m in matrices.items()}
-    shift = weight @ bias
-    if kind == "Affine":
-        shift = shift + np.asarray(node.bias, dtype=float).reshape(-1)
-    return out, shift
-
-
 def _parameters(name: str, kind: str, node, size: int, dt: float) -> dict:
-    """Per-neuron parameters of the nir_neuron model of a LIF or IF node."""
+    """Per-neuron parameters of the :func:`nir_neuron` model of a spiking node."""
     def flat(value):
-        array = np.broadcast_to(np.asarray(value, dtype=float).reshape(-1), (size,))
-        if not np.all(np.isfinite(array)):
-            raise ValidationError("graph", f"node '{name}' has non-finite parameters")
-        return array.copy()
+        array = np.asarray(value, dtype=float).reshape(-1)
+        if array.size not in (1, size) or not np.all(np.isfinite(array)):
+            raise ValidationError("graph", f"node '{name}' ({size} neurons) has parameters of "
+                                           f"{array.size} values or non-finite ones")
+        return np.broadcast_to(array, (size,)).copy()
 
+    if kind == "Threshold":
+        return dict(v_th=flat(node.threshold))
     values = dict(r=flat(node.r), v_th=flat(node.v_threshold), v_reset=flat(node.v_reset))
-    if kind == "LIF":
-        tau = flat(node.tau)
-        if np.any(tau <= 0):
-            raise ValidationError("graph", f"node '{name}': tau must be > 0")
-        values.update(k=dt / tau, v_leak=flat(node.v_leak))
-    else:
-        values.update(k=np.full(size, dt), v_leak=np.zeros(size))
+    if kind == "IF":
+        return values | dict(k=np.full(size, dt), v_leak=np.zeros(size))
+    tau = flat(node.tau if kind == "LIF" else node.tau_mem)
+    values |= dict(k=dt / tau, v_leak=flat(node.v_leak))
+    if kind == "CubaLIF":
+        tau_syn = flat(node.tau_syn)
+        tau = np.concatenate([tau, tau_syn])
+        values |= dict(ks=dt / tau_syn, w_in=flat(node.w_in))
+    if np.any(tau <= 0):
+        raise ValidationError("graph", f"node '{name}': time constants must be > 0")
     return values
