@@ -39,9 +39,13 @@ from .models import NeuronModel, graded_source
 from .nir_maps import LINEAR_NODES, linear_map
 from .simulate import simulate
 
-__all__ = ["NIRCircuit", "read", "run", "nir_neuron", "SPIKE_RULES", "STEPS", "SUPPORTED"]
+__all__ = ["NIRCircuit", "read", "run", "nir_neuron", "SPIKE_RULES", "RESETS", "STEPS",
+           "SUPPORTED"]
 
 SPIKE_RULES = (">", ">=")
+#: after a spike: ``v = v_reset`` (NIR's semantics) or ``v -= v_threshold`` (snnTorch's
+#: subtract reset with reset_delay=False, which its exporter writes as a reset to 0)
+RESETS = ("value", "subtract")
 #: spiking nodes and the forward-Euler step of each (``I + x``: the node's input this step)
 STEPS = {
     "LIF": "v = v + k*(v_leak - v + r*(I + x))",
@@ -53,15 +57,19 @@ STEPS = {
 SUPPORTED = ("Input", "Output", *LINEAR_NODES, *STEPS)
 
 
-def nir_neuron(kind: str, spike_rule: str = ">") -> NeuronModel:
+def nir_neuron(kind: str, spike_rule: str = ">", reset: str = "value") -> NeuronModel:
     """The spiking NIR node ``kind`` (LIF, IF, CubaLIF, Threshold) stepped by forward Euler
     (:data:`STEPS`): ``k = dt/tau`` (LIF, CubaLIF's membrane) or ``dt`` (IF), ``ks =
     dt/tau_syn``; ``I`` the constant current of the biases and ``x`` the synaptic input that
-    arrived in the step before; spike if ``v > v_th`` (or ``>=``), then ``v = v_reset`` (a
-    Threshold node has no state: ``v`` is its input). Dimensionless."""
+    arrived in the step before; spike if ``v > v_th`` (or ``>=``), then ``v = v_reset`` (or
+    ``v -= v_th``: ``reset="subtract"``; a Threshold node has no state: ``v`` is its input).
+    Dimensionless."""
     if spike_rule not in SPIKE_RULES:
         raise ValidationError("spike_rule", f"parameter 'spike_rule' must be one of "
                                             f"{SPIKE_RULES}, got {spike_rule!r}")
+    if reset not in RESETS:
+        raise ValidationError("reset", f"parameter 'reset' must be one of {RESETS}, got "
+                                       f"{reset!r}")
     stateless = kind == "Threshold"
     parameters = dict(v_th=1.0) if stateless else dict(k=1.0, r=1.0, v_leak=0.0, v_th=1.0,
                                                        v_reset=0.0)
@@ -70,7 +78,8 @@ def nir_neuron(kind: str, spike_rule: str = ">") -> NeuronModel:
     return NeuronModel(
         name=f"nir_{kind.lower()}",
         dynamics="v : 1\nx : 1\nI : 1" + ("\ni_syn : 1" if kind == "CubaLIF" else ""),
-        threshold=f"v {spike_rule} v_th", reset=None if stateless else "v = v_reset",
+        threshold=f"v {spike_rule} v_th",
+        reset=None if stateless else ("v = v_reset" if reset == "value" else "v -= v_th"),
         method=None, parameters=parameters, input_variable="I", input_unit=1,
         synaptic_targets={"x": 1}, step_code=f"{STEPS[kind]}\nx = 0")
 
@@ -111,10 +120,10 @@ class NIRCircuit:
         return out
 
 
-def read(graph, *, dt: float = 1e-4, spike_rule: str = ">") -> NIRCircuit:
+def read(graph, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "value") -> NIRCircuit:
     """Import a NIR graph (a ``nir.NIRGraph`` or the path of a ``.nir`` file); ``dt`` the
     step in seconds the source framework used (> 0); ``spike_rule`` ">" (NIR, snnTorch) or
-    ">=" (SpikingJelly)."""
+    ">=" (SpikingJelly); ``reset`` "value" (NIR) or "subtract" (see :data:`RESETS`)."""
     nir = _nir()
     if isinstance(graph, (str, Path)):
         if not Path(graph).is_file():
@@ -125,23 +134,24 @@ def read(graph, *, dt: float = 1e-4, spike_rule: str = ">") -> NIRCircuit:
                                        f".nir file, got {type(graph).__name__}")
     if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
         raise ValidationError("dt", f"parameter 'dt' must be a time step > 0 in seconds, got {dt!r}")
-    nir_neuron("LIF", spike_rule)  # checks spike_rule
+    nir_neuron("LIF", spike_rule, reset)  # checks spike_rule and reset
     for name, node in graph.nodes.items():
         kind = type(node).__name__
         if kind not in SUPPORTED:
             raise ValidationError("graph", f"node '{name}' is a {kind}, which evsim.nir does not "
                                            f"import; supported: {SUPPORTED}")
     order = _topological(graph)
-    return _Builder(graph, dt, spike_rule).build(order)
+    return _Builder(graph, dt, spike_rule, reset).build(order)
 
 
-def run(graph, x, *, dt: float = 1e-4, spike_rule: str = ">", seed: int = 0,
-        target: str = "auto") -> np.ndarray:
+def run(graph, x, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "value",
+        seed: int = 0, target: str = "auto") -> np.ndarray:
     """Simulate a NIR graph (see :func:`read`) on ``x`` of shape (trials, T, *input_shape)
     (a dict {input name: array} for several inputs); returns the output node's spikes, bool
     (trials, T, *output_shape), step t the output of input step t."""
     imported = graph if isinstance(graph, NIRCircuit) else read(graph, dt=dt,
-                                                                spike_rule=spike_rule)
+                                                                spike_rule=spike_rule,
+                                                                reset=reset)
     x = x if isinstance(x, dict) else {next(iter(imported.inputs)): x}
     if set(x) != set(imported.inputs):
         raise ValidationError("x", f"parameter 'x' must give the graph's inputs "
@@ -207,8 +217,8 @@ def _topological(graph) -> list[str]:
 class _Builder:
     """Folds the linear nodes into synapses and places each spiking node's population."""
 
-    def __init__(self, graph, dt: float, spike_rule: str):
-        self.graph, self.dt, self.rule = graph, float(dt), spike_rule
+    def __init__(self, graph, dt: float, spike_rule: str, reset: str):
+        self.graph, self.dt, self.rule, self.reset = graph, float(dt), spike_rule, reset
         self.imported = NIRCircuit(Circuit("nir"), float(dt), {}, {})
         #: node -> ({source node: sparse matrix (node size, source size)}, bias, shape)
         self.forms: dict = {}
@@ -256,7 +266,7 @@ class _Builder:
         values = _parameters(name, kind, node, size, self.dt)
         circuit, lags = self.imported.circuit, self.imported.lags
         population = self._population(name)
-        circuit.add_population(population, nir_neuron(kind, self.rule), size)
+        circuit.add_population(population, nir_neuron(kind, self.rule, self.reset), size)
         lag = max(self._lag(origin) for origin in matrices) + 1
         lags[population] = lag
         from circuits.arithmetic import connect_pairs

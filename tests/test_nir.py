@@ -14,7 +14,8 @@ from evsim.errors import ValidationError  # noqa: E402
 DT = 1e-4
 
 
-def reference(graph, x: np.ndarray, dt: float = DT, rule: str = ">") -> np.ndarray:
+def reference(graph, x: np.ndarray, dt: float = DT, rule: str = ">",
+              reset: str = "value") -> np.ndarray:
     """The output of ``graph`` (one input, one output) for x (trials, T, *shape), step by step
     in NumPy."""
     order, edges = evsim_nir._topological(graph), graph.edges
@@ -62,7 +63,8 @@ def reference(graph, x: np.ndarray, dt: float = DT, rule: str = ">") -> np.ndarr
                     state[name + ".i"] = i
                     v = v + (dt / p["tau_mem"]) * (p["v_leak"] - v + p["r"] * i)
                 spikes = _fires(v, p["v_threshold"], rule)
-                state[name] = np.where(spikes, p["v_reset"], v)
+                state[name] = np.where(spikes, v - p["v_threshold"] if reset == "subtract"
+                                       else p["v_reset"], v)
                 values[name] = spikes.astype(float)
             if name not in shapes:
                 shapes[name] = shapes[sources(name)] if kind != "Input" else \
@@ -167,6 +169,15 @@ def test_imported_graphs_spike_as_nirs_semantics(make, seed):
     np.testing.assert_array_equal(spikes, expected)
 
 
+def test_a_subtract_reset_keeps_what_exceeds_the_threshold(seed):
+    rng = np.random.default_rng(seed)
+    graph = _residual(rng)
+    x = 2 * rng.random((16, 8, 4))
+    spikes = evsim_nir.run(graph, x, reset="subtract", target="numpy")
+    np.testing.assert_array_equal(spikes, reference(graph, x, reset="subtract"))
+    assert (spikes != reference(graph, x)).any()  # the reset matters here
+
+
 def test_converging_paths_are_equalised_with_delays():
     imported = evsim_nir.read(_residual(np.random.default_rng(0)))
     assert imported.lags == {"in_in": 0, "n_a": 1, "n_b": 2, "in_in_2": 2, "n_c": 3}
@@ -210,6 +221,7 @@ def test_unsupported_nodes_and_bad_input_are_one_clear_error(tmp_path):
         (lambda: evsim_nir.read(tmp_path / "none.nir"), "graph", "does not exist"),
         (lambda: evsim_nir.read(_mlp(rng), dt=0), "dt", "time step > 0"),
         (lambda: evsim_nir.read(_mlp(rng), spike_rule="=>"), "spike_rule", "must be one of"),
+        (lambda: evsim_nir.read(_mlp(rng), reset="soft"), "reset", "must be one of"),
         (lambda: evsim_nir.run(_mlp(rng), np.zeros((2, 3, 5))), "x", r"shape \(trials, T, "),
         (lambda: evsim_nir.run(_mlp(rng), {"nope": np.zeros((2, 3, 4))}), "x", "inputs"),
         (lambda: evsim_nir.read(nir.NIRGraph.from_list(nir.Linear(np.eye(2)))), "graph",
@@ -300,3 +312,85 @@ def test_spikingjelly_exports_run_spike_for_spike(name):
     spikes = evsim_nir.run(graph, x, spike_rule=">=", target="numpy")
     assert 0.02 < expected.mean() < 0.95
     np.testing.assert_array_equal(spikes, expected)
+
+
+# -- with the train extra and snntorch (slow): graphs snnTorch exports ------------------------
+
+def _snntorch_net(name: str, torch, snn):
+    """A float32 snnTorch network (per-neuron beta, threshold 1) and its input shape; reset
+    to zero unless the name says subtract, applied in the next step unless it says
+    immediate (reset_delay=False)."""
+    reset = "subtract" if "subtract" in name else "zero"
+    delay = "immediate" not in name
+
+    def cell(n, last=False):
+        shape = n if isinstance(n, tuple) else (n,)
+        options = dict(threshold=torch.ones(shape), init_hidden=True, output=last,
+                       reset_mechanism=reset, reset_delay=delay)
+        if name.startswith("Synaptic"):
+            return snn.Synaptic(alpha=torch.full(shape, 0.6), beta=torch.full(shape, 0.8),
+                                **options)
+        return snn.Leaky(beta=torch.full(shape, 0.8), **options)
+
+    torch.manual_seed(0)
+    if name == "conv":
+        net, shape = torch.nn.Sequential(
+            torch.nn.Conv2d(2, 4, 3, padding=1), cell((4, 6, 6)), torch.nn.AvgPool2d(2),
+            torch.nn.Linear(36, 5), cell(5, last=True)), (2, 6, 6)
+        net[3] = torch.nn.Sequential(torch.nn.Flatten(), net[3])  # torch needs the flatten
+    else:
+        net, shape = torch.nn.Sequential(torch.nn.Linear(4, 12), cell(12),
+                                         torch.nn.Linear(12, 5), cell(5, last=True)), (4,)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+                module.weight.mul_(12.0 if name == "conv" and isinstance(
+                    module, torch.nn.Linear) else 3.0)
+    return net, shape
+
+
+def _snntorch_spikes(net, x, torch):
+    from snntorch import utils
+
+    utils.reset(net)
+    with torch.no_grad():
+        return np.stack([net(torch.tensor(x[:, t], dtype=torch.float32))[0].numpy()
+                         for t in range(x.shape[1])], axis=1).astype(bool)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["Leaky", "Synaptic immediate", "conv"])
+def test_snntorch_exports_run_spike_for_spike(name):
+    """64 trials x T = 8 through an snnTorch network exported with its own exporter (float32
+    in snnTorch, float64 here), reset to zero (a Leaky's delayed zero reset equals NIR's; a
+    Synaptic's needs reset_delay=False, see below)."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    net, shape = _snntorch_net(name, torch, snn)
+    x = np.random.default_rng(1).random((64, 8) + shape)
+    graph = export_to_nir(net, torch.tensor(x[:1, 0], dtype=torch.float32), ignore_dims=[0])
+    expected = _snntorch_spikes(net, x, torch)
+    spikes = evsim_nir.run(graph, x, target="numpy")
+    assert 0.02 < expected.mean() < 0.95
+    np.testing.assert_array_equal(spikes, expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["Leaky subtract", "Leaky subtract immediate", "Synaptic"])
+def test_snntorch_resets_the_file_does_not_carry(name):
+    """Written to the file as a reset to 0 and matching neither reset of evsim.nir: snnTorch's
+    subtract resets (the default one applied in the next step, undecayed; the immediate one
+    with a guard against resetting twice) and a Synaptic's delayed zero reset (which drops the
+    input of the step after a spike). Stated, not reproduced."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    net, shape = _snntorch_net(name, torch, snn)
+    x = np.random.default_rng(1).random((64, 8) + shape)
+    graph = export_to_nir(net, torch.tensor(x[:1, 0], dtype=torch.float32), ignore_dims=[0])
+    expected = _snntorch_spikes(net, x, torch)
+    for reset in evsim_nir.RESETS:
+        assert (evsim_nir.run(graph, x, reset=reset, target="numpy") != expected).sum() > 0
