@@ -318,6 +318,63 @@ def _circuit_arguments(factory, settings: list[str]) -> dict:
     return arguments
 
 
+@app.command("import-nir")
+def import_nir(file: Path = typer.Argument(..., help="a NIR graph (.nir, HDF5)"),
+               out: Path = typer.Option(Path("results/nir"), "--out", help="output folder"),
+               inputs: Optional[Path] = typer.Option(None, "--inputs", help=".npy of shape "
+                                                     "(trials, T, *input_shape); default: "
+                                                     "uniform values in [0, 1)"),
+               trials: int = typer.Option(8, "--trials", min=1, help="random inputs: trials"),
+               steps: int = typer.Option(16, "--T", min=1, help="random inputs: time steps"),
+               seed: int = typer.Option(0, "--seed", min=0, help="random inputs: seed"),
+               dt: float = typer.Option(1e-4, "--dt", help="the source framework's step (s)"),
+               spike_rule: str = typer.Option(">", "--spike-rule", help="> (NIR, snnTorch) "
+                                              "or >= (SpikingJelly)"),
+               reset: str = typer.Option("value", "--reset", help="value or subtract"),
+               mode: str = typer.Option("discrete", "--mode", help="discrete or continuous"),
+               target: str = typer.Option("auto", "--target", help="backend")) -> None:
+    """Import a NIR graph as a neuron circuit (needs: pip install -e '.[nir]'), run it and
+    write the output spikes (spikes.npy: trials, T, *output_shape), spike counts per output
+    neuron (counts.csv), a raster of the first trial (raster.png) and the circuit's diagram
+    (circuit.png)."""
+    import numpy as np
+
+    from analyses.plots import paper_style
+    from evsim import nir as evsim_nir
+
+    with _bad_input_is_one_line():
+        imported = evsim_nir.read(file, dt=dt, spike_rule=spike_rule, reset=reset, mode=mode)
+        (name, shape), = imported.inputs.items()
+        if inputs is None:
+            x = np.random.default_rng(seed).random((trials, steps) + shape)
+        elif not inputs.is_file():
+            _fail(f"--inputs file '{inputs}' does not exist")
+        else:
+            x = np.load(inputs)
+        spikes = evsim_nir.run(imported, x, seed=seed, target=target)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "spikes.npy", spikes)
+    counts = spikes.reshape(spikes.shape[0], spikes.shape[1], -1).sum(axis=1)
+    np.savetxt(out / "counts.csv", counts, fmt="%d", delimiter=",",
+               header="spike counts: one row per trial, one column per output neuron")
+    with paper_style():
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(4, 2.6))
+        step, neuron = np.nonzero(spikes[0].reshape(spikes.shape[1], -1))
+        ax.scatter(step, neuron, s=6, marker="|", color="black")
+        ax.set(xlabel="time step", ylabel="output neuron", title=f"{file.name}, trial 0")
+        fig.savefig(out / "raster.png", bbox_inches="tight", dpi=150)
+        plt.close(fig)
+        ax = imported.circuit.draw()
+        ax.figure.savefig(out / "circuit.png", bbox_inches="tight", dpi=150)
+        plt.close(ax.figure)
+    typer.echo(f"{file.name}: input '{name}' {shape}, {len(imported.circuit.populations)} "
+               f"populations, {int(spikes.sum())} output spikes in {spikes.shape[0]} trials x "
+               f"{spikes.shape[1]} steps; wrote {out}/spikes.npy, counts.csv, raster.png, "
+               "circuit.png")
+
+
 @app.command()
 def info() -> None:
     """Versions of evsim, brian2, numpy, Python; codegen targets; git commit."""

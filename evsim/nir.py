@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from brian2 import second
+from brian2 import hertz, second
 from scipy import sparse
 
 from .errors import ValidationError
@@ -39,10 +39,11 @@ from .models import NeuronModel, graded_source
 from .nir_maps import LINEAR_NODES, linear_map
 from .simulate import simulate
 
-__all__ = ["NIRCircuit", "read", "run", "nir_neuron", "SPIKE_RULES", "RESETS", "STEPS",
-           "SUPPORTED"]
+__all__ = ["NIRCircuit", "read", "run", "nir_neuron", "nir_continuous_neuron", "SPIKE_RULES",
+           "RESETS", "MODES", "STEPS", "ODES", "SUPPORTED"]
 
 SPIKE_RULES = (">", ">=")
+MODES = ("discrete", "continuous")
 #: after a spike: ``v = v_reset`` (NIR's semantics) or ``v -= v_threshold`` (snnTorch's
 #: subtract reset with reset_delay=False, which its exporter writes as a reset to 0)
 RESETS = ("value", "subtract")
@@ -84,6 +85,43 @@ def nir_neuron(kind: str, spike_rule: str = ">", reset: str = "value") -> Neuron
         synaptic_targets={"x": 1}, step_code=f"{STEPS[kind]}\nx = 0")
 
 
+#: continuous mode: the node's ODE (``c``: the input current of the step, held over it) and
+#: the variable a spike jumps (a pulse of area dt, the discrete step's input: by r dt / tau,
+#: r dt or w_in dt / tau_syn times its weight, :func:`_jump`)
+ODES = {
+    "LIF": ("dv/dt = (v_leak - v + r*(I + c))/tau : 1", "v"),
+    "IF": ("dv/dt = r*(I + c) : 1", "v"),
+    "CubaLIF": ("di_syn/dt = (w_in*(I + c) - i_syn)/tau_syn : 1\n"
+                "dv/dt = (v_leak - v + r*i_syn)/tau : 1", "i_syn"),
+}
+
+
+def nir_continuous_neuron(kind: str, spike_rule: str = ">", reset: str = "value") -> NeuronModel:
+    """The spiking NIR node ``kind`` (LIF, IF, CubaLIF) in continuous time (:data:`ODES`),
+    integrated exactly by Brian2: the input of Input nodes is a current held over each step
+    (``c``, cleared after the step's update), a spike a pulse of area dt (the discrete step's
+    input), i.e. a jump of ``jump`` x its weight in the node's variable; a Threshold node
+    stays discrete (:func:`nir_neuron`). ``tau``, ``tau_syn`` in seconds, IF's ``r`` in
+    Hz."""
+    if kind not in ODES:
+        return nir_neuron(kind, spike_rule, reset)
+    discrete = nir_neuron(kind, spike_rule, reset)
+    ode, target = ODES[kind]
+    parameters = dict(r=1.0 * (hertz if kind == "IF" else 1), v_th=1.0, v_reset=0.0)
+    if kind != "IF":
+        parameters.update(v_leak=0.0, tau=1.0 * second)
+    if kind == "CubaLIF":
+        parameters.update(tau_syn=1.0 * second, w_in=1.0)
+    constants = [name for name in ("tau", "tau_syn") if name in parameters]
+    return NeuronModel(
+        name=f"nir_{kind.lower()}_continuous", dynamics=ode + "\nc : 1\nI : 1",
+        threshold=discrete.threshold, reset=discrete.reset,
+        method="euler" if kind == "IF" else "exact",  # IF: a held derivative, Euler is exact
+        parameters=parameters, input_variable="I", input_unit=1,
+        synaptic_targets={target: 1, "c": 1}, step_code="c = 0",
+        time_constants=tuple(constants))
+
+
 @dataclass
 class NIRCircuit:
     """An imported graph: the evsim ``circuit``, each spiking node's population parameters
@@ -120,11 +158,15 @@ class NIRCircuit:
         return out
 
 
-def read(graph, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "value") -> NIRCircuit:
+def read(graph, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "value",
+         mode: str = "discrete") -> NIRCircuit:
     """Import a NIR graph (a ``nir.NIRGraph`` or the path of a ``.nir`` file); ``dt`` the
     step in seconds the source framework used (> 0); ``spike_rule`` ">" (NIR, snnTorch) or
-    ">=" (SpikingJelly); ``reset`` "value" (NIR) or "subtract" (see :data:`RESETS`)."""
+    ">=" (SpikingJelly); ``reset`` "value" (NIR) or "subtract" (see :data:`RESETS`);
+    ``mode`` "discrete" (forward Euler, what the exporters assume) or "continuous" (the
+    ODEs integrated exactly, :func:`nir_continuous_neuron`)."""
     nir = _nir()
+    name = _safe("", Path(graph).stem) if isinstance(graph, (str, Path)) else "nir"
     if isinstance(graph, (str, Path)):
         if not Path(graph).is_file():
             raise ValidationError("graph", f"NIR file '{graph}' does not exist")
@@ -135,23 +177,25 @@ def read(graph, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "value"
     if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
         raise ValidationError("dt", f"parameter 'dt' must be a time step > 0 in seconds, got {dt!r}")
     nir_neuron("LIF", spike_rule, reset)  # checks spike_rule and reset
+    if mode not in MODES:
+        raise ValidationError("mode", f"parameter 'mode' must be one of {MODES}, got {mode!r}")
     for name, node in graph.nodes.items():
         kind = type(node).__name__
         if kind not in SUPPORTED:
             raise ValidationError("graph", f"node '{name}' is a {kind}, which evsim.nir does not "
                                            f"import; supported: {SUPPORTED}")
     order = _topological(graph)
-    return _Builder(graph, dt, spike_rule, reset).build(order)
+    return _Builder(graph, dt, spike_rule, reset, mode, name).build(order)
 
 
 def run(graph, x, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "value",
-        seed: int = 0, target: str = "auto") -> np.ndarray:
+        mode: str = "discrete", seed: int = 0, target: str = "auto") -> np.ndarray:
     """Simulate a NIR graph (see :func:`read`) on ``x`` of shape (trials, T, *input_shape)
     (a dict {input name: array} for several inputs); returns the output node's spikes, bool
     (trials, T, *output_shape), step t the output of input step t."""
     imported = graph if isinstance(graph, NIRCircuit) else read(graph, dt=dt,
                                                                 spike_rule=spike_rule,
-                                                                reset=reset)
+                                                                reset=reset, mode=mode)
     x = x if isinstance(x, dict) else {next(iter(imported.inputs)): x}
     if set(x) != set(imported.inputs):
         raise ValidationError("x", f"parameter 'x' must give the graph's inputs "
@@ -217,9 +261,10 @@ def _topological(graph) -> list[str]:
 class _Builder:
     """Folds the linear nodes into synapses and places each spiking node's population."""
 
-    def __init__(self, graph, dt: float, spike_rule: str, reset: str):
+    def __init__(self, graph, dt: float, spike_rule: str, reset: str, mode: str, name: str):
         self.graph, self.dt, self.rule, self.reset = graph, float(dt), spike_rule, reset
-        self.imported = NIRCircuit(Circuit("nir"), float(dt), {}, {})
+        self.continuous = mode == "continuous"
+        self.imported = NIRCircuit(Circuit(name or "nir"), float(dt), {}, {})
         #: node -> ({source node: sparse matrix (node size, source size)}, bias, shape)
         self.forms: dict = {}
 
@@ -266,17 +311,28 @@ class _Builder:
         values = _parameters(name, kind, node, size, self.dt)
         circuit, lags = self.imported.circuit, self.imported.lags
         population = self._population(name)
-        circuit.add_population(population, nir_neuron(kind, self.rule, self.reset), size)
+        continuous = self.continuous and kind in ODES
+        model = (nir_continuous_neuron if continuous else nir_neuron)(kind, self.rule,
+                                                                     self.reset)
+        circuit.add_population(population, model, size)
         lag = max(self._lag(origin) for origin in matrices) + 1
         lags[population] = lag
+        if continuous:
+            values = _continuous(kind, values, self.dt)
         from circuits.arithmetic import connect_pairs
 
         for origin, matrix in matrices.items():
             source = self._source(origin, lag - 1)
             entries = matrix.tocoo()
-            connect_pairs(circuit, source, population, entries.col, entries.row, entries.data,
+            weights, variable = entries.data, None
+            if continuous:  # a spike: a pulse of area dt; an input value: a held current
+                graded = origin in self.imported.inputs
+                variable = "c" if graded else ODES[kind][1]
+                if not graded:
+                    weights = weights * _jump(kind, values, self.dt)[entries.row]
+            connect_pairs(circuit, source, population, entries.col, entries.row, weights,
                           delay=(lag - 1 - lags[source]) * self.dt * second,
-                          name=f"{source}->{population}")
+                          variable=variable, name=f"{source}->{population}")
         circuit.add_input(population, population)
         self.imported.biases[population] = bias
         self.imported.parameters[population] = values
@@ -347,3 +403,27 @@ def _parameters(name: str, kind: str, node, size: int, dt: float) -> dict:
     if np.any(tau <= 0):
         raise ValidationError("graph", f"node '{name}': time constants must be > 0")
     return values
+
+
+def _continuous(kind: str, values: dict, dt: float) -> dict:
+    """The continuous model's parameters from the discrete ones (``k = dt/tau``, IF's
+    ``k = dt``), with units."""
+    out = dict(r=values["r"] * (hertz if kind == "IF" else 1), v_leak=values["v_leak"],
+               v_th=values["v_th"], v_reset=values["v_reset"])
+    if kind != "IF":
+        out["tau"] = dt / values["k"] * second
+    if kind == "CubaLIF":
+        out.update(tau_syn=dt / values["ks"] * second, w_in=values["w_in"])
+    if kind == "IF":
+        out.pop("v_leak")
+    return out
+
+
+def _jump(kind: str, values: dict, dt: float) -> np.ndarray:
+    """Per neuron: what a spike of weight 1 adds to the node's variable (:data:`ODES`)."""
+    step = dt * second
+    if kind == "LIF":
+        return np.asarray(values["r"] * step / values["tau"], dtype=float)
+    if kind == "IF":
+        return np.asarray(values["r"] * step, dtype=float)
+    return np.asarray(values["w_in"] * step / values["tau_syn"], dtype=float)

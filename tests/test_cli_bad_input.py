@@ -64,6 +64,7 @@ CASES = [
     (["train", "sdt", "--task", "imagenet"],
      "error: --task must be one of ('digits', 'sets', 'all'), got 'imagenet'"),
     (["train", "sdt", "--T", "8"], "error: --T must be 4 or 16 (the shipped training T), got 8"),
+    (["import-nir", "{tmp}/none.nir"], "error: NIR file '{tmp}/none.nir' does not exist"),
     (["train", "grid", "--seed", "2"], "error: grid trains every cell of evsim.train.GRID: it "
                                        "takes no --task, --T, --width or --seed, got all, 4, 16, 2"),
     (["report", "{tmp}/nothing"], "error: RUN_DIR '{tmp}/nothing' has no claims.json (not an "

@@ -72,6 +72,46 @@ def reference(graph, x: np.ndarray, dt: float = DT, rule: str = ">",
     return np.stack(out, axis=1).astype(bool)
 
 
+def reference_continuous(graph, x: np.ndarray, dt: float = DT) -> np.ndarray:
+    """Continuous mode of a graph of Input, Affine, Linear, Scale, LIF and IF nodes, exactly:
+    what flows from an input is a current held over the node's next step, a spike of weight w
+    a pulse of area dt (a jump of r w dt / tau, or r w dt for an IF) at the start of it; a
+    LIF then relaxes exponentially towards v_leak + r I over the step."""
+    order, edges = evsim_nir._topological(graph), graph.edges
+    trials, T = x.shape[:2]
+    state, out = {}, []
+    for t in range(T):
+        values = {}  # node -> (held current, spike drive)
+        for name in order:
+            node, kind = graph.nodes[name], type(graph.nodes[name]).__name__
+            if kind == "Input":
+                current = x[:, t].reshape(trials, -1)
+                values[name] = (current, np.zeros_like(current))
+                continue
+            held = sum(values[s][0] for s, target in edges if target == name)
+            spiking = sum(values[s][1] for s, target in edges if target == name)
+            if kind in ("Affine", "Linear"):
+                bias = node.bias if kind == "Affine" else 0.0
+                values[name] = (held @ node.weight.T + bias, spiking @ node.weight.T)
+            elif kind == "Scale":
+                values[name] = (held * node.scale, spiking * node.scale)
+            elif kind == "Output":
+                out.append(spiking)
+            else:
+                v = state.get(name, np.broadcast_to(node.v_reset, (trials,) + node.r.shape)
+                              .astype(float))
+                if kind == "LIF":
+                    v = v + node.r * dt / node.tau * spiking
+                    rest = node.v_leak + node.r * held
+                    v = rest + (v - rest) * np.exp(-dt / node.tau)
+                else:
+                    v = v + node.r * dt * spiking + dt * node.r * held
+                spikes = v > node.v_threshold
+                state[name] = np.where(spikes, node.v_reset, v)
+                values[name] = (np.zeros(spikes.shape), spikes.astype(float))
+    return np.stack(out, axis=1).astype(bool)
+
+
 def _fires(v, threshold, rule):
     return v >= threshold if rule == ">=" else v > threshold
 
@@ -178,6 +218,18 @@ def test_a_subtract_reset_keeps_what_exceeds_the_threshold(seed):
     assert (spikes != reference(graph, x)).any()  # the reset matters here
 
 
+@pytest.mark.parametrize("make", [_mlp, _residual])
+def test_the_continuous_mode_integrates_exactly(make, seed):
+    rng = np.random.default_rng(seed)
+    graph = make(rng)
+    x = rng.random((16, 8, 4))
+    spikes = evsim_nir.run(graph, x, mode="continuous", target="numpy")
+    expected = reference_continuous(graph, x)
+    assert 0 < expected.mean() < 1
+    np.testing.assert_array_equal(spikes, expected)
+    assert (spikes != reference(graph, x)).any()  # not forward Euler at this dt
+
+
 def test_converging_paths_are_equalised_with_delays():
     imported = evsim_nir.read(_residual(np.random.default_rng(0)))
     assert imported.lags == {"in_in": 0, "n_a": 1, "n_b": 2, "in_in_2": 2, "n_c": 3}
@@ -231,6 +283,30 @@ def test_unsupported_nodes_and_bad_input_are_one_clear_error(tmp_path):
         with pytest.raises(ValidationError, match=message) as error:
             call()
         assert error.value.parameter == parameter
+
+
+def test_the_command_line_imports_runs_and_draws_a_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from evsim.cli import app
+
+    rng = np.random.default_rng(2)
+    graph = _residual(rng)
+    nir.write(str(tmp_path / "residual.nir"), graph)
+    x = rng.random((3, 5, 4))
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["import-nir", str(tmp_path / "residual.nir"), "--inputs",
+                                      str(tmp_path / "x.npy"), "--out", str(out),
+                                      "--target", "numpy"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.load(out / "spikes.npy"), reference(graph, x))
+    counts = np.loadtxt(out / "counts.csv", delimiter=",", ndmin=2)
+    np.testing.assert_array_equal(counts, reference(graph, x).sum(axis=1))
+    assert (out / "raster.png").stat().st_size > 0 and (out / "circuit.png").stat().st_size > 0
+    bad = CliRunner().invoke(app, ["import-nir", str(tmp_path / "residual.nir"), "--mode",
+                                   "exact", "--out", str(out)])
+    assert bad.exit_code == 2 and bad.output.startswith("error: parameter 'mode' must be one of")
 
 
 def test_a_cycle_is_refused():
