@@ -215,8 +215,10 @@ def run(graph, x, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "valu
     dt_s = imported.dt * second
     record = simulate(imported.circuit, imported.run_inputs(flat, T),
                       (T + imported.depth) * dt_s, dt=dt_s, trials=trials, seed=seed,
-                      parameters=imported.parameters, record_spikes=[population],
-                      initial={p: {"v": values["v_reset"]}
+                      parameters={p: {key: value[None, :] for key, value in values.items()}
+                                  for p, values in imported.parameters.items()},
+                      record_spikes=[population],
+                      initial={p: {"v": values["v_reset"][None, :]}
                                for p, values in imported.parameters.items() if "v_reset" in values},
                       target=target)
     lag = imported.lags[population]

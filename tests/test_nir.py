@@ -285,6 +285,15 @@ def test_unsupported_nodes_and_bad_input_are_one_clear_error(tmp_path):
         assert error.value.parameter == parameter
 
 
+def test_as_many_trials_as_neurons_is_not_ambiguous():
+    """Per-neuron parameters go to the simulator as (1, size), so 8 trials of an 8-neuron
+    layer are not read as one value per trial."""
+    rng = np.random.default_rng(4)
+    graph = _mlp(rng)
+    x = rng.random((8, 4, 4))
+    np.testing.assert_array_equal(evsim_nir.run(graph, x, target="numpy"), reference(graph, x))
+
+
 def test_the_command_line_imports_runs_and_draws_a_file(tmp_path):
     from typer.testing import CliRunner
 
