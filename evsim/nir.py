@@ -2,8 +2,8 @@
 
 :func:`read` turns a graph (or a ``.nir`` file) into a :class:`NIRCircuit`: an evsim Circuit of
 explicit neuron populations, one per spiking node, with the graph's linear maps as synapses;
-:func:`run` simulates it on inputs of shape (trials, T, *input_shape) and returns the output
-node's spikes (trials, T, *output_shape), aligned with the input steps. Needs the extra
+:func:`run` simulates it on inputs of shape ``(trials, T, *input_shape)`` and returns the
+output node's spikes ``(trials, T, *output_shape)``, aligned with the input steps. Needs the extra
 ``pip install -e ".[nir]"``.
 
 A NIR file stores no time step, discretisation or initial state. The discrete mode is what
@@ -190,9 +190,9 @@ def read(graph, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "value"
 
 def run(graph, x, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "value",
         mode: str = "discrete", seed: int = 0, target: str = "auto") -> np.ndarray:
-    """Simulate a NIR graph (see :func:`read`) on ``x`` of shape (trials, T, *input_shape)
-    (a dict {input name: array} for several inputs); returns the output node's spikes, bool
-    (trials, T, *output_shape), step t the output of input step t."""
+    """Simulate a NIR graph (see :func:`read`) on ``x`` of shape ``(trials, T,
+    *input_shape)`` (a dict {input name: array} for several inputs); returns the output
+    node's spikes, bool ``(trials, T, *output_shape)``, step t the output of input step t."""
     imported = graph if isinstance(graph, NIRCircuit) else read(graph, dt=dt,
                                                                 spike_rule=spike_rule,
                                                                 reset=reset, mode=mode)

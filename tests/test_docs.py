@@ -56,7 +56,7 @@ def test_the_site_builds_without_warnings_and_renders(tmp_path, request):
     examples = sorted((ROOT / "examples").glob("[0-9][0-9]_*.py"))
     assert all((out / "auto_examples" / f"{p.stem}.html").is_file() for p in examples)
     assert "automodule" not in (out / "api.html").read_text()
-    assert "evsim.simulate.simulate" in (out / "api.html").read_text()
+    assert "evsim.simulate.simulate" in (out / "api" / "evsim.simulate.html").read_text()
     for page in out.rglob("*.html"):  # every image a page shows exists
         for src in re.findall(r'<img[^>]+src="([^"]+)"', page.read_text()):
             if not src.startswith(("data:", "http")):
