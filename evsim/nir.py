@@ -20,7 +20,8 @@ summed (residual fan-in); spikes reach the next spiking node in the same step. I
 circuit each hop between spiking nodes costs one step, so node p shows step t at step t +
 lag_p; converging paths are equalised with synaptic delays and :func:`run` removes the lags.
 
-Any other node (LI, CubaLI, I, Delay, nested graphs) is one ValidationError naming it.
+Nested graphs are flattened (their nodes named "outer.inner"). Any other node (LI, CubaLI,
+I, Delay) and recurrent edges are one ValidationError naming them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from brian2 import hertz, second
@@ -179,10 +181,11 @@ def read(graph, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "value"
     nir_neuron("LIF", spike_rule, reset)  # checks spike_rule and reset
     if mode not in MODES:
         raise ValidationError("mode", f"parameter 'mode' must be one of {MODES}, got {mode!r}")
-    for name, node in graph.nodes.items():
+    graph = _flattened(graph, nir)
+    for key, node in graph.nodes.items():
         kind = type(node).__name__
         if kind not in SUPPORTED:
-            raise ValidationError("graph", f"node '{name}' is a {kind}, which evsim.nir does not "
+            raise ValidationError("graph", f"node '{key}' is a {kind}, which evsim.nir does not "
                                            f"import; supported: {SUPPORTED}")
     order = _topological(graph)
     return _Builder(graph, dt, spike_rule, reset, mode, name).build(order)
@@ -232,6 +235,37 @@ def _nir():
         raise ValidationError("nir", "evsim.nir needs the 'nir' package: pip install -e "
                                      "\".[nir]\"") from None
     return nir
+
+
+def _flattened(graph, nir, prefix: str = "") -> SimpleNamespace:
+    """``graph`` with every nested NIRGraph node replaced by its nodes (named
+    "outer.inner"): edges into the subgraph go to its Input, edges out of it leave its
+    Output, and those two become Identity nodes."""
+    from nir.ir.graph import Identity  # not exported at the package's top level
+
+    nodes, edges, ends = {}, [], {}
+    for name, node in graph.nodes.items():
+        if not isinstance(node, nir.NIRGraph):
+            nodes[prefix + name] = node
+            continue
+        inner = _flattened(node, nir, f"{prefix}{name}.")
+        ins = [k for k, n in node.nodes.items() if isinstance(n, nir.Input)]
+        outs = [k for k, n in node.nodes.items() if isinstance(n, nir.Output)]
+        if len(ins) != 1 or len(outs) != 1:
+            raise ValidationError("graph", f"subgraph '{prefix}{name}' must have one Input and "
+                                           f"one Output, got {ins} and {outs}")
+        for key in (ins[0], outs[0]):
+            end = node.nodes[key]
+            shape = end.input_type["input"] if key == ins[0] else end.output_type["output"]
+            inner.nodes[f"{prefix}{name}.{key}"] = Identity(input_type={"input": shape})
+        nodes.update(inner.nodes)
+        edges += inner.edges
+        ends[prefix + name] = (f"{prefix}{name}.{ins[0]}", f"{prefix}{name}.{outs[0]}")
+    for source, target in graph.edges:
+        source, target = prefix + source, prefix + target
+        edges.append((ends[source][1] if source in ends else source,
+                      ends[target][0] if target in ends else target))
+    return SimpleNamespace(nodes=nodes, edges=edges)
 
 
 def _topological(graph) -> list[str]:
@@ -353,8 +387,8 @@ class _Builder:
             raise ValidationError("graph", f"output '{name}' must read one spiking node (evsim "
                                            f"returns spikes), it reads {sources}")
         if self.imported.outputs:
-            raise ValidationError("graph", "evsim.nir runs graphs with one output, got "
-                                           f"{sorted(self.graph.outputs)}")
+            outputs = [k for k, n in self.graph.nodes.items() if type(n).__name__ == "Output"]
+            raise ValidationError("graph", f"evsim.nir runs graphs with one output, got {outputs}")
         self.imported.outputs[name] = (self._source(sources[0], 0), self.forms[sources[0]][2])
 
     def _lag(self, origin: str) -> int:

@@ -16,7 +16,7 @@ from .errors import ValidationError
 __all__ = ["LINEAR_NODES", "linear_map"]
 
 LINEAR_NODES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d",
-                "Flatten")
+                "Flatten", "Identity")
 
 
 def linear_map(name: str, node, shape: tuple) -> tuple:
@@ -34,6 +34,8 @@ def linear_map(name: str, node, shape: tuple) -> tuple:
     if kind == "Scale":
         scale = np.broadcast_to(np.asarray(node.scale, dtype=float).reshape(-1), (size,))
         return sparse.diags(scale).tocsr(), np.zeros(size), shape
+    if kind == "Identity":
+        return sparse.identity(size, format="csr"), np.zeros(size), shape
     if kind == "Flatten":
         start, end = node.start_dim % len(shape), node.end_dim % len(shape)
         out = shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:]

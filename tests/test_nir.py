@@ -230,6 +230,23 @@ def test_the_continuous_mode_integrates_exactly(make, seed):
     assert (spikes != reference(graph, x)).any()  # not forward Euler at this dt
 
 
+def test_a_nested_graph_runs_as_its_flat_twin(seed):
+    """The residual graph with its b-branch (fb -> b) as a subgraph: the same spikes."""
+    rng = np.random.default_rng(seed)
+    flat = _residual(rng)
+    inner = nir.NIRGraph(nodes={"i": nir.Input(input_type=np.array([6])), "fb": flat.nodes["fb"],
+                                "b": flat.nodes["b"], "o": nir.Output(output_type=np.array([6]))},
+                         edges=[("i", "fb"), ("fb", "b"), ("b", "o")])
+    nodes = {k: v for k, v in flat.nodes.items() if k not in ("fb", "b")} | {"branch": inner}
+    edges = [("a", "branch") if e == ("a", "fb") else ("branch", "fc") if e == ("b", "fc")
+             else e for e in flat.edges if e != ("fb", "b")]
+    nested = nir.NIRGraph(nodes=nodes, edges=edges)
+    x = rng.random((8, 6, 4))
+    np.testing.assert_array_equal(evsim_nir.run(nested, x, target="numpy"),
+                                  reference(flat, x))
+    assert "n_branch_b" in evsim_nir.read(nested).lags
+
+
 def test_converging_paths_are_equalised_with_delays():
     imported = evsim_nir.read(_residual(np.random.default_rng(0)))
     assert imported.lags == {"in_in": 0, "n_a": 1, "n_b": 2, "in_in_2": 2, "n_c": 3}
