@@ -2,7 +2,7 @@
 
 :func:`read` turns a graph (or a ``.nir`` file) into a :class:`NIRCircuit`: an evsim Circuit of
 explicit neuron populations, one per spiking node, with the graph's linear maps as synapses;
-:func:`run` simulates it on inputs of shape ``(trials, T, *input_shape)`` and returns the
+:func:`write` exports such a circuit again; :func:`run` simulates it on inputs of shape ``(trials, T, *input_shape)`` and returns the
 output node's spikes ``(trials, T, *output_shape)``, aligned with the input steps. Needs the extra
 ``pip install -e ".[nir]"``.
 
@@ -41,7 +41,7 @@ from .models import NeuronModel, graded_source
 from .nir_maps import LINEAR_NODES, linear_map
 from .simulate import simulate
 
-__all__ = ["NIRCircuit", "read", "run", "nir_neuron", "nir_continuous_neuron", "SPIKE_RULES",
+__all__ = ["NIRCircuit", "read", "run", "write", "nir_neuron", "nir_continuous_neuron", "SPIKE_RULES",
            "RESETS", "MODES", "STEPS", "ODES", "SUPPORTED"]
 
 SPIKE_RULES = (">", ">=")
@@ -226,6 +226,69 @@ def run(graph, x, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "valu
                       target=target)
     lag = imported.lags[population]
     return record.raster(population)[:, lag:lag + T].reshape((trials, T) + shape)
+
+
+def write(imported: NIRCircuit, path) -> None:
+    """Write an imported circuit (discrete mode) back as a NIR graph file: an Input per graph
+    input (and a Flatten after it), a LIF, IF, CubaLIF or Threshold node per population with
+    its parameters, an Affine (the bias, on the first) or Linear node per projection into it,
+    and the Output (flat: shapes other than the inputs' come back flat)."""
+    nir = _nir()
+    graph = _to_graph(imported, nir)
+    nir.write(str(path), graph)
+
+
+def _to_graph(imported: NIRCircuit, nir):
+    """The NIR graph of ``imported`` (see :func:`write`)."""
+    if any(p.model.method is not None for p in imported.circuit.populations):
+        raise ValidationError("imported", "write() exports the discrete mode; read the graph "
+                                          "again with mode='discrete'")
+    nodes = {name: nir.Input(input_type=np.array(shape))
+             for name, shape in imported.inputs.items()}
+    edges, sizes = [], {p.name: p.size for p in imported.circuit.populations}
+    origin = {population: name for population, (name, _) in imported.input_copies.items()}
+    for name, shape in imported.inputs.items():  # the projections read flat vectors
+        if len(shape) > 1:
+            nodes[f"{name}_flat"] = nir.Flatten(input_type={"input": np.array(shape)},
+                                                start_dim=0, end_dim=-1)
+            edges.append((name, f"{name}_flat"))
+            origin = {p: f"{n}_flat" if n == name else n for p, n in origin.items()}
+    for population, values in imported.parameters.items():
+        kind = next(p.model.name for p in imported.circuit.populations
+                    if p.name == population)[4:]
+        nodes[population] = _node(kind, values, imported.dt, nir)
+        weights = {}
+        for projection in imported.circuit.projections:
+            if projection.target == population:
+                source = origin.get(projection.source, projection.source)
+                pre, post = projection.pairs(sizes[projection.source], sizes[population])
+                matrix = weights.setdefault(source, np.zeros((sizes[population],
+                                                              sizes[projection.source])))
+                np.add.at(matrix, (post, pre), np.asarray(
+                    projection.synapse_weights(sizes[projection.source], sizes[population]),
+                    dtype=float))
+        for k, (source, matrix) in enumerate(weights.items()):
+            name = f"{population}_from_{source}"
+            nodes[name] = nir.Affine(matrix, imported.biases[population]) if k == 0 else \
+                nir.Linear(matrix)
+            edges += [(source, name), (name, population)]
+    for name, (population, _) in imported.outputs.items():  # flat, as its population
+        nodes[name] = nir.Output(output_type=np.array([sizes[population]]))
+        edges.append((population, name))
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def _node(kind: str, values: dict, dt: float, nir):
+    """The NIR node of a population's :func:`nir_neuron` parameters."""
+    if kind == "threshold":
+        return nir.Threshold(values["v_th"])
+    common = dict(r=values["r"], v_threshold=values["v_th"], v_reset=values["v_reset"])
+    if kind == "if":
+        return nir.IF(**common)
+    if kind == "lif":
+        return nir.LIF(tau=dt / values["k"], v_leak=values["v_leak"], **common)
+    return nir.CubaLIF(tau_mem=dt / values["k"], tau_syn=dt / values["ks"],
+                       v_leak=values["v_leak"], w_in=values["w_in"], **common)
 
 
 def _nir():

@@ -247,6 +247,22 @@ def test_a_nested_graph_runs_as_its_flat_twin(seed):
     assert "n_branch_b" in evsim_nir.read(nested).lags
 
 
+@pytest.mark.parametrize("make", [_mlp, _residual, _conv, _cuba])
+def test_a_written_graph_reads_back_to_the_same_spikes(make, tmp_path, seed):
+    """read -> write -> read: every layer, bias and parameter survives (the linear chains come
+    back folded, one Affine or Linear node per projection)."""
+    rng = np.random.default_rng(seed)
+    graph = make(rng)
+    shape = tuple(next(iter(graph.inputs.values())).input_type["input"])
+    x = rng.random((8, 6) + shape)
+    evsim_nir.write(evsim_nir.read(graph), tmp_path / "again.nir")
+    again = evsim_nir.run(tmp_path / "again.nir", x, target="numpy")
+    expected = reference(graph, x)
+    np.testing.assert_array_equal(again, expected.reshape(again.shape))
+    with pytest.raises(ValidationError, match="exports the discrete mode"):
+        evsim_nir.write(evsim_nir.read(graph, mode="continuous"), tmp_path / "no.nir")
+
+
 def test_converging_paths_are_equalised_with_delays():
     imported = evsim_nir.read(_residual(np.random.default_rng(0)))
     assert imported.lags == {"in_in": 0, "n_a": 1, "n_b": 2, "in_in_2": 2, "n_c": 3}
