@@ -41,7 +41,7 @@ from .models import NeuronModel, graded_source
 from .nir_maps import LINEAR_NODES, linear_map
 from .simulate import simulate
 
-__all__ = ["NIRCircuit", "read", "run", "write", "nir_neuron", "nir_continuous_neuron", "SPIKE_RULES",
+__all__ = ["NIRCircuit", "read", "run", "write", "from_circuit", "nir_neuron", "nir_continuous_neuron", "SPIKE_RULES",
            "RESETS", "MODES", "STEPS", "ODES", "SUPPORTED"]
 
 SPIKE_RULES = (">", ">=")
@@ -238,43 +238,76 @@ def write(imported: NIRCircuit, path) -> None:
     nir.write(str(path), graph)
 
 
+def from_circuit(circuit: Circuit, *, dt: float, inputs: dict, biases: dict,
+                 output: str) -> NIRCircuit:
+    """An evsim circuit of graded sources and discrete LIF populations
+    (:func:`evsim.models.discrete_lif`, SpikingJelly's neuron) as a :class:`NIRCircuit` for
+    :func:`write`: ``inputs`` maps each source population to its graph input (copies of one
+    input shown later map to the same name), ``biases`` gives each population's constant
+    current, ``output`` the population the graph outputs. A discrete LIF of time constant
+    tau steps is a NIR LIF with tau dt, r = 1 and v_leak = 0; it fires at ``v >= v_th``
+    (read the file with ``spike_rule=">="``). Synaptic delays are not written: in NIR a spike
+    reaches the next layer in the same step, and :func:`read` places the lags again."""
+    sizes = {p.name: p.size for p in circuit.populations}
+    imported = NIRCircuit(circuit, float(dt), {}, {"output": (output, (sizes[output],))})
+    for population in circuit.populations:
+        model = population.model
+        if population.name in inputs:
+            imported.inputs[inputs[population.name]] = (population.size,)
+            imported.input_copies[population.name] = (inputs[population.name], 0)
+        elif model.name == "discrete_lif":
+            size, values = population.size, model.parameters
+            imported.parameters[population.name] = dict(
+                k=np.full(size, 1 / values["tau"]), r=np.ones(size), v_leak=np.zeros(size),
+                v_th=np.full(size, values["v_th"]), v_reset=np.full(size, values["v_reset"]))
+            imported.biases[population.name] = np.asarray(
+                biases.get(population.name, np.zeros(size)), dtype=float)
+        else:
+            raise ValidationError("circuit", f"population '{population.name}' is a "
+                                             f"{model.name}; from_circuit writes graded sources "
+                                             "(inputs) and discrete_lif populations")
+    return imported
+
+
 def _to_graph(imported: NIRCircuit, nir):
-    """The NIR graph of ``imported`` (see :func:`write`)."""
+    """The NIR graph of ``imported`` (see :func:`write`); node names are population names
+    with every character but letters, digits and '_' replaced (HDF5 reads '/' as a group)."""
     if any(p.model.method is not None for p in imported.circuit.populations):
         raise ValidationError("imported", "write() exports the discrete mode; read the graph "
                                           "again with mode='discrete'")
     nodes = {name: nir.Input(input_type=np.array(shape))
              for name, shape in imported.inputs.items()}
     edges, sizes = [], {p.name: p.size for p in imported.circuit.populations}
-    origin = {population: name for population, (name, _) in imported.input_copies.items()}
+    node = {population: name for population, (name, _) in imported.input_copies.items()}
     for name, shape in imported.inputs.items():  # the projections read flat vectors
         if len(shape) > 1:
             nodes[f"{name}_flat"] = nir.Flatten(input_type={"input": np.array(shape)},
                                                 start_dim=0, end_dim=-1)
             edges.append((name, f"{name}_flat"))
-            origin = {p: f"{n}_flat" if n == name else n for p, n in origin.items()}
+            node = {p: f"{n}_flat" if n == name else n for p, n in node.items()}
+    node |= {population: _safe("", population) for population in imported.parameters}
     for population, values in imported.parameters.items():
         kind = next(p.model.name for p in imported.circuit.populations
-                    if p.name == population)[4:]
-        nodes[population] = _node(kind, values, imported.dt, nir)
+                    if p.name == population).removeprefix("nir_")
+        nodes[node[population]] = _node("lif" if kind == "discrete_lif" else kind, values,
+                                        imported.dt, nir)
         weights = {}
         for projection in imported.circuit.projections:
             if projection.target == population:
-                source = origin.get(projection.source, projection.source)
-                pre, post = projection.pairs(sizes[projection.source], sizes[population])
-                matrix = weights.setdefault(source, np.zeros((sizes[population],
-                                                              sizes[projection.source])))
+                source_size = sizes[projection.source]
+                pre, post = projection.pairs(source_size, sizes[population])
+                matrix = weights.setdefault(node[projection.source],
+                                            np.zeros((sizes[population], source_size)))
                 np.add.at(matrix, (post, pre), np.asarray(
-                    projection.synapse_weights(sizes[projection.source], sizes[population]),
-                    dtype=float))
+                    projection.synapse_weights(source_size, sizes[population]), dtype=float))
         for k, (source, matrix) in enumerate(weights.items()):
-            name = f"{population}_from_{source}"
+            name = f"{node[population]}_from_{source}"
             nodes[name] = nir.Affine(matrix, imported.biases[population]) if k == 0 else \
                 nir.Linear(matrix)
-            edges += [(source, name), (name, population)]
+            edges += [(source, name), (name, node[population])]
     for name, (population, _) in imported.outputs.items():  # flat, as its population
         nodes[name] = nir.Output(output_type=np.array([sizes[population]]))
-        edges.append((population, name))
+        edges.append((node[population], name))
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
 
 

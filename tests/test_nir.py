@@ -263,6 +263,31 @@ def test_a_written_graph_reads_back_to_the_same_spikes(make, tmp_path, seed):
         evsim_nir.write(evsim_nir.read(graph, mode="continuous"), tmp_path / "no.nir")
 
 
+@pytest.mark.parametrize("arch", ["sdt", pytest.param("qkformer", marks=pytest.mark.slow),
+                                  pytest.param("spikformer", marks=pytest.mark.slow),
+                                  pytest.param("spikingresformer", marks=pytest.mark.slow)])
+def test_a_trained_model_written_to_nir_reads_back_spike_for_spike(arch, tmp_path):
+    """A shipped spiking transformer (its attention as LIF AND-gate populations) written as a
+    NIR graph with its last layer as the output, read back with SpikingJelly's '>=' and run:
+    that layer's spikes equal SpikingJelly's reference on 16 test images."""
+    from circuits import trained
+    from evsim.train import task_data
+
+    meta, weights, reference_ = trained.load_weights(trained.shipped(arch))
+    model = trained.build(meta, weights)
+    last = model.stream[-1]
+    layer = next(name for name, (population, _, _) in model.layers.items() if population == last)
+    evsim_nir.write(evsim_nir.from_circuit(
+        model.circuit, dt=DT, inputs={source: "image" for source in model.image_sources},
+        biases=model.biases, output=last), tmp_path / f"{arch}.nir")
+    images = task_data("digits")[0][reference_["test_index"][:16]]
+    x = np.repeat(images.reshape(16, 1, -1), meta["T"], axis=1)  # direct encoding
+    spikes = evsim_nir.run(tmp_path / f"{arch}.nir", x, spike_rule=">=", target="numpy")
+    expected = np.moveaxis(trained.reference_spikes(reference_, 16)[layer], 0, 1)
+    np.testing.assert_array_equal(spikes, expected.reshape(spikes.shape))
+    assert expected.sum() > 1000
+
+
 def test_converging_paths_are_equalised_with_delays():
     imported = evsim_nir.read(_residual(np.random.default_rng(0)))
     assert imported.lags == {"in_in": 0, "n_a": 1, "n_b": 2, "in_in_2": 2, "n_c": 3}
