@@ -537,3 +537,32 @@ def test_snntorch_resets_the_file_does_not_carry(name):
     expected = _snntorch_spikes(net, x, torch)
     for reset in evsim_nir.RESETS:
         assert (evsim_nir.run(graph, x, reset=reset, target="numpy") != expected).sum() > 0
+
+
+@pytest.mark.slow
+def test_snntorchs_export_of_a_residual_block_is_refused():
+    """snnTorch 1.0's exporter loses a residual addition (it writes an extra Input into the
+    layer after it and the block's branch into the Output): the graph is not the model, and
+    reading it is one clear error rather than other spikes."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    def cell(n, last=False):
+        return snn.Leaky(beta=torch.full((n,), 0.8), threshold=torch.ones(n), init_hidden=True,
+                         output=last, reset_mechanism="zero")
+
+    class Residual(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.a = torch.nn.Linear(4, 10), cell(10)
+            self.fc2, self.b = torch.nn.Linear(10, 10), cell(10)
+            self.fc3, self.c = torch.nn.Linear(10, 5), cell(5, last=True)
+
+        def forward(self, x):
+            s = self.a(self.fc1(x))
+            return self.c(self.fc3(s + self.b(self.fc2(s))))
+
+    graph = export_to_nir(Residual(), torch.rand(1, 4), ignore_dims=[0])
+    with pytest.raises(ValidationError, match="must read one spiking node"):
+        evsim_nir.read(graph)

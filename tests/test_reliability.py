@@ -27,6 +27,7 @@ def slow_cell(x, log):
     return {"y": x * x}
 
 
+@pytest.mark.slow  # kills a process pool mid-sweep (5 s)
 def test_sweep_killed_with_sigkill_resumes_without_losing_or_repeating_cells(tmp_path):
     cache, log = tmp_path / "cache", tmp_path / "calls.log"
     script = textwrap.dedent(f"""

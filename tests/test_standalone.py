@@ -55,6 +55,7 @@ def _both(rate, scores, *, seed, checkpoints, circuit=None):
     return compiled.metadata["target_choice"]
 
 
+@pytest.mark.slow  # compiles; test_spike_times_and_weights_match_numpy compiles in the default run
 def test_one_build_serves_new_values_seeds_and_checkpoints(seed):
     rng = np.random.default_rng(seed)
     scores = rng.normal(0, 1, (3, 4))
