@@ -492,6 +492,18 @@ def _snntorch_net(name: str, torch, snn):
     return net, shape
 
 
+def _snntorch_case(name: str) -> tuple:
+    """(exported graph, inputs x, snnTorch's output spikes) of :func:`_snntorch_net`."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    net, shape = _snntorch_net(name, torch, snn)
+    x = np.random.default_rng(1).random((64, 8) + shape)
+    graph = export_to_nir(net, torch.tensor(x[:1, 0], dtype=torch.float32), ignore_dims=[0])
+    return graph, x, _snntorch_spikes(net, x, torch)
+
+
 def _snntorch_spikes(net, x, torch):
     from snntorch import utils
 
@@ -507,14 +519,7 @@ def test_snntorch_exports_run_spike_for_spike(name):
     """64 trials x T = 8 through an snnTorch network exported with its own exporter (float32
     in snnTorch, float64 here), reset to zero (a Leaky's delayed zero reset equals NIR's; a
     Synaptic's needs reset_delay=False, see below)."""
-    torch = pytest.importorskip("torch")
-    snn = pytest.importorskip("snntorch")
-    from snntorch.export_nir import export_to_nir
-
-    net, shape = _snntorch_net(name, torch, snn)
-    x = np.random.default_rng(1).random((64, 8) + shape)
-    graph = export_to_nir(net, torch.tensor(x[:1, 0], dtype=torch.float32), ignore_dims=[0])
-    expected = _snntorch_spikes(net, x, torch)
+    graph, x, expected = _snntorch_case(name)
     spikes = evsim_nir.run(graph, x, target="numpy")
     assert 0.02 < expected.mean() < 0.95
     np.testing.assert_array_equal(spikes, expected)
@@ -527,14 +532,7 @@ def test_snntorch_resets_the_file_does_not_carry(name):
     subtract resets (the default one applied in the next step, undecayed; the immediate one
     with a guard against resetting twice) and a Synaptic's delayed zero reset (which drops the
     input of the step after a spike). Stated, not reproduced."""
-    torch = pytest.importorskip("torch")
-    snn = pytest.importorskip("snntorch")
-    from snntorch.export_nir import export_to_nir
-
-    net, shape = _snntorch_net(name, torch, snn)
-    x = np.random.default_rng(1).random((64, 8) + shape)
-    graph = export_to_nir(net, torch.tensor(x[:1, 0], dtype=torch.float32), ignore_dims=[0])
-    expected = _snntorch_spikes(net, x, torch)
+    graph, x, expected = _snntorch_case(name)
     for reset in evsim_nir.RESETS:
         assert (evsim_nir.run(graph, x, reset=reset, target="numpy") != expected).sum() > 0
 
