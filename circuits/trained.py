@@ -22,9 +22,9 @@ model as an evsim Circuit:
 Every synaptic hop costs one step, so population p shows SpikingJelly's step t in step
 t + ``lags[p]``; converging paths are equalised with synaptic delays. One run carries several
 images per trial, one every T steps, each population restarting at its own lag
-(:mod:`evsim.restarts`): a window of T steps per image instead of T + the depth. The linear classifier
-of the token mean (per token for the set task) is applied to the counts of the last stream
-(:meth:`TrainedCircuit.logits`).
+(:mod:`evsim.restarts`): a window of T steps per image instead of T + the depth. The linear
+classifier of the token mean (per token for the set task) is applied to the counts of the last
+stream (:meth:`TrainedCircuit.logits`).
 """
 
 from __future__ import annotations

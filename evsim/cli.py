@@ -344,6 +344,9 @@ def import_nir(file: Path = typer.Argument(..., help="a NIR graph (.nir, HDF5)")
 
     with _bad_input_is_one_line():
         imported = evsim_nir.read(file, dt=dt, spike_rule=spike_rule, reset=reset, mode=mode)
+        if len(imported.inputs) != 1:
+            _fail(f"import-nir runs graphs with one input; {file.name} has "
+                  f"{sorted(imported.inputs)} (use evsim.nir.run with a dict of inputs)")
         (name, shape), = imported.inputs.items()
         if inputs is None:
             x = np.random.default_rng(seed).random((trials, steps) + shape)

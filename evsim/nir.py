@@ -2,9 +2,10 @@
 
 :func:`read` turns a graph (or a ``.nir`` file) into a :class:`NIRCircuit`: an evsim Circuit of
 explicit neuron populations, one per spiking node, with the graph's linear maps as synapses;
-:func:`write` exports such a circuit again; :func:`run` simulates it on inputs of shape ``(trials, T, *input_shape)`` and returns the
-output node's spikes ``(trials, T, *output_shape)``, aligned with the input steps. Needs the extra
-``pip install -e ".[nir]"``.
+:func:`write` exports such a circuit again (:func:`from_circuit`: one of evsim's own);
+:func:`run` simulates it on inputs of shape ``(trials, T, *input_shape)`` and returns the
+output node's spikes ``(trials, T, *output_shape)``, aligned with the input steps. Needs the
+extra ``pip install -e ".[nir]"``.
 
 A NIR file stores no time step, discretisation or initial state. The discrete mode is what
 the SpikingJelly and snnTorch exporters assume: forward Euler with step ``dt`` (default
@@ -13,12 +14,14 @@ CubaLIF first ``i <- i + dt/tau_syn (w_in I - i)`` and then its membrane with ``
 Threshold fires where its input exceeds the threshold; a neuron spikes when ``v >
 v_threshold`` (``spike_rule=">="``: SpikingJelly's firing at exact ties) and is then set to
 ``v_reset``; membranes start at ``v_reset``, synaptic currents at 0. The linear nodes
-(Affine, Linear, Scale, Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten; :mod:`evsim.nir_maps`)
+(Affine, Linear, Scale, Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten, Identity;
+:mod:`evsim.nir_maps`)
 act within the step, so a chain of them between two spiking nodes is one sparse weight
 matrix and a constant current (the biases, from the first step on); edges into one node are
 summed (residual fan-in); spikes reach the next spiking node in the same step. In the
 circuit each hop between spiking nodes costs one step, so node p shows step t at step t +
 lag_p; converging paths are equalised with synaptic delays and :func:`run` removes the lags.
+``mode="continuous"`` integrates the same ODEs exactly instead (:func:`nir_continuous_neuron`).
 
 Nested graphs are flattened (their nodes named "outer.inner"). Any other node (LI, CubaLI,
 I, Delay) and recurrent edges are one ValidationError naming them.
@@ -41,8 +44,9 @@ from .models import NeuronModel, graded_source
 from .nir_maps import LINEAR_NODES, linear_map
 from .simulate import simulate
 
-__all__ = ["NIRCircuit", "read", "run", "write", "from_circuit", "nir_neuron", "nir_continuous_neuron", "SPIKE_RULES",
-           "RESETS", "MODES", "STEPS", "ODES", "SUPPORTED"]
+__all__ = ["NIRCircuit", "read", "run", "write", "from_circuit", "nir_neuron",
+           "nir_continuous_neuron", "SPIKE_RULES", "RESETS", "MODES", "STEPS", "ODES",
+           "SUPPORTED"]
 
 SPIKE_RULES = (">", ">=")
 MODES = ("discrete", "continuous")
@@ -177,7 +181,8 @@ def read(graph, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "value"
         raise ValidationError("graph", "parameter 'graph' must be a nir.NIRGraph or the path of a "
                                        f".nir file, got {type(graph).__name__}")
     if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
-        raise ValidationError("dt", f"parameter 'dt' must be a time step > 0 in seconds, got {dt!r}")
+        raise ValidationError("dt", f"parameter 'dt' must be a time step > 0 in seconds, got "
+                                    f"{dt!r}")
     nir_neuron("LIF", spike_rule, reset)  # checks spike_rule and reset
     if mode not in MODES:
         raise ValidationError("mode", f"parameter 'mode' must be one of {MODES}, got {mode!r}")
@@ -222,7 +227,8 @@ def run(graph, x, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "valu
                                   for p, values in imported.parameters.items()},
                       record_spikes=[population],
                       initial={p: {"v": values["v_reset"][None, :]}
-                               for p, values in imported.parameters.items() if "v_reset" in values},
+                               for p, values in imported.parameters.items()
+                               if "v_reset" in values},
                       target=target)
     lag = imported.lags[population]
     return record.raster(population)[:, lag:lag + T].reshape((trials, T) + shape)
@@ -232,30 +238,36 @@ def write(imported: NIRCircuit, path) -> None:
     """Write an imported circuit (discrete mode) back as a NIR graph file: an Input per graph
     input (and a Flatten after it), a LIF, IF, CubaLIF or Threshold node per population with
     its parameters, an Affine (the bias, on the first) or Linear node per projection into it,
-    and the Output (flat: shapes other than the inputs' come back flat)."""
+    and the Output (flat: shapes other than the inputs' come back flat). The file carries
+    neither the spike rule nor the reset the circuit was read with: read it with the same
+    options."""
     nir = _nir()
     graph = _to_graph(imported, nir)
     nir.write(str(path), graph)
 
 
-def from_circuit(circuit: Circuit, *, dt: float, inputs: dict, biases: dict,
-                 output: str) -> NIRCircuit:
+def from_circuit(circuit: Circuit, *, dt: float, inputs: dict, biases: dict, output: str,
+                 step=None) -> NIRCircuit:
     """An evsim circuit of graded sources and discrete LIF populations
     (:func:`evsim.models.discrete_lif`, SpikingJelly's neuron) as a :class:`NIRCircuit` for
-    :func:`write`: ``inputs`` maps each source population to its graph input (copies of one
-    input shown later map to the same name), ``biases`` gives each population's constant
+    :func:`write`: ``inputs`` maps each source population to its graph input, or to (input,
+    lag) for a copy of it shown from step ``lag`` on, ``biases`` gives each population's constant
     current, ``output`` the population the graph outputs. A discrete LIF of time constant
     tau steps is a NIR LIF with tau dt, r = 1 and v_leak = 0; it fires at ``v >= v_th``
     (read the file with ``spike_rule=">="``). Synaptic delays are not written: in NIR a spike
-    reaches the next layer in the same step, and :func:`read` places the lags again."""
+    reaches the next layer in the same step, and :func:`read` places the lags again; they
+    must equalise the paths into each population, in steps of ``step`` (the circuit's time
+    step, a Brian2 time; default ``dt`` seconds)."""
     sizes = {p.name: p.size for p in circuit.populations}
     imported = NIRCircuit(circuit, float(dt), {}, {"output": (output, (sizes[output],))})
     for population in circuit.populations:
         model = population.model
         if population.name in inputs:
-            imported.inputs[inputs[population.name]] = (population.size,)
-            imported.input_copies[population.name] = (inputs[population.name], 0)
-        elif model.name == "discrete_lif":
+            name, lag = (inputs[population.name], 0) if isinstance(inputs[population.name], str) \
+                else inputs[population.name]
+            imported.inputs[name] = (population.size,)
+            imported.input_copies[population.name] = (name, int(lag))
+        elif model.name == "discrete_lif" and model.reset == "v = v_reset":
             size, values = population.size, model.parameters
             imported.parameters[population.name] = dict(
                 k=np.full(size, 1 / values["tau"]), r=np.ones(size), v_leak=np.zeros(size),
@@ -264,9 +276,37 @@ def from_circuit(circuit: Circuit, *, dt: float, inputs: dict, biases: dict,
                 biases.get(population.name, np.zeros(size)), dtype=float)
         else:
             raise ValidationError("circuit", f"population '{population.name}' is a "
-                                             f"{model.name}; from_circuit writes graded sources "
-                                             "(inputs) and discrete_lif populations")
+                                             f"{model.name} (reset {model.reset!r}); "
+                                             "from_circuit writes graded sources (inputs) and "
+                                             "discrete_lif populations with a hard reset")
+    if output not in imported.parameters:
+        raise ValidationError("output", f"parameter 'output' must name a discrete_lif "
+                                        f"population, got {output!r}")
+    _check_equalised(circuit, dt * second if step is None else step,
+                     {p: lag for p, (_, lag) in imported.input_copies.items()})
     return imported
+
+
+def _check_equalised(circuit: Circuit, step, input_lags: dict) -> None:
+    """One clear error unless every projection targets a population's synaptic input ``x``
+    and every path into a population takes the same number of steps (one per hop plus its
+    delay): then dropping the delays (NIR is same-step) keeps the circuit's timing."""
+    hops = [(p.source, p.target, 1 + int(round(float(p.delay / step))), p)
+            for p in circuit.projections]
+    for *_, projection in hops:
+        if projection.variable != "x":
+            raise ValidationError("circuit", f"projection '{projection.name}' targets "
+                                             f"'{projection.variable}', not the synaptic input x")
+    lag = dict(input_lags)
+    for _ in circuit.populations:
+        for source, target, hop, _ in hops:
+            lag[target] = max(lag.get(target, 0), lag.get(source, 0) + hop)
+    for source, target, hop, projection in hops:
+        if lag.get(source, 0) + hop != lag[target]:
+            raise ValidationError("circuit", f"projection '{projection.name}' reaches "
+                                             f"'{target}' at another step than its other inputs: "
+                                             "its delay does not equalise paths, and NIR has "
+                                             "no delays")
 
 
 def _to_graph(imported: NIRCircuit, nir):
@@ -417,6 +457,9 @@ class _Builder:
                                     matrix @ bias + shift, out)
             else:
                 self._spiking(name, kind, node, self._sum(name, predecessors[name]))
+        if not self.imported.outputs:
+            raise ValidationError("graph", "the graph has no Output node (evsim.nir returns the "
+                                           "spikes of one)")
         return self.imported
 
     def _identity(self, name: str, shape: tuple) -> None:
@@ -441,6 +484,11 @@ class _Builder:
         matrices, bias, shape = drive
         size = len(bias)
         values = _parameters(name, kind, node, size, self.dt)
+        if kind == "Threshold" and np.any(values["v_th"] < 0 if self.rule == ">"
+                                          else values["v_th"] <= 0):
+            raise ValidationError("graph", f"node '{name}': a threshold that zero input "
+                                           f"crosses ({self.rule} {values['v_th'].min():g}) "
+                                           "would fire before the node's first input")
         circuit, lags = self.imported.circuit, self.imported.lags
         population = self._population(name)
         continuous = self.continuous and kind in ODES
@@ -479,6 +527,13 @@ class _Builder:
         return population
 
     def _output(self, name: str, sources: list[str]) -> None:
+        if len(sources) == 1 and sources[0] in self.forms:  # through identities (subgraphs)
+            matrices, bias, _ = self.forms[sources[0]]
+            origin = next(iter(matrices))
+            if len(matrices) == 1 and not bias.any() and origin not in self.imported.inputs \
+                    and matrices[origin].shape == (len(bias),) * 2 \
+                    and (matrices[origin] != sparse.identity(len(bias))).nnz == 0:
+                sources = [origin]
         if len(sources) != 1 or type(self.graph.nodes[sources[0]]).__name__ not in STEPS:
             raise ValidationError("graph", f"output '{name}' must read one spiking node (evsim "
                                            f"returns spikes), it reads {sources}")
@@ -497,8 +552,11 @@ class _Builder:
         delayed synapse would read a later step)."""
         if origin not in self.imported.inputs:
             return _safe("n_", origin)
-        population = _safe("in_", origin) + (f"_{lag}" if lag else "")
+        population = _safe("in_", origin) + (f"__lag{lag}" if lag else "")
         if population not in self.imported.input_copies:
+            if population in {p.name for p in self.imported.circuit.populations}:
+                raise ValidationError("graph", f"input '{origin}' and another node map to the "
+                                               f"same population name '{population}'")
             size = int(np.prod(self.imported.inputs[origin]))
             self.imported.circuit.add_population(population, graded_source(), size)
             self.imported.circuit.add_input(population, population)
@@ -524,6 +582,11 @@ def _parameters(name: str, kind: str, node, size: int, dt: float) -> dict:
     if kind == "Threshold":
         return dict(v_th=flat(node.threshold))
     values = dict(r=flat(node.r), v_th=flat(node.v_threshold), v_reset=flat(node.v_reset))
+    if kind != "IF" and np.any(flat(node.v_leak) != values["v_reset"]):
+        raise ValidationError("graph", f"node '{name}': v_leak differs from v_reset; evsim.nir "
+                                       "imports membranes that rest where they start (as the "
+                                       "SpikingJelly and snnTorch exporters write them): a "
+                                       "node's steps before its first input would drift")
     if kind == "IF":
         return values | dict(k=np.full(size, dt), v_leak=np.zeros(size))
     tau = flat(node.tau if kind == "LIF" else node.tau_mem)

@@ -32,7 +32,11 @@ def linear_map(name: str, node, shape: tuple) -> tuple:
             np.zeros(weight.shape[0])
         return sparse.csr_matrix(weight), bias, (weight.shape[0],)
     if kind == "Scale":
-        scale = np.broadcast_to(np.asarray(node.scale, dtype=float).reshape(-1), (size,))
+        scale = np.asarray(node.scale, dtype=float).reshape(-1)
+        if scale.size not in (1, size):
+            raise ValidationError("graph", f"Scale '{name}' has {scale.size} factors for inputs "
+                                           f"of shape {shape}")
+        scale = np.broadcast_to(scale, (size,))
         return sparse.diags(scale).tocsr(), np.zeros(size), shape
     if kind == "Identity":
         return sparse.identity(size, format="csr"), np.zeros(size), shape
@@ -44,14 +48,19 @@ def linear_map(name: str, node, shape: tuple) -> tuple:
         weight = np.asarray(node.weight, dtype=float)
         matrix, out = _convolution(name, weight, shape, node.stride, node.padding,
                                    node.dilation, int(node.groups))
-        bias = np.repeat(np.asarray(node.bias, dtype=float).reshape(-1), int(np.prod(out[1:])))
+        bias = np.asarray(node.bias, dtype=float).reshape(-1)
+        if bias.size != out[0]:
+            raise ValidationError("graph", f"{kind} '{name}' has {bias.size} biases for "
+                                           f"{out[0]} output channels")
+        bias = np.repeat(bias, int(np.prod(out[1:])))
         return matrix, bias, out
     kernel = tuple(int(k) for k in np.atleast_1d(node.kernel_size))
     kernel = kernel * 2 if len(kernel) == 1 else kernel
     ones = np.ones((shape[0], 1) + kernel)
     if kind == "AvgPool2d":  # count_include_pad: the kernel's area divides
         ones = ones / np.prod(kernel)
-    matrix, out = _convolution(name, ones, shape, node.stride, node.padding, 1, shape[0])
+    stride = kernel if node.stride is None else node.stride
+    matrix, out = _convolution(name, ones, shape, stride, node.padding, 1, shape[0])
     return matrix, np.zeros(int(np.prod(out))), out
 
 
@@ -73,6 +82,10 @@ def _convolution(name: str, weight: np.ndarray, shape: tuple, stride, padding, d
                                        f"does not apply to inputs of shape {shape}")
     stride, dilation = _tuple(stride, dims), _tuple(dilation, dims)
     same = isinstance(padding, str) and padding == "same"
+    if isinstance(padding, str) and (padding not in ("same", "valid")
+                                     or (same and max(stride) > 1)):
+        raise ValidationError("graph", f"'{name}': padding {padding!r} with stride {stride} "
+                                       "(PyTorch allows 'same' only at stride 1)")
     if isinstance(padding, str):
         span = [d * (k - 1) for d, k in zip(dilation, kernel)]
         pad = tuple(s // 2 for s in span) if same else (0,) * dims

@@ -245,6 +245,16 @@ def test_a_nested_graph_runs_as_its_flat_twin(seed):
     np.testing.assert_array_equal(evsim_nir.run(nested, x, target="numpy"),
                                   reference(flat, x))
     assert "n_branch_b" in evsim_nir.read(nested).lags
+    # a subgraph that ends the network: the output reads its spiking node through identities
+    tail = nir.NIRGraph(nodes={"i": nir.Input(input_type=np.array([6])), "fc": flat.nodes["fc"],
+                               "c": flat.nodes["c"], "o": nir.Output(output_type=np.array([6]))},
+                        edges=[("i", "fc"), ("fc", "c"), ("c", "o")])
+    mlp = nir.NIRGraph(nodes={"in": flat.nodes["in"], "fa": flat.nodes["fa"], "a": flat.nodes["a"],
+                              "tail": tail, "out": nir.Output(output_type=np.array([6]))},
+                       edges=[("in", "fa"), ("fa", "a"), ("a", "tail"), ("tail", "out")])
+    chain = nir.NIRGraph.from_list(flat.nodes["fa"], flat.nodes["a"], flat.nodes["fc"],
+                                   flat.nodes["c"])
+    np.testing.assert_array_equal(evsim_nir.run(mlp, x, target="numpy"), reference(chain, x))
 
 
 @pytest.mark.parametrize("make", [_mlp, _residual, _conv, _cuba])
@@ -263,6 +273,28 @@ def test_a_written_graph_reads_back_to_the_same_spikes(make, tmp_path, seed):
         evsim_nir.write(evsim_nir.read(graph, mode="continuous"), tmp_path / "no.nir")
 
 
+def test_from_circuit_refuses_what_nir_cannot_carry():
+    from evsim import Circuit, models
+
+    circuit = Circuit("soft")
+    circuit.add_population("x", models.graded_source(), 2)
+    circuit.add_population("a", models.discrete_lif(reset="soft"), 2)
+    circuit.connect("x", "a", 1.0)
+    with pytest.raises(ValidationError, match="with a hard reset"):
+        evsim_nir.from_circuit(circuit, dt=DT, inputs={"x": "x"}, biases={}, output="a")
+    circuit = Circuit("late")
+    circuit.add_population("x", models.graded_source(), 2)
+    circuit.add_population("a", models.discrete_lif(), 2)
+    circuit.add_population("b", models.discrete_lif(), 2)
+    circuit.connect("x", "a", 1.0)
+    circuit.connect("a", "b", 1.0)
+    circuit.connect("x", "b", 1.0, delay=3 * DT * second)  # arrives after a's path
+    with pytest.raises(ValidationError, match="does not equalise paths"):
+        evsim_nir.from_circuit(circuit, dt=DT, inputs={"x": "x"}, biases={}, output="b")
+    with pytest.raises(ValidationError, match="parameter 'output' must name"):
+        evsim_nir.from_circuit(circuit, dt=DT, inputs={"x": "x"}, biases={}, output="x")
+
+
 @pytest.mark.parametrize("arch", ["sdt", pytest.param("qkformer", marks=pytest.mark.slow),
                                   pytest.param("spikformer", marks=pytest.mark.slow),
                                   pytest.param("spikingresformer", marks=pytest.mark.slow)])
@@ -278,8 +310,9 @@ def test_a_trained_model_written_to_nir_reads_back_spike_for_spike(arch, tmp_pat
     last = model.stream[-1]
     layer = next(name for name, (population, _, _) in model.layers.items() if population == last)
     evsim_nir.write(evsim_nir.from_circuit(
-        model.circuit, dt=DT, inputs={source: "image" for source in model.image_sources},
-        biases=model.biases, output=last), tmp_path / f"{arch}.nir")
+        model.circuit, dt=DT,
+        inputs={source: ("image", model.lags[source]) for source in model.image_sources},
+        biases=model.biases, output=last, step=trained.STEP), tmp_path / f"{arch}.nir")
     images = task_data("digits")[0][reference_["test_index"][:16]]
     x = np.repeat(images.reshape(16, 1, -1), meta["T"], axis=1)  # direct encoding
     spikes = evsim_nir.run(tmp_path / f"{arch}.nir", x, spike_rule=">=", target="numpy")
@@ -290,10 +323,11 @@ def test_a_trained_model_written_to_nir_reads_back_spike_for_spike(arch, tmp_pat
 
 def test_converging_paths_are_equalised_with_delays():
     imported = evsim_nir.read(_residual(np.random.default_rng(0)))
-    assert imported.lags == {"in_in": 0, "n_a": 1, "n_b": 2, "in_in_2": 2, "n_c": 3}
+    assert imported.lags == {"in_in": 0, "n_a": 1, "n_b": 2, "in_in__lag2": 2, "n_c": 3}
     delays = {p.name: round(float(p.delay / (DT * second)))
               for p in imported.circuit.projections}
-    assert delays["n_a->n_c+"] == 1 and delays["n_b->n_c+"] == 0 and delays["in_in_2->n_c+"] == 0
+    assert delays["n_a->n_c+"] == 1 and delays["n_b->n_c+"] == 0
+    assert delays["in_in__lag2->n_c+"] == 0
 
 
 def test_a_file_and_unordered_nodes_and_edges_give_the_same_spikes(tmp_path):
@@ -336,6 +370,25 @@ def test_unsupported_nodes_and_bad_input_are_one_clear_error(tmp_path):
         (lambda: evsim_nir.run(_mlp(rng), {"nope": np.zeros((2, 3, 4))}), "x", "inputs"),
         (lambda: evsim_nir.read(nir.NIRGraph.from_list(nir.Linear(np.eye(2)))), "graph",
          "must read one spiking node"),
+        (lambda: evsim_nir.read(nir.NIRGraph.from_list(nir.Linear(np.eye(2)), nir.LIF(
+            tau=np.ones(2), r=np.ones(2), v_leak=np.full(2, 0.3), v_threshold=np.ones(2)))),
+         "graph", "v_leak differs from v_reset"),
+        (lambda: evsim_nir.read(nir.NIRGraph.from_list(nir.Linear(np.eye(2)),
+                                                       nir.Threshold(np.full(2, -0.5)))),
+         "graph", "a threshold that zero input crosses"),
+        (lambda: evsim_nir.read(nir.NIRGraph(nodes={"in": nir.Input(input_type=np.array([2])),
+                                                    "a": nir.IF(r=np.ones(2),
+                                                                v_threshold=np.ones(2))},
+                                             edges=[("in", "a")], type_check=False)),
+         "graph", "no Output node"),
+        (lambda: evsim_nir.read(nir.NIRGraph(nodes={
+            "in": nir.Input(input_type=np.array([1, 6, 6])),
+            "conv": nir.Conv2d(input_shape=(6, 6), weight=np.ones((1, 1, 3, 3)), stride=2,
+                               padding="same", dilation=1, groups=1, bias=np.zeros(1)),
+            "a": nir.IF(r=np.ones((1, 6, 6)), v_threshold=np.ones((1, 6, 6))),
+            "out": nir.Output(output_type=np.array([1, 6, 6]))},
+            edges=[("in", "conv"), ("conv", "a"), ("a", "out")], type_check=False)),
+         "graph", "PyTorch allows 'same' only at stride 1"),
     ]
     for call, parameter, message in cases:
         with pytest.raises(ValidationError, match=message) as error:
@@ -452,7 +505,7 @@ def test_spikingjelly_exports_run_spike_for_spike(name):
     functional.reset_net(net)
     with torch.no_grad():
         expected = np.moveaxis(net(inputs).numpy(), 0, 1).astype(bool)
-    spikes = evsim_nir.run(graph, x, spike_rule=">=", target="numpy")
+    spikes = evsim_nir.run(graph, x, spike_rule=">=")  # the default target
     assert 0.02 < expected.mean() < 0.95
     np.testing.assert_array_equal(spikes, expected)
 
@@ -476,18 +529,18 @@ def _snntorch_net(name: str, torch, snn):
         return snn.Leaky(beta=torch.full(shape, 0.8), **options)
 
     torch.manual_seed(0)
-    if name == "conv":
+    if name.startswith("conv"):
+        pool = [torch.nn.AvgPool2d(2)] if name == "conv+pool" else []
         net, shape = torch.nn.Sequential(
-            torch.nn.Conv2d(2, 4, 3, padding=1), cell((4, 6, 6)), torch.nn.AvgPool2d(2),
-            torch.nn.Linear(36, 5), cell(5, last=True)), (2, 6, 6)
-        net[3] = torch.nn.Sequential(torch.nn.Flatten(), net[3])  # torch needs the flatten
+            torch.nn.Conv2d(2, 4, 3, padding=1), cell((4, 6, 6)), *pool, torch.nn.Flatten(),
+            torch.nn.Linear(36 if pool else 144, 5), cell(5, last=True)), (2, 6, 6)
     else:
         net, shape = torch.nn.Sequential(torch.nn.Linear(4, 12), cell(12),
                                          torch.nn.Linear(12, 5), cell(5, last=True)), (4,)
     with torch.no_grad():
         for module in net.modules():
             if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
-                module.weight.mul_(12.0 if name == "conv" and isinstance(
+                module.weight.mul_(12.0 if name.startswith("conv") and isinstance(
                     module, torch.nn.Linear) else 3.0)
     return net, shape
 
@@ -514,13 +567,13 @@ def _snntorch_spikes(net, x, torch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["Leaky", "Synaptic immediate", "conv"])
+@pytest.mark.parametrize("name", ["Leaky", "Synaptic immediate", "conv", "conv+pool"])
 def test_snntorch_exports_run_spike_for_spike(name):
     """64 trials x T = 8 through an snnTorch network exported with its own exporter (float32
     in snnTorch, float64 here), reset to zero (a Leaky's delayed zero reset equals NIR's; a
     Synaptic's needs reset_delay=False, see below)."""
     graph, x, expected = _snntorch_case(name)
-    spikes = evsim_nir.run(graph, x, target="numpy")
+    spikes = evsim_nir.run(graph, x)  # the default target
     assert 0.02 < expected.mean() < 0.95
     np.testing.assert_array_equal(spikes, expected)
 
@@ -563,4 +616,20 @@ def test_snntorchs_export_of_a_residual_block_is_refused():
 
     graph = export_to_nir(Residual(), torch.rand(1, 4), ignore_dims=[0])
     with pytest.raises(ValidationError, match="must read one spiking node"):
+        evsim_nir.read(graph)
+
+
+@pytest.mark.slow
+def test_snntorchs_export_of_a_leak_free_neuron_is_refused():
+    """snnTorch has no IF neuron; its Leaky with beta = 1 (no leak) is exported with
+    tau = dt / (1 - beta) = inf and r = inf: one clear error, not NaN membranes."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), snn.Leaky(
+        beta=torch.ones(3), threshold=torch.ones(3), init_hidden=True, output=True))
+    with np.errstate(divide="ignore"):
+        graph = export_to_nir(net, torch.rand(1, 4), ignore_dims=[0])
+    with pytest.raises(ValidationError, match="non-finite"):
         evsim_nir.read(graph)

@@ -103,8 +103,8 @@ def energy_table(run) -> pd.DataFrame:
     for projection in model.circuit.projections:
         layer = layer_of(model, projection.source, projection.target)
         events[layer] += float(run.events[projection.name].mean())
-        if projection.source not in model.image_sources and (layer != "attention" or projection.source
-                                             in model.operands.values()):
+        if projection.source not in model.image_sources and (
+                layer != "attention" or projection.source in model.operands.values()):
             inputs[layer].add(projection.source)
     rows = []
     for layer in LAYERS:
