@@ -38,6 +38,7 @@ def test_example_runs_small(script, tmp_path):
         assert (tmp_path / name).stat().st_size > (100 if name.endswith(".csv") else 1000)
 
 
+@pytest.mark.slow  # runs an example script end to end
 def test_example_command_line(tmp_path):
     result = subprocess.run([sys.executable, str(EXAMPLES[0]), "--small", "--out",
                              str(tmp_path)], capture_output=True, text=True, timeout=300)

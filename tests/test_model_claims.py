@@ -24,7 +24,7 @@ def _model(arch, T, task="digits"):
     return trained.build(dict(meta, T=T), weights)
 
 
-@pytest.mark.parametrize("arch", ["sdt", "qkformer"])
+@pytest.mark.parametrize("arch", ["sdt", pytest.param("qkformer", marks=pytest.mark.slow)])
 def test_the_first_steps_of_a_long_run_are_a_short_run(arch):
     X, _, _, test = task_data("digits")
     tokens = X[test[:IMAGES]]

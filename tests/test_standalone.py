@@ -193,6 +193,7 @@ def _prefer(monkeypatch, name):
                             0.0 if mine else 1.0)
 
 
+@pytest.mark.slow  # compiles; test_spike_times_and_weights_match_numpy compiles by default
 def test_auto_runs_compiled_when_the_estimate_says_so(monkeypatch):
     _prefer(monkeypatch, "cpp_standalone")
     record = simulate(shared_inhibition(), {"drive": 30 * nA}, 10 * ms, trials=2, seed=1)

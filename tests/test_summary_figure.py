@@ -51,6 +51,7 @@ def test_missing_or_non_finite_numbers_are_skipped_not_drawn():
         assert all(math.isfinite(v) for v in ax.get_xlim())
 
 
+@pytest.mark.slow  # renders the 22-row summary figure
 def test_plot_summary_writes_a_non_blank_png_and_a_pdf(tmp_path):
     assert plot_summary(_entries(21), tmp_path) == ["summary.pdf", "summary.png"]
     image = imread(tmp_path / "summary.png")

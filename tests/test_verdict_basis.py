@@ -102,6 +102,7 @@ def test_a_changed_threshold_or_source_is_flagged(tmp_path):
     assert registry.registration(other_source, saved)["status"] == "changed"
 
 
+@pytest.mark.slow  # a toy verify run (5 s)
 def test_verify_marks_an_unregistered_rule_until_it_is_registered(tmp_path, monkeypatch):
     path = tmp_path / "rules.json"
     claim = get_claim("a2os2a.capacity")
