@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from matplotlib.image import imread
 
 from analyses.report import DECIDED_BY, VERDICTS
