@@ -89,7 +89,7 @@ def test_record_rates_and_long_table():
         record.rates("nope")
 
 
-@pytest.mark.parametrize("seed_value", [1, 2])
+@pytest.mark.parametrize("seed_value", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_counts_read_in_one_run_equal_one_run_per_checkpoint(seed_value, monkeypatch):
     """Many checkpoints are read in one run (a snapshot every step) when that is cheaper; the
     counts are exactly those of one Network.run per checkpoint, spikes random included."""

@@ -208,6 +208,7 @@ def test_labels_and_rule_history_are_pinned():
     assert "refutes only if at most 0 [1] of its replicates" in stochastic.protocol
 
 
+@pytest.mark.slow  # a toy verify of two claims
 def test_toy_verify_writes_both_claims_from_one_experiment(tmp_path, monkeypatch):
     """Both claims come from one sweep and one bootstrap: the experiment runs once per verify
     run, in the first claim's cache folder, and both claims log its runs."""

@@ -84,6 +84,7 @@ def test_the_shared_run_keeps_energy_ratios_seeds():
                 == alone.seed_for(purpose)
 
 
+@pytest.mark.slow  # a toy verify of two claims
 def test_both_claims_read_one_run_of_the_mechanisms(tmp_path, monkeypatch):
     import circuits.mechanisms
 

@@ -69,6 +69,7 @@ def _small_network(source="bernoulli"):
     return set_network(3, 2, (2, 5), rng=np.random.default_rng(4), source=source)
 
 
+@pytest.mark.slow  # test_sdsa_layer_matches_a_numpy_replay_spike_for_spike runs by default
 def test_set_network_is_exactly_equivariant_in_spike_counts():
     network = _small_network("replay")
     rng = np.random.default_rng(5)
@@ -113,6 +114,7 @@ def test_sdsa_layer_matches_a_numpy_replay_spike_for_spike():
     assert 0 < attn.sum() < h1.sum()  # gated: neither silent nor a copy of Q
 
 
+@pytest.mark.slow
 def test_set_network_mixing_layer_computes_the_token_mean_and_features_line_up():
     network = _small_network()
     X = np.random.default_rng(6).uniform(-1, 1, (2, 3, 2))

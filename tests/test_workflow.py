@@ -14,6 +14,7 @@ from evsim.cli import app
 runner = CliRunner()
 
 
+@pytest.mark.slow  # a toy verify, then every figure again
 def test_plot_redraws_every_figure_from_tables(tmp_path):
     out = tmp_path / "run"
     done = runner.invoke(app, ["verify", "--quick", "--out", str(out), "--only",
