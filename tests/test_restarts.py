@@ -100,6 +100,34 @@ def test_windows_of_one_run_equal_separate_runs(target, seed):
                for p in ("A", "B", "C"))
 
 
+def test_windows_shorter_than_the_depth_wrap_the_offsets(seed):
+    """W = 3 steps with B at lag 4: B's windows start at 4, 7, 10 (offset 1) and still equal
+    separate fresh runs (the wrap the trained models use: T = 4 with depths of 7-8)."""
+    short = 3
+    rng = np.random.default_rng(seed)
+    spikes = (rng.random((3, 2, short, 6)) < 0.5).astype(float)
+
+    def runs(chunks, **options):
+        windows = len(chunks)
+        shown = np.concatenate([chunks.transpose(0, 2, 1, 3).reshape(windows * short, 2, 6),
+                                np.zeros((DEPTH, 2, 6))])
+        bias = np.zeros((len(shown), 2, 4))  # a fresh run: A's bias from its lag on
+        bias[LAGS["A"]:] = BIAS
+        if options:  # restarted: constant, what it drives before A's window is wiped
+            bias = BIAS[None, :]
+        return simulate(_chain(), {"spikes": shown, "bias": bias},
+                        (windows * short + DEPTH) * STEP, dt=STEP,
+                        trials=2, record_spikes=["B"], target="numpy", **options)
+
+    offsets = {p: (lag % short) * STEP for p, lag in LAGS.items()}
+    together = runs(spikes, restart_every=short * STEP, restart_offsets=offsets).raster("B")
+    lag = LAGS["B"]
+    for k in range(3):
+        alone = runs(spikes[k:k + 1]).raster("B")[:, lag:lag + short]
+        np.testing.assert_array_equal(together[:, lag + k * short:lag + (k + 1) * short], alone)
+    assert together.any()
+
+
 def test_restarts_are_part_of_the_structure():
     """A cached network without restarts is never rerun for a run with them (or others)."""
     spikes = np.zeros((2, 1, W, 6))
