@@ -102,15 +102,15 @@ def log_partition_gap(z: np.ndarray, rate=80 * Hz) -> np.ndarray:
 
 
 def run_softmax(kind: str, vectors: pd.DataFrame, seeds: int, T_values, *, seed: int = 1,
-                rate=80 * Hz, dt=0.1 * ms, simulator=simulate, offset: float = 0.0,
+                rate=80 * Hz, dt=0.1 * ms, target: str | None = None, offset: float = 0.0,
                 readout_start=READOUT_START, handed_normaliser: bool = False,
                 **circuit_options) -> SoftmaxRun:
     """Simulate every vector x seed of circuit ``kind`` ("S", "S'" or "D") in one Brian2 run,
     from a cold start.
 
     The read-out window for T starts at ``readout_start`` and lasts T / rate (S, D) or T
-    windows of 5 ms (S'). ``seed`` draws D's initial phases and seeds Brian2; ``simulator``
-    runs the circuit (:func:`evsim.simulate` or a claim context's). ``offset`` shifts every
+    windows of 5 ms (S'). ``seed`` draws D's initial phases and seeds Brian2; ``target``
+    is the backend (default: the enclosing :func:`evsim.backends.using` block's). ``offset shifts every
     drive of S and S'; ``handed_normaliser`` adds log_partition_gap to every drive of S instead
     (a CONTROL: the normaliser computed in NumPy and handed in, as the audit found the old
     protocol did); ``circuit_options`` go to the circuit factory.
@@ -140,8 +140,9 @@ def run_softmax(kind: str, vectors: pd.DataFrame, seeds: int, T_values, *, seed:
     grid = np.arange(grid_step, start + 1, grid_step)
     ends = start + np.round(T / per_second / step).astype(int)
     checkpoints = np.unique(np.concatenate([grid, [start], ends]))
-    record = simulator(circuit, {"scores": drive}, checkpoints[-1] * dt, trials=len(z),
-                       seed=seed, dt=dt, checkpoints=checkpoints * dt, initial=initial)
+    record = simulate(circuit, {"scores": drive}, checkpoints[-1] * dt, trials=len(z),
+                      seed=seed, dt=dt, checkpoints=checkpoints * dt, initial=initial,
+                      target=target)
     counts = record.counts["exc"]
     at = {c: k for k, c in enumerate(checkpoints)}
     window_counts = counts[[at[e] for e in ends]] - counts[at[start]]

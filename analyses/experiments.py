@@ -75,20 +75,12 @@ def attention_head_run(tokens: int = 4, dim: int = 4, replicas: int = 1, beta: f
 def mechanism_run(name: str = "sdsa", tokens: int = 8, channels: int = 8, heads: int = 2,
                   T: int = 8, trials: int = 3, seed: int = 1, target: str = "auto") -> dict:
     """One published mechanism circuit vs its NumPy reference on random operands."""
-    from circuits.mechanisms import run_mechanism
-
     from .attention_runs import compare
 
-    ran_on = []
-
-    def run(mechanism, operands):
-        spikes, record = run_mechanism(mechanism, operands, target=target)
-        ran_on.append(record.metadata["target"])
-        return spikes, record
-
-    row = compare(name, tokens, channels, heads, T, trials, np.random.default_rng(seed), run=run)
-    return {**{k: row[k] for k in ("mismatches", "reference_spikes", "outputs", "neurons",
-                                   "synaptic_events")}, "ran_on": ran_on[0]}
+    row = compare(name, tokens, channels, heads, T, trials, np.random.default_rng(seed),
+                  target=target)
+    return {k: row[k] for k in ("mismatches", "reference_spikes", "outputs", "neurons",
+                                "synaptic_events", "ran_on")}
 
 
 #: name -> experiment function (see ``evsim run --help``)

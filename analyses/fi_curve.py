@@ -34,13 +34,13 @@ def analytic_period(current, tau_m, v_th, t_ref, resistance, v_reset=0 * mV):
 
 
 def fi_experiment(drive_factors, *, duration=2 * second, trials_per_drive: int = 8, seed: int = 1,
-                  dt=0.1 * ms, method: str = "exact", simulator=simulate,
+                  dt=0.1 * ms, method: str = "exact", target: str | None = None,
                   **lif_parameters) -> pd.DataFrame:
     """Simulate every drive x trial in one run; one row per drive with rates and ISI errors.
 
     ``drive_factors`` are multiples of the rheobase current V_th / R; ``seed`` draws the
-    initial membranes and seeds Brian2; ``simulator`` runs the circuit (:func:`evsim.simulate`
-    or a claim context's). Columns: drive_factor,
+    initial membranes and seeds Brian2; ``target`` is the backend (default: the enclosing
+    :func:`evsim.backends.using` block's). Columns: drive_factor,
     drive_nA, analytic_hz, rate_hz_mean/min/max (count / duration), isi_error_min_steps and
     isi_error_max_steps (extremes of (ISI - analytic period) / dt over all intervals of all
     trials; NaN without two spikes), spikes.
@@ -53,8 +53,9 @@ def fi_experiment(drive_factors, *, duration=2 * second, trials_per_drive: int =
     currents = np.repeat(factors, trials_per_drive) * rheobase
     rng = np.random.default_rng(seed)
     initial_v = rng.uniform(0, 1, len(currents)) * parameters["v_th"]
-    record = simulator(circuit, {"drive": currents}, duration, trials=len(currents), seed=seed,
-                       dt=dt, initial={"lif": {"v": initial_v}}, record_spikes=True)
+    record = simulate(circuit, {"drive": currents}, duration, trials=len(currents), seed=seed,
+                      dt=dt, initial={"lif": {"v": initial_v}}, record_spikes=True,
+                      target=target)
     period = analytic_period(currents, parameters["tau_m"], parameters["v_th"],
                              parameters["t_ref"], parameters["resistance"])
     counts = record.counts["lif"][-1, :, 0]

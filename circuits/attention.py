@@ -179,14 +179,15 @@ def _estimate(head: Head, record, prefix: str, start: int) -> np.ndarray:
 
 
 def run_head(q, k, v, *, replicas: int, beta: float, checkpoints, seed: int | None = None,
-             key_bias=None, target: str = "auto", record_spikes: bool = False,
+             key_bias=None, target: str | None = None, record_spikes: bool = False,
              settle: float = HEAD_SETTLE):
     """Simulate the softmax attention head on values (trials, n, d) in [0, 1] from a cold
     start, reading it out over windows of ``checkpoints`` seconds (increasing) that start
     after ``settle`` seconds.
 
     Returns (estimates (K, trials, n, d), targets (trials, n, d), record, head); the record's
-    first checkpoint is the end of the settling period.
+    first checkpoint is the end of the settling period. ``target``: the backend (default: the
+    enclosing :func:`evsim.backends.using` block's).
     """
     trials, n, d = np.shape(q)
     head = attention_head(n, d, replicas=replicas, beta=beta)

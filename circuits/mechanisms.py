@@ -321,11 +321,12 @@ def a2os2a(tokens: int = 8, channels: int = 8, heads: int = 2, *, v_th: float = 
 
 
 def run_mechanism(mechanism: Mechanism, operands: dict, *, seed: int | None = None,
-                  target: str = "auto"):
+                  target: str | None = None):
     """Simulate ``mechanism`` on operand tensors (trials, T, N, D).
 
     Returns (spikes, record): output spikes as a bool array (trials, T, N, D), aligned with
     the input steps (the pipeline depth removed), and the evsim SpikeRecord of the run.
+    ``target``: the backend (default: the enclosing :func:`evsim.backends.using` block's).
     """
     trials, T = np.shape(next(iter(operands.values())))[:2]
     steps = T + mechanism.depth

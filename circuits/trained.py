@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -219,29 +218,26 @@ class TrainedCircuit:
         # constant: what a bias drives before a population's first window is wiped at its start
         return out | {population: bias[None, :] for population, bias in self.biases.items()}
 
-    def run(self, tokens, *, seed: int = 0, target: str = "auto", batch: int | None = None,
-            simulator=None):
+    def run(self, tokens, *, seed: int = 0, target: str | None = None, batch: int | None = None):
         """Simulate images in one run (at most ``batch`` side by side, see :meth:`layout`);
         returns (spikes, logits):
         spikes[layer] of shape ``(T, images, *layout)`` on SpikingJelly's clock, logits (images,
-        classes), per token (images, N, classes) for the set task. ``simulator``: a stand-in
-        for :func:`evsim.simulate` (e.g. a claim context's), called as
-        ``simulator(circuit, inputs, duration, seed=..., **options)``."""
+        classes), per token (images, N, classes) for the set task. ``target``: the backend
+        (default: the enclosing :func:`evsim.backends.using` block's)."""
         tokens = np.asarray(tokens, dtype=float)
         T = self.meta["T"]
         read = {*self.stream, *(population for population, _, _ in self.layers.values())}
-        rasters = self.population_spikes(tokens, seed=seed, target=target, simulator=simulator,
+        rasters = self.population_spikes(tokens, seed=seed, target=target,
                                          read=read, batch=batch)
         spikes = {name: np.moveaxis(rasters[population], 1, 0).reshape((T, len(tokens)) + layout)
                   for name, (population, layout, _) in self.layers.items()}
         return spikes, self.logits({p: rasters[p] for p in self.stream})
 
-    def population_spikes(self, tokens, *, seed: int = 0, target: str = "auto", simulator=None,
-                          read=None, batch: int | None = None) -> dict:
+    def population_spikes(self, tokens, *, seed: int = 0, target: str | None = None, read=None,
+                          batch: int | None = None) -> dict:
         """One simulation of ``tokens`` (images, N, 4), laid out by :meth:`layout`: {population:
         bool (images, T, neurons)}, the T steps of each image in each population on its own
         clock (SpikingJelly's steps 0 .. T - 1), for every population or those in ``read``."""
-        simulator = simulator or partial(simulate, target=target)
         tokens = np.asarray(tokens, dtype=float)
         images, T = len(tokens), self.meta["T"]
         trials, windows = self.layout(images, batch)
@@ -250,8 +246,8 @@ class TrainedCircuit:
         options = dict(restart_every=T * STEP,
                        restart_offsets={p: (lag % T) * STEP for p, lag in self.lags.items()})
         read = list(read or self.lags)
-        record = simulator(self.circuit, inputs, steps * STEP, dt=STEP, trials=trials, seed=seed,
-                           record_spikes=read, **options)
+        record = simulate(self.circuit, inputs, steps * STEP, dt=STEP, trials=trials, seed=seed,
+                          record_spikes=read, target=target, **options)
         out = {}
         for population in read:
             raster, lag = record.raster(population), self.lags[population]

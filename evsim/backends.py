@@ -6,10 +6,16 @@ Simulator). evsim registers ``numpy`` and ``cython`` (Brian2's runtime targets,
 :mod:`evsim.runtime`) and ``cpp_standalone`` (:mod:`evsim.standalone`); another simulator
 is one module with a Backend and a call to :func:`register`. ``target="auto"`` runs the
 registered backend with the smallest estimated cost among those that support the run.
+
+A run's target is one name. Pass it per call (``simulate(..., target="numpy")``, and every
+circuit helper's ``target=``), or for a whole block with :func:`using`, which also tells an
+observer about every run in the block (a claim's context logs its runs this way).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol, runtime_checkable
@@ -19,7 +25,7 @@ import numpy as np
 from .errors import ValidationError
 
 __all__ = ["RunSpec", "RunResult", "Backend", "register", "registered", "targets", "get",
-           "choose"]
+           "choose", "using", "current_target", "report_run"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,6 +159,36 @@ def choose(spec: RunSpec) -> tuple[Backend, dict]:
     if left_out:
         choice["left_out"] = left_out
     return _BACKENDS[chosen], choice
+
+
+#: (target, observers) of the innermost :func:`using` block
+_SCOPE = contextvars.ContextVar("evsim_target_scope", default=("auto", ()))
+
+
+@contextlib.contextmanager
+def using(target: str, on_run=None, *, observed: bool = True):
+    """Within the block, simulations with no ``target`` of their own run on ``target``, and
+    ``on_run(record)`` (if given) sees the SpikeRecord of every simulation, whatever its target,
+    as do the observers of enclosing blocks unless ``observed`` is False."""
+    if target != "auto":
+        get(target)  # one clear error for an unknown target
+    observers = _SCOPE.get()[1] if observed else ()
+    token = _SCOPE.set((target, observers + ((on_run,) if on_run else ())))
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def current_target(target: str | None = None) -> str:
+    """``target`` if given, else the innermost :func:`using` block's ("auto" outside any)."""
+    return _SCOPE.get()[0] if target is None else target
+
+
+def report_run(record) -> None:
+    """Hand a finished simulation's record to the observers of the enclosing blocks."""
+    for observer in _SCOPE.get()[1]:
+        observer(record)
 
 
 def _load_builtin() -> None:

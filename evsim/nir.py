@@ -197,7 +197,7 @@ def read(graph, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "value"
 
 
 def run(graph, x, *, dt: float = 1e-4, spike_rule: str = ">", reset: str = "value",
-        mode: str = "discrete", seed: int = 0, target: str = "auto") -> np.ndarray:
+        mode: str = "discrete", seed: int = 0, target: str | None = None) -> np.ndarray:
     """Simulate a NIR graph (see :func:`read`) on ``x`` of shape ``(trials, T,
     *input_shape)`` (a dict {input name: array} for several inputs); returns the output
     node's spikes, bool ``(trials, T, *output_shape)``, step t the output of input step t."""

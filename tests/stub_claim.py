@@ -11,6 +11,7 @@ import pandas as pd
 from brian2 import ms
 
 from analyses.claims import Basis, Claim, ClaimResult, Rule, interval_verdict
+from evsim import simulate
 
 P, NEURONS, STEPS = 0.3, 8, 200
 
@@ -27,7 +28,7 @@ def measure(context) -> ClaimResult:
     from circuits import bernoulli_encoder
 
     seed = context.seed_for("run")
-    record = context.simulate(bernoulli_encoder(NEURONS), {"values": P}, STEPS * ms,
+    record = simulate(bernoulli_encoder(NEURONS), {"values": P}, STEPS * ms,
                               trials=2, dt=1 * ms, seed=seed)
     spikes = int(record.counts["enc"][-1].sum())
     n = 2 * NEURONS * STEPS

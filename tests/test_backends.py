@@ -134,3 +134,27 @@ def test_unknown_targets_and_non_backends_are_refused(stub_backends):
         simulate(shared_inhibition(), {"drive": 30 * nA}, 5 * ms, target="gpu")
     with pytest.raises(ValidationError, match="supports, estimate, is_cached and run"):
         backends.register(object())
+
+
+def test_using_sets_the_default_target_and_tells_observers_of_every_run(stub_backends):
+    """A block's target applies to runs without one; a run's own target wins; observers of
+    enclosing blocks see every run unless a block hides them; the default returns after."""
+    stub = backends.register(_Stub("stub_block", 1e9))  # auto would never choose it
+    outer, inner = [], []
+
+    def run(**options):
+        return simulate(shared_inhibition(), {"drive": 30 * nA}, 5 * ms, seed=1, **options)
+
+    with backends.using("stub_block", on_run=outer.append):
+        assert run().metadata["target"] == "stub_block" and stub.ran == 1
+        assert run(target="numpy").metadata["requested"] == "numpy"
+        with backends.using("numpy", on_run=inner.append):
+            run()
+        with backends.using("numpy", observed=False):
+            run()
+    assert [r.metadata["target"] for r in outer] == ["stub_block", "numpy", "numpy"]
+    assert [r.metadata["target"] for r in inner] == ["numpy"]
+    assert run().metadata["requested"] == "auto" and stub.ran == 1
+    with pytest.raises(ValidationError, match="'target' must be one of"):
+        with backends.using("gpu"):
+            pass

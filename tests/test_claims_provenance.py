@@ -1,4 +1,4 @@
-"""Provenance: every claim reaches the simulator only through its context, which hands it the
+"""Provenance: every claim measures inside its context, which gives every simulation the
 user's target and seeds derived from --seed; claims.json and manifest.json record the target
 each claim actually used.
 
@@ -11,11 +11,13 @@ import json
 
 import numpy as np
 import pytest
+from brian2 import ms, nA
 
 from analyses.claims import ClaimContext, all_claims
 from analyses.claims.base import ClaimContext as BaseContext
 from analyses.verify import verify
-from evsim import backends
+from circuits import shared_inhibition
+from evsim import backends, simulate
 from evsim.backends import RunResult
 from evsim.record import SpikeTrains
 
@@ -121,6 +123,17 @@ def test_sweep_cells_derive_their_brian2_seed_from_the_cell_seed(spy):
         bounds_cell(2, 2, "toy", seed, "cython")
     (first_target, first), (second_target, second) = spy
     assert first_target == second_target == "cython" and first != second
+
+
+def test_a_claim_that_names_another_target_is_an_error(spy):
+    context = ClaimContext(target="cython").for_claim("x")
+    with context.running():
+        simulate(shared_inhibition(), {"drive": 30 * nA}, 1 * ms, seed=2)
+        with pytest.raises(RuntimeError, match="claim x ran a simulation on target 'numpy', "
+                                               "not the context's 'cython'"):
+            simulate(shared_inhibition(), {"drive": 30 * nA}, 1 * ms, seed=2, target="numpy")
+    assert context.runs == [{"what": "simulate shared_inhibition", "target": "cython",
+                             "seed": 2}]
 
 
 def test_context_seeds_depend_on_the_user_seed_and_the_claim():

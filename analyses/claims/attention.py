@@ -8,7 +8,9 @@ from scipy import stats
 
 from circuits import mechanisms
 from circuits.attention import HEAD_SETTLE
+from circuits.attention import run_head
 from circuits.mechanism_registry import MECHANISMS, get_spec
+from circuits.mechanisms import run_mechanism
 
 from ..attention_runs import compare
 from ..plots import (figure, legend_above, log_log, mark_decisive, paper_style, rule_line,
@@ -90,13 +92,9 @@ def measure_mechanisms(context) -> ClaimResult:
     size = context.sizes(MECHANISM_SIZES)
     rng = context.rng("operands and weights")
     seed = context.seed_for("runs")
-
-    def run(mechanism, operands):
-        return context.run_mechanism(mechanism, operands, seed=seed)
-
-    rows = [compare(name, n, D, h, size["T"], size["trials"], rng, run=run)
+    rows = [compare(name, n, D, h, size["T"], size["trials"], rng, seed=seed)
             for n, D, h in size["sizes"] for name in NAMES]
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows).drop(columns="ran_on")
     vacuous = table[vacuous_cases(table)]
     per_mechanism = {}
     for name in NAMES:
@@ -219,7 +217,7 @@ def _deterministic_equivariance(context, name, rng, trials, *, patch=1,
     operands = spec.sample_operands((trials, T, n, D), h, rng)
     perms = np.stack([rng.permutation(n) for _ in range(trials)])
     both = {k: np.concatenate([x, _permute_tokens(x, perms)]) for k, x in operands.items()}
-    out, _ = context.run_mechanism(mechanism, both, seed=context.seed_for("runs"))
+    out, _ = run_mechanism(mechanism, both, seed=context.seed_for("runs"))
     expected = _permute_tokens(out[:trials], perms)
     return dict(mechanism=name, patch=patch, control=positional_bias is not None,
                 outputs=int(expected.size), spikes=int(out[:trials].sum()),
@@ -240,7 +238,7 @@ def _head_equivariance(context, trials: int, duration: float) -> pd.DataFrame:
         permuted = [x[:, perm] for x in values]
         stacked = [np.concatenate([a, b]) for a, b in zip(values, permuted)]
         seed = context.seed_for("control head" if control else "head")
-        _, _, record, _ = context.run_head(*stacked, replicas=1, beta=1.0,
+        _, _, record, _ = run_head(*stacked, replicas=1, beta=1.0,
                                            checkpoints=[duration], seed=seed, key_bias=bias)
         window = record.counts["exc"][-1] - record.counts["exc"][0]  # after settling
         counts = window.reshape(2 * trials, n, n)  # (trial, query, key)

@@ -5,14 +5,17 @@ A claim's ``measure(context)`` runs its pre-registered protocol and returns a
 those tables alone, so ``evsim plot`` can redo figures without simulating. The verdict is
 decided inside ``measure`` by a small rule function stated in the protocol before the run.
 
-The :class:`ClaimContext` is a claim's only road to the simulator: it hands the codegen target
-and seeds derived from ``--seed`` (``numpy.random.SeedSequence``, one stream per claim and
-purpose) to every simulation, mechanism run, head run and sweep cell, and logs what each
-run used, so claims.json can say which target a claim actually ran on.
+The :class:`ClaimContext` sets what a claim's simulations run on: :meth:`Claim.run` measures
+inside :meth:`ClaimContext.running`, where every :func:`evsim.simulate` (directly or through a
+circuit helper) takes the user's target and is logged, and a run naming another target is an
+error. Seeds come from ``--seed`` (``numpy.random.SeedSequence``, one stream per claim and
+purpose) through :meth:`ClaimContext.seed_for`; sweep cells get both in their grid. claims.json
+says which target a claim actually ran on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import inspect
@@ -25,6 +28,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from evsim import backends
 from evsim.errors import ValidationError
 
 __all__ = ["VERDICTS", "SCALES", "DECIDED_BY", "Sizes", "Basis", "EarlierRule", "Rule",
@@ -213,8 +217,11 @@ class Claim:
 
     def run(self, context: "ClaimContext") -> ClaimResult:
         """``measure(context)`` with the basis (the claim's unless the result set its own) and
-        the rule history (each earlier rule's verdict on today's data) filled in."""
-        result = self.measure(context)
+        the rule history (each earlier rule's verdict on today's data) filled in; every
+        simulation in it runs on the context's target and is logged (:meth:`ClaimContext.
+        running`)."""
+        with context.running():
+            result = self.measure(context)
         result.basis = result.basis or self.basis
         result.rule_history = [earlier.on(result.sensitivity) for earlier in self.rule.history]
         return result
@@ -226,10 +233,10 @@ def _stream(seed: int, key: str) -> np.random.SeedSequence:
 
 @dataclass
 class ClaimContext:
-    """What a measurement may depend on, and its only road to the simulator.
+    """What a measurement may depend on.
 
     ``scale`` picks the protocol sizes; ``seed`` is the user's ``--seed``; ``target`` the
-    Brian2 codegen target every run uses; ``workers``/``scheduler`` run sweep cells on local
+    backend every run uses (see :meth:`running`); ``workers``/``scheduler`` run sweep cells on local
     processes or a dask cluster; ``cache_dir`` roots their resumable cell caches.
     ``runs`` logs every simulation of this claim: {"what", "target", "seed"}.
     """
@@ -274,33 +281,21 @@ class ClaimContext:
         return np.random.default_rng(self.seed_for(purpose, shared=shared))
 
     # -- the road to the simulator -------------------------------------------------------------
-    def _log(self, what: str, record, seed) -> None:
-        """Log a run with the target its SpikeRecord says it ran on."""
-        self.runs.append({"what": what, "target": record.metadata["target"], "seed": seed})
+    @contextlib.contextmanager
+    def running(self):
+        """A block in which every simulation without a target of its own runs on this
+        context's target and is logged in :attr:`runs` (one that names another target is an
+        error: a claim's runs all use the user's target)."""
+        with backends.using(self.target, on_run=self._log):
+            yield
 
-    def simulate(self, circuit, inputs=None, duration=None, *, seed: int, **options):
-        """:func:`evsim.simulate` on this context's target with ``seed`` (from :meth:`seed_for`)."""
-        from evsim import simulate
-
-        record = simulate(circuit, inputs, duration, seed=seed, target=self.target, **options)
-        self._log(f"simulate {circuit.name}", record, seed)
-        return record
-
-    def run_mechanism(self, mechanism, operands: dict, *, seed: int):
-        """:func:`circuits.mechanisms.run_mechanism` on this context's target."""
-        from circuits.mechanisms import run_mechanism
-
-        spikes, record = run_mechanism(mechanism, operands, seed=seed, target=self.target)
-        self._log(f"mechanism {mechanism.name}", record, seed)
-        return spikes, record
-
-    def run_head(self, q, k, v, *, seed: int, **options):
-        """:func:`circuits.attention.run_head` on this context's target."""
-        from circuits.attention import run_head
-
-        result = run_head(q, k, v, seed=seed, target=self.target, **options)
-        self._log("attention head", result[2], seed)
-        return result
+    def _log(self, record) -> None:
+        requested = record.metadata["requested"]
+        if requested != self.target:
+            raise RuntimeError(f"claim {self.claim_id} ran a simulation on target {requested!r}, "
+                               f"not the context's {self.target!r}")
+        self.runs.append({"what": f"simulate {record.metadata['circuit']}",
+                          "target": record.metadata["target"], "seed": record.metadata["seed"]})
 
     def sweep(self, function: Callable[..., dict], grid: dict):
         """:func:`evsim.sweep.run_sweep` of ``function`` over ``grid`` with this context's
@@ -308,8 +303,9 @@ class ClaimContext:
         and returns, under "ran_on", the target its simulation reported."""
         from evsim.sweep import run_sweep
 
-        cells = run_sweep(function, {**grid, "target": [self.target]}, self.sweep_cache(),
-                          workers=self.workers, scheduler=self.scheduler, progress=False)
+        with backends.using(self.target, on_run=None, observed=False):  # logged below
+            cells = run_sweep(function, {**grid, "target": [self.target]}, self.sweep_cache(),
+                              workers=self.workers, scheduler=self.scheduler, progress=False)
         for cell in cells.itertuples():
             self.runs.append({"what": f"sweep cell {function.__name__}",
                               "target": cell.ran_on, "seed": cell.seed})

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from circuits import mechanisms
+from circuits.mechanisms import run_mechanism
 
 from .. import information
 from ..plots import figure, legend_above, mark_decisive, paper_style, rule_band, save_figure
@@ -95,7 +96,7 @@ def measure(context) -> ClaimResult:
     v = rng.choice([-1.0, 0.0, 1.0], shape)
     mechanism = mechanisms.a2os2a(n, D, 2)
     seed = context.seed_for("runs")
-    out, record = context.run_mechanism(mechanism, {"Q": q, "K": k, "V": v}, seed=seed)
+    out, record = run_mechanism(mechanism, {"Q": q, "K": k, "V": v}, seed=seed)
 
     def events(population):  # the sources fire in the input steps 0 .. T-1
         return record.raster(population)[:, :T].reshape(shape).astype(float)
@@ -112,7 +113,7 @@ def measure(context) -> ClaimResult:
                          entropy_bits=estimate, ci_low=ci[0], ci_high=ci[1],
                          samples=len(symbols), distinct=len(np.unique(symbols))))
     binary_ssa = {name: (x > 0).astype(float) for name, x in (("Q", q), ("K", k), ("V", v))}
-    ssa_out, _ = context.run_mechanism(mechanisms.ssa(n, D, 2), binary_ssa, seed=seed)
+    ssa_out, _ = run_mechanism(mechanisms.ssa(n, D, 2), binary_ssa, seed=seed)
     for label, spikes in (("A²OS²A output words", out), ("binary SSA output words", ssa_out)):
         words = spikes.reshape(-1, D)
         estimate, ci = information.bootstrap_entropy(words, rng=rng)

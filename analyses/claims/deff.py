@@ -7,6 +7,7 @@ import pandas as pd
 
 from circuits.arithmetic import STEP
 from circuits.encoders import bernoulli_encoder
+from evsim import simulate
 
 from .. import effective_dim as ed
 from ..bounds import candidate_steps, minimal_T_on_curve
@@ -196,7 +197,7 @@ def measure_t4(context) -> ClaimResult:
     size = context.sizes(T4_SIZES)
     d = size["d"]
     T = candidate_steps(size["T_max"], size["per_octave"])
-    record = context.simulate(bernoulli_encoder(d), {"values": 0.5}, T[-1] * STEP,
+    record = simulate(bernoulli_encoder(d), {"values": 0.5}, T[-1] * STEP,
                               trials=size["trials"], seed=context.seed_for("code"), dt=STEP,
                               checkpoints=T * STEP)
     counts = record.counts["enc"]

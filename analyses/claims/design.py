@@ -25,6 +25,7 @@ from scipy import integrate, optimize, stats
 from circuits.arithmetic import STEP
 from circuits.encoders import (bernoulli_encoder, encoder_inputs, range_to_rate, rate_to_range,
                                sigma_delta_encoder)
+from evsim import simulate
 
 from ..bounds import candidate_steps, crossing_T, minimal_T_on_curve
 from ..plots import RULE_GREY, figure, figure_legend, log_log, paper_style, save_figure
@@ -134,7 +135,7 @@ def _curves(context, code: str = "bernoulli") -> pd.DataFrame:
         p = np.concatenate([range_to_rate(np.tile(values, d // e), 1.0) for values, (e, _) in
                             zip(u, combos)])  # (combos x seeds, d): copies of each value
         values, initial = encoder_inputs(code, p, STEP, rng=rng)
-        record = context.simulate(encoder(d), {"values": values}, T[-1] * STEP,
+        record = simulate(encoder(d), {"values": values}, T[-1] * STEP,
                                   trials=len(p), seed=context.seed_for(f"{code} d={d}"), dt=STEP,
                                   checkpoints=T * STEP, initial=initial)
         counts = record.counts["enc"].reshape(len(T), len(combos), seeds, d)

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.ticker import NullFormatter
 
 from circuits.mechanism_registry import MECHANISMS, default_patch, get_spec
+from circuits.mechanisms import run_mechanism
 from evsim.errors import ValidationError
 
 from .. import energy
@@ -111,7 +112,7 @@ def _run_cells(context, spec, mechanism, shape, cells, trials, rng, seed) -> np.
              for fr, _ in cells]
     operands = {key: np.concatenate([_truncate(p[key], T) for p, (_, T) in zip(parts, cells)])
                 for key in parts[0]}
-    _, record = context.run_mechanism(mechanism, operands, seed=seed)
+    _, record = run_mechanism(mechanism, operands, seed=seed)
     return energy.counted_events(record).reshape(len(cells), trials)
 
 

@@ -124,11 +124,10 @@ def surrogate_gradients(u, table: pd.DataFrame, sharpness=(SHARPNESS,)) -> tuple
     return counts, gradients
 
 
-def measure_layer(samples: int, hidden: int, seed: int, simulator=simulate) -> pd.DataFrame:
+def measure_layer(samples: int, hidden: int, seed: int) -> pd.DataFrame:
     """The layer's spike counts for every setting, d_eff of both kernels (the sntk also for
     the other surrogate sharpnesses) and the note's closed forms; ``seed`` draws the data
-    subset and weights and seeds Brian2; ``simulator`` runs the circuit (:func:`evsim.simulate`
-    or a claim context's)."""
+    subset and weights and seeds Brian2."""
     X, u = _layer(samples, hidden, seed)
     table = settings()
     circuit = Circuit("layer")
@@ -137,9 +136,8 @@ def measure_layer(samples: int, hidden: int, seed: int, simulator=simulate) -> p
     per_trial = {"v_th": table.v_th.to_numpy() * mV, "v_reset": (table.beta * table.v_th)
                  .to_numpy() * mV, "t_ref": table.t_ref.to_numpy() * ms,
                  "tau_m": table.tau_m.to_numpy() * ms}
-    record = simulator(circuit, {"drive": u.ravel() * mV / (1 * Mohm)}, DURATION * second,
-                       trials=len(table), seed=seed, parameters={"layer": per_trial},
-                       dt=DT * ms)
+    record = simulate(circuit, {"drive": u.ravel() * mV / (1 * Mohm)}, DURATION * second,
+                      trials=len(table), seed=seed, parameters={"layer": per_trial}, dt=DT * ms)
     counts = record.counts["layer"][-1].reshape(len(table), *u.shape).astype(float)
     replayed, gradients = surrogate_gradients(u, table, (SHARPNESS, *OTHER_SHARPNESS))
     relu_pr = _pr_of_gram(np.maximum(u, 0))
@@ -226,7 +224,7 @@ def judge(table: pd.DataFrame, kind: str, loosen: float = 1.0) -> dict:
             "product_vs_combined": [round(float(product), 4), round(float(combined[R]), 4)]}
 
 
-def softmax_knobs(seed: int, simulator=simulate) -> pd.DataFrame:
+def softmax_knobs(seed: int) -> pd.DataFrame:
     """Firing rate and TV error of construction D for its V_th and t_ref (2 s, n = 8)."""
     rng = np.random.default_rng(seed)
     scores = rng.normal(0, 1.5, (6, 8))
@@ -235,9 +233,9 @@ def softmax_knobs(seed: int, simulator=simulate) -> pd.DataFrame:
     drive, initial = score_inputs("D", np.tile(scores, (len(knobs), 1)), rng=rng)
     v_th = np.repeat([k[1] for k in knobs], len(scores)) * mV
     t_ref = np.repeat([k[2] for k in knobs], len(scores)) * ms
-    record = simulator(deterministic_softmax(8), {"scores": drive}, 2 * second,
-                       trials=len(drive), seed=seed, initial=initial,
-                       parameters={"exc": {"v_th": v_th, "t_ref": t_ref}})
+    record = simulate(deterministic_softmax(8), {"scores": drive}, 2 * second,
+                      trials=len(drive), seed=seed, initial=initial,
+                      parameters={"exc": {"v_th": v_th, "t_ref": t_ref}})
     counts = record.counts["exc"][-1].reshape(len(knobs), len(scores), 8)
     tv = 0.5 * np.abs(counts / counts.sum(-1, keepdims=True) - softmax(scores)).sum(-1)
     return pd.DataFrame([dict(knob=k, v_th_mv=v, t_ref_ms=t, rate_hz=counts[i].sum(-1).mean() / 2,
@@ -306,8 +304,7 @@ def hyper_sensitivity(tables) -> list[dict]:
 
 def measure(context) -> ClaimResult:
     size = context.sizes(SIZES)
-    tables = [measure_layer(size["samples"], size["hidden"], context.seed_for(f"layer {k}"),
-                            simulator=context.simulate) for k in range(size["draws"])]
+    tables = [measure_layer(size["samples"], size["hidden"], context.seed_for(f"layer {k}")) for k in range(size["draws"])]
     per_draw = [judge(table, JUDGED) for table in tables]
     outcomes = statement_outcomes(tables)
     details = {"kernel": "spiking NTK, surrogate gradient through time (sigmoid, sharpness "
@@ -338,7 +335,7 @@ def measure(context) -> ClaimResult:
         f"Phi(alpha) exp(-alpha^2/2) is at most {form.max():.3f} (alpha = "
         f"{alpha[form.argmax()]:.2f}) and tends to 0 as V_th -> 0 (alpha -> -infinity), so the "
         "note's closed form contradicts its own limit R -> 1 as V_th -> 0")
-    knobs = softmax_knobs(context.seed_for("softmax knobs"), simulator=context.simulate)
+    knobs = softmax_knobs(context.seed_for("softmax knobs"))
     layer = pd.concat([t.assign(draw=k) for k, t in enumerate(tables)], ignore_index=True)
     return ClaimResult(hyper_rule(outcomes.values()), float(failed), None, details,
                        {"layer": layer, "softmax_knobs": knobs}, hyper_sensitivity(tables))

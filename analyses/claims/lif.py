@@ -88,7 +88,7 @@ def measure(context) -> ClaimResult:
     size = context.sizes(SIZES)
     options = dict(drive_factors=np.geomspace(0.5, 10, size["drives"]),
                    duration=size["duration_s"] * second, trials_per_drive=size["trials"],
-                   dt=DT_MS * ms, simulator=context.simulate)
+                   dt=DT_MS * ms)
     seed = context.seed_for("initial membranes")  # the same for the control
     exact = fi_experiment(**options, seed=seed)
     euler = fi_experiment(**options, seed=seed, method="euler")

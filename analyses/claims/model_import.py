@@ -85,7 +85,7 @@ def _controls(context, model, reference, X, index, seed, spikes) -> dict:
     for label, control in (("weight row perturbed", trained.build(meta, perturbed(meta, weights))),
                            ("exact-LIF pitfall decay", trained.build(meta, weights,
                                                                      tau=PITFALL_TAU))):
-        control_spikes, _ = control.run(X[index[:k]], seed=seed, simulator=context.simulate)
+        control_spikes, _ = control.run(X[index[:k]], seed=seed)
         out[label] = sum(c["mismatches"] for c in
                          trained.mismatches(control, control_spikes, ref).values())
     late = one_step_late({name: s[:, :k] for name, s in spikes.items()})
@@ -109,7 +109,7 @@ def _model_rows(context, cell, images: int | None, controls: bool = True):
     index = test[:compared if images is None else images]
     seed = context.seed_for(f"run {arch} {task}")
     start = time.perf_counter()
-    spikes, logits = model.run(X[index], seed=seed, simulator=context.simulate)
+    spikes, logits = model.run(X[index], seed=seed)
     seconds = time.perf_counter() - start
     compared = min(images, compared)
     layers = trained.mismatches(model, spikes, trained.reference_spikes(reference, compared))

@@ -9,6 +9,7 @@ import pandas as pd
 from brian2 import Hz, ms, mV, second
 
 from circuits.softmax import TAU_M
+from evsim import simulate
 
 from ..convergence import (FILL, READOUT_START, SETTLE_TOLERANCE, SETTLE_WINDOW, T_FULL,
                            T_QUICK, WINDOW, errors, log_partition_gap, onset_errors,
@@ -71,7 +72,7 @@ def _experiment(context, kind: str) -> dict:
     size = context.sizes(SIZES)
     vectors = score_vectors(N_VALUES, TEMPERATURES, size["per_cell"],
                             context.seed_for("softmax score vectors", shared=True))
-    run = run_softmax(kind, vectors, size["seeds"], size["T"], simulator=context.simulate,
+    run = run_softmax(kind, vectors, size["seeds"], size["T"],
                       seed=context.seed_for(f"softmax {kind}", shared=True))
     trial = int(np.flatnonzero((run.trials.n == 16) & (run.trials.temperature == 1.0))[0])
     example = pd.DataFrame([dict(T=T, neuron=j, count=int(run.counts[k, trial, j]),
@@ -421,7 +422,7 @@ def _raster(context) -> pd.DataFrame:
 
     scores = context.rng("raster scores").normal(0, 1.5, (1, 8))
     drive, initial = score_inputs("S", scores)
-    record = context.simulate(stochastic_softmax(8), {"scores": drive}, READOUT_START,
+    record = simulate(stochastic_softmax(8), {"scores": drive}, READOUT_START,
                               seed=context.seed_for("raster"), initial=initial,
                               record_spikes=True)
     table = record.spike_table().drop(columns="trial")
@@ -550,7 +551,7 @@ def _run_condition(context, condition: str) -> tuple[pd.DataFrame, pd.DataFrame]
                             _ablation_seed(context, "ablation vectors"))
     run = run_softmax("S", vectors, size["ablation_seeds"], size["ablation_T"],
                       seed=_ablation_seed(context, "ablation runs"),  # common random numbers
-                      simulator=context.simulate, **CONDITIONS[condition])
+                      **CONDITIONS[condition])
     settle = settle_times(population_rates(run))["settle_s"].iloc[0]
     return (errors(run).assign(condition=condition, settle_s=settle),
             _pooled_bias(run).assign(condition=condition))

@@ -115,7 +115,7 @@ def _run_model(context, arch: str, task: str, size, trained_T: int = 4,
     model = trained.build(dict(meta, T=T_max, trained_T=T_trained), weights)
     fans = fan_out(model)
     seed = context.seed_for(f"run {arch} {task}", shared=True)
-    joined = model.population_spikes(tokens, seed=seed, simulator=context.simulate)
+    joined = model.population_spikes(tokens, seed=seed)
     window = {p: s[:, :T_trained] for p, s in joined.items()}
     events = events_in_window(fans, window)
     spikes = {p: s.sum(axis=(1, 2)) for p, s in window.items()}

@@ -43,6 +43,7 @@ from scipy import stats
 from circuits.arithmetic import STEP
 from circuits.set_network import (MIXING, equivariance_mismatches, network_inputs,
                                   readout_features, set_network)
+from evsim import simulate
 from evsim.errors import ValidationError
 
 from ..plots import figure, legend_beside, log_log, paper_style, save_figure
@@ -736,7 +737,7 @@ def _equivariance_check(context, size) -> dict:
     spikes = (rng.random((steps, sets, n, d)) < (X + 1) / 2).astype(float)
     perms = np.stack([rng.permutation(n) for _ in range(sets)])
     permuted = np.stack([spikes[:, s][:, perms[s]] for s in range(sets)], axis=1)
-    record = context.simulate(network.circuit, network_inputs(network, spikes=np.concatenate(
+    record = simulate(network.circuit, network_inputs(network, spikes=np.concatenate(
         [spikes, permuted], axis=1)), steps * STEP, trials=2 * sets,
         seed=context.seed_for("equivariance run"), dt=STEP)
     mismatches, compared = equivariance_mismatches(network, record.counts, perms)
@@ -782,7 +783,7 @@ def _network_run(context, label: str, X, Y: dict, families: dict, residuals: dic
     n, d, widths, T = size["n"], size["d"], tuple(size["widths"]), np.asarray(size["T"])
     train, test = size["train"], size["test"]
     network = set_network(n, d, widths, rng=context.rng(f"network {label}"), mixing=mixing)
-    record = context.simulate(network.circuit, network_inputs(network, X), T[-1] * STEP,
+    record = simulate(network.circuit, network_inputs(network, X), T[-1] * STEP,
                               trials=train + test, seed=context.seed_for(f"run {label}"),
                               dt=STEP, checkpoints=T * STEP)
     errors, chosen = _readout_errors(network, record.counts, Y, families, T, train)
