@@ -63,9 +63,11 @@ class GroupPlan:
 
 @dataclass
 class SynapsesPlan:
-    """One Synapses object: a projection replicated block-diagonally over trials."""
+    """One Synapses object: the projections between two populations that act alike (same
+    target variable, delay and weight unit; e.g. the excitatory and inhibitory halves of a
+    signed matrix), merged and replicated block-diagonally over trials. Its synapses are
+    ordered by (pre, post), so its structure does not depend on the weights' signs."""
 
-    projection: str
     name: str  # the Brian2 name
     source: str  # population names
     target: str
@@ -76,6 +78,8 @@ class SynapsesPlan:
     source_size: int
     target_size: int
     delay: object
+    #: (projection name, its synapses' pre indices) of every merged projection
+    parts: tuple = ()
 
     def indices(self, trials: int) -> tuple[np.ndarray, np.ndarray]:
         """Pre and post neuron indices of every synapse, trial by trial."""
@@ -117,7 +121,7 @@ class BuiltNetwork:
 
     network: Network
     groups: dict  # population name -> NeuronGroup
-    synapses: dict  # projection name -> Synapses
+    synapses: dict  # Brian2 name -> Synapses (see SynapsesPlan)
     counters: dict  # population name -> SpikeMonitor (record=False unless spike times asked)
     trials: int
     plan: NetworkPlan
@@ -238,20 +242,27 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
         if restarts is not None and variables:
             group.restart = restarts.code(population.name, variables)
     names = {group.population: group.name for group in groups}
-    for index, projection in enumerate(circuit.projections):
-        source = circuit.population(projection.source)
-        target_size = circuit.population(projection.target).size
-        pre, post = projection.pairs(source.size, target_size)
-        weights = projection.synapse_weights(source.size, target_size)
+    for index, merged in enumerate(_alike_projections(circuit)):
+        first = merged[0]
+        source = circuit.population(first.source)
+        target_size = circuit.population(first.target).size
+        pairs = [p.pairs(source.size, target_size) for p in merged]
+        weights = [p.synapse_weights(source.size, target_size) for p in merged]
+        unit = unit_of(weights[0])
+        pre, post = (np.concatenate([np.asarray(pair[k], dtype=np.int64) for pair in pairs])
+                     for k in (0, 1))
+        order = np.lexsort((post, pre))  # stable: by pre, then post
         payload = source.model.payload
         plan = SynapsesPlan(
-            projection.name, f"s{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", projection.name),
-            projection.source, projection.target, f"w : {unit_of(weights)!r} (constant)",
-            f"{projection.variable}_post += {'w * ' + payload + '_pre' if payload else 'w'}",
-            np.asarray(pre), np.asarray(post), source.size, target_size, projection.delay)
+            f"s{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", first.name.rstrip("+-")),
+            first.source, first.target, f"w : {unit!r} (constant)",
+            f"{first.variable}_post += {'w * ' + payload + '_pre' if payload else 'w'}",
+            pre[order], post[order], source.size, target_size, first.delay,
+            tuple((p.name, np.asarray(pair[0])) for p, pair in zip(merged, pairs)))
         synapses.append(plan)
-        values.append((plan.name, "w", np.tile(np.asarray(weights, dtype=float), trials)
-                       * unit_of(weights)))
+        signed = np.concatenate([np.broadcast_to(np.asarray(w, dtype=float), len(pair[0]))
+                                 for w, pair in zip(weights, pairs)])  # SI values
+        values.append((plan.name, "w", np.tile(signed[order], trials) * unit))
     structure = [f"dt={float(dt)!r} schedule={schedule} record_spikes={record_spikes} "
                  f"trials={trials}",
                  *(f"{r.describe()} every={float(record_every)!r}" for r in states),
@@ -267,6 +278,17 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
                    for owner, variable, value in values)]
     return NetworkPlan(circuit.name, trials, dt, schedule, record_spikes, groups, synapses,
                        values, structure, record_every)
+
+
+def _alike_projections(circuit: Circuit) -> list[list]:
+    """The circuit's projections grouped by (source, target, variable, delay, weight unit), in
+    the order of each group's first projection: each group becomes one Synapses object."""
+    groups = {}
+    for projection in circuit.projections:
+        key = (projection.source, projection.target, projection.variable,
+               float(projection.delay), repr(unit_of(projection.signed_weight)))
+        groups.setdefault(key, []).append(projection)
+    return list(groups.values())
 
 
 def _plan_group(index: int, population, trials: int, dt, parameters: dict, initial: dict,
@@ -349,7 +371,7 @@ def instantiate(plan: NetworkPlan, clock: Clock) -> BuiltNetwork:
         syn.connect(i=i, j=j)
         if float(s.delay) > 0:
             syn.delay = s.delay
-        synapses[s.projection], owners[s.name] = syn, syn
+        synapses[s.name], owners[s.name] = syn, syn
     network = Network(*groups.values(), *synapses.values(), *counters.values(),
                       *states.values())
     network.schedule = SCHEDULES[plan.schedule]

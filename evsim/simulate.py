@@ -27,7 +27,7 @@ TARGETS = ("auto", "numpy", "cython", "cpp_standalone")
 
 def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, seed=None,
              dt=0.1 * ms, checkpoints=None, parameters=None, initial=None,
-             record_spikes=False, target: str = "auto",
+             record_spikes=False, target: str | None = None,
              schedule: str = "resets_first", record_states=None,
              record_every=None, restart_every=None, restart_offsets=None) -> SpikeRecord:
     """Simulate ``trials`` independent copies of ``circuit`` in one Brian2 run.
@@ -57,10 +57,11 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
     record_spikes : bool or iterable of str
         Also keep every spike time, of every population (True) or of the named ones (memory
         grows with the number of spikes).
-    target : str
+    target : str, optional
         A registered backend (:mod:`evsim.backends`: "numpy", "cython", "cpp_standalone" and
-        any added) or ``"auto"`` (default): the backend with the smallest estimated cost,
-        building or compiling included unless cached (:mod:`evsim.cost`).
+        any added) or ``"auto"``: the backend with the smallest estimated cost, building or
+        compiling included unless cached (:mod:`evsim.cost`). Default: the target of the
+        enclosing :func:`evsim.backends.using` block, "auto" outside any.
         ``metadata["target"]`` says which ran and ``metadata["target_choice"]`` why.
     schedule : str
         ``"resets_first"`` (resets before synaptic propagation; default) or ``"brian"``.
@@ -90,6 +91,7 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
     _check_dt_limits(circuit, dt)
     duration, checkpoints = _check_times(duration, dt, checkpoints)
     check_integer("trials", trials, 1)
+    target = backends.current_target(target)
     if target != "auto":
         backends.get(target)  # one clear error for an unknown target
     if schedule not in SCHEDULES:
@@ -113,15 +115,17 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
                    dict(parameters or {}), dict(initial or {}), schedule, record_spikes, states,
                    record_every, restarts)
     started = time.perf_counter()
+    requested = target
     result, target, choice = _run(spec, target)
     wall = time.perf_counter() - started
     # synapses per source neuron, from the plan's connectivity (not recomputed from the graph)
-    events = {s.projection: np.einsum("kts,s->kt", result.counts[s.source],
-                                      np.bincount(s.pre, minlength=s.source_size))
-              for s in spec.plan.synapses}
+    events = {projection: np.einsum("kts,s->kt", result.counts[s.source],
+                                    np.bincount(pre, minlength=s.source_size))
+              for s in spec.plan.synapses for projection, pre in s.parts}
     # The method is passed to Brian2 explicitly, so Brian2 raises if it does not apply.
     methods = {p.name: p.model.method for p in circuit.populations}
-    metadata = dict(dt_s=float(dt / second), seed=seed, target=target, schedule=schedule,
+    metadata = dict(circuit=circuit.name, dt_s=float(dt / second), seed=seed, target=target,
+                    requested=requested, schedule=schedule,
                     trials=trials, integration=methods, wall_time_s=wall)
     if choice:
         metadata["target_choice"] = choice
@@ -130,6 +134,7 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
         metadata["state_bytes"] = state_bytes
         record.states = with_units(circuit, result.states)
         record.state_times = result.state_times * second
+    backends.report_run(record)
     return record
 
 
