@@ -177,11 +177,11 @@ def shared_runs(context) -> dict:
 
 
 def shared_reference_runs(context) -> dict:
-    """The models trained with REFERENCE_T steps, run for that many steps on the same test
-    images (no perturbations), once per verify run."""
-    size = dict(context.sizes(SIZES), perturbed=0, T_max=REFERENCE_T)
-    return context.shared(f"trained models T{REFERENCE_T} {context.scale}",
-                          lambda: run_models(context, size, REFERENCE_T))
+    """The models trained with REFERENCE_T steps (training seed 0), run for that many steps on
+    the test images of :func:`shared_runs` (no perturbations), once per verify run."""
+    every = _every_seed_runs(context)
+    return {(arch, task): every[arch, task, 0, REFERENCE_T] for task in TASKS
+            for arch in ARCHITECTURES}
 
 
 def shipped_seeds(arch: str, task: str) -> list[int]:
@@ -193,18 +193,25 @@ def shipped_seeds(arch: str, task: str) -> list[int]:
 
 def shared_seed_runs(context) -> dict:
     """{(arch, task, training seed): (T = 4 run, REFERENCE_T run)} for every shipped training
-    seed of the width-16 models: each model run for its own training T on the same test images
-    (those of :func:`shared_runs`, drawn by the verify seed); seed 0 is the shared runs."""
-    first, reference = shared_runs(context), shared_reference_runs(context)
+    seed of the width-16 models: each model run for its own training T on the test images of
+    :func:`shared_runs` (drawn by the verify seed); seed 0's T = 4 run is the shared run."""
+    first, every = shared_runs(context), _every_seed_runs(context)
+    return {(arch, task, seed): (first[arch, task] if seed == 0 else every[arch, task, seed, 4],
+                                 every[arch, task, seed, REFERENCE_T])
+            for (arch, task) in first for seed in shipped_seeds(arch, task)}
+
+
+def _every_seed_runs(context) -> dict:
+    """{(arch, task, training seed, T): ModelRun} of every shipped width-16 model but the
+    shared T = 4 seed-0 runs, each for its training T without perturbations; one structure's
+    runs (the training seeds of one architecture, task and T) one after another, so they
+    reuse its built network. Once per verify run."""
     size = dict(context.sizes(SIZES), perturbed=0)
 
     def runs():
-        done = {(arch, task, seed, T): _run_model(context, arch, task, dict(size, T_max=T), T,
+        return {(arch, task, seed, T): _run_model(context, arch, task, dict(size, T_max=T), T,
                                                   seed)
                 for T in (4, REFERENCE_T) for arch, task in in_build_order(TASKS)
-                for seed in shipped_seeds(arch, task) if seed}
-        return {(arch, task, seed): (run, reference[arch, task]) if seed == 0 else
-                (done[arch, task, seed, 4], done[arch, task, seed, REFERENCE_T])
-                for (arch, task), run in first.items() for seed in shipped_seeds(arch, task)}
+                for seed in shipped_seeds(arch, task) if seed or T != 4}
 
     return context.shared(f"trained models, every training seed {context.scale}", runs)
