@@ -30,8 +30,9 @@ class SpikeTrains:
     def from_group(cls, index, times_s, size: int) -> "SpikeTrains":
         """From the spikes of a NeuronGroup holding every trial: group index ``index`` (neuron
         ``j`` of trial ``r`` is ``r*size + j``) and times in seconds."""
-        index = np.asarray(index, dtype=np.int64)
-        return cls(index // size, index % size, np.asarray(times_s, dtype=float) * second)
+        trial, neuron = np.divmod(np.asarray(index, dtype=np.int64), size)
+        return cls(trial, neuron, Quantity(np.asarray(times_s, dtype=float), dim=second.dim,
+                                           copy=False))
 
     @classmethod
     def from_raster(cls, raster, dt) -> "SpikeTrains":
@@ -48,8 +49,12 @@ class SpikeTrains:
     def to_raster(self, trials: int, steps: int, neurons: int, dt) -> np.ndarray:
         """The spikes as a bool array (trials, steps, neurons) on a grid of step ``dt``."""
         grid = np.zeros((trials, steps, neurons), bool)
-        grid[self.trial, np.round(np.asarray(self.time / dt)).astype(int), self.neuron] = True
+        grid[self.trial, self.steps(dt), self.neuron] = True
         return grid
+
+    def steps(self, dt) -> np.ndarray:
+        """The step of every spike on a grid of step ``dt`` (a Brian2 time): int64."""
+        return np.rint(np.asarray(self.time) / float(dt)).astype(np.int64)
 
     def of(self, trial: int, neuron: int) -> Quantity:
         """Spike times of one neuron in one trial."""
@@ -113,7 +118,7 @@ class SpikeRecord:
         steps = int(round(float(self.checkpoints[-1] / dt)))
         width = 1 if bin is None else check_steps("bin", bin, dt, maximum=steps)
         bins = steps // width
-        spike_bins = np.round(np.asarray(train.time / dt)).astype(np.int64) // width
+        spike_bins = train.steps(dt) // width
         keep = spike_bins < bins
         per_bin = np.bincount(train.trial[keep] * bins + spike_bins[keep],
                               minlength=self.trials * bins).reshape(self.trials, bins)

@@ -163,8 +163,8 @@ def _spike_trains(built: BuiltNetwork) -> dict:
         if not monitor.record:
             continue
         size = len(monitor.source) // built.trials
-        trains[name] = SpikeTrains.from_group(np.array(monitor.i[:]), np.array(monitor.t_[:]),
-                                              size)
+        # times copied: the monitor's arrays are reused when a cached network runs again
+        trains[name] = SpikeTrains.from_group(monitor.i[:], np.array(monitor.t_[:]), size)
     return trains
 
 
