@@ -152,11 +152,12 @@ def _run_claims(ids: list, contexts: dict, stage: Path, registrations: dict) -> 
     for claim_id in ids:
         claim = get_claim(claim_id)
         claim_started = time.perf_counter()
-        results, used = {}, set()
+        results, used, elsewhere = {}, set(), {}
         for s, context in contexts.items():
             claim_context = context.for_claim(claim.id)
             results[s] = claim.run(claim_context)
             used |= {run["target"] for run in claim_context.runs}
+            elsewhere |= {run["target"]: run["why"] for run in claim_context.runs if "why" in run}
         result = results[next(iter(contexts))]
         for name, table in result.tables.items():
             write_table(stage / "tables" / claim.id / f"{name}.csv", table)
@@ -165,7 +166,9 @@ def _run_claims(ids: list, contexts: dict, stage: Path, registrations: dict) -> 
                      protocol=claim.protocol, expected=claim.expected,
                      estimate=result.estimate, ci95=result.ci95, verdict=result.verdict,
                      **result.basis_entry(), **_by_seed(results),
-                     target=", ".join(sorted(used)) or None, sensitivity=result.sensitivity,
+                     target=", ".join(sorted(used)) or None,
+                     **({"target_fallbacks": elsewhere} if elsewhere else {}),
+                     sensitivity=result.sensitivity,
                      rule_history=result.rule_history,
                      rule_registration=registrations[claim.id], figures=figures,
                      details=result.details)

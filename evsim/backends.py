@@ -196,6 +196,7 @@ def _load_builtin() -> None:
     if not _BUILTIN_LOADED:
         _BUILTIN_LOADED.append(True)
         from . import runtime, standalone  # noqa: F401  (each registers its backends)
+        from . import nest_backend  # noqa: F401  (NEST last; it imports nest only to run)
 
 
 _BUILTIN_LOADED: list = []

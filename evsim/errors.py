@@ -7,7 +7,7 @@ into one line and exit status 2; any other exception is a bug and keeps its trac
 
 from __future__ import annotations
 
-__all__ = ["EvsimError", "ValidationError"]
+__all__ = ["EvsimError", "ValidationError", "UnsupportedRun"]
 
 
 class EvsimError(Exception):
@@ -20,3 +20,12 @@ class ValidationError(EvsimError, ValueError):
     def __init__(self, parameter: str, message: str):
         super().__init__(message)
         self.parameter = parameter
+
+
+class UnsupportedRun(ValidationError):
+    """The backend named by ``target`` cannot run this circuit: the message says why and which
+    backends can (a claim may then run that part elsewhere, see
+    :meth:`analyses.claims.base.ClaimContext.on_target_or`)."""
+
+    def __init__(self, message: str):
+        super().__init__("target", message)

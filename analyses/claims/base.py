@@ -22,6 +22,7 @@ import inspect
 import json
 import zlib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Mapping
@@ -29,7 +30,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from evsim import backends
-from evsim.errors import ValidationError
+from evsim.errors import UnsupportedRun, ValidationError
 
 __all__ = ["VERDICTS", "SCALES", "DECIDED_BY", "Sizes", "Basis", "EarlierRule", "Rule",
            "ClaimContext", "ClaimResult", "Claim", "interval_verdict", "all_or_none",
@@ -282,20 +283,32 @@ class ClaimContext:
 
     # -- the road to the simulator -------------------------------------------------------------
     @contextlib.contextmanager
-    def running(self):
+    def running(self, target: str | None = None, why: str | None = None):
         """A block in which every simulation without a target of its own runs on this
-        context's target and is logged in :attr:`runs` (one that names another target is an
-        error: a claim's runs all use the user's target)."""
-        with backends.using(self.target, on_run=self._log):
+        context's target (or on ``target``, logged with ``why``: see :meth:`on_target_or`) and
+        is logged in :attr:`runs`; one that names another target is an error."""
+        target = target or self.target
+        with backends.using(target, on_run=partial(self._log, target, why), observed=False):
             yield
 
-    def _log(self, record) -> None:
+    def on_target_or(self, fallback: str, measure: Callable[[], object]):
+        """``measure()`` on the user's target; if that backend cannot run it
+        (:class:`evsim.errors.UnsupportedRun`, e.g. NEST and a forward-Euler control), again
+        on ``fallback``, its runs logged with the reason."""
+        try:
+            return measure()
+        except UnsupportedRun as error:
+            with self.running(fallback, why=str(error)):
+                return measure()
+
+    def _log(self, target: str, why: str | None, record) -> None:
         requested = record.metadata["requested"]
-        if requested != self.target:
+        if requested != target:
             raise RuntimeError(f"claim {self.claim_id} ran a simulation on target {requested!r}, "
-                               f"not the context's {self.target!r}")
+                               f"not the context's {target!r}")
         self.runs.append({"what": f"simulate {record.metadata['circuit']}",
-                          "target": record.metadata["target"], "seed": record.metadata["seed"]})
+                          "target": record.metadata["target"], "seed": record.metadata["seed"],
+                          **({"why": why} if why else {})})
 
     def sweep(self, function: Callable[..., dict], grid: dict):
         """:func:`evsim.sweep.run_sweep` of ``function`` over ``grid`` with this context's
