@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_checkpoints.py
 	$(BIN)/python benchmarks/bench_targets.py
 	$(BIN)/python benchmarks/bench_trained.py
+	$(BIN)/python benchmarks/bench_nest.py
 
 clean:
 	rm -rf $(VENV) $(TRAIN_VENV) results docs/_build docs/auto_examples docs/sg_execution_times.rst
