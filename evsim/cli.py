@@ -49,7 +49,8 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
                                                "overrides --seed)"),
            target: str = typer.Option("auto", "--target",
                                       help="backend: auto (the registered backend with the "
-                                      "smallest estimated cost), numpy, cython, cpp_standalone"),
+                                      "smallest estimated cost), numpy, cython, "
+                                      "cpp_standalone, nest (delta-LIF circuits; extra nest)"),
            workers: int = typer.Option(DEFAULT_WORKERS, "--workers", min=1,
                                        help="processes: families of claims in parallel (below "
                                        "full scale), else sweep cells [default: the CPU "
@@ -226,9 +227,9 @@ def run(experiment: str = typer.Argument(..., help="softmax, attention_head or m
         sweep: Optional[Path] = typer.Option(None, "--sweep", help="TOML file with a [grid] "
                                              "of lists and optional [fixed] values"),
         out: Path = typer.Option(Path("results/run"), "--out", help="run directory"),
-        target: Optional[str] = typer.Option(None, "--target", help="Brian2 codegen target "
-                                             "(as --set target=...): auto [default], numpy, "
-                                             "cython, cpp_standalone"),
+        target: Optional[str] = typer.Option(None, "--target", help="backend (as --set "
+                                             "target=...): auto [default], numpy, cython, "
+                                             "cpp_standalone, nest"),
         workers: int = typer.Option(1, "--workers", min=1, help="local processes for cells"),
         scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                                 help="dask.distributed scheduler address"),
