@@ -11,7 +11,7 @@ import pytest
 from brian2 import Hz, mV, ms, nA
 
 from analyses.verify import verify
-from circuits import shared_inhibition
+from circuits import shared_inhibition, single_lif
 from evsim import Circuit, models, nest_backend, simulate
 from evsim.errors import UnsupportedRun, ValidationError
 
@@ -101,9 +101,7 @@ def test_nest_stamps_at_the_end_of_the_step_and_clamps_one_step_longer(nest):
     """Raw NEST: a spike is stamped one step after the step evsim reports, and with evsim's
     t_ref and v_reset each interval is one step longer than Brian2's, which the backend's reset
     value removes (the constant-drive ISIs then agree)."""
-    circuit = Circuit("one")
-    circuit.add_population("lif", models.lif(t_ref=2 * ms), 1)
-    circuit.add_input("drive", "lif")
+    circuit = single_lif(models.lif(t_ref=2 * ms))
     brian = simulate(circuit, {"drive": 30 * nA}, 30 * ms, record_spikes=True, target="numpy")
     steps = brian.spikes["lif"].steps(DT)
     raw = _raw_nest(nest, {"V_th": 20.0, "V_reset": 0.0, "tau_m": 20.0, "C_m": 20000.0,
@@ -136,9 +134,7 @@ def test_a_delta_input_is_decayed_one_step_before_the_threshold_test(nest):
 
 
 def test_auto_never_picks_nest():
-    circuit = Circuit("one")
-    circuit.add_population("lif", models.lif(), 1)
-    circuit.add_input("drive", "lif")
+    circuit = single_lif(models.lif())
     record = simulate(circuit, {"drive": 30 * nA}, 5 * ms)
     assert record.metadata["target"] != "nest"
     choice = record.metadata["target_choice"]
@@ -147,22 +143,13 @@ def test_auto_never_picks_nest():
 
 def test_without_nest_the_backend_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(nest_backend.importlib.util, "find_spec", lambda name: None)
-    circuit = Circuit("one")
-    circuit.add_population("lif", models.lif(), 1)
-    circuit.add_input("drive", "lif")
+    circuit = single_lif(models.lif())
     with pytest.raises(UnsupportedRun, match=r"NEST is not installed \(pip install -e '.\[nest\]'\)"):
         simulate(circuit, {"drive": 30 * nA}, 5 * ms, target="nest")
 
 
-def _lif_circuit(model):
-    circuit = Circuit("c")
-    circuit.add_population("p", model, 2)
-    circuit.add_input("drive", "p")
-    return circuit
-
-
 @pytest.mark.parametrize("case, match", [
-    ("poisson", r"population 'p' uses model 'poisson_source' \(None integration\)"),
+    ("poisson", r"population 'lif' uses model 'poisson_source' \(None integration\)"),
     ("euler", r"uses model 'lif' \(euler integration\), and NEST runs only exact lif"),
     ("subtract", r"uses model 'lif' \(exact integration\)"),
     ("current synapse", r"uses model 'lif' \(exact integration\)"),
@@ -176,10 +163,10 @@ def test_what_nest_cannot_run_is_refused_with_one_error(nest, case, match):
              "current synapse": models.lif(synapse="current")}.get(case, models.lif())
     drive = 10 * Hz if case == "poisson" else 30 * nA
     if case == "time-varying":
-        drive = np.full((50, 1, 2), 30.0) * nA
-    options = {"record_states": {"p": "v"}} if case == "states" else {}
+        drive = np.full((50, 1, 1), 30.0) * nA
+    options = {"record_states": {"lif": "v"}} if case == "states" else {}
     with pytest.raises(UnsupportedRun, match=match):
-        simulate(_lif_circuit(model), {"drive": drive}, 5 * ms, target="nest", **options)
+        simulate(single_lif(model), {"drive": drive}, 5 * ms, target="nest", **options)
 
 
 @pytest.mark.parametrize("parameters, match", [
@@ -187,7 +174,7 @@ def test_what_nest_cannot_run_is_refused_with_one_error(nest, case, match):
     (dict(v_th=0.1 * mV), "one step from v_reset must stay below v_th"),
 ])
 def test_parameters_nest_cannot_map_are_refused(nest, parameters, match):
-    circuit = _lif_circuit(models.lif(**parameters))
+    circuit = single_lif(models.lif(**parameters))
     with pytest.raises(ValidationError, match=match):
         simulate(circuit, {"drive": 30 * nA}, 5 * ms, target="nest")
 
