@@ -15,10 +15,11 @@ CASES = [
      "error: unknown claim id 'nope'; accepted: ['lif.fi_curve', 'softmax.stochastic.rate'"),
     (["verify", "--only", ","], "error: --only must name at least one claim id (see `evsim list`)"),
     (["verify", "--target", "gpu"],
-     "error: --target must be one of ('auto', 'numpy', 'cython', 'cpp_standalone'), got 'gpu'"),
-    (["run", "softmax", "--target", "gpu", "--set", "trials=2", "--set", "duration_s=0.01"],
-     "error: parameter 'target' must be one of ('auto', 'numpy', 'cython', 'cpp_standalone'), "
+     "error: --target must be one of ('auto', 'numpy', 'cython', 'cpp_standalone', 'nest'), "
      "got 'gpu'"),
+    (["run", "softmax", "--target", "gpu", "--set", "trials=2", "--set", "duration_s=0.01"],
+     "error: parameter 'target' must be one of ('auto', 'numpy', 'cython', 'cpp_standalone', "
+     "'nest'), got 'gpu'"),
     (["plot", "{tmp}/nothing"], "error: RUN_DIR '{tmp}/nothing' has no claims.json (not an "
                                 "evsim verify run)"),
     (["run", "nope"], "error: unknown experiment 'nope'; accepted: ['attention_head', "
