@@ -107,6 +107,8 @@ class Backend(Protocol):
 
 
 _BACKENDS: dict[str, Backend] = {}
+#: evsim's own backends, listed first and in this order whichever module was imported first
+_BUILTIN = ("numpy", "cython", "cpp_standalone", "nest")
 
 
 def register(backend: Backend) -> Backend:
@@ -119,9 +121,10 @@ def register(backend: Backend) -> Backend:
 
 
 def registered() -> tuple[str, ...]:
-    """Names of the registered backends, in registration order."""
+    """Names of the registered backends: evsim's own, then others in registration order."""
     _load_builtin()
-    return tuple(_BACKENDS)
+    return tuple([name for name in _BUILTIN if name in _BACKENDS]
+                 + [name for name in _BACKENDS if name not in _BUILTIN])
 
 
 def targets() -> tuple[str, ...]:
@@ -134,7 +137,7 @@ def get(name: str) -> Backend:
     _load_builtin()
     if name not in _BACKENDS:
         raise ValidationError("target", "parameter 'target' must be one of "
-                                        f"{('auto', *_BACKENDS)}, got {name!r}")
+                                        f"{targets()}, got {name!r}")
     return _BACKENDS[name]
 
 
@@ -144,7 +147,8 @@ def choose(spec: RunSpec) -> tuple[Backend, dict]:
     a backend was left out)."""
     _load_builtin()
     estimates, left_out = {}, {}
-    for name, backend in _BACKENDS.items():
+    for name in registered():
+        backend = _BACKENDS[name]
         reason = backend.supports(spec)
         if reason is None:
             estimates[name] = backend.estimate(spec)
