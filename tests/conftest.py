@@ -21,6 +21,17 @@ def seed():
     return 20261123
 
 
+@pytest.fixture(params=["numpy", "nest", pytest.param("cython", marks=pytest.mark.slow),
+                        pytest.param("cpp_standalone", marks=pytest.mark.slow)])
+def lif_target(request):
+    """Every backend that runs delta-LIF circuits, for physics that must hold on each: numpy
+    and NEST (skipped where not installed) in the default run, the compiled ones in
+    test-slow."""
+    if request.param == "nest":
+        pytest.importorskip("nest")
+    return request.param
+
+
 @pytest.fixture
 def chromium(tmp_path):
     """render(page) -> (Chromium's log, console messages included; screenshot path): the

@@ -23,9 +23,10 @@ def test_subthreshold_trajectory_is_exact():
     np.testing.assert_allclose(np.asarray(monitor.v[0] / mV) * 1e-3, expected, rtol=1e-9)
 
 
-def test_fi_curve_within_one_step_and_euler_control_rejected():
+def test_fi_curve_within_one_step_and_euler_control_rejected(lif_target):
     factors = [0.8, 1.05, 1.5, 3.0, 10.0]
-    exact = fi_experiment(factors, duration=1 * second, trials_per_drive=3, seed=3)
+    exact = fi_experiment(factors, duration=1 * second, trials_per_drive=3, seed=3,
+                          target=lif_target)
     euler = fi_experiment(factors, duration=1 * second, trials_per_drive=3, seed=3,
                           method="euler")
     above = exact["analytic_hz"] > 0
@@ -42,11 +43,11 @@ def test_analytic_period_closed_form():
     assert period[2] == pytest.approx(0.002 + 0.02 * np.log(2))
 
 
-def test_no_spike_within_refractory_period(seed):
+def test_no_spike_within_refractory_period(seed, lif_target):
     rng = np.random.default_rng(seed)
     record = simulate(single_lif(models.lif(t_ref=3 * ms)), {"drive": rng.uniform(30, 2000, 50)
                                                               * nA}, 0.3 * second, trials=50,
-                      seed=seed, record_spikes=True)
+                      seed=seed, record_spikes=True, target=lif_target)
     trains = record.spikes["lif"]
     for trial in range(50):
         isi = np.diff(np.asarray(trains.of(trial, 0) / ms))

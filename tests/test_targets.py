@@ -1,4 +1,5 @@
-"""Codegen targets agree: deterministic circuits give identical counts on every target."""
+"""Backends agree: deterministic circuits give identical counts on every target (NEST
+included: shared_inhibition is delta-LIF)."""
 
 import numpy as np
 import pytest
@@ -8,9 +9,12 @@ from circuits import shared_inhibition
 from evsim import simulate
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("target", ["cython", "cpp_standalone"])
+@pytest.mark.parametrize("target", [pytest.param("cython", marks=pytest.mark.slow),
+                                    pytest.param("cpp_standalone", marks=pytest.mark.slow),
+                                    "nest"])
 def test_target_matches_numpy_on_deterministic_circuit(target, seed):
+    if target == "nest":
+        pytest.importorskip("nest")
     rng = np.random.default_rng(seed)
     drives = rng.uniform(20, 60, (4, 16)) * nA
     common = dict(inputs={"drive": drives}, duration=100 * ms, trials=4,
