@@ -138,6 +138,8 @@ class BuiltNetwork:
         if plan.key != self.plan.key:
             raise RuntimeError(f"plan of '{plan.circuit}' does not match this network's structure")
         for owner, variable, value in plan.values:
+            if owner not in self.owners:  # a Synapses object without synapses (not built)
+                continue
             target = self.owners[owner]
             if variable is None:  # a TimedArray's values (SI), read by its code in place
                 target.values[...] = np.asarray(value)
@@ -365,6 +367,8 @@ def instantiate(plan: NetworkPlan, clock: Clock) -> BuiltNetwork:
                 dt=plan.record_every, when="start", order=-1, name=f"{g.name}_state")
     synapses = {}
     for s in plan.synapses:
+        if not len(s.pre):
+            continue  # no synapses (an all-zero matrix): nothing to build, no events
         syn = Synapses(groups[s.source], groups[s.target], s.model, on_pre=s.on_pre,
                        clock=clock, name=s.name)
         i, j = s.indices(plan.trials)

@@ -16,12 +16,15 @@ by a test that runs both backends (tests/test_nest.py):
   decays it over the next step before its threshold test; NEST adds the weight in the next
   step after the decay. NEST's weight is w exp(-dt / tau_m) of the receiver, so the membrane
   is the same at every threshold test (one step per hop, as in evsim).
-- *extra delays*: NEST's delay is one step (the hop) plus the projection's delay.
+- *extra delays*: NEST's delay is one step (the hop) plus the projection's delay in steps,
+  rounded half up as Brian2 rounds it (a half-step delay goes the same way on both).
 - *refractoriness*: both drop the inputs sent in the t_ref / dt steps from the spike's step
   on. Brian2 integrates again in the last of the steps NEST still clamps, so NEST's reset
   value is where that step takes v from v_reset under the neuron's constant current (reset
   and clamp are then invisible in the spikes); t_ref must be a multiple of dt.
-- *threshold*: NEST fires at v >= V_th, evsim at v > v_th (equal only at an exact tie).
+- *threshold*: NEST fires at v >= V_th, evsim at v > v_th: NEST's V_th is the next float
+  above v_th. The propagators are computed differently, so a membrane within a few ulp of
+  v_th may still fire on one and not the other.
 - *inputs*: a constant current per neuron and trial is NEST's I_e; v is relative to rest
   (E_L = 0) and C_m = tau_m / R.
 """
@@ -76,6 +79,9 @@ class NestBackend:
         nest.verbosity = nest.VerbosityLevel.ERROR
         nest.ResetKernel()
         dt_ms = float(spec.dt / ms)
+        if abs(dt_ms * 1000 - round(dt_ms * 1000)) > 1e-9:
+            raise UnsupportedRun(f"target 'nest': dt must be a multiple of NEST's tic, 0.001 ms; "
+                                 f"got {dt_ms} ms")
         seed = 1 + (0 if spec.seed is None else int(spec.seed) % (2 ** 31 - 2))
         nest.SetKernelStatus({"resolution": dt_ms, "local_num_threads": THREADS,
                               "rng_seed": seed})
@@ -88,12 +94,16 @@ class NestBackend:
             recorders[group.population] = nest.Create("spike_recorder")
             nest.Connect(nodes[group.population], recorders[group.population])
         for synapses in plan.synapses:
+            if not len(synapses.pre):
+                continue  # a projection without synapses (an all-zero matrix)
             pre, post = synapses.indices(plan.trials)
             first_pre = nodes[synapses.source][0].global_id
             first_post = nodes[synapses.target][0].global_id
             weights = np.asarray(values[synapses.name]["w"] / mV, dtype=float)
             weights = weights * np.exp(-dt_ms / taus[synapses.target][post])
-            delay = dt_ms + float(synapses.delay / ms)
+            # the hop plus the extra delay in steps, rounded half up as Brian2 rounds it
+            hops = 1 + int(np.floor(float(synapses.delay) / float(spec.dt) + 0.5))
+            delay = hops * dt_ms
             nest.Connect(np.asarray(first_pre + pre, dtype=np.int64),
                          np.asarray(first_post + post, dtype=np.int64), "one_to_one",
                          {"synapse_model": "static_synapse", "weight": weights,
@@ -172,11 +182,15 @@ def _neuron_parameters(population: str, values: dict, neurons: int,
     decay = np.exp(-dt_ms / tau)
     first_step = v_reset * decay + resistance * current * 1e-3 * (1 - decay)  # MOhm pA = uV
     clamped_at = np.where(np.rint(steps) > 0, first_step, v_reset)
+    if np.any(v_reset >= v_th):
+        raise ValidationError("parameters", f"population '{population}': v_reset must be < v_th "
+                                            "in every neuron and trial")
     if np.any(clamped_at >= v_th):
         raise ValidationError("inputs", f"population '{population}': on target 'nest' one step "
                                         "from v_reset must stay below v_th (a current this "
                                         "strong fires every step after t_ref); run it on numpy")
-    params = {"E_L": 0.0, "V_th": v_th, "V_reset": clamped_at, "tau_m": tau,
+    params = {"E_L": 0.0, "V_th": np.nextafter(v_th, np.inf),  # fires at v > v_th, as evsim
+              "V_reset": clamped_at, "tau_m": tau,
               "C_m": tau / resistance * 1e3,  # ms / MOhm = nF -> pF
               "t_ref": t_ref, "I_e": current, "V_m": per_neuron("v", mV),
               "refractory_input": False}

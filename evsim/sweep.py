@@ -75,7 +75,9 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
     values. Finished cells are cached in ``cache_dir`` under a key that includes
     :func:`code_fingerprint`, and reused on the next call as long as the code is unchanged.
     Cells run in ``workers`` local processes, or on the dask.distributed cluster at ``scheduler``
-    (an address such as ``tcp://host:8786``; needs the ``dask`` extra) when it is given.
+    (an address such as ``tcp://host:8786``; needs the ``dask`` extra) when it is given. A cell
+    with a ``target`` runs inside ``evsim.backends.using(target)`` wherever it runs, so its
+    simulations without a target of their own use it too.
     """
     check_integer("workers", workers, 1)
     if scheduler is not None and (not isinstance(scheduler, str) or not scheduler):
@@ -106,17 +108,29 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
             bar.update()
     elif workers == 1:
         for key, cell in pending:
-            finish(key, cell, function(**cell))
+            finish(key, cell, run_cell(function, cell))
             bar.update()
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(function, **cell): (key, cell) for key, cell in pending}
+            futures = {pool.submit(run_cell, function, cell): (key, cell)
+                       for key, cell in pending}
             for future in as_completed(futures):
                 finish(*futures[future], future.result())
                 bar.update()
     bar.close()
     return pd.DataFrame([{**cell, **results[key]} for key, cell in zip(keys, cells)])
+
+
+def run_cell(function: Callable, cell: dict) -> dict:
+    """``function(**cell)``, inside ``evsim.backends.using(cell["target"])`` if the cell names
+    a target (in this process, a worker process or a dask worker alike)."""
+    if "target" not in cell:
+        return function(**cell)
+    from .backends import using
+
+    with using(cell["target"]):
+        return function(**cell)
 
 
 #: seconds to wait for a dask scheduler before giving up
@@ -138,7 +152,7 @@ def _on_dask(function: Callable, pending: list, address: str):
                                            f"{address!r} ({error})") from error
     with client:
         # partial: cell names such as "key" or "workers" must reach the function, not dask
-        futures = {client.submit(functools.partial(function, **cell), pure=False): (key, cell)
-                   for key, cell in pending}
+        futures = {client.submit(functools.partial(run_cell, function, cell), pure=False):
+                   (key, cell) for key, cell in pending}
         for future in dask_completed(futures):
             yield futures[future], future.result()

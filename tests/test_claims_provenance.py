@@ -16,7 +16,7 @@ from brian2 import ms, nA
 from analyses.claims import ClaimContext, all_claims
 from analyses.claims.base import ClaimContext as BaseContext
 from analyses.verify import verify
-from circuits import shared_inhibition
+from circuits import shared_inhibition, single_lif
 from evsim import backends, simulate
 from evsim.backends import RunResult
 from evsim.record import SpikeTrains
@@ -134,6 +134,28 @@ def test_a_claim_that_names_another_target_is_an_error(spy):
             simulate(shared_inhibition(), {"drive": 30 * nA}, 1 * ms, seed=2, target="numpy")
     assert context.runs == [{"what": "simulate shared_inhibition", "target": "cython",
                              "seed": 2}]
+
+
+def test_a_fallback_reruns_the_whole_measure_and_logs_only_the_kept_runs():
+    """on_target_or: the user's backend refuses part of measure(); all of it reruns on the
+    fallback, and only those runs are logged, each with the reason."""
+    pytest.importorskip("nest")
+    import dataclasses
+
+    from evsim import models
+
+    def measure():
+        exact = simulate(single_lif(), {"drive": 30 * nA}, 5 * ms, seed=1)
+        euler = simulate(single_lif(dataclasses.replace(models.lif(), method="euler")),
+                         {"drive": 30 * nA}, 5 * ms, seed=2)
+        return exact.metadata["target"], euler.metadata["target"]
+
+    context = ClaimContext(target="nest").for_claim("x")
+    with context.running():
+        assert context.on_target_or("numpy", measure) == ("numpy", "numpy")
+    assert [(run["target"], run["seed"]) for run in context.runs] == [("numpy", 1),
+                                                                      ("numpy", 2)]
+    assert all("NEST runs only exact lif" in run["why"] for run in context.runs)
 
 
 def test_context_seeds_depend_on_the_user_seed_and_the_claim():

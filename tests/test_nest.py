@@ -14,6 +14,7 @@ from analyses.verify import verify
 from circuits import shared_inhibition, single_lif
 from evsim import Circuit, models, nest_backend, simulate
 from evsim.errors import UnsupportedRun, ValidationError
+from evsim.sweep import run_sweep
 
 DT = 0.1 * ms
 
@@ -192,3 +193,48 @@ def test_lif_claim_on_nest_keeps_its_verdict_and_records_where_the_control_ran(n
     assert runs["nest"]["verdict"] == runs["numpy"]["verdict"]
     assert runs["nest"]["estimate"] == runs["numpy"]["estimate"]
     assert "target_fallbacks" not in runs["numpy"]
+
+
+def test_half_step_delays_and_exact_ties_go_the_same_way_on_both(nest):
+    """Extra delays of 1.5, 2.5, 14.5 and 19.5 steps round half up on both; a membrane held
+    exactly at v_th (v = R I = v_th) fires on neither (evsim fires at v > v_th)."""
+    for extra in (0.15, 0.25, 1.45, 1.95):
+        circuit = Circuit("delayed")
+        circuit.add_population("s", models.lif(t_ref=100 * ms), 1)
+        circuit.add_population("r", models.lif(t_ref=0 * ms), 1)
+        circuit.add_input("drive", "s")
+        circuit.connect("s", "r", 25 * mV, delay=extra * ms)
+        steps = [simulate(circuit, {"drive": 0 * nA}, 5 * ms, initial={"s": {"v": 30 * mV}},
+                          record_spikes=True, target=target).spikes["r"].steps(DT)
+                 for target in ("numpy", "nest")]
+        assert len(steps[0]) == 1 and np.array_equal(*steps), extra
+    tie = [simulate(single_lif(), {"drive": 20 * nA}, 10 * ms, initial={"lif": {"v": 20 * mV}},
+                    target=target).counts["lif"].sum() for target in ("numpy", "nest")]
+    assert tie == [0, 0]
+
+
+def test_a_projection_without_synapses_runs_and_counts_no_events(lif_target):
+    """An all-zero weight matrix makes no synapses: both backends run, its events are 0."""
+    circuit = Circuit("empty")
+    circuit.add_population("a", models.lif(), 2)
+    circuit.add_population("b", models.lif(), 2)
+    circuit.add_input("drive", "a")
+    circuit.connect("a", "b", np.zeros((2, 2)) * mV, connectivity="matrix", name="none")
+    circuit.connect("a", "b", 3 * mV, delay=0.2 * ms, name="some")
+    record = simulate(circuit, {"drive": 30 * nA}, 30 * ms, target=lif_target)
+    assert record.counts["a"][-1].sum() == 2
+    assert record.synaptic_events["none"][-1, 0] == 0
+    assert record.synaptic_events["some"][-1, 0] == 2 * 2
+
+
+def lif_cell(drive_na: float, target: str) -> dict:
+    """A sweep cell that simulates without naming a target (the cell's target must apply)."""
+    record = simulate(single_lif(), {"drive": drive_na * nA}, 30 * ms)
+    return {"spikes": int(record.counts["lif"].sum()), "ran_on": record.metadata["target"]}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_sweep_cell_runs_on_its_target_in_any_process(nest, tmp_path, workers):
+    cells = run_sweep(lif_cell, {"drive_na": [30.0, 40.0], "target": ["nest"]}, tmp_path,
+                      workers=workers, progress=False)
+    assert list(cells.ran_on) == ["nest", "nest"] and cells.spikes.min() >= 1

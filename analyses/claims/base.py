@@ -293,11 +293,14 @@ class ClaimContext:
 
     def on_target_or(self, fallback: str, measure: Callable[[], object]):
         """``measure()`` on the user's target; if that backend cannot run it
-        (:class:`evsim.errors.UnsupportedRun`, e.g. NEST and a forward-Euler control), again
-        on ``fallback``, its runs logged with the reason."""
+        (:class:`evsim.errors.UnsupportedRun`, e.g. NEST and a forward-Euler control), all of
+        it again on ``fallback``, its runs logged with the reason (the runs of the abandoned
+        attempt are dropped from the log). Keep ``measure`` to the part that needs it."""
+        start = len(self.runs)
         try:
             return measure()
         except UnsupportedRun as error:
+            del self.runs[start:]
             with self.running(fallback, why=str(error)):
                 return measure()
 
