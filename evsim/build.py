@@ -133,14 +133,18 @@ class BuiltNetwork:
     def structure(self) -> list:
         return self.plan.structure
 
+    def owned_values(self, plan: NetworkPlan):
+        """(Brian2 object, variable, value) of each value of ``plan`` whose object was built
+        (a Synapses object without synapses is not)."""
+        for owner, variable, value in plan.values:
+            if owner in self.owners:
+                yield self.owners[owner], variable, value
+
     def assign(self, plan: NetworkPlan) -> None:
         """Write the values of ``plan`` (same key as this network's) into its objects."""
         if plan.key != self.plan.key:
             raise RuntimeError(f"plan of '{plan.circuit}' does not match this network's structure")
-        for owner, variable, value in plan.values:
-            if owner not in self.owners:  # a Synapses object without synapses (not built)
-                continue
-            target = self.owners[owner]
+        for target, variable, value in self.owned_values(plan):
             if variable is None:  # a TimedArray's values (SI), read by its code in place
                 target.values[...] = np.asarray(value)
             else:

@@ -329,8 +329,7 @@ def _check(stderr: str, returncode: int, directory: Path, step: str) -> None:
 def _run_arguments(built, results: Path) -> list[str]:
     """Every value of the plan, as Brian2 run arguments (files in ``results``)."""
     arguments = []
-    for index, (owner, variable, value) in enumerate(built.plan.values):
-        target = built.owners[owner]
+    for index, (target, variable, value) in enumerate(built.owned_values(built.plan)):
         if variable is None:  # a TimedArray's values
             name, text, _, array = device._prepare_timed_array_run_arg(target, value)
         else:
