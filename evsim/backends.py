@@ -25,7 +25,7 @@ import numpy as np
 from .errors import ValidationError
 
 __all__ = ["RunSpec", "RunResult", "Backend", "register", "registered", "targets", "get",
-           "choose", "using", "current_target", "report_run"]
+           "choose", "using", "current_target", "report_run", "BUILTIN"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,7 +108,7 @@ class Backend(Protocol):
 
 _BACKENDS: dict[str, Backend] = {}
 #: evsim's own backends, listed first and in this order whichever module was imported first
-_BUILTIN = ("numpy", "cython", "cpp_standalone", "nest")
+BUILTIN = ("numpy", "cython", "cpp_standalone", "nest")
 
 
 def register(backend: Backend) -> Backend:
@@ -123,8 +123,8 @@ def register(backend: Backend) -> Backend:
 def registered() -> tuple[str, ...]:
     """Names of the registered backends: evsim's own, then others in registration order."""
     _load_builtin()
-    return tuple([name for name in _BUILTIN if name in _BACKENDS]
-                 + [name for name in _BACKENDS if name not in _BUILTIN])
+    return tuple([name for name in BUILTIN if name in _BACKENDS]
+                 + [name for name in _BACKENDS if name not in BUILTIN])
 
 
 def targets() -> tuple[str, ...]:

@@ -79,9 +79,6 @@ class NestBackend:
         nest.verbosity = nest.VerbosityLevel.ERROR
         nest.ResetKernel()
         dt_ms = float(spec.dt / ms)
-        if abs(dt_ms * 1000 - round(dt_ms * 1000)) > 1e-9:
-            raise UnsupportedRun(f"target 'nest': dt must be a multiple of NEST's tic, 0.001 ms; "
-                                 f"got {dt_ms} ms")
         seed = 1 + (0 if spec.seed is None else int(spec.seed) % (2 ** 31 - 2))
         nest.SetKernelStatus({"resolution": dt_ms, "local_num_threads": THREADS,
                               "rng_seed": seed})
@@ -136,6 +133,9 @@ def _unsupported(spec: RunSpec) -> str | None:
             return (f"population '{population.name}' uses model '{model.name}' ({model.method} "
                     "integration), and NEST runs only exact lif(synapse='delta', "
                     "reset='value') populations; run it on numpy, cython or cpp_standalone")
+    dt_ms = float(spec.dt / ms)
+    if abs(dt_ms * 1000 - round(dt_ms * 1000)) > 1e-9:
+        return f"dt must be a multiple of NEST's tic, 0.001 ms; got {dt_ms} ms"
     if spec.time_varying_inputs:
         return "inputs that change every step are not mapped to NEST; pass constant currents"
     if spec.states:

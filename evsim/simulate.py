@@ -21,8 +21,8 @@ from .states import state_requests, with_units
 
 __all__ = ["simulate", "TARGETS"]
 
-#: evsim's own backends; :func:`evsim.backends.registered` lists every registered one
-TARGETS = ("auto", "numpy", "cython", "cpp_standalone")
+#: "auto" and evsim's own backends; :func:`evsim.backends.targets` lists every registered one
+TARGETS = ("auto", *backends.BUILTIN)
 
 
 def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, seed=None,

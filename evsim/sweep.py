@@ -21,6 +21,7 @@ from typing import Callable
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .backends import using
 from .errors import ValidationError
 from .models import check_integer
 from .store import atomic_write_json
@@ -127,8 +128,6 @@ def run_cell(function: Callable, cell: dict) -> dict:
     a target (in this process, a worker process or a dask worker alike)."""
     if "target" not in cell:
         return function(**cell)
-    from .backends import using
-
     with using(cell["target"]):
         return function(**cell)
 

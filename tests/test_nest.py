@@ -156,6 +156,7 @@ def test_without_nest_the_backend_says_how_to_install_it(monkeypatch):
     ("current synapse", r"uses model 'lif' \(exact integration\)"),
     ("time-varying", "inputs that change every step are not mapped to NEST"),
     ("states", "record_states is not mapped to NEST"),
+    ("dt", r"dt must be a multiple of NEST's tic, 0.001 ms; got 0.0125 ms"),
 ])
 def test_what_nest_cannot_run_is_refused_with_one_error(nest, case, match):
     model = {"poisson": models.poisson_source(),
@@ -165,7 +166,8 @@ def test_what_nest_cannot_run_is_refused_with_one_error(nest, case, match):
     drive = 10 * Hz if case == "poisson" else 30 * nA
     if case == "time-varying":
         drive = np.full((50, 1, 1), 30.0) * nA
-    options = {"record_states": {"lif": "v"}} if case == "states" else {}
+    options = {"states": {"record_states": {"lif": "v"}},
+               "dt": {"dt": 0.0125 * ms}}.get(case, {})
     with pytest.raises(UnsupportedRun, match=match):
         simulate(single_lif(model), {"drive": drive}, 5 * ms, target="nest", **options)
 
