@@ -30,8 +30,10 @@ class SpikeTrains:
     def from_group(cls, index, times_s, size: int) -> "SpikeTrains":
         """From the spikes of a NeuronGroup holding every trial: group index ``index`` (neuron
         ``j`` of trial ``r`` is ``r*size + j``) and times in seconds."""
-        trial, neuron = np.divmod(np.asarray(index, dtype=np.int64), size)
-        return cls(trial, neuron, Quantity(np.asarray(times_s, dtype=float), dim=second.dim,
+        index = np.asarray(index)  # divided in its own width (int32 from Brian2: ~10x faster)
+        trial = index // size
+        neuron = index - trial * size
+        return cls(trial.astype(np.int64), neuron.astype(np.int64), Quantity(np.asarray(times_s, dtype=float), dim=second.dim,
                                            copy=False))
 
     @classmethod
