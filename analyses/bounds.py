@@ -35,7 +35,7 @@ from evsim.errors import ValidationError
 
 __all__ = ["gaussian_rate", "uniform_rate_bounds", "lipschitz_bits", "stochastic_count_spikes",
            "deterministic_count_spikes", "timing_code_spikes", "candidate_steps", "minimal_T",
-           "minimal_T_on_curve", "crossing_T"]
+           "minimal_T_indices", "minimal_T_on_curve", "crossing_T_many", "crossing_T"]
 
 
 def _positive(name: str, value) -> np.ndarray:
@@ -106,6 +106,15 @@ def candidate_steps(T_max: int, per_octave: int = 8) -> np.ndarray:
         .astype(int)
 
 
+def _checked_candidates(candidates) -> np.ndarray:
+    candidates = np.asarray(candidates)
+    if candidates.ndim != 1 or len(candidates) == 0 or np.any(np.diff(candidates) <= 0) \
+            or candidates[0] < 1:
+        raise ValidationError("candidates", "parameter 'candidates' must be a non-empty increasing "
+                                            "1-D sequence of time-step counts >= 1")
+    return candidates
+
+
 def minimal_T(error_at: Callable[[int], float], eps: float, candidates) -> int | None:
     """The smallest candidate T with error_at(T) <= eps: doubling, then bisection.
 
@@ -116,11 +125,7 @@ def minimal_T(error_at: Callable[[int], float], eps: float, candidates) -> int |
     there.
     """
     eps = float(_positive("eps", eps))
-    candidates = np.asarray(candidates)
-    if candidates.ndim != 1 or len(candidates) == 0 or np.any(np.diff(candidates) <= 0) \
-            or candidates[0] < 1:
-        raise ValidationError("candidates", "parameter 'candidates' must be a non-empty increasing "
-                                            "1-D sequence of time-step counts >= 1")
+    candidates = _checked_candidates(candidates)
     low, index = -1, 0
     while error_at(int(candidates[index])) > eps:
         if index == len(candidates) - 1:
@@ -137,28 +142,70 @@ def minimal_T(error_at: Callable[[int], float], eps: float, candidates) -> int |
     return int(candidates[high])
 
 
+def minimal_T_indices(errors, candidates, eps: float) -> np.ndarray:
+    """:func:`minimal_T` on many measured curves at once: ``errors[k, j]`` is curve j's error
+    at ``candidates[k]``, ``eps`` one criterion or one per curve; the index into
+    ``candidates`` of each curve's minimal T, -1 where the largest candidate fails. The same
+    doubling and bisection, every curve in step."""
+    eps = _positive("eps", eps)
+    candidates = _checked_candidates(candidates)
+    errors = np.asarray(errors, dtype=float)
+    if errors.ndim != 2 or len(errors) != len(candidates):
+        raise ValidationError("errors", "parameter 'errors' must be (candidates, curves) with "
+                                        f"{len(candidates)} rows, got shape {errors.shape}")
+    # as minimal_T: a NaN error stops the doubling (it is not > eps) but fails in bisection
+    stops, reached = ~(errors > eps), errors <= eps
+    path = [0]  # the doubling visits the same candidates whatever the curve
+    while path[-1] < len(candidates) - 1:
+        path.append(min(int(np.searchsorted(candidates, 2 * candidates[path[-1]])),
+                        len(candidates) - 1))
+    hit = stops[path]  # (doubling steps, curves)
+    first = hit.argmax(axis=0)
+    found = hit.any(axis=0)
+    path = np.asarray(path)
+    high = path[first]
+    low = np.where(first > 0, path[first - 1], -1)
+    curves = np.arange(errors.shape[1])
+    while np.any(searching := found & (high - low > 1)):
+        middle = (low + high) // 2
+        ok = reached[np.where(searching, middle, 0), curves]
+        high = np.where(searching & ok, middle, high)
+        low = np.where(searching & ~ok, middle, low)
+    return np.where(found, high, -1)
+
+
 def minimal_T_on_curve(errors, candidates, eps: float) -> int | None:
     """:func:`minimal_T` on a measured curve: ``errors[k]`` is the error at ``candidates[k]``."""
     errors, candidates = np.asarray(errors, dtype=float), np.asarray(candidates)
     if errors.shape != candidates.shape:
         raise ValidationError("errors", "parameter 'errors' must have the shape of 'candidates' "
                                         f"{candidates.shape}, got {errors.shape}")
-    index = {int(t): k for k, t in enumerate(candidates)}
-    return minimal_T(lambda t: errors[index[t]], eps, candidates)
+    index = int(minimal_T_indices(errors[:, None], candidates, eps)[0])
+    return None if index < 0 else int(candidates[index])
+
+
+def crossing_T_many(errors, candidates, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(T, censored) per curve of ``errors`` (candidates, curves): where each error curve first
+    reaches ``eps`` (doubling + bisection over the checkpoints, :func:`minimal_T_indices`),
+    interpolated log-log between that checkpoint and the one before; censored if the first
+    checkpoint already reaches it; T is NaN where it is never reached."""
+    errors, candidates = np.asarray(errors, float), np.asarray(candidates)
+    k = minimal_T_indices(errors, candidates, eps)
+    curves = np.arange(errors.shape[1])
+    inside = k > 0
+    before = np.maximum(k - 1, 0)
+    above = np.log(errors[before, curves])
+    below = np.log(np.maximum(errors[np.maximum(k, 0), curves], 1e-12))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = (above - np.log(eps)) / (above - below)
+        ratio = candidates[np.maximum(k, 0)] / candidates[before]
+        between = np.exp(np.log(candidates[before]) + share * np.log(ratio))
+    T = np.where(inside, between, np.where(k == 0, candidates[0], np.nan)).astype(float)
+    return T, k == 0
 
 
 def crossing_T(errors, candidates, eps: float) -> tuple:
-    """(T, censored): where the error curve first reaches ``eps`` (doubling + bisection over the
-    checkpoints), interpolated log-log between that checkpoint and the one before; censored if
-    the first checkpoint already reaches it. (None, False) if it is never reached."""
-    errors, candidates = np.asarray(errors, float), np.asarray(candidates)
-    found = minimal_T_on_curve(errors, candidates, eps)
-    if found is None:
-        return None, False
-    k = int(np.searchsorted(candidates, found))
-    if k == 0:
-        return float(found), True
-    above, below = np.log(errors[k - 1]), np.log(max(errors[k], 1e-12))
-    share = (above - np.log(eps)) / (above - below)
-    return float(np.exp(np.log(candidates[k - 1]) + share * np.log(candidates[k] /
-                                                                    candidates[k - 1]))), False
+    """(T, censored) of one error curve (see :func:`crossing_T_many`); (None, False) if it
+    never reaches ``eps``."""
+    T, censored = crossing_T_many(np.asarray(errors, float)[:, None], candidates, eps)
+    return (None, False) if np.isnan(T[0]) else (float(T[0]), bool(censored[0]))

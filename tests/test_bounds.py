@@ -62,6 +62,33 @@ def test_minimal_T_finds_known_threshold_on_monotone_curve():
     assert bounds.minimal_T(error, 10.0, candidates) == 1
 
 
+def test_minimal_T_indices_searches_each_curve_as_minimal_T_does():
+    """The vectorised search lands where the one-curve search does, on curves that are not
+    monotone (so the doubling and bisection path matters), with NaN errors and one eps per
+    curve; crossing_T_many interpolates log-log from where it lands."""
+    rng = np.random.default_rng(4)
+    candidates = bounds.candidate_steps(1 << 10, per_octave=4)
+    errors = np.exp(rng.normal(0, 1.5, (len(candidates), 300))) / np.sqrt(candidates)[:, None]
+    errors[rng.random(errors.shape) < 0.02] = np.nan
+    eps = rng.choice([0.01, 0.05, 0.2, 1.0], errors.shape[1])
+    found = bounds.minimal_T_indices(errors, candidates, eps)
+    T_many, censored_many = bounds.crossing_T_many(errors, candidates, eps)
+    lookup = {int(t): k for k, t in enumerate(candidates)}
+    for j in range(errors.shape[1]):
+        expected = bounds.minimal_T(lambda t: errors[lookup[t], j], eps[j], candidates)
+        assert found[j] == (-1 if expected is None else lookup[expected])
+        k = lookup.get(expected, -1)
+        assert censored_many[j] == (k == 0)
+        if k > 0:  # log-log interpolation between the checkpoint before and the one found
+            above, below = np.log(errors[k - 1, j]), np.log(max(errors[k, j], 1e-12))
+            share = (above - np.log(eps[j])) / (above - below)
+            expected_T = candidates[k - 1] * (candidates[k] / candidates[k - 1]) ** share
+            assert T_many[j] == pytest.approx(expected_T, rel=1e-12, nan_ok=True)
+        else:
+            assert T_many[j] == (candidates[0] if k == 0 else pytest.approx(np.nan, nan_ok=True))
+    assert (found == -1).any() and (found == 0).any() and (found > 0).any()
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: bounds.minimal_T(lambda T: 0.0, 0.0, [1, 2]), "'eps' must be finite and > 0"),
     (lambda: bounds.minimal_T(lambda T: 0.0, 0.1, [2, 1]), "'candidates' must be"),

@@ -42,7 +42,7 @@ from circuits.deep_sets import CODES, decode_layer, deep_sets_layer, layer_input
 from evsim import Circuit, simulate
 from evsim.errors import ValidationError
 
-from ..bounds import candidate_steps, crossing_T
+from ..bounds import candidate_steps, crossing_T_many
 from ..plots import (figure, figure_legend, legend_beside, log_log, mark_decisive, paper_style,
                      save_figure)
 from .base import (Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, bootstrap_p_values,
@@ -181,33 +181,41 @@ def minimal_spikes(cells: pd.DataFrame, eps_values, seed_index=None,
 
     ``criterion``: see :func:`seed_error`. ``seed_index``: optional {row: array of seed
     indices} (a bootstrap resample)."""
-    rows = []
+    eps_values = np.asarray(eps_values, float)
+    eps_per_curve = np.tile(eps_values, len(COMBOS))  # curve c * len(eps_values) + e
+    L, family = (np.repeat([combo[i] for combo in COMBOS], len(eps_values)) for i in (0, 1))
+    columns = {name: [] for name in ("code", "family", "L", "n", "d", "eps", "T_star",
+                                     "censored", "spikes")}
     for index, cell in cells.iterrows():
         T = np.asarray(cell["T"])
         pick = slice(None) if seed_index is None else seed_index[index]
         for code in CODES:
-            error = seed_error(cell, code, criterion, pick)
+            error = seed_error(cell, code, criterion, pick)  # (K, combos)
             spikes = np.asarray(cell[f"spikes_{code}"])[:, pick].mean(axis=1)
-            for c, (L, family) in enumerate(COMBOS):
-                for eps in eps_values:
-                    T_star, censored = crossing_T(error[:, c], T, eps)
-                    rows.append(dict(code=code, family=family, L=L, n=cell["n"], d=cell["d"],
-                                     eps=eps, T_star=T_star, censored=censored,
-                                     spikes=None if T_star is None else float(np.exp(np.interp(
-                                         np.log(T_star), np.log(T),
-                                         np.log(np.maximum(spikes, 1e-9)))))))
-    return pd.DataFrame(rows)
+            T_star, censored = crossing_T_many(np.repeat(error, len(eps_values), axis=1), T,
+                                               eps_per_curve)
+            curves = len(T_star)
+            for name, value in (("code", [code] * curves), ("family", family), ("L", L),
+                                ("n", np.full(curves, cell["n"])),
+                                ("d", np.full(curves, cell["d"])), ("eps", eps_per_curve),
+                                ("T_star", T_star), ("censored", censored),
+                                ("spikes", np.exp(np.interp(np.log(T_star), np.log(T), np.log(
+                                    np.maximum(spikes, 1e-9)))))):
+                columns[name].append(value)
+    return pd.DataFrame({name: np.concatenate(parts) for name, parts in columns.items()})
 
 
 def fit_exponents(table: pd.DataFrame) -> dict:
     """OLS of log spikes on log L, log n, log d, log(1/eps): {name: exponent}; NaN for a
     variable without spread (e.g. one (n, d) cell, or a bootstrap draw of one n)."""
-    found = table.dropna(subset=["spikes"])
-    columns = {"L": found.L, "n": found.n, "d": found.d, "1/eps": 1 / found.eps}
-    varying = [name for name, values in columns.items() if values.nunique() > 1]
-    design = np.column_stack([np.ones(len(found))] +
-                             [np.log(columns[name].astype(float)) for name in varying])
-    coef, *_ = np.linalg.lstsq(design, np.log(found.spikes.astype(float)), rcond=None)
+    spikes = table["spikes"].to_numpy(float)
+    found = ~np.isnan(spikes)
+    columns = {"L": table["L"].to_numpy(float)[found], "n": table["n"].to_numpy(float)[found],
+               "d": table["d"].to_numpy(float)[found],
+               "1/eps": 1 / table["eps"].to_numpy(float)[found]}
+    varying = [name for name, values in columns.items() if len(np.unique(values)) > 1]
+    design = np.column_stack([np.ones(found.sum())] + [np.log(columns[name]) for name in varying])
+    coef, *_ = np.linalg.lstsq(design, np.log(spikes[found]), rcond=None)
     fit = dict.fromkeys(["log_c", *columns], np.nan)
     fit.update(zip(["log_c", *varying], coef.tolist()))
     return fit
