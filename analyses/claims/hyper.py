@@ -107,20 +107,26 @@ def surrogate_gradients(u, table: pd.DataFrame, sharpness=(SHARPNESS,)) -> tuple
     column = lambda name: table[name].to_numpy(float)[:, None, None]  # noqa: E731
     v_th, v_reset, t_ref = column("v_th"), column("beta") * column("v_th"), column("t_ref")
     decay = np.exp(-DT / column("tau_m"))
-    v, dv, wait = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-    counts = np.zeros(shape)
+    v, dv, wait, counts = (np.zeros(shape) for _ in range(4))
     gradients = {k: np.zeros(shape) for k in sharpness}
+    step, term = np.empty(shape), np.empty(shape)  # in-place scratch (same arithmetic)
     for _ in range(round(DURATION * 1000 / DT)):
         free = wait <= 1e-9
-        v = np.where(free, u + (v - u) * decay, v)
-        dv = np.where(free, (1 - decay) + decay * dv, 0.0)
-        x, weight = (v - v_th) / v_th, dv / v_th  # dv = 0 while clamped
+        np.multiply(np.subtract(v, u, out=step), decay, out=step)
+        np.copyto(v, np.add(u, step, out=step), where=free)  # u + (v - u) decay
+        np.add(1 - decay, np.multiply(decay, dv, out=step), out=step)
+        np.copyto(dv, np.where(free, step, 0.0))  # dv = 0 while clamped
+        x, weight = (v - v_th) / v_th, dv / v_th
         for k, g in gradients.items():  # k sigma'(k x) = k (1 - tanh^2(k x / 2)) / 4
-            g += k / 4 * (1 - np.tanh(k / 2 * x) ** 2) * weight
+            np.square(np.tanh(np.multiply(k / 2, x, out=term), out=term), out=term)
+            g += np.multiply(np.multiply(k / 4, np.subtract(1, term, out=term), out=term),
+                             weight, out=term)
         spike = free & (v > v_th)
         counts += spike
-        v, dv = np.where(spike, v_reset, v), np.where(spike, 0.0, dv)
-        wait = np.where(spike, t_ref - DT, wait - DT)  # Brian2 clamps t_ref/dt - 1 updates
+        np.copyto(v, v_reset, where=spike)
+        np.copyto(dv, 0.0, where=spike)
+        wait -= DT
+        np.copyto(wait, t_ref - DT, where=spike)  # Brian2 clamps t_ref/dt - 1 updates
     return counts, gradients
 
 
