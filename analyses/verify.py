@@ -116,21 +116,37 @@ def _waiting_for(claims, done: dict) -> str:
     return f"waiting for {', '.join(families)}" if families else "writing the report"
 
 
+#: wall seconds of each claim in the shipped quick run: the order a parallel run starts them
+SHIPPED_RUN = Path(__file__).resolve().parent.parent / "docs" / "results_claims.json"
+
+
 def _families(claims) -> list[list]:
-    """The claims grouped by family (the id before its first "."): a family's claims share
-    experiments (``ClaimContext.shared``), so they run in one process. Largest first."""
+    """The claims grouped by the experiment they share (:attr:`Claim.shares`; a claim that
+    shares none is a group of its own): a group runs in one process. Longest first, by the
+    wall times of the shipped quick run (a claim it lacks counts as the longest), so the
+    longest group does not start last."""
     families = {}
     for claim in claims:
-        families.setdefault(claim.id.split(".")[0], []).append(claim.id)
-    return sorted(families.values(), key=len, reverse=True)
+        families.setdefault(claim.shares or claim.id, []).append(claim.id)
+    seconds = _shipped_seconds()
+    return sorted(families.values(),
+                  key=lambda ids: -sum(seconds.get(i, float("inf")) for i in ids))
+
+
+def _shipped_seconds() -> dict:
+    """{claim id: wall seconds} of the shipped quick run (empty if it is missing)."""
+    try:
+        return json.loads(SHIPPED_RUN.read_text())["manifest"]["wall_time_s"]
+    except (OSError, KeyError, ValueError):
+        return {}
 
 
 def _run_families(claims, contexts: dict, stage: Path, workers: int, registrations: dict):
     """Yield {claim id: (claims.json entry, wall seconds)}: claim by claim in this process
     if ``workers`` is 1 or at full scale (a full-scale family holds many GB: two at once ran
-    out of 23 GB), else family by family on ``workers`` processes (sweep cells then run in
-    their family's process). Seeds come from --seed and the claim id, so the numbers
-    do not depend on the process that runs a claim."""
+    out of 23 GB), else group by group (:func:`_families`) on ``workers`` processes (sweep
+    cells then run in their group's process). Seeds come from --seed and the claim id, so
+    the numbers do not depend on the process that runs a claim."""
     families = _families(claims)
     if workers == 1 or len(families) == 1 or next(iter(contexts.values())).scale == "full":
         for claim in claims:

@@ -92,10 +92,16 @@ def issued(monkeypatch):
 @pytest.mark.parametrize("claim", [pytest.param(c, marks=pytest.mark.slow) if c.id in NEED_SPIKES
                                    else c for c in all_claims()], ids=lambda claim: claim.id)
 def test_every_claim_runs_on_the_context_target_with_context_seeds(claim, spy, issued,
-                                                                   tmp_path):
+                                                                   tmp_path, monkeypatch):
     context = ClaimContext(scale="toy", seed=3, target="cython",
                            cache_dir=str(tmp_path)).for_claim(claim.id)
+    read, shared = [], BaseContext.shared
+    monkeypatch.setattr(BaseContext, "shared",
+                        lambda self, key, compute: read.append(key) or shared(self, key, compute))
     result = claim.run(context)
+    # a claim that reads a shared experiment says so, so a parallel verify keeps it in the
+    # process of the others that read it (Claim.shares)
+    assert not read or claim.shares, f"{claim.id} reads {read} but declares no 'shares'"
     verdicts = ("supported", "refuted", "partial", "not-testable")
     assert result.verdict in verdicts
     # every claim says how its verdict changes under the other reasonable protocol choices

@@ -215,6 +215,9 @@ class Claim:
     plot: Callable[[dict, object], list]  # (tables, figure directory) -> figure file names
     rule: Rule = field(kw_only=True)
     basis: Basis = field(kw_only=True)
+    #: the experiment this claim reads with others (:meth:`ClaimContext.shared`); a parallel
+    #: verify runs claims that share one in one process. None: it shares nothing
+    shares: str | None = field(default=None, kw_only=True)
 
     def run(self, context: "ClaimContext") -> ClaimResult:
         """``measure(context)`` with the basis (the claim's unless the result set its own) and

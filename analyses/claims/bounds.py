@@ -81,6 +81,8 @@ ALPHA = 0.05  # family-wise error of the Holm step-down over a claim's units
 HEADLINE = "worst"
 COMBOS = [(L, family) for family in FAMILIES for L in L_VALUES]
 STOCHASTIC_ID, DETERMINISTIC_ID = "bounds.spike_count", "bounds.spike_count.deterministic"
+#: both claims judge one experiment (:func:`experiment`)
+SHARES = f"{STOCHASTIC_ID}/experiment"
 
 
 def scalar_map(h, L: float, family: str) -> np.ndarray:
@@ -877,6 +879,7 @@ CLAIMS = (
           "(Bernoulli) rate codes: the class evsim's derivation covers (docs/theory.md section "
           "4.2; the restriction is evsim's, the abstract names no code class)",
           STOCHASTIC_PROTOCOL, 2.0, measure, plot,
+          shares=SHARES,
           rule=Rule((bootstrap_p_values, judge_units, class_rule, class_units, holm),
                     {**_RULE_THRESHOLDS, "UNITS": STOCHASTIC_UNITS},
                     history=(
@@ -902,6 +905,7 @@ CLAIMS = (
           "it, with no code class named: tested with the deterministic sigma-delta count code",
           DETERMINISTIC_PROTOCOL, 2.0,
           measure_deterministic, plot_deterministic,
+          shares=SHARES,
           rule=Rule((bootstrap_p_values, judge_units, class_rule, class_units, holm),
                     {**_RULE_THRESHOLDS, "UNITS": DETERMINISTIC_UNITS},
                     history=(EarlierRule("the sigma-delta part of bounds.spike_count's rule "

@@ -30,6 +30,8 @@ SIZES = Sizes(
               T=(1, 2, 4, 8), rates=(0.02, 0.03, 0.05, 0.1, 0.2, 0.3), trials=64),
     toy=dict(sizes={(4, 4, 1): NAMES}, T=(2, 4), rates=(0.03, 0.3), trials=2))
 PAPER_RANGE = (38, 57)
+#: both claims read one run of the mechanism circuits (:func:`experiment`)
+SHARES = "energy circuits"
 RULE_T = 4  # the paper's number of time steps
 RATIO_ID, FORMULA_ID = "energy.ratio", "energy.formula"
 
@@ -454,6 +456,7 @@ WEIGHT_DRAW = ("weight draw (one circuit per mechanism and size; the operands ar
 CLAIMS = (
     Claim("energy.ratio", PAPER, "spiking transformers offer 38-57x energy efficiency",
           PROTOCOL, None, measure, plot_energy,
+          shares=SHARES,
           rule=Rule((out_of_reach, energy_rule, in_regime),
                     {"PAPER_RANGE": PAPER_RANGE, "RULE_T": RULE_T}, EARLIER_RULES),
           basis=Basis("fixed", "the five attention mechanism circuits alone (N = 8, 16) at "
@@ -467,6 +470,7 @@ CLAIMS = (
           ),
     Claim(FORMULA_ID, FORMULA_SOURCE, FORMULA_STATEMENT, FORMULA_PROTOCOL, 1.0, measure_formula,
           plot_formula,
+          shares=SHARES,
           rule=Rule((judge_cells, pricing, formula_verdict),
                     {"FORMULA_BAND": FORMULA_BAND, "RULE_T": RULE_T}),
           basis=Basis("measured", "the five attention mechanism circuits at N = 8 and 16, T = 4, "

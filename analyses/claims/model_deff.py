@@ -11,7 +11,7 @@ from evsim.train import ARCHITECTURES, TASKS
 from .. import effective_dim as ed
 from ..plots import (category_ticks, figure_legend, panel_grid, paper_style, rule_band,
                      save_figure)
-from .trained_runs import SIZES, rates, shared_runs
+from .trained_runs import TRAINED_RUNS, SIZES, rates, shared_runs
 from .base import Basis, Claim, ClaimResult, Rule, interval_verdict
 
 PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
@@ -217,6 +217,7 @@ def plot(tables, directory) -> list[str]:
 CLAIMS = (
     Claim("model.deff", PAPER, "the effective dimension of trained spiking transformers' "
           "features is 47-89 of d = 384 (far below d)", PROTOCOL, None, measure, plot,
+          shares=TRAINED_RUNS,
           rule=Rule((deff_rule, interval_verdict),
                     {"RATIO_RANGE": RATIO_RANGE, "PAPER_RANGE": PAPER_RANGE, "PAPER_D": PAPER_D,
                      "RULE_ESTIMATOR": RULE_ESTIMATOR, "RESAMPLES": RESAMPLES}),

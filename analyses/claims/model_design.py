@@ -8,7 +8,8 @@ import pandas as pd
 
 from ..bounds import crossing_T, minimal_T_on_curve
 from ..plots import figure, legend_beside, paper_style, save_figure
-from .trained_runs import FIRST_LAYER, SIGMAS, SIZES, rates, shared_runs, stream_rates
+from .trained_runs import (TRAINED_RUNS, FIRST_LAYER, SIGMAS, SIZES, rates, shared_runs,
+                           stream_rates)
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, number_list
 from .design import (FORMS, MIN_MARGIN, MIN_R2, PAPER_C, PAPER_CI, PAPER_R2, calibrate,
                      design_rule, free_exponents, judge, plot_calibration)
@@ -182,6 +183,7 @@ CLAIMS = (
     Claim("model.design", PAPER, "design rule T = C L^2 d_eff / (d eps^2) with C = 2.3 (95% CI "
           "[1.9, 2.7]) and R^2 = 0.97 across trained spiking transformers", PROTOCOL, PAPER_C,
           measure, plot,
+          shares=TRAINED_RUNS,
           rule=Rule((judge, design_rule, calibrate),
                     {"MIN_R2": MIN_R2, "MIN_MARGIN": MIN_MARGIN, "PAPER_CI": PAPER_CI,
                      "FORMS": FORMS, "EPS": EPS, "LIPSCHITZ_QUANTILE": LIPSCHITZ_QUANTILE,

@@ -13,7 +13,7 @@ from .. import energy
 from ..plots import (category_ticks, figure, figure_legend, legend_beside, mark_decisive,
                      panel_grid, paper_style, rule_band, save_figure)
 from ..stats import bootstrap_ratio
-from .trained_runs import shared_runs
+from .trained_runs import TRAINED_RUNS, shared_runs
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule
 from .energy import PAPER_RANGE, energy_rule
 
@@ -435,5 +435,6 @@ RULE = Rule(
 
 CLAIMS = (
     Claim("model.energy", PAPER, "trained spiking transformers use 38-57x less energy than "
-          "their ANN counterparts", PROTOCOL, None, measure, plot, rule=RULE, basis=BASIS),
+          "their ANN counterparts", PROTOCOL, None, measure, plot, rule=RULE, basis=BASIS,
+          shares=TRAINED_RUNS),
 )

@@ -14,8 +14,8 @@ from ..plots import (category_ticks, figure, legend_beside, log_log, mark_decisi
                      paper_style, rule_line, save_figure)
 from ..stats import (_seed_deviations, bootstrap_mean, bootstrap_slope,
                      detectable_difference, hierarchical_bootstrap)
-from .trained_runs import (ATTENTION_LAYER, SIZES, correct, rates, shared_reference_runs,
-                           shared_runs, shared_seed_runs)
+from .trained_runs import (TRAINED_RUNS, ATTENTION_LAYER, SIZES, correct, rates,
+                           shared_reference_runs, shared_runs, shared_seed_runs)
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, holm
 
 PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
@@ -580,5 +580,5 @@ BASIS = Basis(
 CLAIMS = (
     Claim("model.t4", PAPER, "T = 4 time steps suffice on trained spiking transformers (their "
           "accuracy at T = 4 is that of large T)", PROTOCOL, 0.0, measure, plot, rule=RULE,
-          basis=BASIS),
+          basis=BASIS, shares=TRAINED_RUNS),
 )

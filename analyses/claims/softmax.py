@@ -28,6 +28,8 @@ SOURCE = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transfor
           "Effective Dimension), abstract and Theorems 4-7 as summarised by its review")
 
 #: Sizes of the pre-registered protocol; ablation_T: the read-outs of the ablations.
+#: every softmax claim reads construction S, or the reset-LIF ablation the rate also reads
+SHARES = "softmax: construction S and the ablation runs"
 SIZES = Sizes(
     quick=dict(T=T_QUICK, per_cell=1, seeds=10, ablation_T=T_QUICK[T_QUICK <= 640],
                ablation_vectors=8, ablation_seeds=10),
@@ -919,10 +921,11 @@ CLAIMS = (
     Claim("softmax.stochastic.rate", SOURCE,
           "the lateral-inhibition softmax circuit's spike histogram converges to softmax at "
           "rate O(1/sqrt(T))", RATE_PROTOCOL, -0.5, measure_stochastic_rate,
-          plot_stochastic_rate, rule=RATE_RULE, basis=RATE_BASIS),
+          plot_stochastic_rate, shares=SHARES, rule=RATE_RULE, basis=RATE_BASIS),
     Claim("softmax.stochastic.prefactor", "our prediction (docs/theory.md section 2.1)",
           "E[TV] = 1/2 sqrt(2/(pi N)) sum_j sqrt(p_j(1-p_j)) with no free parameter",
           PREFACTOR_PROTOCOL, 1.0, measure_prefactor, plot_prefactor,
+          shares=SHARES,
           rule=Rule((prefactor_rule, interval_verdict), {"PREFACTOR_BAND": PREFACTOR_BAND},
                     (_earlier_warm_start(
                         "histogram TV n_j/N over its prediction at the measured count N: "
@@ -940,6 +943,7 @@ CLAIMS = (
           "a deterministic lateral-inhibition softmax converges as O(1/T): the O(1/sqrt(T)) "
           "bound is not tight for deterministic codes", DETERMINISTIC_PROTOCOL, -1.0,
           measure_deterministic_rate, plot_deterministic_rate,
+          shares=SHARES,
           rule=Rule((deterministic_rule,), {"DETERMINISTIC_BAND": DETERMINISTIC_BAND,
                                             "REFUTED_ABOVE": RATE_BAND[1]},
                     (_earlier_warm_start(
@@ -960,6 +964,7 @@ CLAIMS = (
           "docs/theory.md section 2.5",
           "removing the theorem's conditions leaves a bias floor in the error-vs-T curve",
           ABLATION_PROTOCOL, None, measure_ablations, plot_ablations,
+          shares=SHARES,
           rule=Rule((ablation_rule, floor_observed, all_or_none),
                     {"FLOOR_SLOPE": FLOOR_SLOPE, "TAIL_POINTS": TAIL_POINTS,
                      "FLOOR_PREDICTED": FLOOR_PREDICTED, "DATA_DECIDED": DATA_DECIDED},

@@ -23,10 +23,12 @@ from evsim.train import ARCHITECTURES, REFERENCE_T, SEEDS, TASKS, task_data
 
 from .base import Sizes
 
-__all__ = ["SIZES", "SIGMAS", "FIRST_LAYER", "ATTENTION_LAYER", "ModelRun", "run_models",
-           "shared_runs", "shared_reference_runs", "shared_seed_runs", "in_build_order", "rates",
-           "stream_rates", "correct", "fan_out", "events_in_window"]
+__all__ = ["TRAINED_RUNS", "SIZES", "SIGMAS", "FIRST_LAYER", "ATTENTION_LAYER", "ModelRun",
+           "run_models", "shared_runs", "shared_reference_runs", "shared_seed_runs",
+           "in_build_order", "rates", "stream_rates", "correct", "fan_out", "events_in_window"]
 
+#: what the model.* claims that read these runs share (:attr:`Claim.shares`)
+TRAINED_RUNS = "trained models: the shared runs"
 SIZES = Sizes(quick=dict(images=128, perturbed=24, T_max=64),
               full=dict(images=None, perturbed=96, T_max=64),
               toy=dict(images=6, perturbed=3, T_max=8))
