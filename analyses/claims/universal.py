@@ -60,7 +60,7 @@ __all__ = ["SIZES", "CLAIMS", "FAMILIES", "HIGHER_ORDER", "PATHS", "draw_target"
 PAPER = ("arXiv:2604.15769 (Closing the Theory-Practice Gap in Spiking Transformers via "
          "Effective Dimension), abstract")
 
-SIZES = Sizes(quick=dict(n=4, d=2, widths=(4, 16, 64), T=(16, 32, 64, 128, 256, 512),
+SIZES = Sizes(quick=dict(n=4, d=2, widths=(4, 16, 64), T=(16, 32, 64, 128, 256),
                          train=300, test=150, draws=2, networks=2, resamples=400),
               full=dict(n=4, d=2, widths=(4, 16, 64, 128), T=(16, 32, 64, 128, 256, 512, 1024),
                         train=600, test=300, draws=3, networks=3, resamples=1000),
@@ -1178,7 +1178,7 @@ CLAIMS = (
           basis=Basis("measured",
                       "the spiking Deep-Sets network with SDSA built here (n = 4 tokens, d = 2 "
                       "channels, fixed random hidden weights and a ridge read-out, widths up to "
-                      "64 [128] units per token, T up to 512 [1,024] steps) on random targets "
+                      "64 [128] units per token, T up to 256 [1,024] steps) on random targets "
                       "of three families; not the papers' trained spiking transformers, not "
                       "softmax or dot-product spiking attention, and not universality itself "
                       "(error -> 0 for every continuous equivariant map)",
