@@ -248,6 +248,33 @@ def test_deff_rule_says_all_four():
     assert model_deff.deff_rule([]) == "not-testable"
 
 
+def test_the_width_trend_recovers_a_known_power_law_and_its_extrapolation():
+    """d_eff = 2 d^0.4 times seed noise: the fitted exponent's interval holds 0.4, the
+    extrapolated d_eff / d at d = 384 that of the law, and one width gives no trend."""
+    rng = np.random.default_rng(0)
+    rows = [dict(arch="a", task="t", d=d, seed=s, d_eff=2 * d ** 0.4 * np.exp(rng.normal(0, .05)))
+            for d in (16, 32, 64) for s in range(3)]
+    trend = model_deff.width_trend(pd.DataFrame(rows)).iloc[0]
+    assert trend.slope_low < 0.4 < trend.slope_high and trend.slope_high - trend.slope_low < 0.3
+    assert trend.ratio_low < 2 * 384 ** 0.4 / 384 < trend.ratio_high
+    one_width = model_deff.width_trend(pd.DataFrame([r for r in rows if r["d"] == 16])).iloc[0]
+    assert np.isnan(one_width.slope) and np.isnan(one_width.ratio_at_target)
+
+
+def test_the_extrapolated_ratio_can_land_inside_above_or_below_the_papers_range():
+    """The width sensitivity row can say supported, partial and refuted: d_eff growing in
+    proportion to d keeps its ratio, staying put makes it fall with d."""
+    def verdict(b, c):
+        rows = [dict(arch="a", task="t", d=d, seed=s, d_eff=c * d ** b * (1 + 0.01 * s))
+                for d in (16, 32, 64) for s in range(3)]
+        trend = model_deff.width_trend(pd.DataFrame(rows))
+        return model_deff.deff_rule(trend[["ratio_low", "ratio_high"]].values)
+
+    assert verdict(1.0, 0.18) == "supported"  # 18% of d at every width
+    assert verdict(0.0, 8.0) == "refuted"  # 8 of 384 = 2%
+    assert verdict(1.0, 0.232) == "partial"  # on the range's upper edge
+
+
 def test_one_model_cannot_decide_the_deff_verdict_alone():
     """Supported and refuted need every model; one outlier among eight makes it partial."""
     inside, above = (0.15, 0.2), (0.4, 0.5)

@@ -19,19 +19,25 @@ import numpy as np
 
 from circuits import trained
 from circuits.trained import classify, stream_rates
-from evsim.train import ARCHITECTURES, REFERENCE_T, SEEDS, TASKS, task_data
+from evsim.train import (ARCHITECTURES, REFERENCE_T, SEEDS, TASKS, WIDE_ARCHITECTURES, WIDTHS,
+                         task_data)
 
 from .base import Sizes
 
 __all__ = ["TRAINED_RUNS", "SIZES", "SIGMAS", "FIRST_LAYER", "ATTENTION_LAYER", "ModelRun",
            "run_models", "shared_runs", "shared_reference_runs", "shared_seed_runs",
-           "in_build_order", "rates", "stream_rates", "correct", "fan_out", "events_in_window"]
+           "in_build_order", "rates", "stream_rates", "correct", "fan_out", "events_in_window",
+           "WIDTH_SIZES", "shipped_widths", "shared_width_runs"]
 
 #: what the model.* claims that read these runs share (:attr:`Claim.shares`)
 TRAINED_RUNS = "trained models: the shared runs"
-SIZES = Sizes(quick=dict(images=128, perturbed=24, T_max=64),
+SIZES = Sizes(quick=dict(images=64, perturbed=24, T_max=64),
               full=dict(images=None, perturbed=96, T_max=64),
               toy=dict(images=6, perturbed=3, T_max=8))
+#: the runs of the models trained at every width (T = 4 models, on the first ``images`` of the
+#: shared runs' test images, for T_max steps; full: every test image)
+WIDTH_SIZES = Sizes(quick=dict(images=32, T_max=64), full=dict(images=None, T_max=64),
+                    toy=dict(images=4, T_max=8))
 #: standard deviations of the Gaussian input perturbations (inputs lie in [0, 1])
 SIGMAS = (0.05, 0.1)
 #: the first spiking layer (what the rest of the model reads as spikes)
@@ -103,9 +109,9 @@ def events_in_window(fans: dict, spikes: dict) -> dict:
 
 
 def _run_model(context, arch: str, task: str, size, trained_T: int = 4,
-               training_seed: int = 0) -> ModelRun:
+               training_seed: int = 0, width: int = 16) -> ModelRun:
     meta, weights, reference = trained.load_weights(
-        trained.shipped(arch, task, trained_T, seed=training_seed))
+        trained.shipped(arch, task, trained_T, width, training_seed))
     X, y, _, test = task_data(task)
     rng = context.rng(f"test images and perturbations {arch} {task}", shared=True)
     images = len(test) if size["images"] is None else min(size["images"], len(test))
@@ -217,3 +223,22 @@ def _every_seed_runs(context) -> dict:
                 for seed in shipped_seeds(arch, task) if seed or T != 4}
 
     return context.shared(f"trained models, every training seed {context.scale}", runs)
+
+
+def shipped_widths() -> list[tuple[str, str, int, int]]:
+    """(arch, task, width, training seed) of every shipped T = 4 model of
+    :data:`evsim.train.WIDE_ARCHITECTURES` (the architectures trained at every width)."""
+    return [(arch, task, width, seed) for arch in WIDE_ARCHITECTURES for width in WIDTHS
+            for task in TASKS for seed in SEEDS  # one structure's runs in a row
+            if trained.shipped(arch, task, 4, width, seed).is_file()]
+
+
+def shared_width_runs(context) -> dict:
+    """{(arch, task, width, training seed): ModelRun} of every :func:`shipped_widths` model,
+    run for WIDTH_SIZES' T_max steps on WIDTH_SIZES' images test images drawn by the seed (the
+    same for every width and training seed of an architecture and task: paired), no
+    perturbations; once per verify run."""
+    size = dict(context.sizes(WIDTH_SIZES), perturbed=0)
+    return context.shared(f"trained models, every width {context.scale}",
+                          lambda: {key: _run_model(context, key[0], key[1], size, 4, key[3],
+                                                   key[2]) for key in shipped_widths()})
