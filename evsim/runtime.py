@@ -65,6 +65,9 @@ class RuntimeBackend:
             prefs.codegen.target = previous_target
         spikes = _spike_trains(built) if spec.record_spikes else None
         states, times = _states(built)
+        if not reused and _key(self.name, spec) not in _CACHE:
+            del built
+            gc.collect()  # a network too large to keep: free it before the next run
         return RunResult(counts, spikes, dict(build_reused=reused, build_s=round(build_s, 3)),
                          states, times)
 
@@ -92,6 +95,7 @@ def _built(target: str, spec: RunSpec) -> tuple[BuiltNetwork, bool]:
         _CACHE[key] = built
         while sum(_synapses(b) for b in _CACHE.values()) > CACHE_SYNAPSES:
             _CACHE.popitem(last=False)
+            gc.collect()  # Brian2's objects hold cycles: free the evicted network now
     return built, False
 
 
@@ -134,7 +138,11 @@ def _older_objects_frozen():
     Brian2's Network.run starts with gc.collect() (to warn about objects made but not added);
     frozen, that collection scans what was made since instead of the whole process (0.2 s a
     run in a verify worker holding trained-model runs). Unfrozen after the block, unreachable
-    objects are collected as before."""
+    objects are collected as before; an evicted network is collected when it is evicted, and
+    a network too large to keep right after its run (:meth:`RuntimeBackend.run`)."""
+    if gc.get_freeze_count():  # a caller froze objects: leave its freeze alone
+        yield
+        return
     gc.freeze()
     try:
         yield
