@@ -153,6 +153,9 @@ def minimal_T_indices(errors, candidates, eps: float) -> np.ndarray:
     if errors.ndim != 2 or len(errors) != len(candidates):
         raise ValidationError("errors", "parameter 'errors' must be (candidates, curves) with "
                                         f"{len(candidates)} rows, got shape {errors.shape}")
+    if eps.ndim > 1 or eps.size not in (1, errors.shape[1]):
+        raise ValidationError("eps", "parameter 'eps' must be one value or one per curve "
+                                     f"({errors.shape[1]}), got shape {eps.shape}")
     # as minimal_T: a NaN error stops the doubling (it is not > eps) but fails in bisection
     stops, reached = ~(errors > eps), errors <= eps
     path = [0]  # the doubling visits the same candidates whatever the curve
@@ -194,9 +197,9 @@ def crossing_T_many(errors, candidates, eps: float) -> tuple[np.ndarray, np.ndar
     curves = np.arange(errors.shape[1])
     inside = k > 0
     before = np.maximum(k - 1, 0)
-    above = np.log(errors[before, curves])
-    below = np.log(np.maximum(errors[np.maximum(k, 0), curves], 1e-12))
     with np.errstate(divide="ignore", invalid="ignore"):
+        above = np.log(errors[before, curves])
+        below = np.log(np.maximum(errors[np.maximum(k, 0), curves], 1e-12))
         share = (above - np.log(eps)) / (above - below)
         ratio = candidates[np.maximum(k, 0)] / candidates[before]
         between = np.exp(np.log(candidates[before]) + share * np.log(ratio))
