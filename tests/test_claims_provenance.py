@@ -192,6 +192,22 @@ def test_shared_experiments_run_once_and_keep_their_provenance():
     assert second.runs == first.runs == [{"what": "simulate c", "target": "cython", "seed": 5}]
 
 
+def test_claims_that_read_one_experiment_must_declare_one_group(monkeypatch):
+    """Two registered claims reading one shared key with different ``shares`` would run in
+    two processes of a parallel verify: the second read is an error naming both groups."""
+    import analyses.claims as registry
+    from analyses.claims.base import Claim
+
+    claims = [Claim(i, "s", "x", "p", None, None, None, rule=None, basis=None, shares=group)
+              for i, group in (("a", "g"), ("b", "g"), ("c", "other"))]
+    monkeypatch.setattr(registry, "all_claims", lambda: claims)
+    context = ClaimContext()
+    assert context.for_claim("a").shared("k", lambda: 1) == 1
+    assert context.for_claim("b").shared("k", lambda: 2) == 1
+    with pytest.raises(RuntimeError, match="declares shares='other', not 'g'"):
+        context.for_claim("c").shared("k", lambda: 3)
+
+
 def test_claims_json_and_manifest_record_the_target_each_claim_used(spy, tmp_path):
     out = tmp_path / "run"
     verify(out, scale="toy", only=["lif.fi_curve", "deff.range"], target="cpp_standalone",

@@ -231,6 +231,13 @@ class Claim:
         return result
 
 
+def _declared_shares(claim_id: str | None) -> str | None:
+    """The ``shares`` a registered claim declares (None for an unregistered id)."""
+    from . import all_claims
+
+    return next((c.shares for c in all_claims() if c.id == claim_id), None)
+
+
 def _stream(seed: int, key: str) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(zlib.crc32(key.encode()),))
 
@@ -254,6 +261,8 @@ class ClaimContext:
     claim_id: str = "claim"
     runs: list = field(default_factory=list)
     _shared: dict = field(default_factory=dict, repr=False)
+    #: shared experiment key -> the ``Claim.shares`` of the claims that read it
+    _share_groups: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         if self.scale not in SCALES:
@@ -334,6 +343,12 @@ class ClaimContext:
         """``compute()`` once per verify run for ``key`` (e.g. one softmax run that three claims
         read); later calls return the same value and log the same runs. ``compute`` must take
         its seeds with ``shared=True``."""
+        group = self._share_groups.setdefault(key, _declared_shares(self.claim_id))
+        if group != _declared_shares(self.claim_id):
+            raise RuntimeError(f"claim {self.claim_id} reads the shared experiment '{key}' but "
+                               f"declares shares={_declared_shares(self.claim_id)!r}, not "
+                               f"{group!r} as a claim that read it before: a parallel verify "
+                               "would run it twice, writing one sweep cache from two processes")
         if key in self._shared:
             value, runs = self._shared[key]
             self.runs.extend(runs)
