@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["loglog_slope", "bootstrap_slope", "bootstrap_ratio", "bootstrap_mean",
+__all__ = ["loglog_slope", "bootstrap_slope", "bootstrap_ratio", "bootstrap_mean", "t_interval",
            "hierarchical_bootstrap", "detectable_difference", "pairwise_orders"]
 
 
@@ -68,6 +68,18 @@ def bootstrap_mean(values, *, resamples: int = 2000, seed: int = 0) -> dict:
     boot = _resampled_means(values[None, None], resamples, np.random.default_rng(seed))[:, 0]
     return {"mean": float(values.mean()),
             "ci95": [float(v) for v in np.percentile(boot, [2.5, 97.5])]}
+
+
+def t_interval(values) -> list:
+    """[mean, [low, high]]: the mean of independent replicates (e.g. training seeds) and its
+    95% Student-t interval; NaN bounds for fewer than two."""
+    from scipy import stats
+
+    values = np.asarray(values, float)
+    if len(values) < 2:
+        return [float(values.mean()), [np.nan, np.nan]]
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return [float(values.mean()), [float(values.mean() - half), float(values.mean() + half)]]
 
 
 def hierarchical_bootstrap(groups, *, resamples: int = 2000, seed: int = 0,

@@ -249,29 +249,42 @@ def test_deff_rule_says_all_four():
 
 
 def test_the_width_trend_recovers_a_known_power_law_and_its_extrapolation():
-    """d_eff = 2 d^0.4 times seed noise: the fitted exponent's interval holds 0.4, the
-    extrapolated d_eff / d at d = 384 that of the law, and one width gives no trend."""
+    """d_eff = 2 d^0.4 times seed noise at four widths: the exponent's interval (over the
+    per-width means) holds 0.4, the extrapolated d_eff / d at d = 384 that of the law, the
+    power law is not rejected; a saturating d_eff is; one width gives no trend."""
     rng = np.random.default_rng(0)
-    rows = [dict(arch="a", task="t", d=d, seed=s, d_eff=2 * d ** 0.4 * np.exp(rng.normal(0, .05)))
-            for d in (16, 32, 64) for s in range(3)]
-    trend = model_deff.width_trend(pd.DataFrame(rows)).iloc[0]
-    assert trend.slope_low < 0.4 < trend.slope_high and trend.slope_high - trend.slope_low < 0.3
+
+    def table(law):
+        return pd.DataFrame([dict(arch="a", task="t", d=d, seed=s,
+                                  d_eff=law(d) * np.exp(rng.normal(0, .03)))
+                             for d in (16, 32, 64, 128) for s in range(3)])
+
+    trend = model_deff.width_trend(table(lambda d: 2 * d ** 0.4)).iloc[0]
+    assert trend.slope_low < 0.4 < trend.slope_high and trend.slope_high - trend.slope_low < 0.5
     assert trend.ratio_low < 2 * 384 ** 0.4 / 384 < trend.ratio_high
-    one_width = model_deff.width_trend(pd.DataFrame([r for r in rows if r["d"] == 16])).iloc[0]
+    assert trend.lack_of_fit_p > 0.01
+    saturating = model_deff.width_trend(table(lambda d: 20 * (1 - np.exp(-d / 20)))).iloc[0]
+    assert saturating.lack_of_fit_p < 0.001
+    one_width = model_deff.width_trend(table(lambda d: 5.0).query("d == 16")).iloc[0]
     assert np.isnan(one_width.slope) and np.isnan(one_width.ratio_at_target)
+    assert model_deff.width_trend(model_deff.width_table({}, 4)).empty  # no wide models
 
 
 def test_the_extrapolated_ratio_can_land_inside_above_or_below_the_papers_range():
     """The width sensitivity row can say supported, partial and refuted: d_eff growing in
     proportion to d keeps its ratio, staying put makes it fall with d."""
+    rng = np.random.default_rng(1)
+
     def verdict(b, c):
-        rows = [dict(arch="a", task="t", d=d, seed=s, d_eff=c * d ** b * (1 + 0.01 * s))
-                for d in (16, 32, 64) for s in range(3)]
+        rows = [dict(arch="a", task="t", d=d, seed=s,
+                     d_eff=c * d ** b * np.exp(rng.normal(0, 0.01)))
+                for d in (16, 32, 64, 128) for s in range(3)]
         trend = model_deff.width_trend(pd.DataFrame(rows))
         return model_deff.deff_rule(trend[["ratio_low", "ratio_high"]].values)
 
     assert verdict(1.0, 0.18) == "supported"  # 18% of d at every width
-    assert verdict(0.0, 8.0) == "refuted"  # 8 of 384 = 2%
+    assert verdict(0.0, 8.0) == "refuted"  # below: 8 of 384 = 2%
+    assert verdict(1.0, 0.5) == "refuted"  # above: half of d at every width
     assert verdict(1.0, 0.232) == "partial"  # on the range's upper edge
 
 

@@ -34,8 +34,9 @@ TRAINED_RUNS = "trained models: the shared runs"
 SIZES = Sizes(quick=dict(images=64, perturbed=24, T_max=64),
               full=dict(images=None, perturbed=96, T_max=64),
               toy=dict(images=6, perturbed=3, T_max=8))
-#: the runs of the models trained at every width (T = 4 models, on the first ``images`` of the
-#: shared runs' test images, for T_max steps; full: every test image)
+#: the runs of the models trained at every width (T = 4 models for T_max steps, on ``images``
+#: test images drawn by the seed, the same for every width and training seed of an
+#: architecture and task; full: every test image)
 WIDTH_SIZES = Sizes(quick=dict(images=32, T_max=64), full=dict(images=None, T_max=64),
                     toy=dict(images=4, T_max=8))
 #: standard deviations of the Gaussian input perturbations (inputs lie in [0, 1])
