@@ -24,6 +24,8 @@ PAPER_RANGE, PAPER_D = (47, 89), 384
 #: the paper's range as a fraction of its width d = 384: 0.122-0.232
 RATIO_RANGE = (PAPER_RANGE[0] / PAPER_D, PAPER_RANGE[1] / PAPER_D)
 RULE_ESTIMATOR = "pr"
+#: rows (image, token samples) the U-corrected participation ratio uses (its cost ~ rows^2)
+CORRECTED_SAMPLES = 2000
 RESAMPLES = 400
 
 PROTOCOL = (
@@ -83,6 +85,8 @@ def dimension_ratio(features: np.ndarray, estimator: str = RULE_ESTIMATOR, rng=N
         value = ed.participation_ratio(np.linalg.svd(X, compute_uv=False) ** 2 / len(X))
     elif estimator == "pr":
         value = ed.participation_ratio(ed.spectrum(X))
+    elif estimator == "pr_corrected":  # U-statistic PR on the first CORRECTED_SAMPLES rows
+        value = ed.participation_ratio(X=X[:CORRECTED_SAMPLES], corrected=True)
     else:
         value = ed.all_estimates(X, rng or np.random.default_rng(0))[estimator]
     return value / X.shape[1]
@@ -135,14 +139,18 @@ def _model_rule(table: pd.DataFrame, estimator: str, layers: str = "operand") ->
 def width_table(runs: dict, T: int) -> pd.DataFrame:
     """One row per model of :func:`~.trained_runs.shared_width_runs` (architecture, task,
     width d, training seed): the operands' mean participation ratio as d_eff / d and as
-    d_eff, from rates over the first T steps, and the operands' mean rate."""
+    d_eff, from rates over the first T steps, its U-corrected version (no 1/samples bias,
+    which at a fixed number of samples grows with d) and the operands' mean rate."""
     rows = []
     for (arch, task, width, seed), run in runs.items():
         features = [token_features(run.layers[name], T) for name in operand_layers(run.model)]
         ratio = float(np.nanmean([dimension_ratio(f) for f in features]))
+        corrected = float(np.nanmean([dimension_ratio(f, "pr_corrected") for f in features]))
         rows.append(dict(arch=arch, task=task, d=width, seed=seed, ratio=ratio,
-                         d_eff=ratio * width, rate=float(np.mean([f.mean() for f in features]))))
-    return pd.DataFrame(rows, columns=["arch", "task", "d", "seed", "ratio", "d_eff", "rate"])
+                         d_eff=ratio * width, d_eff_corrected=corrected * width,
+                         rate=float(np.mean([f.mean() for f in features]))))
+    return pd.DataFrame(rows, columns=["arch", "task", "d", "seed", "ratio", "d_eff",
+                                       "d_eff_corrected", "rate"])
 
 
 def width_trend(table: pd.DataFrame, d_target: int = PAPER_D) -> pd.DataFrame:
@@ -228,6 +236,7 @@ def measure(context) -> ClaimResult:
          "verdict": deff_rule([(v, v) for v in summary.d_eff], *PAPER_RANGE)}]
     widths = width_table(shared_width_runs(context), WIDTH_SIZES.at(context.scale)["T_max"])
     trend = width_trend(widths)
+    trend_corrected = width_trend(widths.assign(d_eff=widths.d_eff_corrected))
     per_width = {(a, t, d): t_interval(g.ratio)
                  for (a, t, d), g in widths.groupby(["arch", "task", "d"], sort=False)}
     with_seeds = {key: ci for key, (_, ci) in per_width.items() if not np.isnan(ci[0])}
@@ -262,6 +271,10 @@ def measure(context) -> ClaimResult:
         "width_exponent": {f"{r.arch}/{r.task}": [round(r.slope, 3),
                                                   [round(r.slope_low, 3), round(r.slope_high, 3)]]
                            for r in trend.itertuples()},
+        "width_exponent_pr_corrected": {
+            f"{r.arch}/{r.task}": [round(r.slope, 3), [round(r.slope_low, 3),
+                                                       round(r.slope_high, 3)]]
+            for r in trend_corrected.itertuples()},
         "width_lack_of_fit_p": {f"{r.arch}/{r.task}": round(r.lack_of_fit_p, 4)
                                 for r in trend.itertuples()},
         "width_fit_is": "log d_eff on log d through the per-width means of log d_eff (widths "
