@@ -341,26 +341,42 @@ def plot(tables, directory) -> list[str]:
     return names
 
 
+#: the y range of the width figure (d_eff / d): intervals are drawn within it
+Y_RANGE = (1e-3, 1.5)
+
+
 def _plot_widths(widths: pd.DataFrame, trend: pd.DataFrame, directory) -> list[str]:
-    """d_eff / d of the operands against the width d per task: every training seed, the
-    fitted log-log line extended to the paper's d = 384, and the paper's range there."""
+    """d_eff / d of the operands against the width d per task: every training seed, the line
+    through the per-width means (dashed beyond the widths measured) to the paper's d = 384
+    with the 95% interval there, and the paper's range."""
     with paper_style():
         fig, axes, panels = panel_grid(["d_eff / d against width"], TASKS, 2.4, sharey=True)
-        d_line = np.geomspace(widths.d.min(), PAPER_D, 50)
         for ax, _, task in panels:
             for k, (arch, group) in enumerate(widths[widths.task == task].groupby("arch")):
                 ax.plot(group.d, group.ratio, "os"[k % 2], ms=3, mfc="none", color=f"C{k}",
                         label=f"{arch}: one training seed")
                 fit = trend[(trend.arch == arch) & (trend.task == task)]
-                if len(fit) and np.isfinite(fit.slope.iloc[0]):
-                    at_target = fit.ratio_at_target.iloc[0]
-                    ax.plot(d_line, at_target * (d_line / PAPER_D) ** (fit.slope.iloc[0] - 1),
-                            "-", lw=0.8, color=f"C{k}",
-                            label=f"{arch}: fitted d_eff ~ d^b, extended to d = {PAPER_D}")
+                if not len(fit) or not np.isfinite(fit.slope.iloc[0]):
+                    continue
+                fit = fit.iloc[0]
+                for d_line, style in ((np.geomspace(group.d.min(), group.d.max(), 20), "-"),
+                                      (np.geomspace(group.d.max(), PAPER_D, 20), "--")):
+                    ax.plot(d_line, fit.ratio_at_target * (d_line / PAPER_D) ** (fit.slope - 1),
+                            style, lw=0.8, color=f"C{k}",
+                            label=f"{arch}: d_eff ~ d^b through the per-width means" if
+                            style == "-" else f"{arch}: extended to d = {PAPER_D}")
+                if np.isfinite(fit.ratio_low):  # drawn within the axes: d_eff <= d
+                    low, high = max(fit.ratio_low, Y_RANGE[0]), min(fit.ratio_high, 1.0)
+                    ax.errorbar(PAPER_D * (1.04 + 0.04 * k), fit.ratio_at_target,
+                                [[fit.ratio_at_target - low], [high - fit.ratio_at_target]],
+                                fmt="none", capsize=2, lw=0.8, color=f"C{k}",
+                                label=f"{arch}: 95% interval at d = {PAPER_D} (within "
+                                      f"[{Y_RANGE[0]:g}, 1])")
             ax.axvline(PAPER_D, color="0.6", lw=0.5, ls=":")
             rule_band(ax, *RATIO_RANGE, f"the paper's {PAPER_RANGE[0]}-{PAPER_RANGE[1]} of "
                                         f"{PAPER_D}")
             log_log(ax, "width d", "operand d_eff / d")
+            ax.set_ylim(*Y_RANGE)
         figure_legend(fig, axes[0][0], ncols=3, fontsize=6)
         return save_figure(fig, directory, "model_deff_width")
 
