@@ -245,17 +245,20 @@ def measure(context) -> ClaimResult:
     if widest:
         sensitivity.append({
             "choice": "the wide architectures (QKFormer, Spike-driven Transformer) at their "
-                      "largest width trained with two or more seeds, 95% CI over training "
-                      "seeds, instead of width 16 (still a fraction of that width against the "
-                      "paper's fraction of 384, as if d_eff / d did not depend on d)",
+                      "largest width trained with two or more seeds (d = "
+                      f"{', '.join(map(str, sorted(set(widest.values()))))}), 95% CI over "
+                      "training seeds, instead of width 16 (still a fraction of that width "
+                      "against the paper's fraction of 384, as if d_eff / d did not depend "
+                      "on d)",
             "verdict": deff_rule([with_seeds[a, t, d] for (a, t), d in widest.items()])})
     extrapolated = trend.dropna(subset=["ratio_low"])
     if len(extrapolated):
         sensitivity.append({
             "choice": f"d_eff / d extrapolated to the paper's d = {PAPER_D} along each wide "
                       "architecture and task's log d_eff - log d line through its per-width "
-                      "means (95% interval of the fitted mean, widths - 2 degrees of freedom; "
-                      "a power law assumed, see width_lack_of_fit_p)",
+                      "means (95% interval of the fitted mean, widths - 2 degrees of freedom, "
+                      "so with three widths supported is nearly out of reach; a power law "
+                      "assumed, see width_lack_of_fit_p)",
             "verdict": deff_rule(extrapolated[["ratio_low", "ratio_high"]].values)})
     spikes = table[table.layer != "input"]
     details = {
@@ -359,12 +362,17 @@ def _plot_widths(widths: pd.DataFrame, trend: pd.DataFrame, directory) -> list[s
                 if not len(fit) or not np.isfinite(fit.slope.iloc[0]):
                     continue
                 fit = fit.iloc[0]
+                rejected = fit.lack_of_fit_p < 0.05
                 for d_line, style in ((np.geomspace(group.d.min(), group.d.max(), 20), "-"),
                                       (np.geomspace(group.d.max(), PAPER_D, 20), "--")):
                     ax.plot(d_line, fit.ratio_at_target * (d_line / PAPER_D) ** (fit.slope - 1),
-                            style, lw=0.8, color=f"C{k}",
+                            style, lw=0.8 if not rejected else 0.4, color=f"C{k}",
                             label=f"{arch}: d_eff ~ d^b through the per-width means" if
                             style == "-" else f"{arch}: extended to d = {PAPER_D}")
+                if rejected:
+                    ax.annotate(f"{arch}: power law rejected (lack of fit p = "
+                                f"{fit.lack_of_fit_p:.2g})", (0.03, 0.04 + 0.07 * k),
+                                xycoords="axes fraction", fontsize=5, color=f"C{k}")
                 if np.isfinite(fit.ratio_low):  # drawn within the axes: d_eff <= d
                     low, high = max(fit.ratio_low, Y_RANGE[0]), min(fit.ratio_high, 1.0)
                     ax.errorbar(PAPER_D * (1.04 + 0.04 * k), fit.ratio_at_target,

@@ -321,8 +321,9 @@ def measure(context) -> ClaimResult:
          "verdict": energy_rule(models.ratio, models.ratio)},
         {"choice": f"digits models only{anyway}", "verdict": subset("digits")},
         {"choice": f"set models only{anyway}", "verdict": subset("sets")},
-        {"choice": "QKFormer and the Spike-driven Transformer at every trained width (16, 32, "
-                   f"64) and training seed, counted events{anyway}",
+        {"choice": "QKFormer and the Spike-driven Transformer at every trained width "
+                   f"({', '.join(map(str, sorted(set(widths.width))))}) and training seed, "
+                   f"counted events{anyway}",
          "verdict": energy_rule(widths.ci_low, widths.ci_high)},
         {"choice": "QKFormer and the Spike-driven Transformer at every trained width and "
                    f"training seed, the papers' formula (point estimates){anyway}",
@@ -382,6 +383,8 @@ def measure(context) -> ClaimResult:
                                    for (a, t, w), g in by_width},
         "ceiling_by_width": {f"{a}/{t}/d={w}": round(float(g.ceiling.mean()), 1)
                              for (a, t, w), g in by_width},
+        "input_rate_by_width": {f"{a}/{t}/d={w}": round(float(g.input_rate.mean()), 4)
+                                for (a, t, w), g in by_width},
         "by_width_is": "mean over training seeds with a 95% t-interval over them (NaN for one "
                        "seed); counted events and, beside, the papers' formula",
         "estimate_is": f"the largest ratio over models: {best.arch}/{best.task}",
