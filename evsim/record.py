@@ -33,8 +33,8 @@ class SpikeTrains:
         index = np.asarray(index)  # divided in its own width (int32 from Brian2: ~10x faster)
         trial = index // size
         neuron = index - trial * size
-        return cls(trial.astype(np.int64), neuron.astype(np.int64), Quantity(np.asarray(times_s, dtype=float), dim=second.dim,
-                                           copy=False))
+        return cls(trial.astype(np.int64), neuron.astype(np.int64),
+                   Quantity(np.asarray(times_s, dtype=float), dim=second.dim, copy=False))
 
     @classmethod
     def from_raster(cls, raster, dt) -> "SpikeTrains":

@@ -343,12 +343,13 @@ class ClaimContext:
         """``compute()`` once per verify run for ``key`` (e.g. one softmax run that three claims
         read); later calls return the same value and log the same runs. ``compute`` must take
         its seeds with ``shared=True``."""
-        group = self._share_groups.setdefault(key, _declared_shares(self.claim_id))
-        if group != _declared_shares(self.claim_id):
+        declared = _declared_shares(self.claim_id)
+        group = self._share_groups.setdefault(key, declared)
+        if group != declared:
             raise RuntimeError(f"claim {self.claim_id} reads the shared experiment '{key}' but "
-                               f"declares shares={_declared_shares(self.claim_id)!r}, not "
-                               f"{group!r} as a claim that read it before: a parallel verify "
-                               "would run it twice, writing one sweep cache from two processes")
+                               f"declares shares={declared!r}, not {group!r} as a claim that "
+                               "read it before: a parallel verify would run it twice, writing "
+                               "one sweep cache from two processes")
         if key in self._shared:
             value, runs = self._shared[key]
             self.runs.extend(runs)

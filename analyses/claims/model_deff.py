@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 from scipy import stats
 
 from evsim.train import ARCHITECTURES, TASKS
@@ -49,9 +48,10 @@ PROTOCOL = (
     f"{WIDTH_SIZES.text('T_max')} steps on "
     f"{WIDTH_SIZES.text('images', lambda v: 'all' if v is None else str(v))} test images "
     "(the same for every width and seed): the operands' d_eff / d per width with a 95% "
-    "t-interval over training seeds, and the OLS slope b of log d_eff on log d (b = 0: d_eff "
-    "stays put as d grows; b = 1: it grows in proportion) with d_eff / d extrapolated along "
-    "it to the paper's d = 384."
+    "t-interval over training seeds, and the OLS slope b of log d_eff on log d through the "
+    "per-width means (b = 0: d_eff stays put as d grows; b = 1: it grows in proportion; "
+    "t-intervals with widths - 2 degrees of freedom, a lack-of-fit F test of the power law) "
+    "with d_eff / d extrapolated along it to the paper's d = 384."
 )
 
 
@@ -182,7 +182,8 @@ def width_trend(table: pd.DataFrame, d_target: int = PAPER_D) -> pd.DataFrame:
                                / (k - 2))
             se_mean = residual * np.sqrt(1 / k + (x0 - xm.mean()) ** 2 /
                                          np.sum((xm - xm.mean()) ** 2))
-            row.update(slope_low=fit.slope - t * fit.stderr, slope_high=fit.slope + t * fit.stderr,
+            row.update(slope_low=fit.slope - t * fit.stderr,
+                       slope_high=fit.slope + t * fit.stderr,
                        ratio_low=float(np.exp(centre - t * se_mean) / d_target),
                        ratio_high=float(np.exp(centre + t * se_mean) / d_target))
         pure = float(np.sum((y - means.reindex(x).to_numpy()) ** 2))
@@ -193,6 +194,13 @@ def width_trend(table: pd.DataFrame, d_target: int = PAPER_D) -> pd.DataFrame:
             row["lack_of_fit_p"] = float(stats.f.sf(F, k - 2, n - k))
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
+
+
+def _exponents(trend: pd.DataFrame) -> dict:
+    """{architecture/task: [b, [low, high]]} of a :func:`width_trend` table."""
+    return {f"{r.arch}/{r.task}": [round(r.slope, 3), [round(r.slope_low, 3),
+                                                       round(r.slope_high, 3)]]
+            for r in trend.itertuples()}
 
 
 def measure(context) -> ClaimResult:
@@ -237,8 +245,8 @@ def measure(context) -> ClaimResult:
     widths = width_table(shared_width_runs(context), WIDTH_SIZES.at(context.scale)["T_max"])
     trend = width_trend(widths)
     trend_corrected = width_trend(widths.assign(d_eff=widths.d_eff_corrected))
-    per_width = {(a, t, d): t_interval(g.ratio)
-                 for (a, t, d), g in widths.groupby(["arch", "task", "d"], sort=False)}
+    by_width = widths.groupby(["arch", "task", "d"], sort=False)
+    per_width = {(a, t, d): t_interval(g.ratio) for (a, t, d), g in by_width}
     with_seeds = {key: ci for key, (_, ci) in per_width.items() if not np.isnan(ci[0])}
     widest = {(a, t): max(d for (a2, t2, d) in with_seeds if (a2, t2) == (a, t))
               for (a, t, _) in with_seeds}
@@ -264,20 +272,13 @@ def measure(context) -> ClaimResult:
     details = {
         "widths": sorted(int(d) for d in widths.d.unique()) if len(widths) else [],
         "training_seeds": {f"{a}/{t}/d={d}": sorted(int(v) for v in g.seed)
-                           for (a, t, d), g in widths.groupby(["arch", "task", "d"],
-                                                              sort=False)},
+                           for (a, t, d), g in by_width},
         "operand_ratio_by_width": {f"{a}/{t}/d={d}": [round(m, 3), [round(v, 3) for v in ci]]
                                    for (a, t, d), (m, ci) in per_width.items()},
         "operand_deff_by_width": {f"{a}/{t}/d={d}": round(float(g.d_eff.mean()), 2)
-                                  for (a, t, d), g in widths.groupby(["arch", "task", "d"],
-                                                                     sort=False)},
-        "width_exponent": {f"{r.arch}/{r.task}": [round(r.slope, 3),
-                                                  [round(r.slope_low, 3), round(r.slope_high, 3)]]
-                           for r in trend.itertuples()},
-        "width_exponent_pr_corrected": {
-            f"{r.arch}/{r.task}": [round(r.slope, 3), [round(r.slope_low, 3),
-                                                       round(r.slope_high, 3)]]
-            for r in trend_corrected.itertuples()},
+                                  for (a, t, d), g in by_width},
+        "width_exponent": _exponents(trend),
+        "width_exponent_pr_corrected": _exponents(trend_corrected),
         "width_lack_of_fit_p": {f"{r.arch}/{r.task}": round(r.lack_of_fit_p, 4)
                                 for r in trend.itertuples()},
         "width_fit_is": "log d_eff on log d through the per-width means of log d_eff (widths "
