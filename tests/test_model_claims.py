@@ -450,11 +450,12 @@ def test_the_reference_models_are_paired_by_image(toy_runs):
     with pytest.raises(RuntimeError, match="other test images"):
         model_t4.differences(runs, 4, None, 0, reference_runs=shuffled)
     # the seed runs: one training seed of each model against its twin, paired by image
-    seed_runs = {(arch, task, 0): (run, twins[arch, task]) for (arch, task), run in runs.items()}
+    seed_runs = {(arch, task, 16, 0): (run, twins[arch, task])
+                 for (arch, task), run in runs.items()}
     per_model = model_t4.seed_differences(seed_runs)
-    assert per_model[("sdt", "digits")][0] == pytest.approx(
+    assert per_model[("sdt", "digits", 16)][0] == pytest.approx(
         trained_runs.correct(run, 4) - trained_runs.correct(twin, 16))
-    seed_runs[("sdt", "digits", 0)] = (run, shuffled[("sdt", "digits")])
+    seed_runs[("sdt", "digits", 16, 0)] = (run, shuffled[("sdt", "digits")])
     with pytest.raises(RuntimeError, match="other test images"):
         model_t4.seed_differences(seed_runs)
 
@@ -498,3 +499,64 @@ def test_the_model_claims_run_with_their_basis_and_rule_history(tmp_path):
     assert energy.verdict == "not-testable" and energy.basis.decided_by == "fixed"
     assert energy.rule_history[0]["verdict_today"] == "refuted"
     assert "At width 16" in energy.details["finding"]
+
+
+def test_exponents_are_identified_only_when_the_ci_cannot_hold_both_zero_and_the_rule():
+    free = {"L": [2.0, [1.5, 2.5]], "d_eff/d": [0.5, [-1.0, 2.0]], "1/eps": [2.1, [0.0, 2.0]]}
+    said = model_design.identified(free)
+    assert said["L"].startswith("identified")  # width 1 < rule's 2
+    assert said["d_eff/d"].startswith("not identified")  # width 3 >= rule's 1
+    assert said["1/eps"].startswith("not identified")  # width 2, not narrower than 2
+    # on cells whose d_eff / d and L vary across model cells, all three are identified
+    cells = _design_cells(2.3, 2).rename(columns={"model": "cell"})
+    fitted = design.free_exponents(cells, configuration=("cell",), resamples=200)
+    assert all(v.startswith("identified") for v in model_design.identified(fitted).values())
+
+
+def test_design_models_are_the_shipped_ones_with_every_width_of_the_wide_architectures():
+    every = trained_runs.design_models()
+    assert every and all(trained.shipped(a, t, 4, w, s).is_file() for a, t, w, s in every)
+    assert {w for a, _, w, _ in every if a not in trained_runs.WIDE_ARCHITECTURES} == {16}
+    assert {w for a, _, w, _ in every if a in trained_runs.WIDE_ARCHITECTURES} == \
+        set(trained_runs.WIDTHS)
+    assert {s for *_, s in trained_runs.design_models(1)} == {0}
+    structures = [key[:3] for key in every]  # one structure's seeds in a row
+    for k in set(structures):
+        where = [i for i, s in enumerate(structures) if s == k]
+        assert where == list(range(where[0], where[0] + len(where)))
+
+
+def test_wider_models_are_paired_with_their_twins_on_the_same_images(monkeypatch):
+    """shared_seed_runs adds every wider model whose T = 4 and T = 16 twins are shipped for
+    every training seed: the T = 4 run of the width runs and a T = 16 run on its images (stub
+    runs and a stub list of shipped twins: the plumbing); a model with a seed missing is left
+    out."""
+    from analyses.claims.base import ClaimContext
+
+    calls = []
+
+    def stub(context, arch, task, size, trained_T=4, training_seed=0, width=16):
+        calls.append((arch, task, width, training_seed, trained_T, dict(size)))
+        return trained_runs.ModelRun(arch, task, None, np.arange(size["images"]), None, None,
+                                     {}, {})
+
+    twins = {("qkformer", "digits", 32): [0, 1, 2], ("sdt", "sets", 64): [0, 1]}
+    monkeypatch.setattr(trained_runs, "_run_model", stub)
+    monkeypatch.setattr(trained_runs, "shipped_seeds",
+                        lambda arch, task, width=16: twins.get((arch, task, width),
+                                                                [0] if width == 16 else []))
+    monkeypatch.setattr(trained_runs, "shipped_widths", lambda: [
+        (a, t, w, s) for a in ("qkformer", "sdt") for t in ("digits", "sets")
+        for w in (16, 32, 64) for s in (0, 1, 2)])
+    context = ClaimContext(scale="toy", target="numpy").for_claim("model.t4")
+    pairs = trained_runs.shared_seed_runs(context)
+    assert {key for key in pairs if key[2] != 16} == {("qkformer", "digits", 32, s)
+                                                      for s in (0, 1, 2)}
+    for key in pairs:
+        run, twin = pairs[key]
+        assert np.array_equal(run.index, twin.index)
+    width_images = trained_runs.WIDTH_SIZES.at("toy")["images"]
+    assert sorted(c[3] for c in calls if c[2] == 32 and c[4] == trained_runs.REFERENCE_T) == \
+        [0, 1, 2]
+    assert all(c[5]["T_max"] == trained_runs.REFERENCE_T and c[5]["images"] == width_images
+               for c in calls if c[2] != 16 and c[4] == trained_runs.REFERENCE_T)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evsim.train import WIDE_ARCHITECTURES
+
 from ..bounds import crossing_T, minimal_T_on_curve
 from ..plots import figure, legend_beside, paper_style, save_figure
-from .trained_runs import (TRAINED_RUNS, FIRST_LAYER, SIGMAS, SIZES, rates, shared_runs,
-                           stream_rates)
+from .trained_runs import (TRAINED_RUNS, DESIGN_SIZES, FIRST_LAYER, SIGMAS, rates,
+                           shared_design_runs, stream_rates)
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, number_list
-from .design import (FORMS, MIN_MARGIN, MIN_R2, PAPER_C, PAPER_CI, PAPER_R2, calibrate,
+from .design import (FORMS, MIN_MARGIN, MIN_R2, PAPER_C, PAPER_CI, PAPER_R2, RULE, calibrate,
                      design_rule, free_exponents, judge, plot_calibration)
 from .model_deff import dimension_ratio, operand_layers
 
@@ -20,17 +22,25 @@ PAPER = "arXiv:2604.15769, abstract"
 EPS = (0.2, 0.1, 0.05)
 LIPSCHITZ_QUANTILE = 0.9
 CRITERIA = ("rms", "coverage95")
+#: what validation leaves out and the bootstrap resamples: a model cell with its seeds
+HOLD_OUT = ("cell",)
 #: the sensitivity choice that is the first protocol's measured T on today's data
 WHOLE_RUN = ("errors against the rates over the whole run (sharing the first T steps with the "
              "estimate) instead of its second half")
 
 PROTOCOL = (
-    "From the shared run of the eight trained models (see model.t4). Per model: d = the "
-    "width (16); d_eff = the participation ratio of the first spiking layer's token features "
-    f"(rates over T_max = {SIZES.text('T_max')} steps; the layer the rest of the model reads "
-    "as spikes); L = the empirical Lipschitz constant of the rest of the model, from first "
-    "layer to the classifier's input features (finite differences: the first "
-    f"{SIZES.text('perturbed')} images perturbed by Gaussian noise of s.d. {SIGMAS[0]} per "
+    "Long runs of the trained T = 4 models: QKFormer and the Spike-driven Transformer at "
+    "widths 16, 32 and 64 [and Spikformer and SpikingResformer at width 16], both tasks, "
+    "training seeds "
+    f"{DESIGN_SIZES.text('seeds', lambda v: 'all' if v is None else f'0..{v - 1}')}, each "
+    f"run for T_max = {DESIGN_SIZES.text('T_max')} steps on "
+    f"{DESIGN_SIZES.text('images')} test images drawn by the verify seed (the same for every "
+    "width and seed of an architecture and task). Per model: d = the width; d_eff = the "
+    "participation ratio of the first spiking layer's token features (rates over T_max "
+    "steps; the layer the rest of the model reads as spikes); L = the empirical Lipschitz "
+    "constant of the rest of the model, from first layer to the classifier's input features "
+    "(finite differences: the first "
+    f"{DESIGN_SIZES.text('perturbed')} images perturbed by Gaussian noise of s.d. {SIGMAS[0]} per "
     "input value; per image RMS change of the output features over RMS change of the first "
     f"layer's rates at T_max; the {LIPSCHITZ_QUANTILE:.0%} quantile over images); measured T "
     f"= the fewest steps at which the RMS error of the output features against their rates "
@@ -38,9 +48,13 @@ PROTOCOL = (
     f"{{{number_list(EPS)}}} spikes per step (design.constant's grid), interpolated log-log "
     "between the integer T <= T_max / 4; cells reached at T = 1 are censored, cells not "
     "reached are reported (both are left out of the fit). "
-    "C fitted as in design.constant, 95% CI by bootstrap over models; validation leaves one "
-    "model out at a time and predicts its cells (held-out R^2 of log T); the wrong forms of "
-    "design.constant are validated the same way. Rule (before the run; design.constant's; "
+    "C fitted as in design.constant, 95% CI by bootstrap over model cells (architecture, "
+    "task, width; a cell's training seeds together); validation leaves one cell out at a "
+    "time and predicts its models' cells (held-out R^2 of log T); the wrong forms of "
+    "design.constant are validated the same way. Each free exponent (OLS of log T on log L, "
+    "log(d_eff / d), log(1/eps), CI by resampling cells) is called identified when its 95% "
+    "CI is narrower than the rule's exponent (so it cannot hold both 0 and the rule's "
+    "value). Rule (before the run; design.constant's; "
     "the measured T revised once, see rule_history): "
     "refuted if the held-out R^2 < 0.9; supported if >= 0.9, beating every wrong form's by "
     f">= 0.05, with the CI of C overlapping [{PAPER_CI[0]}, {PAPER_CI[1]}]; partial otherwise."
@@ -82,11 +96,12 @@ def error_curves(run, disjoint: bool = True) -> dict:
 def design_table(runs: dict, *, sigma: float = SIGMAS[0], quantile=LIPSCHITZ_QUANTILE,
                  estimator: str = "pr", operands: bool = False,
                  disjoint: bool = True) -> pd.DataFrame:
-    """One row per (model, criterion, eps): d, d_eff (of the first spiking layer, or the mean
+    """One row per (model, criterion, eps) of ``runs`` {(arch, task, width, training seed):
+    ModelRun}: its cell (arch/task/dWIDTH), d, d_eff (of the first spiking layer, or the mean
     over the attention's ``operands``), L, measured T (interpolated and on the integer grid),
     censored."""
     rows = []
-    for (arch, task), run in runs.items():
+    for (arch, task, width, seed), run in runs.items():
         first = run.layers[FIRST_LAYER[arch]]
         T_max, d = first.shape[0], first.shape[-1]
         layers = operand_layers(run.model) if operands else [FIRST_LAYER[arch]]
@@ -97,8 +112,9 @@ def design_table(runs: dict, *, sigma: float = SIGMAS[0], quantile=LIPSCHITZ_QUA
         for criterion in CRITERIA:
             for eps in EPS:
                 T_star, censored = crossing_T(curves[criterion], curves["T"], eps)
-                rows.append(dict(model=f"{arch}/{task}", arch=arch, task=task, d=d,
-                                 d_eff=d_eff, L=L, criterion=criterion, eps=eps,
+                rows.append(dict(model=f"{arch}/{task}/d{width} seed {seed}",
+                                 cell=f"{arch}/{task}/d{width}", arch=arch, task=task,
+                                 seed=seed, d=d, d_eff=d_eff, L=L, criterion=criterion, eps=eps,
                                  T_star=np.nan if T_star is None else T_star,
                                  censored=censored,
                                  T_grid=minimal_T_on_curve(curves[criterion], curves["T"], eps)))
@@ -107,17 +123,25 @@ def design_table(runs: dict, *, sigma: float = SIGMAS[0], quantile=LIPSCHITZ_QUA
 
 def _verdict(table: pd.DataFrame, seed: int, criterion: str = "rms", **options) -> str:
     rows = table[table.criterion == criterion].reset_index(drop=True)
-    return judge(rows, seed, hold_out=options.pop("hold_out", ("model",)), **options)[0]
+    return judge(rows, seed, hold_out=options.pop("hold_out", HOLD_OUT), **options)[0]
+
+
+def identified(free: dict, exponents=FORMS[RULE]) -> dict:
+    """Per free exponent of :func:`~.design.free_exponents`: whether its 95 % CI is narrower
+    than the rule's exponent (it cannot then hold both 0 and the rule's value), with the CI."""
+    return {name: ("identified" if high - low < rule else "not identified")
+            + f": CI [{low:g}, {high:g}], rule {rule:g}"
+            for (name, (_, (low, high))), rule in zip(free.items(), exponents)}
 
 
 def measure(context) -> ClaimResult:
-    runs = shared_runs(context)
+    runs = shared_design_runs(context)
     seed = context.seed_for("bootstrap")
     table = design_table(runs)
     rms = table[table.criterion == "rms"].reset_index(drop=True)
-    verdict, fit, r2 = judge(rms, seed, hold_out=("model",))
+    verdict, fit, r2 = judge(rms, seed, hold_out=HOLD_OUT)
     coverage_fit = calibrate(table[table.criterion == "coverage95"].reset_index(drop=True),
-                             seed=seed, hold_out=("model",))
+                             seed=seed, hold_out=HOLD_OUT)
     grid = rms.assign(T_star=rms.T_grid.astype(float))
     sensitivity = [
         {"choice": "95 % of |errors| <= eps instead of the RMS error",
@@ -135,31 +159,50 @@ def measure(context) -> ClaimResult:
         {"choice": "d_eff of the attention's operands (as model.deff) instead of the first "
                    "layer", "verdict": _verdict(design_table(runs, operands=True), seed)},
         {"choice": WHOLE_RUN, "verdict": _verdict(design_table(runs, disjoint=False), seed)},
-        {"choice": "leave one eps out instead of one model",
+        {"choice": "leave one eps out instead of one model cell",
          "verdict": _verdict(table, seed, hold_out=("eps",))},
         {"choice": "measured T rounded up to the integer grid (no interpolation)",
-         "verdict": judge(grid, seed, hold_out=("model",))[0]},
+         "verdict": judge(grid, seed, hold_out=HOLD_OUT)[0]},
         {"choice": f"held-out R^2 >= {PAPER_R2} (the paper's value) instead of >= 0.9",
          "verdict": _verdict(table, seed, min_r2=PAPER_R2)},
         {"choice": "in-sample R^2 instead of held-out",
-         "verdict": _verdict(table, seed, held_out=False)}]
+         "verdict": _verdict(table, seed, held_out=False)},
+        {"choice": "the width-16 models only (d fixed, as in the earlier protocol)",
+         "verdict": _verdict(table[table.d == 16], seed)},
+        {"choice": "QKFormer and the Spike-driven Transformer only (the architectures at "
+                   "every width)", "verdict": _verdict(table[table.arch.isin(WIDE_ARCHITECTURES)],
+                                                       seed)}]
     per_model = rms.groupby("model", sort=False).first()
+    free = free_exponents(rms, seed=seed, configuration=HOLD_OUT)
+    by_arch = per_model.assign(log_L=np.log(per_model.L.astype(float)),
+                               log_ratio=np.log(per_model.d_eff / per_model.d)).groupby("arch")
     details = {
         "C": round(fit["C"], 3), "C_ci95": [round(v, 3) for v in fit["ci95"]],
         "C_coverage95": [round(coverage_fit["C"], 3), [round(v, 3) for v in
                                                         coverage_fit["ci95"]]],
         "r2_held_out_by_form": {name: round(v, 3) for name, v in r2.items()},
-        "free_exponents": free_exponents(rms, seed=seed, configuration=("model",)),
+        "free_exponents": free,
+        "exponents_identified": identified(free),
+        "spread_within_architecture": {
+            arch: {"log L": round(float(g.log_L.max() - g.log_L.min()), 3),
+                   "log d_eff/d": round(float(g.log_ratio.max() - g.log_ratio.min()), 3)}
+            for arch, g in by_arch},
         **{key: fit[key] for key in ("r2_in_sample", "r2_held_out", "rse_log_held_out",
                                      "cells", "configurations", "censored", "unreached")},
         "per_model": {m: dict(d_eff=round(r.d_eff, 2), L=round(r.L, 3))
                       for m, r in per_model.iterrows()},
         "measured_T": {m: {f"eps={r.eps:g}": None if np.isnan(r.T_star) else round(r.T_star, 2)
                            for r in g.itertuples()} for m, g in rms.groupby("model", sort=False)},
-        "validation": "leave one model out",
+        "validation": "leave one model cell (architecture, task, width) out",
         "paper": {"C": PAPER_C, "ci95": list(PAPER_CI), "R2": PAPER_R2},
-        "note": "d is 16 for every model, so d_eff / d and L vary only between models; the "
-                "eps dependence is within models",
+        "T_max": int(runs[next(iter(runs))].layers[FIRST_LAYER[next(iter(runs))[0]]].shape[0]),
+        "widths": sorted({int(w) for _, _, w, _ in runs}),
+        "training_seeds": {cell: sorted(int(v) for v in g.seed.unique())
+                           for cell, g in rms.groupby("cell", sort=False)},
+        "training_seeds_per_cell": int(rms.groupby("cell").seed.nunique().min()),
+        "images": int(len(next(iter(runs.values())).index)),
+        "note": "d varies with the width (QKFormer and the Spike-driven Transformer), L and "
+                "d_eff between models; the eps dependence is within models",
     }
     usable = rms.dropna(subset=["T_star"])
     usable = usable[~usable.censored.astype(bool)].assign(predicted=fit["held_out_prediction"])
@@ -172,8 +215,8 @@ def plot(tables, directory) -> list[str]:
     rows = rows[rows.criterion == CRITERIA[0]].reset_index(drop=True)
     with paper_style():
         fig, ax = figure("single", 2.8)
-        plot_calibration(ax, rows, ("model",), "RMS error <= eps, leave one model out",
-                         groups="model")
+        plot_calibration(ax, rows, HOLD_OUT, "RMS error <= eps, leave one model cell out",
+                         groups="cell")
         ax.set_ylabel("measured T (RMS error <= eps)")
         legend_beside(ax, fontsize=5)
         return save_figure(fig, directory, "model_design")
@@ -187,7 +230,7 @@ CLAIMS = (
           rule=Rule((judge, design_rule, calibrate),
                     {"MIN_R2": MIN_R2, "MIN_MARGIN": MIN_MARGIN, "PAPER_CI": PAPER_CI,
                      "FORMS": FORMS, "EPS": EPS, "LIPSCHITZ_QUANTILE": LIPSCHITZ_QUANTILE,
-                     "SIGMA": SIGMAS[0], "CRITERION": CRITERIA[0], "HOLD_OUT": "model"},
+                     "SIGMA": SIGMAS[0], "CRITERION": CRITERIA[0], "HOLD_OUT": HOLD_OUT},
                     (EarlierRule("the same rule with measured T from the output features' "
                                  "errors against their rates over the whole T_max run (which "
                                  "shares the first T steps with the estimate, biasing errors "
@@ -195,13 +238,14 @@ CLAIMS = (
                                  today=WHOLE_RUN),)),
           basis=Basis(
               "measured",
-              "The eight width-16 one-block models here (d = 16 for all, so d_eff / d and L "
-              "vary only between models), with the first spiking layer's d_eff, "
-              "finite-difference L and measured T at eps = 0.2, 0.1, 0.05; not the papers' "
+              "The one-block models here: four architectures at width 16, QKFormer and the "
+              "Spike-driven Transformer also at widths 32 and 64 (d varies within those two), "
+              "with the first spiking layer's d_eff, finite-difference L and measured T at "
+              "eps = 0.2, 0.1, 0.05 from runs of T_max >= 256 steps; not the papers' "
               "width-384 models.",
-              "The held-out R^2 of log T (leave one model out) and the CI of C by bootstrap over "
-              "models, from the Brian2 runs, decide it.",
-              ci_leaves_out=("training seed",
+              "The held-out R^2 of log T (leave one model cell out) and the CI of C by "
+              "bootstrap over model cells, from the Brian2 runs, decide it.",
+              ci_leaves_out=("training seed where one seed per cell is run (quick)",
                              "image sample behind each model's d_eff, L and measured T (point "
                              "estimates in the fit)",
                              "the held-out R^2 (no CI)"))),

@@ -14,7 +14,7 @@ from ..plots import (category_ticks, figure, legend_beside, log_log, mark_decisi
                      paper_style, rule_line, save_figure)
 from ..stats import (_seed_deviations, bootstrap_mean, bootstrap_slope,
                      detectable_difference, hierarchical_bootstrap)
-from .trained_runs import (TRAINED_RUNS, ATTENTION_LAYER, SIZES, correct, rates,
+from .trained_runs import (TRAINED_RUNS, ATTENTION_LAYER, SIZES, WIDTH_SIZES, correct, rates,
                            shared_reference_runs, shared_runs, shared_seed_runs)
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, holm
 
@@ -47,14 +47,18 @@ HOLM_RULE = (f"training seed 0 only, per model: refuted if some model is shown w
              f"non-inferior (the rule of issue 27)")
 
 PROTOCOL = (
-    "The eight trained width-16 models (Spikformer, QKFormer, Spike-driven Transformer, "
-    "SpikingResformer; digits and generated sets) trained at T = 4 run in Brian2 for 4 steps, "
-    f"and their twins trained at T = {REFERENCE_T} (same data, epochs and seed) for "
-    f"{REFERENCE_T} steps, for every training seed shipped (evsim.train.GRID), on "
-    f"{SIZES.text('images', lambda v: 'all' if v is None else str(v))} test images drawn by "
-    "the verify seed per architecture and task (the same images for every training seed of a "
-    "model; checked spike for spike against SpikingJelly's reference where the two share "
-    f"images). Per image: the accuracy of the T = {RULE_T} model minus that of the "
+    "The trained models (Spikformer, QKFormer, Spike-driven Transformer, SpikingResformer at "
+    "width 16; QKFormer and the Spike-driven Transformer also at widths 32 and 64; digits and "
+    "generated sets) trained at T = 4 run in Brian2 for 4 steps, "
+    f"and their twins trained at T = {REFERENCE_T} (same data, epochs, width and seed) for "
+    f"{REFERENCE_T} steps, for every training seed shipped (evsim.train.GRID) with both "
+    "twins, on test images drawn by the verify seed per architecture and task ("
+    f"{SIZES.text('images', lambda v: 'all' if v is None else str(v))} at width 16, "
+    f"{WIDTH_SIZES.text('images', lambda v: 'all' if v is None else str(v))} for the wider "
+    "models; the same images for every training seed and width of a model; checked spike "
+    "for spike against SpikingJelly's reference where the two share images). A model is an "
+    f"architecture, task and width. Per image: the accuracy of the T = {RULE_T} model minus "
+    "that of the "
     f"T = {REFERENCE_T} model (a set: its fraction of correct tokens). Judged on the training "
     "seeds every model has (details: seeds_judged; with one, the interval leaves "
     "training-seed variance out). Aggregate: the mean over the models of each model's mean "
@@ -181,18 +185,24 @@ def differences(runs: dict, T: int, reference, seed: int, whole_sets: bool = Fal
 
 def seed_differences(seed_runs: dict, T: int = RULE_T, whole_sets: bool = False,
                      slack: float = 0.0) -> dict:
-    """{(arch, task): {training seed: per-image accuracy of the T = 4 model's first T steps -
-    accuracy of its REFERENCE_T twin (+ ``slack`` x the twin's error, for a relative margin)}}
-    from :func:`~.trained_runs.shared_seed_runs`."""
+    """{(arch, task, width): {training seed: per-image accuracy of the T = 4 model's first T
+    steps - accuracy of its REFERENCE_T twin (+ ``slack`` x the twin's error, for a relative
+    margin)}} from :func:`~.trained_runs.shared_seed_runs`."""
     out = {}
-    for (arch, task, seed), (run, twin) in sorted(seed_runs.items()):
+    for (arch, task, width, seed), (run, twin) in sorted(seed_runs.items()):
         if not np.array_equal(run.index, twin.index):
             raise RuntimeError(f"{run.name} seed {seed}: the twin run holds other test images")
         twin_T = twin.layers[ATTENTION_LAYER[arch]].shape[0]
         reference = correct(twin, twin_T, whole_sets)
-        out.setdefault((arch, task), {})[seed] = (correct(run, T, whole_sets) - reference
+        out.setdefault((arch, task, width), {})[seed] = (correct(run, T, whole_sets) - reference
                                                   + slack * (1 - reference))
     return out
+
+
+def label(model: tuple) -> str:
+    """A model (arch, task, width) as "arch/task/dWIDTH"."""
+    arch, task, width = model
+    return f"{arch}/{task}/d{width}"
 
 
 def common_seeds(differences: dict) -> list:
@@ -291,7 +301,7 @@ def measure(context) -> ClaimResult:
     runs, reference_runs = shared_runs(context), shared_reference_runs(context)
     seed_runs = shared_seed_runs(context)
     seed = context.seed_for("bootstrap")
-    index = {(arch, task): run.index for (arch, task, _), (run, _) in seed_runs.items()}
+    index = {key[:3]: run.index for key, (run, _) in seed_runs.items()}
     per_seed = seed_differences(seed_runs)
     balanced = common_seeds(per_seed)
 
@@ -324,9 +334,10 @@ def measure(context) -> ClaimResult:
     errors, slopes = error_table(runs, seed)
     _, shared_step_slopes = error_table(runs, seed, disjoint=False)
     own_T_max = differences(runs, RULE_T, T_max, seed)
-    architecture_means = pd.Series(fit["model_means"], index=[a for a, _ in fit["models"]]) \
+    architecture_means = pd.Series(fit["model_means"], index=[m[0] for m in fit["models"]]) \
         .groupby(level=0).mean()
     weakest = architecture_means.idxmin()
+    wider = {m for m in per_seed if m[2] != 16}
 
     def own(reference):
         return judged(differences(runs, RULE_T, reference, seed))
@@ -361,6 +372,10 @@ def measure(context) -> ClaimResult:
                                                                  if m[1] == "digits"})},
         {"choice": "set models only", "verdict": rule(models={m for m in per_seed
                                                               if m[1] == "sets"})},
+        {"choice": "width-16 models only (every architecture; the models before the wider "
+                   "ones)", "verdict": rule(models={m for m in per_seed if m[2] == 16})},
+        *([{"choice": "the wider models only (QKFormer and the Spike-driven Transformer at "
+                      "widths 32 and 64)", "verdict": rule(models=wider)}] if wider else []),
         *([{"choice": f"reference: the T = {RULE_T} model itself at T = {T_max // 2} (seed 0)",
             "verdict": own(T_max // 2)}] if T_max // 2 > RULE_T else []),
         {"choice": "reference: the T = 4 model's best accuracy over T >= 8 (upward-biased; "
@@ -375,7 +390,7 @@ def measure(context) -> ClaimResult:
                                                                        round(r.ci_high, 4)]]
                 for r in table.itertuples()}
 
-    seeds = {f"{a}/{t}": sorted(d) for (a, t), d in per_seed.items()}
+    seeds = {label(m): sorted(d) for m, d in per_seed.items()}
     model_se = fit["model_resampled"].std(axis=0, ddof=1)
     details = {
         "aggregate_difference": [round(fit["mean"], 4), [round(v, 4) for v in fit["ci95"]]],
@@ -385,10 +400,10 @@ def measure(context) -> ClaimResult:
             f"component {fit['seed_variance']:.2g}" if len(balanced) > 1 else
             "NOT included: only one training seed is shipped for every model, so the interval "
             "leaves training-seed variance out"),
-        "models_shown_worse_than_margin": [f"{a}/{t}" for (a, t), w in
-                                           zip(fit["models"], worse) if w],
-        "difference_by_model": {f"{a}/{t}": [round(float(m), 4), round(float(e), 4)]
-                                for (a, t), m, e in zip(fit["models"], fit["model_means"],
+        "models_shown_worse_than_margin": [label(m) for m, w in zip(fit["models"], worse)
+                                           if w],
+        "difference_by_model": {label(k): [round(float(m), 4), round(float(e), 4)]
+                                for k, m, e in zip(fit["models"], fit["model_means"],
                                                         model_se)},
         "difference_by_model_is": "[mean over the judged seeds, bootstrap s.e.]",
         "difference_by_architecture": {a: round(float(v), 4)
@@ -401,16 +416,19 @@ def measure(context) -> ClaimResult:
             f"aggregate difference is above {-MARGIN + detectable:+.4f} "
             f"(-{MARGIN:g} + {detectable:.4f}); 'refuted' likewise only below "
             f"{-MARGIN - detectable:+.4f}"),
-        "models_below_margin": [f"{a}/{t}" for (a, t), m in zip(fit["models"],
+        "models_below_margin": [label(k) for k, m in zip(fit["models"],
                                                                  fit["model_means"])
                                 if m < -MARGIN],
         "training_seeds": seeds,
         "training_seeds_per_model": min(len(v) for v in seeds.values()),
-        "widths": sorted({run.model.meta["width"] for run, _ in seed_runs.values()}),
+        "widths": sorted({int(w) for _, _, w in per_seed}),
+        "difference_by_width": {int(w): round(float(np.mean(
+            [m for k, m in zip(fit["models"], fit["model_means"]) if k[2] == w])), 4)
+            for w in sorted({k[2] for k in fit["models"]})},
         "models": len(per_seed),
-        "difference_by_model_and_seed": {f"{a}/{t}": {int(s): round(float(v.mean()), 4)
-                                                      for s, v in d.items()}
-                                         for (a, t), d in per_seed.items()},
+        "difference_by_model_and_seed": {label(m): {int(s): round(float(v.mean()), 4)
+                                                    for s, v in d.items()}
+                                         for m, d in per_seed.items()},
         "accuracy_by_T": {f"{a}/{t} trained at T = {k}": {
             int(T): round(v, 4) for T, v in zip(g["T"], g.accuracy)}
             for (a, t, k), g in accuracy.groupby(["arch", "task", "trained_T"], sort=False)},
@@ -430,17 +448,17 @@ def measure(context) -> ClaimResult:
         "attention_error_slope_against_whole_run": by_model(shared_step_slopes, "slope"),
         "theory_slope": -0.5, "deterministic_slope": -1.0,
         "images": int(len(next(iter(runs.values())).index)),
-        "spikingjelly_check": {f"{run.name} seed {s} (trained at T = {run.trained_T})":
-                               f"{run.reference_mismatches} of {run.reference_compared} "
-                               f"neuron-steps differ" for (_, _, s), pair in seed_runs.items()
-                               for run in pair},
+        "spikingjelly_check": {f"{label(key[:3])} seed {key[3]} (trained at T = "
+                               f"{run.trained_T})": f"{run.reference_mismatches} of "
+                               f"{run.reference_compared} neuron-steps differ"
+                               for key, pair in seed_runs.items() for run in pair},
         "estimate_is": f"the aggregate: mean over the {len(per_seed)} models of each model's "
                        f"mean over the judged training seeds of the per-image accuracy(T = "
                        f"{RULE_T} model) - accuracy(T = {REFERENCE_T} model)",
     }
-    seed_table = pd.DataFrame([dict(arch=a, task=t, seed=s, difference=float(v.mean()),
+    seed_table = pd.DataFrame([dict(arch=a, task=t, width=w, seed=s, difference=float(v.mean()),
                                     images=len(v), judged=s in balanced)
-                               for (a, t), d in per_seed.items() for s, v in d.items()])
+                               for (a, t, w), d in per_seed.items() for s, v in d.items()])
     return ClaimResult(verdict, fit["mean"], fit["ci95"], details,
                        {"accuracy": accuracy, "differences": headline, "errors": errors,
                         "error_slopes": slopes, "seed_differences": seed_table,
@@ -502,10 +520,13 @@ def plot_seeds(tables, directory) -> list[str]:
         return []
     with paper_style():
         fig, ax = figure("double", 2.6)
-        models = list(dict.fromkeys(zip(seeds.arch, seeds.task)))
+        if "width" not in seeds:  # a run from before the wider models
+            seeds = seeds.assign(width=16)
+        models = list(dict.fromkeys(zip(seeds.arch, seeds.task, seeds.width)))
         below = []
-        for x, (arch, task) in enumerate(models):
-            rows = seeds[(seeds.arch == arch) & (seeds.task == task)]
+        for x, model in enumerate(models):
+            rows = seeds[(seeds.arch == model[0]) & (seeds.task == model[1])
+                         & (seeds.width == model[2])]
             mean = rows[rows.judged].difference.mean()
             ax.plot(np.full(len(rows), x), rows.difference, "o", mfc="none", color="C0", ms=3,
                     label="one training seed" if x == 0 else None)
@@ -526,7 +547,7 @@ def plot_seeds(tables, directory) -> list[str]:
         rule_line(ax, -MARGIN, f"rule: -{MARGIN:g} (supported: the lower bound and every "
                                "model's mean above; refuted: the upper bound below)")
         ax.axhline(0, color="0.5", lw=0.6)
-        category_ticks(ax, [f"{a}/{t}" for a, t in models] + ["all models"])
+        category_ticks(ax, [label(m) for m in models] + ["all models"])
         ax.set(ylabel=f"accuracy(T = {RULE_T}) - accuracy(T = {REFERENCE_T})")
         legend_beside(ax, fontsize=5)
         return save_figure(fig, directory, "model_t4_seeds")
@@ -566,16 +587,17 @@ RULE = Rule(
 
 BASIS = Basis(
     "measured",
-    "These eight width-16 one-block models (four architectures x digits and generated sets), "
-    "on the training seeds all of them have, each trained at T = 4 against the same "
-    f"architecture and seed trained at T = {REFERENCE_T}, on the test images drawn by the "
-    "seed; not other architectures, nor the papers' width-384 models on CIFAR/ImageNet.",
+    "These one-block models (four architectures at width 16, QKFormer and the Spike-driven "
+    "Transformer also at widths 32 and 64; digits and generated sets), on the training seeds "
+    "all of them have, each trained at T = 4 against the same architecture, width and seed "
+    f"trained at T = {REFERENCE_T}, on the test images drawn by the seed; not other "
+    "architectures, nor the papers' width-384 models on CIFAR/ImageNet.",
     "Per-image paired accuracy differences of the Brian2 runs decide it: one aggregate "
     "non-inferiority test over the models, whose interval comes from a two-stage bootstrap "
     "over test images and training seeds, and the guard that every model's mean lies above "
     "the margin.",
     ci_leaves_out=("choice of architectures and tasks (the models are the population judged, "
-                   "not a sample of one)", "training recipe (epochs, learning rate, width)"))
+                   "not a sample of one)", "training recipe (epochs, learning rate)"))
 
 CLAIMS = (
     Claim("model.t4", PAPER, "T = 4 time steps suffice on trained spiking transformers (their "

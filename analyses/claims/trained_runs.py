@@ -1,8 +1,10 @@
 """The shared experiment of the model.* claims: every trained model run once in Brian2.
 
-Each of the eight shipped models (four architectures x two tasks) is rebuilt for ``T_max``
-steps and run on test images, each image a trial, together with perturbed copies of some of
-them (for finite-difference Lipschitz constants). The models are deterministic and causal
+The eight width-16 models (four architectures x two tasks) trained at T = 4 are rebuilt for
+``T_max`` steps and run on test images, each image a trial; their twins trained at
+REFERENCE_T, the other training seeds and the wider models have runs of their own, and
+model.design's long runs add perturbed copies of some images (for finite-difference
+Lipschitz constants). The models are deterministic and causal
 under direct encoding (the same input in every step), so the first T steps of this run are
 exactly a T-step run: one simulation gives accuracy and errors at every T <= T_max. This is
 checked against SpikingJelly's shipped reference spikes at the trained T = 4.
@@ -27,18 +29,28 @@ from .base import Sizes
 __all__ = ["TRAINED_RUNS", "SIZES", "SIGMAS", "FIRST_LAYER", "ATTENTION_LAYER", "ModelRun",
            "run_models", "shared_runs", "shared_reference_runs", "shared_seed_runs",
            "in_build_order", "rates", "stream_rates", "correct", "fan_out", "events_in_window",
-           "WIDTH_SIZES", "shipped_widths", "shared_width_runs"]
+           "WIDTH_SIZES", "shipped_widths", "shared_width_runs", "DESIGN_SIZES",
+           "design_models", "shared_design_runs"]
 
 #: what the model.* claims that read these runs share (:attr:`Claim.shares`)
 TRAINED_RUNS = "trained models: the shared runs"
-SIZES = Sizes(quick=dict(images=64, perturbed=24, T_max=64),
-              full=dict(images=None, perturbed=96, T_max=64),
-              toy=dict(images=6, perturbed=3, T_max=8))
+SIZES = Sizes(quick=dict(images=64, perturbed=0, T_max=64),
+              full=dict(images=None, perturbed=0, T_max=64),
+              toy=dict(images=6, perturbed=0, T_max=8))
 #: the runs of the models trained at every width (T = 4 models for T_max steps, on ``images``
 #: test images drawn by the seed, the same for every width and training seed of an
 #: architecture and task; full: every test image)
 WIDTH_SIZES = Sizes(quick=dict(images=32, T_max=64), full=dict(images=None, T_max=64),
                     toy=dict(images=4, T_max=8))
+#: the long runs of model.design: T = 4 models run for T_max steps on ``images`` test images
+#: drawn by the seed, the first ``perturbed`` of them also with each of SIGMAS' perturbations;
+#: the models of ``seeds`` training seeds (None: every shipped one) of ``architectures`` (None:
+#: all; quick: those trained at every width, whose width runs cost least)
+DESIGN_SIZES = Sizes(quick=dict(images=8, perturbed=8, T_max=256, seeds=1,
+                                architectures=WIDE_ARCHITECTURES),
+                     full=dict(images=64, perturbed=32, T_max=256, seeds=None,
+                               architectures=None),
+                     toy=dict(images=3, perturbed=2, T_max=16, seeds=1, architectures=None))
 #: standard deviations of the Gaussian input perturbations (inputs lie in [0, 1])
 SIGMAS = (0.05, 0.1)
 #: the first spiking layer (what the rest of the model reads as spikes)
@@ -193,21 +205,41 @@ def shared_reference_runs(context) -> dict:
             for arch in ARCHITECTURES}
 
 
-def shipped_seeds(arch: str, task: str) -> list[int]:
-    """The training seeds of :data:`evsim.train.SEEDS` whose width-16 models trained at T = 4
-    and at REFERENCE_T are both shipped."""
+def shipped_seeds(arch: str, task: str, width: int = 16) -> list[int]:
+    """The training seeds of :data:`evsim.train.SEEDS` whose models of ``width`` trained at
+    T = 4 and at REFERENCE_T are both shipped."""
     return [seed for seed in SEEDS
-            if all(trained.shipped(arch, task, T, seed=seed).is_file() for T in (4, REFERENCE_T))]
+            if all(trained.shipped(arch, task, T, width, seed).is_file()
+                   for T in (4, REFERENCE_T))]
 
 
 def shared_seed_runs(context) -> dict:
-    """{(arch, task, training seed): (T = 4 run, REFERENCE_T run)} for every shipped training
-    seed of the width-16 models: each model run for its own training T on the test images of
-    :func:`shared_runs` (drawn by the verify seed); seed 0's T = 4 run is the shared run."""
+    """{(arch, task, width, training seed): (T = 4 run, REFERENCE_T run)} for every shipped
+    training seed with both twins: the width-16 models of every architecture on the test
+    images of :func:`shared_runs` (seed 0's T = 4 run is the shared run), and the wider models
+    on those of :func:`shared_width_runs` (their T = 4 runs are those); each model run for its
+    own training T."""
     first, every = shared_runs(context), _every_seed_runs(context)
-    return {(arch, task, seed): (first[arch, task] if seed == 0 else every[arch, task, seed, 4],
-                                 every[arch, task, seed, REFERENCE_T])
-            for (arch, task) in first for seed in shipped_seeds(arch, task)}
+    pairs = {(arch, task, 16, seed): (first[arch, task] if seed == 0
+                                      else every[arch, task, seed, 4],
+                                      every[arch, task, seed, REFERENCE_T])
+             for (arch, task) in first for seed in shipped_seeds(arch, task)}
+    return pairs | _wide_twin_runs(context)
+
+
+def _wide_twin_runs(context) -> dict:
+    """{(arch, task, width, seed): (T = 4 run, REFERENCE_T run)} of the models wider than 16
+    whose twins are shipped for every training seed of SEEDS (a model with fewer would cut
+    the seeds model.t4 judges to those it has): the T = 4 run of :func:`shared_width_runs` and
+    the twin run for REFERENCE_T steps on the same test images; once per verify run."""
+    wide = {key: run for key, run in shared_width_runs(context).items() if key[2] != 16
+            and shipped_seeds(*key[:3]) == list(SEEDS)}
+    size = dict(context.sizes(WIDTH_SIZES), perturbed=0, T_max=REFERENCE_T)
+    twins = context.shared(
+        f"trained models, every width trained at T = {REFERENCE_T} {context.scale}",
+        lambda: {key: _run_model(context, key[0], key[1], size, REFERENCE_T, key[3], key[2])
+                 for key in wide})
+    return {key: (run, twins[key]) for key, run in wide.items()}
 
 
 def _every_seed_runs(context) -> dict:
@@ -243,3 +275,28 @@ def shared_width_runs(context) -> dict:
     return context.shared(f"trained models, every width {context.scale}",
                           lambda: {key: _run_model(context, key[0], key[1], size, 4, key[3],
                                                    key[2]) for key in shipped_widths()})
+
+
+def design_models(seeds: int | None = None,
+                  architectures=None) -> list[tuple[str, str, int, int]]:
+    """(arch, task, width, training seed) of every shipped T = 4 model (every architecture at
+    width 16, :data:`evsim.train.WIDE_ARCHITECTURES` at every width) of the first ``seeds``
+    training seeds (None: all) and of ``architectures`` (None: all), one structure's runs in
+    a row."""
+    chosen = SEEDS if seeds is None else SEEDS[:seeds]
+    return [(arch, task, width, seed) for arch in architectures or ARCHITECTURES
+            for width in (WIDTHS if arch in WIDE_ARCHITECTURES else (16,))
+            for task in TASKS for seed in chosen
+            if trained.shipped(arch, task, 4, width, seed).is_file()]
+
+
+def shared_design_runs(context) -> dict:
+    """{(arch, task, width, training seed): ModelRun} of :func:`design_models`, each run for
+    DESIGN_SIZES' T_max steps on its images (the same for every width and seed of an
+    architecture and task) with the perturbed copies; once per verify run."""
+    size = context.sizes(DESIGN_SIZES)
+    return context.shared(f"trained models, long runs {context.scale}",
+                          lambda: {key: _run_model(context, key[0], key[1], size, 4, key[3],
+                                                   key[2])
+                                   for key in design_models(size["seeds"],
+                                                            size["architectures"])})
