@@ -367,7 +367,7 @@ def test_model_energy_judged_at_the_papers_width_is_measured():
 
 
 def test_every_earlier_rule_names_a_sensitivity_choice_of_its_claim():
-    """model.t4's four earlier rules, model.design's and model.energy's one are sensitivity
+    """model.t4's four earlier rules, model.design's two and model.energy's one are sensitivity
     rows today."""
     from analyses.claims import get_claim
 
@@ -375,7 +375,7 @@ def test_every_earlier_rule_names_a_sensitivity_choice_of_its_claim():
               for c in ("model.t4", "model.design", "model.energy")}
     assert todays == {"model.t4": [model_t4.FIRST_PROTOCOL, model_t4.CI_RULE,
                                    model_t4.HOLM_RULE, model_t4.TESTED_GUARD],
-                      "model.design": [model_design.WHOLE_RUN],
+                      "model.design": [model_design.WHOLE_RUN, model_design.WIDTH_16],
                       "model.energy": [model_energy.NARROW_RULE]}
     assert all(r.changed_after_data for c in todays for r in get_claim(c).rule.history)
 
@@ -501,16 +501,25 @@ def test_the_model_claims_run_with_their_basis_and_rule_history(tmp_path):
     assert "At width 16" in energy.details["finding"]
 
 
-def test_exponents_are_identified_only_when_the_ci_cannot_hold_both_zero_and_the_rule():
-    free = {"L": [2.0, [1.5, 2.5]], "d_eff/d": [0.5, [-1.0, 2.0]], "1/eps": [2.1, [0.0, 2.0]]}
-    said = model_design.identified(free)
-    assert said["L"].startswith("identified")  # width 1 < rule's 2
-    assert said["d_eff/d"].startswith("not identified")  # width 3 >= rule's 1
-    assert said["1/eps"].startswith("not identified")  # width 2, not narrower than 2
-    # on cells whose d_eff / d and L vary across model cells, all three are identified
+def test_exponent_tests_say_whether_the_ci_excludes_the_rule_and_zero():
+    free = {"L": [2.0, [1.5, 2.5]], "d_eff/d": [0.1, [-0.2, 0.4]], "1/eps": [1.3, [1.2, 1.4]]}
+    said = model_design.exponent_tests(free)
+    assert (said["L"]["excludes_rule"], said["L"]["excludes_zero"]) == (False, True)
+    assert (said["d_eff/d"]["excludes_rule"], said["d_eff/d"]["excludes_zero"]) == (True, False)
+    assert (said["1/eps"]["excludes_rule"], said["1/eps"]["excludes_zero"]) == (True, True)
+    assert [v["rule"] for v in said.values()] == [2, 1, 2]
+
+
+def test_a_constant_per_cell_fits_exactly_when_only_the_constant_differs():
+    # the rule's form times a different constant in each cell: R^2 1 with a constant per cell,
+    # while one constant for all leaves the spread of the constants
     cells = _design_cells(2.3, 2).rename(columns={"model": "cell"})
-    fitted = design.free_exponents(cells, configuration=("cell",), resamples=200)
-    assert all(v.startswith("identified") for v in model_design.identified(fitted).values())
+    exact = cells.assign(T_star=[design.rule_form(r.L, r.d_eff, r.d, r.eps)
+                                 * (1 + int(r.cell[1:])) for r in cells.itertuples()])
+    assert model_design.r2_with_a_constant_per_cell(exact) == pytest.approx(1.0)
+    # errors falling as 1/T instead of 1/sqrt(T): T ~ 1/eps, which no constant repairs
+    wrong = exact.assign(T_star=exact.T_star * exact.eps.astype(float))
+    assert model_design.r2_with_a_constant_per_cell(wrong) < 0.9
 
 
 def test_design_models_are_the_shipped_ones_with_every_width_of_the_wide_architectures():

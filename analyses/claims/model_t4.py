@@ -36,13 +36,15 @@ T_GRID = (1, 2, 4, 8, 16, 32, 64)
 RESAMPLES = 2000
 
 #: sensitivity choices that are the earlier rules on today's data (scale-independent text)
-FIRST_PROTOCOL = (f"reference: the T = {RULE_T} model itself run for T_max steps (the first "
-                  "protocol; outside its training regime)")
-CI_RULE = (f"per-model paired bootstrap CIs: refuted if any model's CI lies below -{MARGIN:g}, "
-           f"supported if every CI lies above it (the rule before issue 27)")
+FIRST_PROTOCOL = (f"width-16 models, seed 0; reference: the T = {RULE_T} model itself run for "
+                  "T_max steps (the first protocol; outside its training regime)")
+CI_RULE = (f"width-16 models, seed 0, per-model paired bootstrap CIs: refuted if any model's CI "
+           f"lies below -{MARGIN:g}, supported if every CI lies above it (the rule before issue "
+           "27)")
 TESTED_GUARD = ("the aggregate, and no model shown worse than the margin by a Holm-adjusted "
                 "test instead of no model's mean below it (the first rule of issue 31)")
-HOLM_RULE = (f"training seed 0 only, per model: refuted if some model is shown worse than "
+HOLM_RULE = (f"width-16 models, training seed 0 only, per model: refuted if some model is "
+             f"shown worse than "
              f"-{MARGIN:g} after Holm's adjustment, supported if every model is shown "
              f"non-inferior (the rule of issue 27)")
 
@@ -55,8 +57,10 @@ PROTOCOL = (
     "twins, on test images drawn by the verify seed per architecture and task ("
     f"{SIZES.text('images', lambda v: 'all' if v is None else str(v))} at width 16, "
     f"{WIDTH_SIZES.text('images', lambda v: 'all' if v is None else str(v))} for the wider "
-    "models; the same images for every training seed and width of a model; checked spike "
-    "for spike against SpikingJelly's reference where the two share images). A model is an "
+    "models, a separate draw; the same images for every training seed of a model and every "
+    "wider width of an architecture and task; checked spike for spike against SpikingJelly's "
+    "reference where the two share images). A wider model joins once its twins are shipped "
+    "for every training seed (evsim.train.SEEDS). A model is an "
     f"architecture, task and width. Per image: the accuracy of the T = {RULE_T} model minus "
     "that of the "
     f"T = {REFERENCE_T} model (a set: its fraction of correct tokens). Judged on the training "
@@ -372,14 +376,16 @@ def measure(context) -> ClaimResult:
                                                                  if m[1] == "digits"})},
         {"choice": "set models only", "verdict": rule(models={m for m in per_seed
                                                               if m[1] == "sets"})},
-        {"choice": "width-16 models only (every architecture; the models before the wider "
-                   "ones)", "verdict": rule(models={m for m in per_seed if m[2] == 16})},
-        *([{"choice": "the wider models only (QKFormer and the Spike-driven Transformer at "
+        *([{"choice": "width-16 models only (every architecture; the models before the "
+                      "wider ones)", "verdict": rule(models={m for m in per_seed
+                                                             if m[2] == 16})},
+           {"choice": "the wider models only (QKFormer and the Spike-driven Transformer at "
                       "widths 32 and 64)", "verdict": rule(models=wider)}] if wider else []),
-        *([{"choice": f"reference: the T = {RULE_T} model itself at T = {T_max // 2} (seed 0)",
-            "verdict": own(T_max // 2)}] if T_max // 2 > RULE_T else []),
-        {"choice": "reference: the T = 4 model's best accuracy over T >= 8 (upward-biased; "
-                   "seed 0)", "verdict": own("best")},
+        *([{"choice": f"width-16 models, seed 0; reference: the T = {RULE_T} model itself at "
+                      f"T = {T_max // 2}", "verdict": own(T_max // 2)}]
+          if T_max // 2 > RULE_T else []),
+        {"choice": "width-16 models, seed 0; reference: the T = 4 model's best accuracy over "
+                   "T >= 8 (upward-biased)", "verdict": own("best")},
         {"choice": "a set counts as correct only if every token is (instead of the fraction "
                    "of correct tokens)", "verdict": rule(whole_sets=True)},
         {"choice": "T = 2 instead of 4", "verdict": rule(T=2)},
