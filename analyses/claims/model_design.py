@@ -201,6 +201,7 @@ def measure(context) -> ClaimResult:
           if not table.arch.isin(WIDE_ARCHITECTURES).all() else [])]
     per_model = rms.groupby("model", sort=False).first()
     free = free_exponents(rms, seed=seed, configuration=HOLD_OUT)
+    first = next(iter(runs.values()))
     by_model = per_model.assign(log_L=np.log(per_model.L.astype(float)),
                                 log_ratio=np.log(per_model.d_eff / per_model.d)) \
         .groupby(["arch", "task"])
@@ -225,13 +226,13 @@ def measure(context) -> ClaimResult:
                            for r in g.itertuples()} for m, g in rms.groupby("model", sort=False)},
         "validation": "leave one model cell (architecture, task, width) out",
         "paper": {"C": PAPER_C, "ci95": list(PAPER_CI), "R2": PAPER_R2},
-        "T_max": int(runs[next(iter(runs))].layers[FIRST_LAYER[next(iter(runs))[0]]].shape[0]),
+        "T_max": int(first.layers[FIRST_LAYER[first.arch]].shape[0]),
         "widths": sorted({int(w) for _, _, w, _ in runs}),
         "training_seeds": {cell: sorted(int(v) for v in g.seed.unique())
                            for cell, g in rms.groupby("cell", sort=False)},
         "training_seeds_per_cell": int(rms.groupby("cell").seed.nunique().min()),
-        "images": int(len(next(iter(runs.values())).index)),
-        "perturbed_images": int(len(next(iter(runs.values())).perturbed[SIGMAS[0]]["delta"])),
+        "images": int(len(first.index)),
+        "perturbed_images": int(len(first.perturbed[SIGMAS[0]]["delta"])),
         "spikingjelly_check": (
             f"{sum(r.reference_mismatches for r in runs.values())} of "
             f"{sum(r.reference_compared for r in runs.values())} neuron-steps differ (the "
@@ -275,9 +276,9 @@ CLAIMS = (
                                  "(T_max = 64, training seed 0), leaving one model out "
                                  "(refuted in the quick run: held-out R^2 -1.53). Replaced "
                                  "when the wider models came: with d = 16 for every model the "
-                                 "d_eff / d exponent "
-                                 "was not identified, and 6 of 24 cells were out of reach at "
-                                 "T_max = 64", "issue 31", True, today=WIDTH_16))),
+                                 "d_eff / d exponent was not identified, and 6 of 24 cells were "
+                                 "out of reach at T_max = 64", "issue 31", True,
+                                 today=WIDTH_16))),
           basis=Basis(
               "measured",
               "The one-block models here: four architectures at width 16, QKFormer and the "
