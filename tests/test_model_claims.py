@@ -400,7 +400,7 @@ def toy_runs():
     runs = {(arch, "digits"): trained_runs._run_model(context, arch, "digits", size)
             for arch in ("spikformer", "sdt")}
     twins = {key: trained_runs._run_model(context, key[0], "digits",
-                                          dict(size, perturbed=0, T_max=16), 16)
+                                          dict(size, T_max=16), 16)
              for key in runs}
     return runs, twins
 
@@ -513,13 +513,44 @@ def test_exponent_tests_say_whether_the_ci_excludes_the_rule_and_zero():
 def test_a_constant_per_cell_fits_exactly_when_only_the_constant_differs():
     # the rule's form times a different constant in each cell: R^2 1 with a constant per cell,
     # while one constant for all leaves the spread of the constants
-    cells = _design_cells(2.3, 2).rename(columns={"model": "cell"})
+    cells = _design_cells(2.3, 2)
     exact = cells.assign(T_star=[design.rule_form(r.L, r.d_eff, r.d, r.eps)
-                                 * (1 + int(r.cell[1:])) for r in cells.itertuples()])
-    assert model_design.r2_with_a_constant_per_cell(exact) == pytest.approx(1.0)
+                                 * (1 + int(r.model[1:])) for r in cells.itertuples()])
+    assert model_design.r2_with_free_constants(exact) == pytest.approx(1.0)
     # errors falling as 1/T instead of 1/sqrt(T): T ~ 1/eps, which no constant repairs
     wrong = exact.assign(T_star=exact.T_star * exact.eps.astype(float))
-    assert model_design.r2_with_a_constant_per_cell(wrong) < 0.9
+    assert model_design.r2_with_free_constants(wrong) < 0.9
+
+
+def test_free_exponents_within_groups_remove_a_confounded_intercept():
+    # L's exponent is 2 inside each of four groups, but the groups' constants fall as L
+    # rises between them: the pooled fit is pulled far below 2, the within-group fit is not
+    rows = []
+    for g in range(4):
+        for m in range(3):
+            L = (1 + g) * (1 + 0.2 * m)
+            for eps in model_design.EPS:
+                rows.append(dict(group=g, model=f"g{g}m{m}", d=16, d_eff=8.0, L=L, eps=eps,
+                                 T_star=L ** 2 / eps ** 2 / (1 + g) ** 3, censored=False))
+    cells = pd.DataFrame(rows)
+    pooled = design.free_exponents(cells, configuration=("model",), resamples=200)
+    within = design.free_exponents(cells, configuration=("model",), resamples=200,
+                                   within=("group",))
+    assert pooled["L"][0] < 0.5
+    assert within["L"][0] == pytest.approx(2.0) and within["1/eps"][0] == pytest.approx(2.0)
+
+
+def test_merged_seeds_take_geometric_means_and_keep_an_unreached_seed_unreached():
+    base = dict(cell="c", arch="a", task="t", d=16, criterion="rms", censored=False)
+    table = pd.DataFrame([dict(base, model="c s0", seed=0, eps=0.1, T_star=2.0, L=1.0, d_eff=4.0),
+                          dict(base, model="c s1", seed=1, eps=0.1, T_star=8.0, L=4.0, d_eff=9.0),
+                          dict(base, model="c s0", seed=0, eps=0.05, T_star=np.nan, L=1.0,
+                               d_eff=4.0),
+                          dict(base, model="c s1", seed=1, eps=0.05, T_star=30.0, L=4.0,
+                               d_eff=9.0)])
+    merged = model_design.seeds_merged(table).set_index("eps")
+    assert merged.loc[0.1, ["T_star", "L", "d_eff"]].tolist() == pytest.approx([4.0, 2.0, 6.0])
+    assert np.isnan(merged.loc[0.05, "T_star"]) and len(merged) == 2
 
 
 def test_design_models_are_the_shipped_ones_with_every_width_of_the_wide_architectures():

@@ -186,19 +186,23 @@ def design_rule(ci, r2_held_out: float, r2_best_wrong: float, min_r2: float = MI
 
 
 def free_exponents(table: pd.DataFrame, *, seed: int = 0, resamples: int = 1000,
-                   configuration=("d", "d_eff")) -> dict:
+                   configuration=("d", "d_eff"), within=None) -> dict:
     """OLS of log T on log L, log(d_eff / d), log(1/eps) (usable cells), with 95 % CIs from
     resampling whole configurations (the distinct values of the ``configuration`` columns):
-    {name: [estimate, [low, high]]}."""
+    {name: [estimate, [low, high]]}. ``within``: columns whose every value gets an intercept
+    of its own, so the exponents come only from variation inside those groups."""
     cells = usable_cells(table)
-    design = np.column_stack([np.ones(len(cells)), np.log(cells.L.astype(float)),
-                              np.log(cells.d_eff / cells.d), -np.log(cells.eps.astype(float))])
+    intercepts = (np.ones((len(cells), 1)) if within is None else
+                  pd.get_dummies(cells.groupby(list(within)).ngroup()).to_numpy(float))
+    slopes = np.column_stack([np.log(cells.L.astype(float)), np.log(cells.d_eff / cells.d),
+                              -np.log(cells.eps.astype(float))])
+    design = np.column_stack([slopes, intercepts])
     log_T = np.log(cells.T_star.astype(float).to_numpy())
     groups = cells.groupby(list(configuration)).ngroup().to_numpy()
     members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
 
     def fit(rows):
-        return np.linalg.lstsq(design[rows], log_T[rows], rcond=None)[0][1:]
+        return np.linalg.lstsq(design[rows], log_T[rows], rcond=None)[0][:3]
 
     rng = np.random.default_rng(seed)
     draws = np.array([fit(np.concatenate([members[i] for i in rng.integers(0, len(members),
@@ -281,13 +285,16 @@ def measure(context) -> ClaimResult:
                        {"calibration": pd.concat(plotted, ignore_index=True)}, sensitivity)
 
 
-def plot_calibration(ax, rows: pd.DataFrame, hold_out, title: str, groups=None) -> None:
+def plot_calibration(ax, rows: pd.DataFrame, hold_out, title: str, groups=None,
+                     markers=None) -> None:
     """Measured minimal T of the usable cells of ``rows`` against the rule's form L^2 d_eff /
     (d eps^2): the fitted constant C (the claim's estimate, which decides with its CI) as the
     line T = C x form, the paper's CI of C as the rule's band, and in the title the held-out
     R^2 of the rule and of the best wrong form (leaving ``hold_out`` out), which the rule
-    holds to MIN_R2 and MIN_MARGIN. ``groups``: a column whose values get one marker and
-    colour each (e.g. the model). Point estimates only: they are the claim's, while the CI
+    holds to MIN_R2 and MIN_MARGIN. ``groups``: a column whose values get one colour each
+    (e.g. the model) and, unless ``markers`` names a column whose values get one marker each
+    (e.g. architecture and task, with the width as ``groups``), one marker each. Point
+    estimates only: they are the claim's, while the CI
     of C depends on the claim's bootstrap seed and is in its details."""
     fits = {name: calibrate(rows, exponents=exponents, hold_out=hold_out, resamples=1)
             for name, exponents in FORMS.items()}
@@ -299,9 +306,12 @@ def plot_calibration(ax, rows: pd.DataFrame, hold_out, title: str, groups=None) 
     if groups is None:
         ax.plot(form, cells.T_star, "o", ms=3, alpha=0.7, label="cells (minimal T)")
     else:
-        for k, (name, part) in enumerate(cells.groupby(groups, sort=False)):
-            ax.plot(form[part.index], part.T_star, "os^Dv<>P"[k % 8], ms=3,
-                    color=f"C{k % 10}", label=name)
+        by = markers or groups
+        colour = {value: f"C{k % 10}" for k, value in enumerate(cells[groups].unique())}
+        marker = {value: "os^Dv<>P"[k % 8] for k, value in enumerate(cells[by].unique())}
+        for (shape, hue), part in cells.groupby([by, groups], sort=False):
+            ax.plot(form[part.index], part.T_star, marker[shape], ms=3, color=colour[hue],
+                    label=hue if by == groups else f"{shape} {groups}={hue}")
     if len(cells):
         span = np.geomspace(form.min(), form.max(), 2)
         ax.fill_between(span, PAPER_CI[0] * span, PAPER_CI[1] * span, color=RULE_GREY,

@@ -26,17 +26,19 @@ from evsim.train import (ARCHITECTURES, REFERENCE_T, SEEDS, TASKS, WIDE_ARCHITEC
 
 from .base import Sizes
 
-__all__ = ["TRAINED_RUNS", "SIZES", "SIGMAS", "FIRST_LAYER", "ATTENTION_LAYER", "ModelRun",
-           "run_models", "shared_runs", "shared_reference_runs", "shared_seed_runs",
+__all__ = ["TRAINED_RUNS", "LONG_RUNS", "SIZES", "SIGMAS", "FIRST_LAYER", "ATTENTION_LAYER",
+           "ModelRun", "run_models", "shared_runs", "shared_reference_runs", "shared_seed_runs",
            "in_build_order", "rates", "stream_rates", "correct", "fan_out", "events_in_window",
            "WIDTH_SIZES", "shipped_widths", "shared_width_runs", "DESIGN_SIZES",
            "design_models", "shared_design_runs"]
 
 #: what the model.* claims that read these runs share (:attr:`Claim.shares`)
 TRAINED_RUNS = "trained models: the shared runs"
-SIZES = Sizes(quick=dict(images=64, perturbed=0, T_max=64),
-              full=dict(images=None, perturbed=0, T_max=64),
-              toy=dict(images=6, perturbed=0, T_max=8))
+#: model.design's long runs, which it alone reads: a group of their own, so a parallel verify
+#: runs them beside TRAINED_RUNS' claims
+LONG_RUNS = "trained models: the long runs"
+SIZES = Sizes(quick=dict(images=64, T_max=64), full=dict(images=None, T_max=64),
+              toy=dict(images=6, T_max=8))
 #: the runs of the models trained at every width (T = 4 models for T_max steps, on ``images``
 #: test images drawn by the seed, the same for every width and training seed of an
 #: architecture and task; full: every test image)
@@ -45,8 +47,10 @@ WIDTH_SIZES = Sizes(quick=dict(images=32, T_max=64), full=dict(images=None, T_ma
 #: the long runs of model.design: T = 4 models run for T_max steps on ``images`` test images
 #: drawn by the seed, the first ``perturbed`` of them also with each of SIGMAS' perturbations;
 #: the models of ``seeds`` training seeds (None: every shipped one) of ``architectures`` (None:
-#: all; quick: those trained at every width, whose width runs cost least)
-DESIGN_SIZES = Sizes(quick=dict(images=8, perturbed=8, T_max=256, seeds=1,
+#: all; quick: those trained at every width). Quick perturbs half its images (each model's L
+#: from 4, the same 4 for every width and seed): three seeds' long runs then take ~3.4 min
+#: on one core
+DESIGN_SIZES = Sizes(quick=dict(images=8, perturbed=4, T_max=256, seeds=None,
                                 architectures=WIDE_ARCHITECTURES),
                      full=dict(images=64, perturbed=32, T_max=256, seeds=None,
                                architectures=None),
@@ -129,7 +133,7 @@ def _run_model(context, arch: str, task: str, size, trained_T: int = 4,
     rng = context.rng(f"test images and perturbations {arch} {task}", shared=True)
     images = len(test) if size["images"] is None else min(size["images"], len(test))
     index = np.sort(rng.choice(test, images, replace=False))
-    k = min(size["perturbed"], images)
+    k = min(size.get("perturbed", 0), images)
     deltas = {s: s * rng.standard_normal((k,) + X.shape[1:]) for s in SIGMAS} if k else {}
     tokens = np.concatenate([X[index]] + [X[index[:k]] + d for d in deltas.values()])
     T_max, T_trained = size["T_max"], meta["T"]
@@ -234,7 +238,7 @@ def _wide_twin_runs(context) -> dict:
     the twin run for REFERENCE_T steps on the same test images; once per verify run."""
     wide = {key: run for key, run in shared_width_runs(context).items() if key[2] != 16
             and shipped_seeds(*key[:3]) == list(SEEDS)}
-    size = dict(context.sizes(WIDTH_SIZES), perturbed=0, T_max=REFERENCE_T)
+    size = dict(context.sizes(WIDTH_SIZES), T_max=REFERENCE_T)
     twins = context.shared(
         f"trained models, every width trained at T = {REFERENCE_T} {context.scale}",
         lambda: {key: _run_model(context, key[0], key[1], size, REFERENCE_T, key[3], key[2])
@@ -247,7 +251,7 @@ def _every_seed_runs(context) -> dict:
     shared T = 4 seed-0 runs, each for its training T without perturbations; one structure's
     runs (the training seeds of one architecture, task and T) one after another, so they
     reuse its built network. Once per verify run."""
-    size = dict(context.sizes(SIZES), perturbed=0)
+    size = context.sizes(SIZES)
 
     def runs():
         return {(arch, task, seed, T): _run_model(context, arch, task, dict(size, T_max=T), T,
@@ -271,7 +275,7 @@ def shared_width_runs(context) -> dict:
     run for WIDTH_SIZES' T_max steps on WIDTH_SIZES' images test images drawn by the seed (the
     same for every width and training seed of an architecture and task: paired), no
     perturbations; once per verify run."""
-    size = dict(context.sizes(WIDTH_SIZES), perturbed=0)
+    size = context.sizes(WIDTH_SIZES)
     return context.shared(f"trained models, every width {context.scale}",
                           lambda: {key: _run_model(context, key[0], key[1], size, 4, key[3],
                                                    key[2]) for key in shipped_widths()})
