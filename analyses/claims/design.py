@@ -294,8 +294,8 @@ def plot_calibration(ax, rows: pd.DataFrame, hold_out, title: str, groups=None,
     holds to MIN_R2 and MIN_MARGIN. ``groups``: a column whose values get one colour each
     (e.g. the model) and, unless ``markers`` names a column whose values get one marker each
     (e.g. architecture and task, with the width as ``groups``), one marker each. Point
-    estimates only: they are the claim's, while the CI
-    of C depends on the claim's bootstrap seed and is in its details."""
+    estimates only: they are the claim's, while the CI of C depends on the claim's bootstrap
+    seed and is in its details."""
     fits = {name: calibrate(rows, exponents=exponents, hold_out=hold_out, resamples=1)
             for name, exponents in FORMS.items()}
     fit = fits[RULE]
