@@ -51,6 +51,10 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 #: synapses one run of a trained model holds by default (all its images): ~1 GB on numpy,
 #: and the built network is kept for the next batch (evsim.runtime.CACHE_SYNAPSES)
 BATCH_SYNAPSES = 12_000_000
+#: neuron-steps one simulation of a trained model records at most: its spike monitors and
+#: rasters peak at ~10 bytes a neuron-step (6.2 GB for SpikingResformer's 76,480 neurons x 32
+#: images x 256 steps), so more images run as several simulations of the same circuit
+CHUNK_NEURON_STEPS = 2 ** 28
 #: at most this fraction of a run's steps are spent filling the model (its depth, once per
 #: trial): on numpy, 2-16 trials were as fast as 57-150 at T = 4 (a step's fixed cost is
 #: small beside the depth's idle steps of many trials) and as fast at T = 64
@@ -237,15 +241,26 @@ class TrainedCircuit:
                           batch: int | None = None) -> dict:
         """One simulation of ``tokens`` (images, N, 4), laid out by :meth:`layout`: {population:
         bool (images, T, neurons)}, the T steps of each image in each population on its own
-        clock (SpikingJelly's steps 0 .. T - 1), for every population or those in ``read``."""
+        clock (SpikingJelly's steps 0 .. T - 1), for every population or those in ``read``.
+        Images beyond :data:`CHUNK_NEURON_STEPS` run as several simulations of equal share
+        (each image is a trial or window of its own and the model is deterministic, so the
+        spikes are those of one simulation)."""
         tokens = np.asarray(tokens, dtype=float)
         images, T = len(tokens), self.meta["T"]
+        read = list(read or self.lags)
+        sizes = {p.name: p.size for p in self.circuit.populations}
+        chunks = -(-images * T * sum(sizes[p] for p in read) // CHUNK_NEURON_STEPS)
+        if chunks > 1 and images > 1:
+            share = -(-images // chunks)
+            parts = [self.population_spikes(tokens[i:i + share], seed=seed, target=target,
+                                            read=read, batch=batch)
+                     for i in range(0, images, share)]
+            return {p: np.concatenate([part[p] for part in parts]) for p in read}
         trials, windows = self.layout(images, batch)
         inputs = self.inputs(tokens, trials)
         steps = len(next(iter(inputs.values())))
         options = dict(restart_every=T * STEP,
                        restart_offsets={p: (lag % T) * STEP for p, lag in self.lags.items()})
-        read = list(read or self.lags)
         record = simulate(self.circuit, inputs, steps * STEP, dt=STEP, trials=trials, seed=seed,
                           record_spikes=read, target=target, **options)
         out = {}

@@ -224,6 +224,25 @@ def test_layout_holds_every_image_in_the_fewest_windows(images, batch):
     assert model.depth <= trained.FILL_FRACTION * windows * model.meta["T"] or trials == 1
 
 
+def test_images_over_the_recording_budget_run_in_chunks_with_the_same_spikes(monkeypatch):
+    model = trained.from_weights("sdt")
+    X, _, _, test = task_data("digits")
+    tokens = X[test[:5]]
+    whole = model.population_spikes(tokens, target="numpy")
+    calls = []
+    simulate = trained.simulate
+    monkeypatch.setattr(trained, "simulate", lambda *a, **k: calls.append(1) or simulate(*a, **k))
+    per_image = model.meta["T"] * model.size[0]
+    monkeypatch.setattr(trained, "CHUNK_NEURON_STEPS", 2 * per_image)  # 2 images a simulation
+    chunked = model.population_spikes(tokens, target="numpy")
+    assert len(calls) == 3
+    assert chunked.keys() == whole.keys()
+    assert all(np.array_equal(chunked[p], whole[p]) for p in whole)
+    monkeypatch.setattr(trained, "CHUNK_NEURON_STEPS", 1)  # one image alone over budget: runs
+    assert np.array_equal(model.population_spikes(tokens[:1], target="numpy")["block_in"],
+                          whole["block_in"][:1])
+
+
 def test_a_task_with_a_file_is_an_error():
     with pytest.raises(ValidationError, match="parameter 'task' applies to shipped"):
         trained.from_weights(trained.shipped("sdt"), task="sets")
