@@ -248,7 +248,7 @@ class TrainedCircuit:
         tokens = np.asarray(tokens, dtype=float)
         images, T = len(tokens), self.meta["T"]
         read = list(read or self.lags)
-        sizes = {p.name: p.size for p in self.circuit.populations}
+        sizes = self.circuit.sizes
         chunks = -(-images * T * sum(sizes[p] for p in read) // CHUNK_NEURON_STEPS)
         if chunks > 1 and images > 1:
             share = -(-images // chunks)
@@ -273,7 +273,7 @@ class TrainedCircuit:
     @property
     def size(self) -> tuple[int, int]:
         """(neurons, synapses) of one copy of the circuit."""
-        sizes = {p.name: p.size for p in self.circuit.populations}
+        sizes = self.circuit.sizes
         synapses = sum(len(p.pairs(sizes[p.source], sizes[p.target])[0])
                        for p in self.circuit.projections)
         return sum(sizes.values()), synapses

@@ -82,7 +82,7 @@ def draw_circuit(circuit, ax=None):
     ax.set(xlim=(min(xs) - 0.5, max(xs) + 0.5), ylim=(min(ys) - 0.8, max(ys) + 0.8))
     ax.set_axis_off()
     ax.set_title(circuit.name, fontsize=7)
-    sizes = {p.name: p.size for p in circuit.populations}
+    sizes = circuit.sizes
     renderer = ax.figure.canvas.get_renderer()
     boxes = {}
     for p in circuit.populations:

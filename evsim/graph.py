@@ -259,6 +259,11 @@ class Circuit:
         return [data["population"] for _, data in self.graph.nodes(data=True)]
 
     @property
+    def sizes(self) -> dict[str, int]:
+        """{population name: neurons}."""
+        return {population.name: population.size for population in self.populations}
+
+    @property
     def projections(self) -> list[Projection]:
         return [data["projection"] for _, _, data in self.graph.edges(data=True)]
 

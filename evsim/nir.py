@@ -258,7 +258,7 @@ def from_circuit(circuit: Circuit, *, dt: float, inputs: dict, biases: dict, out
     reaches the next layer in the same step, and :func:`read` places the lags again; they
     must equalise the paths into each population, in steps of ``step`` (the circuit's time
     step, a Brian2 time; default ``dt`` seconds)."""
-    sizes = {p.name: p.size for p in circuit.populations}
+    sizes = circuit.sizes
     imported = NIRCircuit(circuit, float(dt), {}, {"output": (output, (sizes[output],))})
     for population in circuit.populations:
         model = population.model
@@ -317,7 +317,7 @@ def _to_graph(imported: NIRCircuit, nir):
                                           "again with mode='discrete'")
     nodes = {name: nir.Input(input_type=np.array(shape))
              for name, shape in imported.inputs.items()}
-    edges, sizes = [], {p.name: p.size for p in imported.circuit.populations}
+    edges, sizes = [], imported.circuit.sizes
     node = {population: name for population, (name, _) in imported.input_copies.items()}
     for name, shape in imported.inputs.items():  # the projections read flat vectors
         if len(shape) > 1:

@@ -101,7 +101,7 @@ def energy_table(run) -> pd.DataFrame:
     priced as the embedding's MACs), the papers' formula's operations."""
     model, T = run.model, run.trained_T
     ann = ann_macs(model.meta)
-    sizes = {p.name: p.size for p in model.circuit.populations}
+    sizes = model.circuit.sizes
     events = dict.fromkeys(LAYERS, 0.0)
     inputs = {layer: set() for layer in LAYERS}
     for projection in model.circuit.projections:

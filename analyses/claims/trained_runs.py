@@ -113,7 +113,7 @@ def correct(run: ModelRun, T: int, whole_sets: bool = False) -> np.ndarray:
 
 def fan_out(model: trained.TrainedCircuit) -> dict:
     """projection name -> (source population, synapses driven by each source neuron)."""
-    sizes = {p.name: p.size for p in model.circuit.populations}
+    sizes = model.circuit.sizes
     return {p.name: (p.source, np.bincount(p.pairs(sizes[p.source], sizes[p.target])[0],
                                            minlength=sizes[p.source]))
             for p in model.circuit.projections}
