@@ -16,6 +16,7 @@ import numpy as np
 from brian2 import (Clock, Equations, Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses,
                     TimedArray)
 
+from .blocks import BlockPathway, block_layout
 from .errors import ValidationError
 from .graph import Circuit
 from .models import check_quantity, unit_of
@@ -80,6 +81,8 @@ class SynapsesPlan:
     delay: object
     #: (projection name, its synapses' pre indices) of every merged projection
     parts: tuple = ()
+    variable: str = ""  # the target's variable that on_pre adds to
+    payload: str | None = None  # the source's variable a spike carries (graded sources)
 
     def indices(self, trials: int) -> tuple[np.ndarray, np.ndarray]:
         """Pre and post neuron indices of every synapse, trial by trial."""
@@ -264,7 +267,8 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
             first.source, first.target, f"w : {unit!r} (constant)",
             f"{first.variable}_post += {'w * ' + payload + '_pre' if payload else 'w'}",
             pre[order], post[order], source.size, target_size, first.delay,
-            tuple((p.name, np.asarray(pair[0])) for p, pair in zip(merged, pairs)))
+            tuple((p.name, np.asarray(pair[0])) for p, pair in zip(merged, pairs)),
+            first.variable, payload)
         synapses.append(plan)
         signed = np.concatenate([np.broadcast_to(np.asarray(w, dtype=float), len(pair[0]))
                                  for w, pair in zip(weights, pairs)])  # SI values
@@ -341,8 +345,10 @@ def _plan_group(index: int, population, trials: int, dt, parameters: dict, initi
                      model.threshold, reset, refractory, model.method, model.step_code, varying)
 
 
-def instantiate(plan: NetworkPlan, clock: Clock) -> BuiltNetwork:
-    """The Brian2 objects of ``plan`` on ``clock``, its values assigned."""
+def instantiate(plan: NetworkPlan, clock: Clock, *, blocks: bool = False) -> BuiltNetwork:
+    """The Brian2 objects of ``plan`` on ``clock``, its values assigned. ``blocks``: a
+    projection whose synapses fill dense blocks becomes a :class:`evsim.blocks.BlockPathway`
+    (one matrix product a step; runtime targets only) instead of Synapses."""
     groups, counters, owners, states = {}, {}, {}, {}
     for g in plan.groups:
         group = NeuronGroup(g.neurons, g.equations, threshold=g.threshold, reset=g.reset,
@@ -373,6 +379,12 @@ def instantiate(plan: NetworkPlan, clock: Clock) -> BuiltNetwork:
     for s in plan.synapses:
         if not len(s.pre):
             continue  # no synapses (an all-zero matrix): nothing to build, no events
+        layout = block_layout(s.pre, s.post, s.source_size, s.target_size) if blocks else None
+        if layout is not None:
+            synapses[s.name] = owners[s.name] = BlockPathway(
+                groups[s.source], groups[s.target], s.variable, s.payload, layout, plan.trials,
+                delay_steps(s.delay, clock.dt), clock, s.name)
+            continue
         syn = Synapses(groups[s.source], groups[s.target], s.model, on_pre=s.on_pre,
                        clock=clock, name=s.name)
         i, j = s.indices(plan.trials)
@@ -386,6 +398,11 @@ def instantiate(plan: NetworkPlan, clock: Clock) -> BuiltNetwork:
     built = BuiltNetwork(network, groups, synapses, counters, plan.trials, plan, owners, states)
     built.assign(plan)
     return built
+
+
+def delay_steps(delay, dt) -> int:
+    """A synaptic delay in whole steps, rounded as Brian2 rounds it."""
+    return int(np.floor(float(delay) / float(dt) + 0.5))
 
 
 def _never_refractory(model, overrides: dict, dt) -> bool:
