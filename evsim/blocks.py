@@ -74,7 +74,7 @@ class BlockPathway(NetworkOperation):
     ``variable`` of ``target``, ``delay_steps`` steps after the spike, in the ``synapses``
     slot: the effect of ``Synapses(source, target, on_pre="variable_post += w[*payload_pre]")``
     on ``trials`` block-diagonal copies of ``layout``. ``w`` holds one weight per synapse of
-    every trial (the plan's order, trial by trial)."""
+    every trial (the plan's order, trial by trial), the same in every trial."""
 
     def __init__(self, source, target, variable: str, payload: str | None, layout: BlockLayout,
                  trials: int, delay_steps: int, clock, name: str):
@@ -84,7 +84,7 @@ class BlockPathway(NetworkOperation):
         self._payload = source.variables[payload] if payload else None
         self._target = target.variables[variable]
         self._source_size = layout.blocks * layout.rows * trials
-        self._matrices = None  # (blocks, rows, columns), or per trial (trials, blocks, ...)
+        self._matrices = None  # (blocks, rows, columns)
         self._pending = deque()  # spiking neurons of the last delay_steps steps, oldest first
 
     @property
@@ -94,11 +94,9 @@ class BlockPathway(NetworkOperation):
     @w.setter
     def w(self, value) -> None:
         weights = np.asarray(value, dtype=float).reshape(self.trials, -1)
-        self._weights = weights
-        if np.all(weights == weights[0]):
-            self._matrices = self.layout.matrices(weights[0])
-        else:
-            self._matrices = np.stack([self.layout.matrices(w) for w in weights])
+        if np.any(weights != weights[0]):
+            raise ValueError(f"{self.name}: a block pathway takes the same weights in every trial")
+        self._weights, self._matrices = weights, self.layout.matrices(weights[0])
 
     def _deliver(self) -> None:
         spikespace = self._spikespace.get_value()
@@ -111,12 +109,9 @@ class BlockPathway(NetworkOperation):
         x = np.zeros(self._source_size)
         x[spiking] = 1.0 if self._payload is None else self._payload.get_value()[spiking]
         layout = self.layout
-        x = x.reshape(self.trials, layout.blocks, layout.rows)
-        if self._matrices.ndim == 3:  # one matrix per block for every trial: B gemms
-            out = np.matmul(x.transpose(1, 0, 2), self._matrices).transpose(1, 0, 2)
-        else:
-            out = np.matmul(x[:, :, None, :], self._matrices)[:, :, 0, :]
-        self._target.get_value()[:] += out.reshape(-1)
+        x = x.reshape(self.trials, layout.blocks, layout.rows).transpose(1, 0, 2)
+        out = np.matmul(x, self._matrices)  # one (trials x rows) @ (rows x columns) per block
+        self._target.get_value()[:] += out.transpose(1, 0, 2).reshape(-1)
 
     def _full_state(self) -> dict:
         return {"pending": [p.copy() for p in self._pending]}

@@ -29,7 +29,11 @@ from .build import BuiltNetwork, instantiate
 from .states import shape_states
 from .record import SpikeTrains
 
-__all__ = ["RuntimeBackend", "clear_cache", "CACHE_SYNAPSES"]
+__all__ = ["RuntimeBackend", "clear_cache", "CACHE_SYNAPSES", "BLOCKS"]
+
+#: block-dense projections (token-wise linear layers) run as one matrix product a step
+#: (:mod:`evsim.blocks`); False: every projection through Brian2's Synapses (same spikes)
+BLOCKS = True
 
 #: most synapses (all cached networks together) kept built: ~100 bytes each on numpy with the
 #: stored initial state; a network larger than this is run but not kept
@@ -77,7 +81,7 @@ _CACHE: "OrderedDict[tuple, BuiltNetwork]" = OrderedDict()
 
 
 def _key(target: str, spec: RunSpec) -> tuple:
-    return target, spec.plan.key
+    return target, BLOCKS, spec.plan.key
 
 
 def _built(target: str, spec: RunSpec) -> tuple[BuiltNetwork, bool]:
@@ -89,7 +93,7 @@ def _built(target: str, spec: RunSpec) -> tuple[BuiltNetwork, bool]:
         built.network.restore("evsim_initial")
         built.assign(plan)
         return built, True
-    built = instantiate(plan, Clock(spec.dt, name="evsim_clock"), blocks=True)
+    built = instantiate(plan, Clock(spec.dt, name="evsim_clock"), blocks=BLOCKS)
     if _synapses(built) <= CACHE_SYNAPSES:
         built.network.store("evsim_initial")
         _CACHE[key] = built

@@ -1,0 +1,97 @@
+"""Block-dense projections as one matrix product a step (evsim.blocks): which projections
+qualify, and the same spikes as Brian2's Synapses (delays, graded payloads, merged and signed
+projections, cached reruns and checkpoints)."""
+
+import numpy as np
+import pytest
+from brian2 import ms
+
+from circuits.arithmetic import STEP, connect_pairs
+from evsim import Circuit, models, runtime, simulate
+from evsim.blocks import MIN_BLOCK, block_layout
+
+
+def _token_wise(tokens, fan_in, fan_out):
+    """pre, post of a token-wise dense map (tokens blocks of fan_in x fan_out)."""
+    n, o, i = np.indices((tokens, fan_out, fan_in))
+    return (n * fan_in + i).ravel(), (n * fan_out + o).ravel()
+
+
+def test_a_token_wise_map_is_found_with_its_finest_blocks():
+    pre, post = _token_wise(4, 3, 8)
+    layout = block_layout(pre, post, 12, 32)
+    assert (layout.blocks, layout.rows, layout.columns) == (4, 3, 8)
+    np.testing.assert_array_equal(layout.block * 3 + layout.row, pre)
+    np.testing.assert_array_equal(layout.block * 8 + layout.column, post)
+
+
+def test_a_synapse_across_tokens_coarsens_the_blocks_and_sparse_maps_keep_synapses():
+    pre, post = _token_wise(4, 3, 8)
+    across = block_layout(np.append(pre, 0), np.append(post, 31), 12, 32)
+    assert across is None  # one block of 12 x 32 holds 97 of 384 pairs: too sparse
+    half = block_layout(*_token_wise(2, 3, 8), 6, 16)
+    assert (half.blocks, half.rows, half.columns) == (2, 3, 8)
+    one_to_one = np.arange(64)
+    assert block_layout(one_to_one, one_to_one, 64, 64) is None  # blocks of 1 < MIN_BLOCK
+    assert MIN_BLOCK > 1
+    keep = np.arange(0, 24, 3)  # 8 of 24 pairs in each of 4 blocks: fill 1/3
+    sparse_pre, sparse_post = (a[np.isin(np.arange(len(a)) % 24, keep)]
+                               for a in _token_wise(4, 3, 8))
+    assert block_layout(sparse_pre, sparse_post, 12, 32) is None
+
+
+def _circuit(rng, tokens=3, width=4, hidden=8):
+    """image (graded) -> a (token-wise) -> b (token-wise, 2-step delay, two merged maps with
+    shared pairs, signed; and the image 1 step late) -> c (all-to-all, from a and b); weights in eighths, inputs in
+    quarters, so every sum is exact in any order."""
+    circuit = Circuit("blocks")
+    lif = models.discrete_lif(tau=2.0)
+    circuit.add_population("image", models.graded_source(), tokens * width)
+    circuit.add_input("image", "image")
+    for name, size in (("a", tokens * hidden), ("b", tokens * width), ("c", 6)):
+        circuit.add_population(name, lif, size)
+    weights = lambda *shape: rng.integers(-6, 12, shape) / 8  # noqa: E731
+    pre, post = _token_wise(tokens, width, hidden)
+    connect_pairs(circuit, "image", "a", pre, post, weights(len(pre)), name="in")
+    pre, post = _token_wise(tokens, width, width)  # delayed graded: the payload on arrival
+    connect_pairs(circuit, "image", "b", pre, post, weights(len(pre)), delay=STEP, name="late")
+    pre, post = _token_wise(tokens, hidden, width)
+    for k in range(2):
+        connect_pairs(circuit, "a", "b", pre, post, weights(len(pre)), delay=2 * STEP,
+                      name=f"ab{k}")
+    for source, size in (("a", tokens * hidden), ("b", tokens * width)):
+        i, j = np.indices((size, 6))
+        connect_pairs(circuit, source, "c", i.ravel(), j.ravel(), weights(i.size),
+                      name=f"{source}c")
+    return circuit
+
+
+def _run(circuit, image, checkpoints, blocks, monkeypatch):
+    monkeypatch.setattr(runtime, "BLOCKS", blocks)
+    steps = len(image)
+    return simulate(circuit, {"image": image}, steps * STEP if checkpoints is None else checkpoints[-1],
+                    dt=STEP, trials=image.shape[1], seed=1, target="numpy", record_spikes=True,
+                    checkpoints=checkpoints)
+
+
+@pytest.mark.parametrize("checkpoints", [None, [7, 19, 30] * STEP])
+def test_block_pathways_give_the_spikes_of_synapses(seed, monkeypatch, checkpoints):
+    """The same circuit, inputs and seed with and without block pathways: equal spike times in
+    every population, for two inputs in a row (the second a rerun of the cached network)."""
+    rng = np.random.default_rng(seed)
+    circuit = _circuit(rng)
+    images = [rng.integers(0, 5, (30, 4, 12)) / 4 for _ in range(2)]
+    runtime.clear_cache()
+    with_blocks = [_run(circuit, image, checkpoints, True, monkeypatch) for image in images]
+    (built,) = runtime._CACHE.values()
+    assert sorted(type(s).__name__ for s in built.synapses.values()) == ["BlockPathway"] * 5
+    runtime.clear_cache()
+    without = [_run(circuit, image, checkpoints, False, monkeypatch) for image in images]
+    assert [r.metadata["target_choice"]["build_reused"] for r in with_blocks] == [False, True]
+    for a, b in zip(with_blocks, without):
+        assert a.counts["c"][-1].sum() > 0 and a.counts["b"][-1].sum() > 0
+        for name in a.counts:
+            np.testing.assert_array_equal(a.counts[name], b.counts[name])
+            np.testing.assert_array_equal(a.spikes[name].neuron, b.spikes[name].neuron)
+            np.testing.assert_array_equal(np.asarray(a.spikes[name].time / ms),
+                                          np.asarray(b.spikes[name].time / ms))
