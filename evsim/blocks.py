@@ -26,7 +26,7 @@ __all__ = ["BlockLayout", "block_layout", "BlockPathway", "MIN_FILL", "MIN_BLOCK
 
 #: a projection qualifies when its distinct (pre, post) pairs fill at least this share of
 #: its blocks (the product computes every entry, events only the spikes' synapses)
-MIN_FILL = 0.5
+MIN_FILL = 1 / 8
 #: ... and its blocks hold at least this many entries (smaller ones are one-to-one maps and
 #: the like, which a spike queue handles as cheaply)
 MIN_BLOCK = 16
@@ -51,22 +51,21 @@ class BlockLayout:
 
 def block_layout(pre, post, source_size: int, target_size: int) -> BlockLayout | None:
     """The finest block-diagonal layout of one trial's synapses ``pre -> post`` (the most
-    blocks such that every synapse stays inside its block), or None when the distinct pairs
-    fill less than :data:`MIN_FILL` of it or a block holds fewer than :data:`MIN_BLOCK`
-    entries."""
+    blocks such that every synapse stays inside its block), or None when its blocks hold
+    fewer than :data:`MIN_BLOCK` entries or the distinct pairs fill less than
+    :data:`MIN_FILL` of them."""
     pre, post = np.asarray(pre, dtype=np.int64), np.asarray(post, dtype=np.int64)
     if not len(pre):
         return None
     common = math.gcd(source_size, target_size)
-    for blocks in sorted((b for b in range(1, common + 1) if common % b == 0), reverse=True):
-        rows, columns = source_size // blocks, target_size // blocks
-        if rows * columns < MIN_BLOCK:
-            continue
-        if np.array_equal(pre // rows, post // columns):
-            pairs = len(np.unique(pre * target_size + post))
-            return (BlockLayout(blocks, rows, columns, pre, post)
-                    if pairs >= MIN_FILL * blocks * rows * columns else None)
-    return None
+    blocks = next(b for b in range(common, 0, -1)
+                  if common % b == 0 and np.array_equal(pre // (source_size // b),
+                                                        post // (target_size // b)))
+    rows, columns = source_size // blocks, target_size // blocks
+    pairs = len(np.unique(pre * target_size + post))
+    if rows * columns < MIN_BLOCK or pairs < MIN_FILL * blocks * rows * columns:
+        return None
+    return BlockLayout(blocks, rows, columns, pre, post)
 
 
 class BlockPathway(NetworkOperation):

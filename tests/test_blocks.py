@@ -8,7 +8,7 @@ from brian2 import ms
 
 from circuits.arithmetic import STEP, connect_pairs
 from evsim import Circuit, models, runtime, simulate
-from evsim.blocks import MIN_BLOCK, block_layout
+from evsim.blocks import MIN_BLOCK, MIN_FILL, block_layout
 
 
 def _token_wise(tokens, fan_in, fan_out):
@@ -28,13 +28,13 @@ def test_a_token_wise_map_is_found_with_its_finest_blocks():
 def test_a_synapse_across_tokens_coarsens_the_blocks_and_sparse_maps_keep_synapses():
     pre, post = _token_wise(4, 3, 8)
     across = block_layout(np.append(pre, 0), np.append(post, 31), 12, 32)
-    assert across is None  # one block of 12 x 32 holds 97 of 384 pairs: too sparse
+    assert (across.blocks, across.rows, across.columns) == (1, 12, 32)  # 97 of 384 pairs
     half = block_layout(*_token_wise(2, 3, 8), 6, 16)
     assert (half.blocks, half.rows, half.columns) == (2, 3, 8)
     one_to_one = np.arange(64)
     assert block_layout(one_to_one, one_to_one, 64, 64) is None  # blocks of 1 < MIN_BLOCK
-    assert MIN_BLOCK > 1
-    keep = np.arange(0, 24, 3)  # 8 of 24 pairs in each of 4 blocks: fill 1/3
+    assert MIN_BLOCK > 1 and 1 / 12 < MIN_FILL <= 97 / 384
+    keep = np.arange(0, 24, 12)  # 2 of 24 pairs in each of 4 blocks: fill 1/12 < MIN_FILL
     sparse_pre, sparse_post = (a[np.isin(np.arange(len(a)) % 24, keep)]
                                for a in _token_wise(4, 3, 8))
     assert block_layout(sparse_pre, sparse_post, 12, 32) is None
