@@ -262,7 +262,7 @@ class TrainedCircuit:
         options = dict(restart_every=T * STEP,
                        restart_offsets={p: (lag % T) * STEP for p, lag in self.lags.items()})
         record = simulate(self.circuit, inputs, steps * STEP, dt=STEP, trials=trials, seed=seed,
-                          record_spikes=read, target=target, **options)
+                          record_rasters=read, target=target, **options)
         out = {}
         for population in read:
             raster, lag = record.raster(population), self.lags[population]

@@ -47,6 +47,7 @@ class RunSpec:
     states: tuple = ()  # evsim.states.StateRequest s
     record_every: object = None  # their sampling interval
     restarts: object = None  # evsim.restarts.Restarts, or None
+    record_rasters: tuple = ()  # populations whose spikes are kept as a raster per step
 
     @cached_property
     def plan(self):
@@ -76,15 +77,19 @@ class RunSpec:
 @dataclass
 class RunResult:
     """What a backend returns: counts {population: (checkpoints, trials, size) int64}, spike
-    trains {population: SpikeTrains} if recorded (else None), facts for the record, and the
+    trains {population: SpikeTrains} if recorded (else None), facts for the record, the
     recorded states {population: {variable: (samples, trials, neurons) SI floats}} with their
-    sample times ``state_times`` (seconds)."""
+    sample times ``state_times`` (seconds), and the rasters {population: bool (trials, steps,
+    size)} of ``record_rasters`` from a backend that records them (one with
+    ``records_rasters = True``; for any other :func:`evsim.simulate` asks spike times and
+    makes the rasters from them)."""
 
     counts: dict
     spikes: dict | None
     facts: dict = field(default_factory=dict)
     states: dict = field(default_factory=dict)
     state_times: np.ndarray | None = None
+    rasters: dict = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -6,9 +6,11 @@ target, every input of a token to every output: its synapses fill ``B`` dense bl
 ``add.at`` over the spiking neurons' synapses (~12 ns an event on numpy); a
 :class:`BlockPathway` delivers the same spikes as one batched BLAS product of the step's spike
 vector with the blocks: same delays, same target variable, the source's payload read when the
-spikes arrive (as Brian2 reads ``value_pre`` then). Sums over the same synapses are formed in
-another order, so a membrane can differ from Brian2's event-by-event sum by a rounding of
-~1e-16 (the spikes are checked against Brian2's and SpikingJelly's in the tests).
+spikes arrive (as Brian2 reads ``value_pre`` then), and a variable held while refractory left
+untouched in refractory neurons (as Brian2's conditional write leaves it). Sums over the same
+synapses are formed in another order, so a membrane can differ from Brian2's event-by-event
+sum by a rounding of ~1e-16 (the spikes are checked against Brian2's, NEST's and
+SpikingJelly's in the tests).
 
 :func:`block_layout` decides which projections qualify; the compiled targets keep Synapses
 (a network operation runs in Python only).
@@ -82,6 +84,9 @@ class BlockPathway(NetworkOperation):
         self._spikespace = source.variables["_spikespace"]
         self._payload = source.variables[payload] if payload else None
         self._target = target.variables[variable]
+        # Brian2 writes a variable held while refractory ("unless refractory") only where
+        # its condition (not_refractory) holds, from synapses too
+        self._condition = self._target.conditional_write
         self._source_size = layout.blocks * layout.rows * trials
         self._matrices = None  # (blocks, rows, columns)
         self._pending = deque()  # spiking neurons of the last delay_steps steps, oldest first
@@ -110,7 +115,12 @@ class BlockPathway(NetworkOperation):
         layout = self.layout
         x = x.reshape(self.trials, layout.blocks, layout.rows).transpose(1, 0, 2)
         out = np.matmul(x, self._matrices)  # one (trials x rows) @ (rows x columns) per block
-        self._target.get_value()[:] += out.transpose(1, 0, 2).reshape(-1)
+        added = out.transpose(1, 0, 2).reshape(-1)
+        target = self._target.get_value()
+        if self._condition is None:
+            target += added
+        else:
+            np.add(target, added, out=target, where=self._condition.get_value().astype(bool))
 
     def _full_state(self) -> dict:
         return {"pending": [p.copy() for p in self._pending]}

@@ -181,20 +181,20 @@ def per_neuron_values(name: str, value, unit, trials: int, size: int) -> np.ndar
     return full.reshape(-1).copy()
 
 
-def recorded_populations(circuit: Circuit, record_spikes) -> tuple:
-    """The populations whose spike times ``record_spikes`` asks for (True: all, False: none,
-    or their names), in the circuit's order; one clear error for an unknown name."""
+def recorded_populations(circuit: Circuit, record, parameter: str = "record_spikes") -> tuple:
+    """The populations ``record`` asks for (True: all, False: none, or their names), in the
+    circuit's order; one clear error naming ``parameter`` for an unknown name."""
     names = [p.name for p in circuit.populations]
-    if isinstance(record_spikes, (bool, np.bool_)):
-        return tuple(names) if record_spikes else ()
-    if isinstance(record_spikes, str) or not hasattr(record_spikes, "__iter__"):
-        raise ValidationError("record_spikes", "parameter 'record_spikes' must be True, False or "
-                                               f"population names, got {record_spikes!r}")
-    asked = set(record_spikes)
+    if isinstance(record, (bool, np.bool_)):
+        return tuple(names) if record else ()
+    if isinstance(record, str) or not hasattr(record, "__iter__"):
+        raise ValidationError(parameter, f"parameter '{parameter}' must be True, False or "
+                                         f"population names, got {record!r}")
+    asked = set(record)
     unknown = sorted(asked - set(names))
     if unknown:
-        raise ValidationError("record_spikes", f"unknown population(s) {unknown} in "
-                                               f"'record_spikes'; accepted: {sorted(names)}")
+        raise ValidationError(parameter, f"unknown population(s) {unknown} in '{parameter}'; "
+                                         f"accepted: {sorted(names)}")
     return tuple(name for name in names if name in asked)
 
 

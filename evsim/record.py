@@ -84,6 +84,9 @@ class SpikeRecord:
     states : dict
         Population -> {variable: Quantity (samples, trials, neurons)} recorded with
         ``simulate(..., record_states=...)`` (empty if none); ``state_times`` their times.
+    rasters : dict
+        Population -> bool (trials, steps, neurons): the spikes of ``simulate(...,
+        record_rasters=...)`` (empty if none).
     """
 
     checkpoints: Quantity
@@ -93,6 +96,7 @@ class SpikeRecord:
     metadata: dict = field(default_factory=dict)
     states: dict = field(default_factory=dict)
     state_times: Quantity | None = None
+    rasters: dict = field(default_factory=dict)
 
     @property
     def trials(self) -> int:
@@ -105,7 +109,9 @@ class SpikeRecord:
 
     def raster(self, population: str) -> np.ndarray:
         """Spikes of ``population`` on the time grid: bool array (trials, steps, neurons)
-        over the whole run (needs spike times)."""
+        over the whole run (needs its raster or its spike times)."""
+        if population in self.rasters:
+            return self.rasters[population]
         train = self._train(population, "raster")
         dt = self.metadata["dt_s"] * second
         steps = int(round(float(self.checkpoints[-1] / dt)))

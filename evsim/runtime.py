@@ -43,6 +43,8 @@ CACHE_SYNAPSES = 12_000_000
 class RuntimeBackend:
     """Brian2's ``target`` ("numpy" or "cython") in this process."""
 
+    records_rasters = True  # record_rasters straight from the spikes of every step
+
     def __init__(self, target: str):
         self.name = target
 
@@ -64,7 +66,7 @@ class RuntimeBackend:
             started = time.perf_counter()
             built, reused = _built(self.name, spec)
             build_s = time.perf_counter() - started
-            counts = _run(built, spec)
+            counts, rasters = _run(built, spec)
         finally:
             prefs.codegen.target = previous_target
         spikes = _spike_trains(built) if spec.record_spikes else None
@@ -73,7 +75,7 @@ class RuntimeBackend:
             del built
             gc.collect()  # a network too large to keep: free it before the next run
         return RunResult(counts, spikes, dict(build_reused=reused, build_s=round(build_s, 3)),
-                         states, times)
+                         states, times, rasters)
 
 
 #: (target, plan key) -> BuiltNetwork with its initial state stored
@@ -112,8 +114,9 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def _run(built: BuiltNetwork, spec: RunSpec) -> dict:
-    """Run ``built`` to the last checkpoint; counts {population: (checkpoints, trials, size)}."""
+def _run(built: BuiltNetwork, spec: RunSpec) -> tuple[dict, dict]:
+    """Run ``built`` to the last checkpoint: counts {population: (checkpoints, trials, size)}
+    and the rasters of ``spec.record_rasters`` {population: bool (trials, steps, size)}."""
     if spec.seed is not None:
         brian_seed(int(spec.seed))
     snapshots = {name: [] for name in built.counters}
@@ -123,17 +126,41 @@ def _run(built: BuiltNetwork, spec: RunSpec) -> dict:
             snapshots[name].append(np.array(monitor.count[:], dtype=np.int64))
 
     ends = spec.checkpoint_steps
-    with _older_objects_frozen():
-        if cost.snapshot_in_one_run(len(ends), int(ends[-1])):
-            _run_with_snapshots(built, ends, spec.dt, snapshot)
-        else:  # one Network.run per checkpoint
-            elapsed = 0 * second
-            for checkpoint in spec.checkpoints:
-                built.network.run(checkpoint - elapsed, namespace={})
-                elapsed = checkpoint
-                snapshot()
-    return {name: np.stack(s).reshape(len(ends), spec.trials, -1)
-            for name, s in snapshots.items()}
+    recorder, grids = _raster_recorder(built, spec)
+    built.network.add(recorder)
+    try:
+        with _older_objects_frozen():
+            if cost.snapshot_in_one_run(len(ends), int(ends[-1])):
+                _run_with_snapshots(built, ends, spec.dt, snapshot)
+            else:  # one Network.run per checkpoint
+                elapsed = 0 * second
+                for checkpoint in spec.checkpoints:
+                    built.network.run(checkpoint - elapsed, namespace={})
+                    elapsed = checkpoint
+                    snapshot()
+    finally:
+        built.network.remove(recorder)
+    counts = {name: np.stack(s).reshape(len(ends), spec.trials, -1)
+              for name, s in snapshots.items()}
+    return counts, {p: grid.reshape(spec.steps, spec.trials, -1).transpose(1, 0, 2)
+                    for p, grid in grids.items()}
+
+
+def _raster_recorder(built: BuiltNetwork, spec: RunSpec) -> tuple[NetworkOperation, dict]:
+    """An operation at the end of every step that marks the step's spikes of each population
+    of ``spec.record_rasters`` in its grid, and the grids {population: bool (steps, trials *
+    size)}: one byte per neuron-step, no spike monitor."""
+    grids = {p: np.zeros((spec.steps, len(built.groups[p])), bool) for p in spec.record_rasters}
+    spaces = {p: built.groups[p].variables["_spikespace"] for p in grids}
+
+    def mark(t):
+        step = int(round(float(t / spec.dt)))
+        for p, grid in grids.items():
+            space = spaces[p].get_value()
+            grid[step, space[:space[-1]]] = True
+
+    clock = next(iter(built.groups.values())).clock
+    return NetworkOperation(mark, when="end", clock=clock, name="evsim_rasters"), grids
 
 
 @contextmanager

@@ -3,6 +3,7 @@ and read counts at checkpoints."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 
@@ -29,7 +30,8 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
              dt=0.1 * ms, checkpoints=None, parameters=None, initial=None,
              record_spikes=False, target: str | None = None,
              schedule: str = "resets_first", record_states=None,
-             record_every=None, restart_every=None, restart_offsets=None) -> SpikeRecord:
+             record_every=None, restart_every=None, restart_offsets=None,
+             record_rasters=False) -> SpikeRecord:
     """Simulate ``trials`` independent copies of ``circuit`` in one Brian2 run.
 
     Parameters
@@ -78,6 +80,11 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
         (default 0): every discrete-time population's state returns to 0 at the start of
         steps offset + k * restart_every, k >= 0, so one run carries one input per window
         through a feed-forward circuit (:mod:`evsim.restarts`).
+    record_rasters : bool or iterable of str
+        Keep the spikes of every population (True) or of the named ones as a bool raster
+        (trials, steps, neurons) for :meth:`SpikeRecord.raster`: 1 byte per neuron-step
+        whatever the rate, against ~12 bytes per spike for spike times (cheaper to record and
+        read where many neurons fire; the runtime targets record them directly).
 
     Returns
     -------
@@ -108,12 +115,13 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
                                             f"least {steps} steps, got {np.shape(value)[0]}")
 
     record_spikes = recorded_populations(circuit, record_spikes)
+    record_rasters = recorded_populations(circuit, record_rasters, "record_rasters")
     restarts = check_restarts(circuit, restart_every, restart_offsets, dt, initial or {})
     states, record_every, state_bytes = state_requests(circuit, record_states, trials, duration,
                                                        dt, record_every)
     spec = RunSpec(circuit, dict(inputs or {}), trials, seed, dt, checkpoints,
                    dict(parameters or {}), dict(initial or {}), schedule, record_spikes, states,
-                   record_every, restarts)
+                   record_every, restarts, record_rasters)
     started = time.perf_counter()
     requested = target
     result, target, choice = _run(spec, target)
@@ -129,7 +137,8 @@ def simulate(circuit: Circuit, inputs=None, duration=None, *, trials: int = 1, s
                     trials=trials, integration=methods, wall_time_s=wall)
     if choice:
         metadata["target_choice"] = choice
-    record = SpikeRecord(checkpoints, result.counts, events, result.spikes, metadata)
+    record = SpikeRecord(checkpoints, result.counts, events, result.spikes, metadata,
+                         rasters=result.rasters)
     if states:
         metadata["state_bytes"] = state_bytes
         record.states = with_units(circuit, result.states)
@@ -143,11 +152,11 @@ def _run(spec: RunSpec, target: str):
     falling back to numpy if a compiled run fails for want of a toolchain. Returns the
     RunResult, the backend that ran and the choice for the record."""
     if target != "auto":
-        result = backends.get(target).run(spec)
+        result = _run_on(backends.get(target), spec)
         return result, target, result.facts
     backend, choice = backends.choose(spec)
     try:
-        result = backend.run(spec)
+        result = _run_on(backend, spec)
     except (RuntimeError, OSError) as error:
         if backend.name == "numpy":
             raise
@@ -155,8 +164,22 @@ def _run(spec: RunSpec, target: str):
         warnings.warn(f"evsim: {choice['fallback']}; running on numpy", RuntimeWarning,
                       stacklevel=3)
         backend = backends.get("numpy")
-        result = backend.run(spec)
+        result = _run_on(backend, spec)
     return result, backend.name, {**choice, **result.facts}
+
+
+def _run_on(backend, spec: RunSpec):
+    """``backend.run(spec)``; a backend that does not record rasters records the spike times
+    of ``spec.record_rasters`` instead, made into rasters here."""
+    if not spec.record_rasters or getattr(backend, "records_rasters", False):
+        return backend.run(spec)
+    both = recorded_populations(spec.circuit, {*spec.record_spikes, *spec.record_rasters})
+    result = backend.run(dataclasses.replace(spec, record_spikes=both, record_rasters=()))
+    sizes = spec.circuit.sizes
+    result.rasters = {p: result.spikes[p].to_raster(spec.trials, spec.steps, sizes[p], spec.dt)
+                      for p in spec.record_rasters}
+    result.spikes = {p: result.spikes[p] for p in spec.record_spikes} or None
+    return result
 
 
 def _check_times(duration, dt, checkpoints):

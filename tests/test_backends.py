@@ -158,3 +158,61 @@ def test_using_sets_the_default_target_and_tells_observers_of_every_run(stub_bac
     with pytest.raises(ValidationError, match="'target' must be one of"):
         with backends.using("gpu"):
             pass
+
+
+class _WithoutRasters:
+    """numpy under another name that does not record rasters (simulate asks spike times)."""
+
+    name = "stub_without_rasters"
+
+    def __init__(self):
+        self.asked = []
+
+    def supports(self, spec):
+        return None
+
+    def estimate(self, spec):
+        return 1e9
+
+    def is_cached(self, spec):
+        return True
+
+    def run(self, spec):
+        self.asked.append((spec.record_spikes, spec.record_rasters))
+        return runtime.NUMPY.run(spec)
+
+
+@pytest.mark.parametrize("checkpoints", [None, [3, 7, 12] * ms])
+def test_rasters_equal_the_spike_times_on_the_grid_on_every_backend(seed, stub_backends,
+                                                                     checkpoints):
+    """record_rasters gives the raster of the spike times (numpy records it step by step, in
+    one run or one Network.run per checkpoint); a backend without rasters is asked for spike
+    times, and the record keeps only the spike times asked for."""
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(0, 1, (3, 4))
+    drive, initial = score_inputs("S", scores)
+    circuit = stochastic_softmax(4, rate=80 * Hz, dt=DT)
+
+    def run(**options):
+        return simulate(circuit, {"scores": drive}, 12 * ms, trials=3, seed=seed, dt=DT,
+                        initial=initial, checkpoints=checkpoints, **options)
+
+    times = run(record_spikes=True, target="numpy")
+    rasters = run(record_rasters=True, target="numpy")
+    stub = backends.register(_WithoutRasters())
+    converted = run(record_rasters=True, record_spikes=["exc"], target=stub.name)
+    assert stub.asked == [(tuple(times.spikes), ())]
+    assert rasters.spikes is None and list(converted.spikes) == ["exc"]
+    assert sum(times.counts[p][-1].sum() for p in times.counts) > 0
+    for population in times.spikes:
+        expected = times.raster(population)
+        assert expected.shape == (3, 120, times.counts[population].shape[2])
+        np.testing.assert_array_equal(rasters.raster(population), expected)
+        np.testing.assert_array_equal(converted.raster(population), expected)
+        np.testing.assert_array_equal(expected.sum(axis=1), times.counts[population][-1])
+
+
+def test_an_unknown_raster_population_is_refused():
+    circuit = stochastic_softmax(4, rate=80 * Hz, dt=DT)
+    with pytest.raises(ValidationError, match=r"\[.nope.\] in .record_rasters"):
+        simulate(circuit, {"scores": 0 * nA}, 1 * ms, dt=DT, record_rasters=["nope"])
