@@ -158,11 +158,18 @@ def _run_families(claims, contexts: dict, stage: Path, workers: int, registratio
     spawn = multiprocessing.get_context("spawn")
     processes = min(workers, len(families))
     with ProcessPoolExecutor(processes, mp_context=spawn, initializer=_share_cores,
-                             initargs=(max(1, (os.cpu_count() or 1) // processes),)) as pool:
+                             initargs=(max(1, _cores() // processes),)) as pool:
         futures = [pool.submit(_run_claims, family, serial, stage, registrations)
                    for family in families]
         for future in as_completed(futures):
             yield future.result()
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _share_cores(threads: int) -> None:

@@ -52,10 +52,11 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 #: and the built network is kept for the next batch (evsim.runtime.CACHE_SYNAPSES)
 BATCH_SYNAPSES = 12_000_000
 #: neuron-steps one simulation of a trained model records at most: its rasters and the
-#: copies made from them peak at ~2.5 bytes a neuron-step (1.9 GB for SpikingResformer's
-#: 76,480 neurons x 32 images x 256 steps; spike monitors took 6.2 GB), so more images run
-#: as several simulations of the same circuit
-CHUNK_NEURON_STEPS = 2 ** 30
+#: copies made from them peak at ~2.5 bytes a neuron-step on the runtime targets (1.9 GB for
+#: SpikingResformer's 76,480 neurons x 32 images x 256 steps), but ~10 bytes on a backend that
+#: records spike times instead (6.2 GB), so more images run as several simulations of the
+#: same circuit
+CHUNK_NEURON_STEPS = 2 ** 28
 #: at most this fraction of a run's steps are spent filling the model (its depth, once per
 #: trial): on numpy, 2-16 trials were as fast as 57-150 at T = 4 (a step's fixed cost is
 #: small beside the depth's idle steps of many trials) and as fast at T = 64

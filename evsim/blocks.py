@@ -8,9 +8,11 @@ target, every input of a token to every output: its synapses fill ``B`` dense bl
 vector with the blocks: same delays, same target variable, the source's payload read when the
 spikes arrive (as Brian2 reads ``value_pre`` then), and a variable held while refractory left
 untouched in refractory neurons (as Brian2's conditional write leaves it). Sums over the same
-synapses are formed in another order, so a membrane can differ from Brian2's event-by-event
-sum by a rounding of ~1e-16 (the spikes are checked against Brian2's, NEST's and
-SpikingJelly's in the tests).
+synapses are formed in another order (``v + (w1 + w2)`` where Brian2 adds ``(v + w1) + w2``),
+so a membrane can differ from Brian2's by a rounding of ~1e-16, and one that lands on its
+threshold within that rounding can fire in one and not in the other (the spikes are checked
+against Brian2's, NEST's and SpikingJelly's in the tests). Delays must be whole steps
+(Brian2's queues round half-steps differently).
 
 :func:`block_layout` decides which projections qualify; the compiled targets keep Synapses
 (a network operation runs in Python only).

@@ -379,7 +379,9 @@ def instantiate(plan: NetworkPlan, clock: Clock, *, blocks: bool = False) -> Bui
     for s in plan.synapses:
         if not len(s.pre):
             continue  # no synapses (an all-zero matrix): nothing to build, no events
-        layout = block_layout(s.pre, s.post, s.source_size, s.target_size) if blocks else None
+        whole_steps = abs(float(s.delay / clock.dt) - delay_steps(s.delay, clock.dt)) < 1e-9
+        layout = (block_layout(s.pre, s.post, s.source_size, s.target_size)
+                  if blocks and whole_steps else None)  # Brian2's queues round half-steps apart
         if layout is not None:
             synapses[s.name] = owners[s.name] = BlockPathway(
                 groups[s.source], groups[s.target], s.variable, s.payload, layout, plan.trials,

@@ -109,7 +109,7 @@ class SpikeRecord:
 
     def raster(self, population: str) -> np.ndarray:
         """Spikes of ``population`` on the time grid: bool array (trials, steps, neurons)
-        over the whole run (needs its raster or its spike times)."""
+        over the whole run (needs its raster, returned as recorded, or its spike times)."""
         if population in self.rasters:
             return self.rasters[population]
         train = self._train(population, "raster")

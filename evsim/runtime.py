@@ -127,7 +127,8 @@ def _run(built: BuiltNetwork, spec: RunSpec) -> tuple[dict, dict]:
 
     ends = spec.checkpoint_steps
     recorder, grids = _raster_recorder(built, spec)
-    built.network.add(recorder)
+    if grids:
+        built.network.add(recorder)
     try:
         with _older_objects_frozen():
             if cost.snapshot_in_one_run(len(ends), int(ends[-1])):
@@ -139,7 +140,8 @@ def _run(built: BuiltNetwork, spec: RunSpec) -> tuple[dict, dict]:
                     elapsed = checkpoint
                     snapshot()
     finally:
-        built.network.remove(recorder)
+        if grids:
+            built.network.remove(recorder)
     counts = {name: np.stack(s).reshape(len(ends), spec.trials, -1)
               for name, s in snapshots.items()}
     return counts, {p: grid.reshape(spec.steps, spec.trials, -1).transpose(1, 0, 2)

@@ -9,7 +9,7 @@ from circuits import shared_inhibition
 from circuits.mechanism_registry import MECHANISMS
 from circuits.mechanisms import run_mechanism
 from circuits.softmax import score_inputs, stochastic_softmax
-from evsim import backends, runtime, simulate
+from evsim import backends, cost, runtime, simulate
 from evsim.backends import RunResult
 from evsim.errors import ValidationError
 
@@ -182,12 +182,15 @@ class _WithoutRasters:
         return runtime.NUMPY.run(spec)
 
 
-@pytest.mark.parametrize("checkpoints", [None, [3, 7, 12] * ms])
+@pytest.mark.parametrize("checkpoints, in_one_run", [(None, True), ([3, 7, 12] * ms, True),
+                                                     ([3, 7, 12] * ms, False)])
 def test_rasters_equal_the_spike_times_on_the_grid_on_every_backend(seed, stub_backends,
-                                                                     checkpoints):
+                                                                     monkeypatch, checkpoints,
+                                                                     in_one_run):
     """record_rasters gives the raster of the spike times (numpy records it step by step, in
     one run or one Network.run per checkpoint); a backend without rasters is asked for spike
     times, and the record keeps only the spike times asked for."""
+    monkeypatch.setattr(cost, "snapshot_in_one_run", lambda *_: in_one_run)
     rng = np.random.default_rng(seed)
     scores = rng.normal(0, 1, (3, 4))
     drive, initial = score_inputs("S", scores)

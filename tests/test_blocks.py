@@ -7,7 +7,7 @@ import pytest
 from brian2 import mV, ms
 
 from circuits.arithmetic import STEP, connect_pairs
-from evsim import Circuit, models, runtime, simulate
+from evsim import Circuit, cost, models, runtime, simulate
 from evsim.blocks import MIN_BLOCK, MIN_FILL, block_layout
 
 
@@ -40,9 +40,13 @@ def test_a_synapse_across_tokens_coarsens_the_blocks_and_sparse_maps_keep_synaps
     assert block_layout(sparse_pre, sparse_post, 12, 32) is None
 
 
-def _circuit(rng, tokens=3, width=4, hidden=8):
+#: weights in eighths, never zero: every draw gives the same connectivity (structure)
+EIGHTHS = np.r_[-6:0, 1:12] / 8
+
+
+def _circuit(rng, tokens=3, width=4, hidden=8, late=STEP):
     """image (graded) -> a (token-wise) -> b (token-wise, 2-step delay, two merged maps with
-    shared pairs, signed; and the image 1 step late) -> c (all-to-all, from a and b); a -> r
+    shared pairs, signed; and the image ``late``) -> c (all-to-all, from a and b); a -> r
     (refractory LIF); weights in eighths, inputs in quarters, so every sum of the discrete
     populations is exact in any order."""
     circuit = Circuit("blocks")
@@ -51,11 +55,11 @@ def _circuit(rng, tokens=3, width=4, hidden=8):
     circuit.add_input("image", "image")
     for name, size in (("a", tokens * hidden), ("b", tokens * width), ("c", 6)):
         circuit.add_population(name, lif, size)
-    weights = lambda *shape: rng.integers(-6, 12, shape) / 8  # noqa: E731
+    weights = lambda n: rng.choice(EIGHTHS, n)  # noqa: E731
     pre, post = _token_wise(tokens, width, hidden)
     connect_pairs(circuit, "image", "a", pre, post, weights(len(pre)), name="in")
     pre, post = _token_wise(tokens, width, width)  # delayed graded: the payload on arrival
-    connect_pairs(circuit, "image", "b", pre, post, weights(len(pre)), delay=STEP, name="late")
+    connect_pairs(circuit, "image", "b", pre, post, weights(len(pre)), delay=late, name="late")
     pre, post = _token_wise(tokens, hidden, width)
     for k in range(2):
         connect_pairs(circuit, "a", "b", pre, post, weights(len(pre)), delay=2 * STEP,
@@ -74,26 +78,37 @@ def _circuit(rng, tokens=3, width=4, hidden=8):
 
 def _run(circuit, image, checkpoints, blocks, monkeypatch):
     monkeypatch.setattr(runtime, "BLOCKS", blocks)
-    steps = len(image)
-    return simulate(circuit, {"image": image}, steps * STEP if checkpoints is None else checkpoints[-1],
-                    dt=STEP, trials=image.shape[1], seed=1, target="numpy", record_spikes=True,
-                    checkpoints=checkpoints)
+    duration = len(image) * STEP if checkpoints is None else checkpoints[-1]
+    return simulate(circuit, {"image": image}, duration, dt=STEP, trials=image.shape[1],
+                    seed=1, target="numpy", record_spikes=True, checkpoints=checkpoints)
 
 
-@pytest.mark.parametrize("checkpoints", [None, [7, 19, 30] * STEP])
-def test_block_pathways_give_the_spikes_of_synapses(seed, monkeypatch, checkpoints):
-    """The same circuit, inputs and seed with and without block pathways: equal spike times in
-    every population, for two inputs in a row (the second a rerun of the cached network)."""
+def _pathways(built) -> list:
+    return sorted(type(s).__name__ for s in built.synapses.values())
+
+
+@pytest.mark.parametrize("checkpoints, in_one_run", [(None, True), ([7, 19, 30] * STEP, True),
+                                                     ([7, 19, 30] * STEP, False)])
+def test_block_pathways_give_the_spikes_of_synapses(seed, monkeypatch, checkpoints,
+                                                    in_one_run):
+    """The same circuits, inputs and seed with and without block pathways: equal spike times
+    in every population, for three runs in a row (reruns of the cached network: new inputs,
+    then new weights), read in one run or one Network.run per checkpoint (spikes in flight
+    carried from one to the next)."""
+    monkeypatch.setattr(cost, "snapshot_in_one_run", lambda *_: in_one_run)
     rng = np.random.default_rng(seed)
-    circuit = _circuit(rng)
+    circuits = [_circuit(rng), _circuit(rng)]
     images = [rng.integers(0, 5, (30, 4, 12)) / 4 for _ in range(2)]
+    runs = [(circuits[0], images[0]), (circuits[0], images[1]), (circuits[1], images[0])]
     runtime.clear_cache()
-    with_blocks = [_run(circuit, image, checkpoints, True, monkeypatch) for image in images]
+    with_blocks = [_run(*run, checkpoints, True, monkeypatch) for run in runs]
     (built,) = runtime._CACHE.values()
-    assert sorted(type(s).__name__ for s in built.synapses.values()) == ["BlockPathway"] * 6
+    assert _pathways(built) == ["BlockPathway"] * 6
     runtime.clear_cache()
-    without = [_run(circuit, image, checkpoints, False, monkeypatch) for image in images]
-    assert [r.metadata["target_choice"]["build_reused"] for r in with_blocks] == [False, True]
+    without = [_run(*run, checkpoints, False, monkeypatch) for run in runs]
+    assert [r.metadata["target_choice"]["build_reused"] for r in with_blocks] == [False, True,
+                                                                                 True]
+    assert not np.array_equal(with_blocks[0].counts["c"], with_blocks[2].counts["c"])
     for a, b in zip(with_blocks, without):
         assert min(a.counts[p][-1].sum() for p in ("b", "c", "r")) > 0
         for name in a.counts:
@@ -101,3 +116,12 @@ def test_block_pathways_give_the_spikes_of_synapses(seed, monkeypatch, checkpoin
             np.testing.assert_array_equal(a.spikes[name].neuron, b.spikes[name].neuron)
             np.testing.assert_array_equal(np.asarray(a.spikes[name].time / ms),
                                           np.asarray(b.spikes[name].time / ms))
+
+
+def test_a_delay_of_a_fraction_of_a_step_keeps_synapses(monkeypatch):
+    """Brian2's spike queues round a half-step delay differently: such a map stays Synapses."""
+    circuit = _circuit(np.random.default_rng(0), late=1.5 * STEP)
+    runtime.clear_cache()
+    _run(circuit, np.ones((4, 2, 12)) / 4, None, True, monkeypatch)
+    (built,) = runtime._CACHE.values()
+    assert _pathways(built) == ["BlockPathway"] * 5 + ["Synapses"]
