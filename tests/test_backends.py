@@ -12,6 +12,7 @@ from circuits.softmax import score_inputs, stochastic_softmax
 from evsim import backends, cost, runtime, simulate
 from evsim.backends import RunResult
 from evsim.errors import ValidationError
+from same_spikes import assert_same_spikes
 
 DT = 0.1 * ms
 
@@ -22,14 +23,6 @@ def _softmax_run(scores, rate, seed, checkpoints):
     return simulate(stochastic_softmax(4, rate=rate, dt=DT), {"scores": drive},
                     checkpoints[-1], trials=len(scores), seed=seed, dt=DT, initial=initial,
                     checkpoints=checkpoints, target="numpy", record_spikes=True)
-
-
-def _same(a, b):
-    for name in a.counts:
-        np.testing.assert_array_equal(a.counts[name], b.counts[name])
-        np.testing.assert_array_equal(a.spikes[name].neuron, b.spikes[name].neuron)
-        np.testing.assert_array_equal(np.asarray(a.spikes[name].time / ms),
-                                      np.asarray(b.spikes[name].time / ms))
 
 
 def test_a_rerun_from_the_cache_equals_a_fresh_build(seed):
@@ -47,7 +40,7 @@ def test_a_rerun_from_the_cache_equals_a_fresh_build(seed):
     assert sum(r.counts["exc"][-1].sum() for r in cached) > 0
     for run, record in zip(runs, cached):
         runtime.clear_cache()
-        _same(_softmax_run(*run), record)
+        assert_same_spikes(_softmax_run(*run), record)
 
 
 @pytest.mark.parametrize("target", ["numpy", pytest.param("cpp_standalone",

@@ -4,11 +4,12 @@ projections, cached reruns and checkpoints)."""
 
 import numpy as np
 import pytest
-from brian2 import mV, ms
+from brian2 import mV
 
 from circuits.arithmetic import STEP, connect_pairs
 from evsim import Circuit, cost, models, runtime, simulate
 from evsim.blocks import MIN_BLOCK, MIN_FILL, block_layout
+from same_spikes import assert_same_spikes
 
 
 def _token_wise(tokens, fan_in, fan_out):
@@ -111,11 +112,7 @@ def test_block_pathways_give_the_spikes_of_synapses(seed, monkeypatch, checkpoin
     assert not np.array_equal(with_blocks[0].counts["c"], with_blocks[2].counts["c"])
     for a, b in zip(with_blocks, without):
         assert min(a.counts[p][-1].sum() for p in ("b", "c", "r")) > 0
-        for name in a.counts:
-            np.testing.assert_array_equal(a.counts[name], b.counts[name])
-            np.testing.assert_array_equal(a.spikes[name].neuron, b.spikes[name].neuron)
-            np.testing.assert_array_equal(np.asarray(a.spikes[name].time / ms),
-                                          np.asarray(b.spikes[name].time / ms))
+        assert_same_spikes(a, b)
 
 
 def test_a_delay_of_a_fraction_of_a_step_keeps_synapses(monkeypatch):
