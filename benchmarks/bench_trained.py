@@ -9,6 +9,8 @@ For every architecture, each runner in a fresh process with an empty build cache
 - evsim, default path (``TrainedCircuit.run`` with no target), cold: the first call in the
   process (building, or compiling, included) and warm: the same call again;
 - evsim numpy, warm;
+- evsim numpy without block pathways (``evsim.runtime.BLOCKS = False``: every projection
+  through Brian2's Synapses), cold and warm;
 - evsim at ``--baseline`` (default: the commit before the engine work), default path, cold and
   warm, from a git worktree of that commit.
 
@@ -38,15 +40,21 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "7bde8df"  # main before issue 28 (the engine work)
 
 
-def evsim_runs(root: str, arch: str, images: int, targets: list, cache: str) -> list[dict]:
+def evsim_runs(root: str, arch: str, images: int, targets: list, cache: str,
+               blocks: bool = True) -> list[dict]:
     """In this process, evsim from ``root``: for each target (None: the default path) a cold
-    and a warm call on the first ``images`` test images. Rows with seconds and the spikes'
-    digest, reference mismatches and the target that ran."""
+    and a warm call on the first ``images`` test images (``blocks`` False: every projection
+    through Brian2's Synapses). Rows with seconds and the spikes' digest, reference
+    mismatches and the target that ran."""
     os.environ["EVSIM_CACHE_DIR"] = cache
     sys.path.insert(0, root)
     import hashlib
 
     from circuits import trained
+    if not blocks:  # (a baseline commit may have no evsim.runtime)
+        from evsim import runtime
+
+        runtime.BLOCKS = False
     from evsim.train import digits_tokens
 
     X, _, _, test = digits_tokens()
@@ -113,14 +121,15 @@ def main() -> None:
                                  call="warm", **sj))
             except Exception as error:  # the extra is not installed
                 print(f"SpikingJelly row left out: {error}")
-            runs = [(f"evsim {args.baseline}", str(base), None),
-                    ("evsim", str(ROOT), None), ("evsim", str(ROOT), "numpy")]
+            runs = [(f"evsim {args.baseline}", str(base), None, True),
+                    ("evsim", str(ROOT), None, True), ("evsim", str(ROOT), "numpy", True),
+                    ("evsim without block pathways", str(ROOT), "numpy", False)]
             numpy_digest = None
-            for runner, root, target in runs:  # each in a fresh process, empty build cache
+            for runner, root, target, blocks in runs:  # each in a fresh process, empty cache
                 cache = tempfile.mkdtemp(prefix="evsim-bench-trained-")
                 try:
                     found = in_fresh_process(evsim_runs, root, arch, args.images, [target],
-                                             cache)
+                                             cache, blocks)
                 finally:
                     shutil.rmtree(cache, ignore_errors=True)
                 for row in found:
