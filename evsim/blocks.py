@@ -94,15 +94,16 @@ class BlockPathway(NetworkOperation):
         self._pending = deque()  # spiking neurons of the last delay_steps steps, oldest first
 
     @property
-    def w(self):
-        return self._weights
+    def w(self) -> np.ndarray:
+        """One weight per synapse of every trial (SI), as assigned."""
+        return np.tile(self._weights, self.trials)
 
     @w.setter
     def w(self, value) -> None:
         weights = np.asarray(value, dtype=float).reshape(self.trials, -1)
         if np.any(weights != weights[0]):
             raise ValueError(f"{self.name}: a block pathway takes the same weights in every trial")
-        self._weights, self._matrices = weights, self.layout.matrices(weights[0])
+        self._weights, self._matrices = weights[0].copy(), self.layout.matrices(weights[0])
 
     def _deliver(self) -> None:
         spikespace = self._spikespace.get_value()

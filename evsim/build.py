@@ -379,13 +379,14 @@ def instantiate(plan: NetworkPlan, clock: Clock, *, blocks: bool = False) -> Bui
     for s in plan.synapses:
         if not len(s.pre):
             continue  # no synapses (an all-zero matrix): nothing to build, no events
-        whole_steps = abs(float(s.delay / clock.dt) - delay_steps(s.delay, clock.dt)) < 1e-9
+        steps = delay_steps(s.delay, clock.dt)
+        whole_steps = abs(float(s.delay / clock.dt) - steps) < 1e-9
         layout = (block_layout(s.pre, s.post, s.source_size, s.target_size)
                   if blocks and whole_steps else None)  # Brian2's queues round half-steps apart
         if layout is not None:
             synapses[s.name] = owners[s.name] = BlockPathway(
                 groups[s.source], groups[s.target], s.variable, s.payload, layout, plan.trials,
-                delay_steps(s.delay, clock.dt), clock, s.name)
+                steps, clock, s.name)
             continue
         syn = Synapses(groups[s.source], groups[s.target], s.model, on_pre=s.on_pre,
                        clock=clock, name=s.name)

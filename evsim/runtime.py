@@ -17,6 +17,7 @@ import gc
 import importlib.util
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import numpy as np
@@ -126,32 +127,25 @@ def _run(built: BuiltNetwork, spec: RunSpec) -> tuple[dict, dict]:
             snapshots[name].append(np.array(monitor.count[:], dtype=np.int64))
 
     ends = spec.checkpoint_steps
-    recorder, grids = _raster_recorder(built, spec)
-    if grids:
-        built.network.add(recorder)
-    try:
-        with _older_objects_frozen():
-            if cost.snapshot_in_one_run(len(ends), int(ends[-1])):
-                _run_with_snapshots(built, ends, spec.dt, snapshot)
-            else:  # one Network.run per checkpoint
-                elapsed = 0 * second
-                for checkpoint in spec.checkpoints:
-                    built.network.run(checkpoint - elapsed, namespace={})
-                    elapsed = checkpoint
-                    snapshot()
-    finally:
-        if grids:
-            built.network.remove(recorder)
+    grids, mark = _raster_grids(built, spec)
+    with _older_objects_frozen(), _at_every_step_end(built, mark if grids else None):
+        if cost.snapshot_in_one_run(len(ends), int(ends[-1])):
+            _run_with_snapshots(built, ends, spec.dt, snapshot)
+        else:  # one Network.run per checkpoint
+            elapsed = 0 * second
+            for checkpoint in spec.checkpoints:
+                built.network.run(checkpoint - elapsed, namespace={})
+                elapsed = checkpoint
+                snapshot()
     counts = {name: np.stack(s).reshape(len(ends), spec.trials, -1)
               for name, s in snapshots.items()}
     return counts, {p: grid.reshape(spec.steps, spec.trials, -1).transpose(1, 0, 2)
                     for p, grid in grids.items()}
 
 
-def _raster_recorder(built: BuiltNetwork, spec: RunSpec) -> tuple[NetworkOperation, dict]:
-    """An operation at the end of every step that marks the step's spikes of each population
-    of ``spec.record_rasters`` in its grid, and the grids {population: bool (steps, trials *
-    size)}: one byte per neuron-step, no spike monitor."""
+def _raster_grids(built: BuiltNetwork, spec: RunSpec) -> tuple[dict, Callable]:
+    """The grids of ``spec.record_rasters`` {population: bool (steps, trials * size)} (one byte
+    per neuron-step, no spike monitor) and ``mark(t)``, which marks the spikes of step ``t``."""
     grids = {p: np.zeros((spec.steps, len(built.groups[p])), bool) for p in spec.record_rasters}
     spaces = {p: built.groups[p].variables["_spikespace"] for p in grids}
 
@@ -161,8 +155,23 @@ def _raster_recorder(built: BuiltNetwork, spec: RunSpec) -> tuple[NetworkOperati
             space = spaces[p].get_value()
             grid[step, space[:space[-1]]] = True
 
+    return grids, mark
+
+
+@contextmanager
+def _at_every_step_end(built: BuiltNetwork, function):
+    """``function(t)`` runs at the end of every step of ``built``'s runs inside the block (none
+    if ``function`` is None)."""
+    if function is None:
+        yield
+        return
     clock = next(iter(built.groups.values())).clock
-    return NetworkOperation(mark, when="end", clock=clock, name="evsim_rasters"), grids
+    operation = NetworkOperation(function, when="end", clock=clock)
+    built.network.add(operation)
+    try:
+        yield
+    finally:
+        built.network.remove(operation)
 
 
 @contextmanager
@@ -187,19 +196,14 @@ def _run_with_snapshots(built: BuiltNetwork, ends: np.ndarray, dt, snapshot) -> 
     """One Network.run to the last checkpoint; ``snapshot()`` at the end of the last step
     before each checkpoint (counts of spikes in steps [0, end))."""
     pending = list(ends)
-    clock = next(iter(built.groups.values())).clock
 
     def at_step_end(t):
         if pending and int(round(float(t / dt))) + 1 == pending[0]:
             snapshot()
             pending.pop(0)
 
-    operation = NetworkOperation(at_step_end, when="end", clock=clock)
-    built.network.add(operation)
-    try:
+    with _at_every_step_end(built, at_step_end):
         built.network.run(int(ends[-1]) * dt, namespace={})
-    finally:
-        built.network.remove(operation)
 
 
 def _states(built: BuiltNetwork) -> tuple[dict, np.ndarray | None]:

@@ -153,22 +153,12 @@ def test_using_sets_the_default_target_and_tells_observers_of_every_run(stub_bac
             pass
 
 
-class _WithoutRasters:
+class _WithoutRasters(_Stub):
     """numpy under another name that does not record rasters (simulate asks spike times)."""
 
-    name = "stub_without_rasters"
-
     def __init__(self):
+        super().__init__("stub_without_rasters", 1e9)
         self.asked = []
-
-    def supports(self, spec):
-        return None
-
-    def estimate(self, spec):
-        return 1e9
-
-    def is_cached(self, spec):
-        return True
 
     def run(self, spec):
         self.asked.append((spec.record_spikes, spec.record_rasters))
