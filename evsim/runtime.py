@@ -4,8 +4,9 @@ The Brian2 network of a run is kept per process, keyed by :attr:`NetworkPlan.key
 sizes, trials, connectivity, dt, schedule, recording: what fixes the objects), right after
 it is built, with its state stored (``Network.store``). A later run of the same structure,
 with any inputs, parameters, initial values, weights and seed, restores that state, assigns
-its own values and runs: no NeuronGroup, Synapses or connect is made again. The counts and
-spike times are those of a freshly built network (tests/test_backends.py checks it).
+its own values and runs: no NeuronGroup, Synapses or connect is made again, and no code is
+generated again after its first run (:func:`_code_generated_once`). The counts and spike
+times are those of a freshly built network (tests/test_backends.py checks it).
 
 Networks are evicted least recently used beyond :data:`CACHE_SYNAPSES` synapses in all; a
 larger network is not kept.
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 import numpy as np
 from brian2 import Clock, NetworkOperation, prefs, second
 from brian2 import seed as brian_seed
+from brian2.groups.group import CodeRunner
 
 from . import cost
 from .backends import RunResult, RunSpec, register
@@ -106,6 +108,28 @@ def _built(target: str, spec: RunSpec) -> tuple[BuiltNetwork, bool]:
     return built, False
 
 
+def _network_run(built: BuiltNetwork, duration) -> None:
+    """``Network.run`` of ``built`` for ``duration``, with the code of its earlier runs."""
+    _code_generated_once(built.network)
+    built.network.run(duration, namespace={})
+
+
+def _code_generated_once(network) -> None:
+    """Every object of ``network`` keeps the code objects of its first run. Brian2 generates
+    them anew in every ``Network.run`` (0.2-0.4 s a run of a trained model, most of a short
+    run), although a kept network's code cannot change: its equations, sizes, connectivity,
+    schedule and dt are its key, evsim runs with an empty namespace, and the code reads every
+    value that can change (parameters, weights, state) from the objects' arrays, which are
+    assigned in place."""
+    for obj in network.sorted_objects:
+        if isinstance(obj, CodeRunner) and obj.code_objects:
+            obj.create_code_objects = _keep_code_objects
+
+
+def _keep_code_objects(run_namespace) -> None:
+    """``CodeRunner.create_code_objects`` of an object whose code objects are kept."""
+
+
 def _synapses(built: BuiltNetwork) -> int:
     return built.trials * sum(len(s.pre) for s in built.plan.synapses)
 
@@ -134,7 +158,7 @@ def _run(built: BuiltNetwork, spec: RunSpec) -> tuple[dict, dict]:
         else:  # one Network.run per checkpoint
             elapsed = 0 * second
             for checkpoint in spec.checkpoints:
-                built.network.run(checkpoint - elapsed, namespace={})
+                _network_run(built, checkpoint - elapsed)
                 elapsed = checkpoint
                 snapshot()
     counts = {name: np.stack(s).reshape(len(ends), spec.trials, -1)
@@ -203,7 +227,7 @@ def _run_with_snapshots(built: BuiltNetwork, ends: np.ndarray, dt, snapshot) -> 
             pending.pop(0)
 
     with _at_every_step_end(built, at_step_end):
-        built.network.run(int(ends[-1]) * dt, namespace={})
+        _network_run(built, int(ends[-1]) * dt)
 
 
 def _states(built: BuiltNetwork) -> tuple[dict, np.ndarray | None]:

@@ -9,7 +9,7 @@ from circuits import shared_inhibition
 from circuits.mechanism_registry import MECHANISMS
 from circuits.mechanisms import run_mechanism
 from circuits.softmax import score_inputs, stochastic_softmax
-from evsim import backends, cost, runtime, simulate
+from evsim import Circuit, backends, cost, models, runtime, simulate
 from evsim.backends import RunResult
 from evsim.errors import ValidationError
 from same_spikes import assert_same_spikes
@@ -41,6 +41,41 @@ def test_a_rerun_from_the_cache_equals_a_fresh_build(seed):
     for run, record in zip(runs, cached):
         runtime.clear_cache()
         assert_same_spikes(_softmax_run(*run), record)
+
+
+def _two_layer_run(tau_m, weight, drive):
+    """A LIF layer driving another through all-to-all synapses with a delay, 2 trials."""
+    circuit = Circuit("two_layers")
+    circuit.add_population("a", models.lif(tau_m=tau_m), 3)
+    circuit.add_population("b", models.lif(tau_m=tau_m), 2)
+    circuit.connect("a", "b", weight, delay=0.5 * ms)
+    circuit.add_input("drive", "a")
+    return simulate(circuit, {"drive": drive}, 60 * ms, trials=2, seed=1, target="numpy",
+                    checkpoints=[20, 60] * ms, record_spikes=True)
+
+
+def test_a_rerun_keeps_the_code_of_the_first_and_follows_new_values(monkeypatch):
+    """A cached network runs again without generating code (Brian2 would make every code
+    object anew), and its runs still follow new shared parameters, weights and inputs: each
+    equals a fresh build's."""
+    import brian2.groups.group
+
+    generated = []
+    create = brian2.groups.group.create_runner_codeobj
+    monkeypatch.setattr(brian2.groups.group, "create_runner_codeobj",
+                        lambda *a, **k: generated.append(1) or create(*a, **k))
+    runs = [(10 * ms, 12 * mV, np.array([[25.0, 30.0, 40.0]]) * nA),
+            (25 * ms, 30 * mV, np.array([[21.0, 35.0, 50.0]]) * nA)]
+    runtime.clear_cache()
+    first = _two_layer_run(*runs[0])
+    made_by_first = len(generated)
+    again = _two_layer_run(*runs[1])
+    assert again.metadata["target_choice"]["build_reused"]
+    assert made_by_first > 0 and len(generated) == made_by_first
+    assert not np.array_equal(first.counts["b"], again.counts["b"])
+    for run, record in zip(runs, (first, again)):
+        runtime.clear_cache()
+        assert_same_spikes(_two_layer_run(*run), record)
 
 
 @pytest.mark.parametrize("target", ["numpy", pytest.param("cpp_standalone",
