@@ -1,10 +1,13 @@
 """Estimated seconds of a run on each backend, for ``target="auto"``.
 
-numpy pays Python overhead for every code object at every step and Brian2's code-object
-set-up at every run; building a network costs per object and per synapse, once per structure
-and process (:mod:`evsim.runtime`). cpp_standalone pays a compilation per structure (once:
-builds are cached on disk, :mod:`evsim.standalone`), then for every run the binary's start,
-which creates every synapse from files, and the C++ loop. The constants are rounded from
+numpy pays Python overhead for every code object at every step, a cost per neuron and step
+(about twice as much in a population with a refractory period: Brian2 computes which neurons
+are refractory and writes the membrane through a mask at every step) and Brian2's code-object
+set-up at a network's first run (a kept network keeps its code, :mod:`evsim.runtime`);
+building a network costs per object and per synapse, once per structure and process.
+cpp_standalone pays a compilation per structure (once: builds are cached on disk,
+:mod:`evsim.standalone`), then for every run the binary's start, which creates every synapse
+from files, and the C++ loop. The constants are rounded from
 ``benchmarks/results/targets_scaling.md`` (long runs) and ``trained_models.md`` (short runs
 of many synapses) on a 2-core machine; they only steer the choice: every backend gives the
 same counts for the same seed.
@@ -25,11 +28,14 @@ from brian2 import prefs
 __all__ = ["runtime_seconds", "compiled_seconds", "compile_seconds", "code_objects",
            "snapshot_in_one_run", "compiled_unavailable", "remember_failure"]
 
-#: numpy target: per code object per step; per neuron per step; per code object per run
-#: (Brian2's before_run); fixed per run
+#: numpy target: per code object per step; per neuron per step, and again per neuron of a
+#: population with a refractory period; per code object at a network's first run (Brian2
+#: generates its code) and at a later run of a kept network; fixed per run
 NUMPY_OBJECT_STEP_S = 3.5e-6
 NUMPY_NEURON_STEP_S = 1e-8
+NUMPY_REFRACTORY_NEURON_STEP_S = 1e-8
 NUMPY_OBJECT_RUN_S = 5e-3
+NUMPY_OBJECT_RERUN_S = 2e-4
 NUMPY_START_S = 0.05
 #: building a network on a runtime target: per Brian2 object, per synapse
 BUILD_OBJECT_S = 8e-3
@@ -71,6 +77,11 @@ def _sizes(spec) -> tuple[float, float]:
     return float(spec.trials) * neurons * spec.steps, float(spec.trials) * synapses
 
 
+def _refractory_neuron_steps(spec) -> float:
+    """Neuron steps of ``spec`` in populations with a refractory period, all trials."""
+    return float(sum(g.neurons for g in spec.plan.groups if g.refractory)) * spec.steps
+
+
 def runtime_seconds(target: str, spec, built: bool) -> float:
     """Seconds of ``spec`` on Brian2's runtime ``target`` (numpy or cython), building the
     network first unless ``built``."""
@@ -83,8 +94,10 @@ def runtime_seconds(target: str, spec, built: bool) -> float:
         step = spec.steps * objects * CYTHON_OBJECT_STEP_S + neuron_steps * CYTHON_NEURON_STEP_S
         build += 0.0 if built else objects * CYTHON_OBJECT_COMPILE_S
     else:
-        step = spec.steps * objects * NUMPY_OBJECT_STEP_S + neuron_steps * NUMPY_NEURON_STEP_S
-    return NUMPY_START_S + objects * NUMPY_OBJECT_RUN_S + build + step
+        step = (spec.steps * objects * NUMPY_OBJECT_STEP_S + neuron_steps * NUMPY_NEURON_STEP_S
+                + _refractory_neuron_steps(spec) * NUMPY_REFRACTORY_NEURON_STEP_S)
+    set_up = objects * (NUMPY_OBJECT_RERUN_S if built else NUMPY_OBJECT_RUN_S)
+    return NUMPY_START_S + set_up + build + step
 
 
 def compile_seconds(spec) -> float:
