@@ -82,6 +82,22 @@ def test_replay_matches_the_circuit_and_its_gradient_the_analytic_trajectory():
     assert gradients[5.0][0, 0, 0] == pytest.approx(np.sum(5 * sig * (1 - sig) / 20.0 * grow))
 
 
+def test_replaying_a_few_settings_at_a_time_gives_the_numbers_of_all_at_once(monkeypatch):
+    """Chunks of settings (REPLAY_CHUNK, 3 here: a last chunk of 2) give bit for bit the
+    counts and gradients of one replay of every setting."""
+    from analyses.claims import hyper
+
+    u = np.random.default_rng(0).normal(20.0, 15.0, (3, 4))
+    table = settings().iloc[:8].reset_index(drop=True)
+    monkeypatch.setattr(hyper, "REPLAY_CHUNK", 3)
+    counts, gradients = surrogate_gradients(u, table, (2.0, 5.0))
+    monkeypatch.setattr(hyper, "REPLAY_CHUNK", len(table))
+    whole_counts, whole_gradients = surrogate_gradients(u, table, (2.0, 5.0))
+    assert counts.sum() > 0 and np.array_equal(counts, whole_counts)
+    for k in (2.0, 5.0):
+        assert np.array_equal(gradients[k], whole_gradients[k])
+
+
 def test_the_limit_without_refractoriness_can_hold_or_fail():
     from analyses.claims.hyper import limit_without_refractoriness
 
