@@ -86,7 +86,14 @@ _CACHE: "OrderedDict[tuple, BuiltNetwork]" = OrderedDict()
 
 
 def _key(target: str, spec: RunSpec) -> tuple:
-    return target, BLOCKS, spec.plan.key
+    """What fixes a kept network and its code: the target, the plan's structure and Brian2's
+    code-generation preferences (a kept network keeps the code made under them)."""
+    return target, BLOCKS, spec.plan.key, _codegen_preferences()
+
+
+def _codegen_preferences() -> tuple:
+    return tuple(sorted((name, repr(value)) for name, value in prefs.items()
+                        if name.startswith("codegen.") and name != "codegen.target"))
 
 
 def _built(target: str, spec: RunSpec) -> tuple[BuiltNetwork, bool]:

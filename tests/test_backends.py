@@ -43,39 +43,64 @@ def test_a_rerun_from_the_cache_equals_a_fresh_build(seed):
         assert_same_spikes(_softmax_run(*run), record)
 
 
-def _two_layer_run(tau_m, weight, drive):
-    """A LIF layer driving another through all-to-all synapses with a delay, 2 trials."""
+def _two_layer_run(tau_m, weight, drive, duration, target="numpy"):
+    """A LIF layer driving another through all-to-all synapses with a delay, 2 trials; the
+    second layer's membrane recorded."""
     circuit = Circuit("two_layers")
     circuit.add_population("a", models.lif(tau_m=tau_m), 3)
     circuit.add_population("b", models.lif(tau_m=tau_m), 2)
     circuit.connect("a", "b", weight, delay=0.5 * ms)
     circuit.add_input("drive", "a")
-    return simulate(circuit, {"drive": drive}, 60 * ms, trials=2, seed=1, target="numpy",
-                    checkpoints=[20, 60] * ms, record_spikes=True)
+    return simulate(circuit, {"drive": drive}, duration, trials=2, seed=1, target=target,
+                    checkpoints=[20 * ms, duration], record_spikes=True,
+                    record_states={"b": "v"})
 
 
-def test_a_rerun_keeps_the_code_of_the_first_and_follows_new_values(monkeypatch):
+@pytest.mark.parametrize("target", ["numpy", pytest.param("cython", marks=pytest.mark.slow)])
+def test_a_rerun_keeps_the_code_of_the_first_and_follows_new_values(monkeypatch, target):
     """A cached network runs again without generating code (Brian2 would make every code
-    object anew), and its runs still follow new shared parameters, weights and inputs: each
-    equals a fresh build's."""
+    object anew), and its runs still follow new shared parameters, weights and inputs, and a
+    longer duration: each equals a fresh build's, spikes and membranes (cython copies shared
+    constants into its code's locals, and reads them again from their arrays)."""
     import brian2.groups.group
 
     generated = []
     create = brian2.groups.group.create_runner_codeobj
     monkeypatch.setattr(brian2.groups.group, "create_runner_codeobj",
                         lambda *a, **k: generated.append(1) or create(*a, **k))
-    runs = [(10 * ms, 12 * mV, np.array([[25.0, 30.0, 40.0]]) * nA),
-            (25 * ms, 30 * mV, np.array([[21.0, 35.0, 50.0]]) * nA)]
+    runs = [(10 * ms, 12 * mV, np.array([[25.0, 30.0, 40.0]]) * nA, 60 * ms),
+            (25 * ms, 30 * mV, np.array([[21.0, 35.0, 50.0]]) * nA, 150 * ms)]
     runtime.clear_cache()
-    first = _two_layer_run(*runs[0])
+    first = _two_layer_run(*runs[0], target)
     made_by_first = len(generated)
-    again = _two_layer_run(*runs[1])
+    again = _two_layer_run(*runs[1], target)
     assert again.metadata["target_choice"]["build_reused"]
     assert made_by_first > 0 and len(generated) == made_by_first
-    assert not np.array_equal(first.counts["b"], again.counts["b"])
+    shared = len(first.states["b"]["v"])  # samples of the first 60 ms
+    assert not np.array_equal(first.states["b"]["v"], again.states["b"]["v"][:shared])
+    assert again.counts["b"][-1].sum() > 0
     for run, record in zip(runs, (first, again)):
         runtime.clear_cache()
-        assert_same_spikes(_two_layer_run(*run), record)
+        fresh = _two_layer_run(*run, target)
+        assert_same_spikes(fresh, record)
+        np.testing.assert_array_equal(fresh.states["b"]["v"], record.states["b"]["v"])
+
+
+def test_a_changed_code_generation_preference_builds_anew(monkeypatch):
+    """A kept network keeps the code made under Brian2's code-generation preferences, so a
+    run under other ones builds (and generates) anew; back under the first, it is reused."""
+    from brian2 import prefs
+
+    run = (10 * ms, 12 * mV, np.array([[25.0, 30.0, 40.0]]) * nA, 30 * ms)
+    runtime.clear_cache()
+    _two_layer_run(*run)
+    monkeypatch.setitem(prefs, "codegen.loop_invariant_optimisations", False)
+    other = _two_layer_run(*run)
+    monkeypatch.undo()
+    back = _two_layer_run(*run)
+    assert not other.metadata["target_choice"]["build_reused"]
+    assert back.metadata["target_choice"]["build_reused"]
+    assert_same_spikes(other, back)
 
 
 @pytest.mark.parametrize("target", ["numpy", pytest.param("cpp_standalone",
