@@ -45,9 +45,11 @@ BUILD_SYNAPSE_S = 8e-8
 CYTHON_OBJECT_COMPILE_S = 3.0
 CYTHON_OBJECT_STEP_S = 1e-6
 CYTHON_NEURON_STEP_S = 2e-9
-#: cpp_standalone from a cached build: per neuron per step, per synapse (the binary creates
-#: them from files and evsim writes their weights), fixed per run (objects, start, counts)
-COMPILED_NEURON_STEP_S = 4e-9
+#: cpp_standalone from a cached build: per neuron per step, and again per neuron of a
+#: population that draws a random number every step; per synapse (the binary creates them
+#: from files and evsim writes their weights), fixed per run (objects, start, counts)
+COMPILED_NEURON_STEP_S = 1.5e-9
+COMPILED_RANDOM_NEURON_STEP_S = 2.5e-9
 COMPILED_SYNAPSE_S = 3e-7
 COMPILED_START_S = 0.1
 #: generating and compiling a new build: a base and a cost per code object (make -j2)
@@ -82,6 +84,12 @@ def _refractory_neuron_steps(spec) -> float:
     return float(sum(g.neurons for g in spec.plan.groups if g.refractory)) * spec.steps
 
 
+def _random_neuron_steps(spec) -> float:
+    """Neuron steps of ``spec`` in populations that draw random numbers, all trials."""
+    return float(sum(g.neurons for g in spec.plan.groups
+                     if "rand(" in f"{g.threshold} {g.step_code}")) * spec.steps
+
+
 def runtime_seconds(target: str, spec, built: bool) -> float:
     """Seconds of ``spec`` on Brian2's runtime ``target`` (numpy or cython), building the
     network first unless ``built``."""
@@ -109,6 +117,7 @@ def compiled_seconds(spec, built: bool) -> float:
     """Seconds of ``spec`` on cpp_standalone, compiling first unless ``built``."""
     neuron_steps, synapses = _sizes(spec)
     return (COMPILED_START_S + neuron_steps * COMPILED_NEURON_STEP_S
+            + _random_neuron_steps(spec) * COMPILED_RANDOM_NEURON_STEP_S
             + synapses * COMPILED_SYNAPSE_S + (0.0 if built else compile_seconds(spec)))
 
 
