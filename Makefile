@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mechanisms.py
 	$(BIN)/python benchmarks/bench_checkpoints.py
 	$(BIN)/python benchmarks/bench_targets.py
+	$(BIN)/python benchmarks/bench_numpy_costs.py
 	$(BIN)/python benchmarks/bench_trained.py
 	$(BIN)/python benchmarks/bench_nest.py
 
