@@ -14,6 +14,7 @@ benchmarks/bench_numpy_costs.py [--out DIR]
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 
@@ -110,8 +111,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
-    import os
-
     os.environ.setdefault("EVSIM_CACHE_DIR", tempfile.mkdtemp(prefix="evsim-bench-"))
     save_table(pd.DataFrame(per_neuron_step()), args.out, "numpy_costs",
                f"# numpy cost per neuron and step (2-core machine)\n\n{SIZE} neurons x {TRIALS} "
