@@ -600,3 +600,18 @@ def test_wider_models_are_paired_with_their_twins_on_the_same_images(monkeypatch
         [0, 1, 2]
     assert all(c[5]["T_max"] == trained_runs.REFERENCE_T and c[5]["images"] == width_images
                for c in calls if c[2] != 16 and c[4] == trained_runs.REFERENCE_T)
+
+
+def test_an_import_row_reads_every_reference_image_when_asked_for_all():
+    """model.import at full size runs the models after the first eight on all the images
+    their reference holds (images None): every one is compared, none differs."""
+    from analyses.claims.base import ClaimContext
+    from analyses.claims.model_import import _model_rows, shipped_cells
+
+    cell = next(c for c in shipped_cells() if c.arch == "qkformer" and c.seed == 1)
+    reference = trained.load_weights(trained.shipped(cell.arch, cell.task, cell.T, cell.width,
+                                                     cell.seed))[2]
+    context = ClaimContext(scale="toy", target="numpy").for_claim("model.import")
+    summary, rows, _ = _model_rows(context, cell, None, controls=False)
+    assert summary["images"] == summary["images_compared"] == len(reference["test_index"])
+    assert summary["neuron_steps_compared"] > 0 and summary["mismatches"] == 0

@@ -111,9 +111,9 @@ def _model_rows(context, cell, images: int | None, controls: bool = True):
     start = time.perf_counter()
     spikes, logits = model.run(X[index], seed=seed)
     seconds = time.perf_counter() - start
-    compared = min(images, compared)
+    compared = compared if images is None else min(images, compared)
     layers = trained.mismatches(model, spikes, trained.reference_spikes(reference, compared))
-    sj_predicted = reference["predicted"][:images]
+    sj_predicted = reference["predicted"][:len(index)]
     predicted = logits.argmax(-1)
     controls = _controls(context, model, reference, X, index, seed, spikes) if controls \
         else {}
