@@ -111,7 +111,7 @@ def _model_rows(context, cell, images: int | None, controls: bool = True):
     start = time.perf_counter()
     spikes, logits = model.run(X[index], seed=seed)
     seconds = time.perf_counter() - start
-    compared = compared if images is None else min(images, compared)
+    compared = min(len(index), compared)
     layers = trained.mismatches(model, spikes, trained.reference_spikes(reference, compared))
     sj_predicted = reference["predicted"][:len(index)]
     predicted = logits.argmax(-1)
