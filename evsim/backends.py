@@ -5,7 +5,10 @@ methods of :class:`Backend` (in the idiom of Brian2's devices and Nengo's per-ba
 Simulator). evsim registers ``numpy`` and ``cython`` (Brian2's runtime targets,
 :mod:`evsim.runtime`) and ``cpp_standalone`` (:mod:`evsim.standalone`); another simulator
 is one module with a Backend and a call to :func:`register`. ``target="auto"`` runs the
-registered backend with the smallest estimated cost among those that support the run.
+registered backend with the smallest estimated cost among those that support the run; a
+structure that ran before in this process is expected to run again, so a backend's one-off cost
+(a compilation, a build) is credited with what the structure's earlier runs cost (ski rental:
+compile once its runs have cost as much as compiling).
 
 A run's target is one name. Pass it per call (``simulate(..., target="numpy")``, and every
 circuit helper's ``target=``), or for a whole block with :func:`using`, which also tells an
@@ -94,7 +97,9 @@ class RunResult:
 
 @runtime_checkable
 class Backend(Protocol):
-    """A simulator evsim can run a :class:`RunSpec` on."""
+    """A simulator evsim can run a :class:`RunSpec` on. It may also define ``one_off(spec)``:
+    the seconds of :meth:`estimate` that a later run of the same structure would not pay (a
+    compilation, a build; 0 when cached). Without it, ``auto`` credits it nothing."""
 
     name: str
 
@@ -146,25 +151,38 @@ def get(name: str) -> Backend:
     return _BACKENDS[name]
 
 
+#: structure (NetworkPlan.key) -> estimated seconds its earlier runs in this process cost,
+#: one-off costs left out (what :func:`choose` credits against a one-off cost)
+_SPENT: dict[str, float] = {}
+
+
 def choose(spec: RunSpec) -> tuple[Backend, dict]:
     """The registered backend ``auto`` runs ``spec`` on: the smallest estimate among those
-    that support it. Returns it and the choice for the record (every estimate, every reason
-    a backend was left out)."""
+    that support it, each one-off cost (:class:`Backend`) credited with the estimated seconds
+    of the structure's earlier runs in this process, at most in full. Returns it and the
+    choice for the record (every estimate, the credit, every reason a backend was left
+    out)."""
     _load_builtin()
-    estimates, left_out = {}, {}
+    estimates, one_offs, left_out = {}, {}, {}
     for name in registered():
         backend = _BACKENDS[name]
         reason = backend.supports(spec)
         if reason is None:
             estimates[name] = backend.estimate(spec)
+            one_offs[name] = getattr(backend, "one_off", lambda spec: 0.0)(spec)
         else:
             left_out[name] = reason
     if not estimates:
         raise RuntimeError(f"no registered backend can run this simulation: {left_out}")
-    chosen = min(estimates, key=estimates.get)
+    spent = _SPENT.get(spec.plan.key, 0.0)
+    credited = {name: estimates[name] - min(one_offs[name], spent) for name in estimates}
+    chosen = min(credited, key=credited.get)
+    _SPENT[spec.plan.key] = spent + estimates[chosen] - one_offs[chosen]
     choice = dict(requested="auto", chosen=chosen,
                   estimated_s={name: round(value, 3) for name, value in estimates.items()},
                   cached=_BACKENDS[chosen].is_cached(spec))
+    if spent:
+        choice["earlier_runs_s"] = round(spent, 3)
     if left_out:
         choice["left_out"] = left_out
     return _BACKENDS[chosen], choice

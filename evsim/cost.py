@@ -51,6 +51,10 @@ CYTHON_NEURON_STEP_S = 2e-9
 COMPILED_NEURON_STEP_S = 1.5e-9
 COMPILED_RANDOM_NEURON_STEP_S = 2.5e-9
 COMPILED_SYNAPSE_S = 3e-7
+#: cpp_standalone per neuron-step of a population recorded as a raster: the binary writes
+#: every spike time to a file and evsim reads them back (trained models: ~0.1-0.4 spikes a
+#: neuron-step), where the runtime targets mark a grid in memory
+COMPILED_RASTER_NEURON_STEP_S = 3e-8
 COMPILED_START_S = 0.1
 #: generating and compiling a new build: a base and a cost per code object (make -j2)
 COMPILE_BASE_S = 2.5
@@ -90,6 +94,12 @@ def _random_neuron_steps(spec) -> float:
                      if "rand(" in f"{g.threshold} {g.step_code}")) * spec.steps
 
 
+def _raster_neuron_steps(spec) -> float:
+    """Neuron steps of ``spec`` in the populations it records as rasters, all trials."""
+    sizes = spec.circuit.sizes
+    return float(spec.trials) * sum(sizes[p] for p in spec.record_rasters) * spec.steps
+
+
 def runtime_seconds(target: str, spec, built: bool) -> float:
     """Seconds of ``spec`` on Brian2's runtime ``target`` (numpy or cython), building the
     network first unless ``built``."""
@@ -118,6 +128,7 @@ def compiled_seconds(spec, built: bool) -> float:
     neuron_steps, synapses = _sizes(spec)
     return (COMPILED_START_S + neuron_steps * COMPILED_NEURON_STEP_S
             + _random_neuron_steps(spec) * COMPILED_RANDOM_NEURON_STEP_S
+            + _raster_neuron_steps(spec) * COMPILED_RASTER_NEURON_STEP_S
             + synapses * COMPILED_SYNAPSE_S + (0.0 if built else compile_seconds(spec)))
 
 

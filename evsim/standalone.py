@@ -161,6 +161,10 @@ class StandaloneBackend:
     def estimate(self, spec) -> float:
         return cost.compiled_seconds(spec, built=self.is_cached(spec))
 
+    def one_off(self, spec) -> float:
+        """Seconds of generating and compiling the build (0 when cached)."""
+        return 0.0 if self.is_cached(spec) else cost.compile_seconds(spec)
+
     def run(self, spec) -> RunResult:
         try:
             return run_compiled(spec)

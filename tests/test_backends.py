@@ -182,6 +182,48 @@ def test_a_registered_backend_runs_by_name_and_auto_picks_the_cheapest(stub_back
     assert record.metadata["target_choice"]["estimated_s"]["stub_cheap"] == 1e9
 
 
+class _Compiles(_Stub):
+    """A stub that pays a one-off cost for a structure it has not run (a compilation), then
+    ``per_run``."""
+
+    def __init__(self, name, one_off, per_run):
+        super().__init__(name, per_run)
+        self._one_off, self.built = one_off, set()
+
+    def estimate(self, spec):
+        return self._estimate + self.one_off(spec)
+
+    def one_off(self, spec):
+        return 0.0 if self.is_cached(spec) else self._one_off
+
+    def is_cached(self, spec):
+        return spec.plan.key in self.built
+
+    def run(self, spec):
+        self.built.add(spec.plan.key)
+        return super().run(spec)
+
+
+def test_auto_compiles_once_a_structures_runs_have_cost_as_much(stub_backends, monkeypatch):
+    """Ski rental: the one-off cost is credited with the estimated seconds of the structure's
+    earlier runs, so the third run of 1 ms runs compiles (2.6 ms once, then 0.1 ms a run);
+    another structure starts with no credit. (Both stubs undercut numpy's 50 ms start.)"""
+    monkeypatch.setattr(backends, "_SPENT", {})
+    backends.register(_Stub("stub_rent", 1e-3))
+    backends.register(_Compiles("stub_buy", 2.5e-3, 1e-4))
+
+    def chosen(trials=2):
+        record = simulate(shared_inhibition(), {"drive": 30 * nA}, 5 * ms, trials=trials,
+                          seed=1)
+        return record.metadata["target"], record.metadata["target_choice"]
+
+    runs = [chosen() for _ in range(4)]
+    assert [target for target, _ in runs] == ["stub_rent", "stub_rent", "stub_buy", "stub_buy"]
+    assert "earlier_runs_s" not in runs[0][1]
+    assert runs[2][1]["earlier_runs_s"] == pytest.approx(2e-3)
+    assert chosen(trials=3)[0] == "stub_rent"  # another structure: no credit yet
+
+
 def test_unknown_targets_and_non_backends_are_refused(stub_backends):
     with pytest.raises(ValidationError, match="'target' must be one of .'auto', 'numpy'"):
         simulate(shared_inhibition(), {"drive": 30 * nA}, 5 * ms, target="gpu")
