@@ -239,7 +239,8 @@ class Analysis(NamedTuple):
 def _bootstrap_draws(cells, eps_values, seeds, resamples, rng, criterion) -> pd.DataFrame:
     """Exponent replicates: resample whole (n, d) cells (every row of a cell comes from one
     run), and seeds within each drawn cell, and refit."""
-    rows = []
+    cells = cells.map(lambda value: np.asarray(value) if isinstance(value, list) else value)
+    rows = []  # (the curves' lists made arrays once, not in every replicate)
     for replicate in range(resamples):
         drawn = cells.iloc[rng.integers(0, len(cells), len(cells))].reset_index(drop=True)
         index = {i: rng.integers(0, seeds, seeds) for i in drawn.index}
