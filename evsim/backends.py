@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Protocol, runtime_checkable
 
@@ -28,7 +28,7 @@ import numpy as np
 from .errors import ValidationError
 
 __all__ = ["RunSpec", "RunResult", "Backend", "register", "registered", "targets", "get",
-           "choose", "using", "current_target", "report_run", "BUILTIN"]
+           "choose", "using", "current_target", "report_run", "spike_times_instead", "BUILTIN"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +75,17 @@ class RunSpec:
     @property
     def time_varying_inputs(self) -> int:
         return sum(np.ndim(value) == 3 for value in self.inputs.values())
+
+
+def spike_times_instead(spec: RunSpec) -> RunSpec:
+    """``spec`` as a backend that does not record rasters runs it: the spike times of the
+    populations of ``record_rasters`` and ``record_spikes``, from which the rasters are made."""
+    if not spec.record_rasters:
+        return spec
+    from .build import recorded_populations
+
+    both = recorded_populations(spec.circuit, {*spec.record_spikes, *spec.record_rasters})
+    return replace(spec, record_spikes=both, record_rasters=())
 
 
 @dataclass

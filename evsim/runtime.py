@@ -63,8 +63,9 @@ class RuntimeBackend:
         return cost.runtime_seconds(self.name, spec, built=self.is_cached(spec))
 
     def one_off(self, spec: RunSpec) -> float:
-        """Seconds of building the network and generating its code (0 when kept)."""
-        if self.is_cached(spec):
+        """Seconds of building the network and generating its code; 0 when kept, and when it
+        will not be kept (over :data:`CACHE_SYNAPSES`: every run pays them again)."""
+        if self.is_cached(spec) or spec.trials * _plan_synapses(spec.plan) > CACHE_SYNAPSES:
             return 0.0
         return (cost.runtime_seconds(self.name, spec, built=False)
                 - cost.runtime_seconds(self.name, spec, built=True))
@@ -145,7 +146,12 @@ def _keep_code_objects(run_namespace) -> None:
 
 
 def _synapses(built: BuiltNetwork) -> int:
-    return built.trials * sum(len(s.pre) for s in built.plan.synapses)
+    return built.trials * _plan_synapses(built.plan)
+
+
+def _plan_synapses(plan) -> int:
+    """Synapses of one copy of ``plan``'s circuit."""
+    return sum(len(s.pre) for s in plan.synapses)
 
 
 def clear_cache() -> None:

@@ -3,7 +3,6 @@ and read counts at checkpoints."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
 
@@ -173,8 +172,7 @@ def _run_on(backend, spec: RunSpec):
     of ``spec.record_rasters`` instead, made into rasters here."""
     if not spec.record_rasters or getattr(backend, "records_rasters", False):
         return backend.run(spec)
-    both = recorded_populations(spec.circuit, {*spec.record_spikes, *spec.record_rasters})
-    result = backend.run(dataclasses.replace(spec, record_spikes=both, record_rasters=()))
+    result = backend.run(backends.spike_times_instead(spec))
     sizes = spec.circuit.sizes
     result.rasters = {p: result.spikes[p].to_raster(spec.trials, spec.steps, sizes[p], spec.dt)
                       for p in spec.record_rasters}

@@ -42,7 +42,7 @@ from brian2.devices.device import device, reset_device, set_device
 from filelock import FileLock
 
 from . import build, cost, states
-from .backends import RunResult, register
+from .backends import RunResult, register, spike_times_instead
 from .build import instantiate
 from .record import SpikeTrains
 from .states import shape_states
@@ -156,7 +156,9 @@ class StandaloneBackend:
         return cost.compiled_unavailable()
 
     def is_cached(self, spec) -> bool:
-        return is_built(build_directory(spec.circuit.name, spec.plan.structure))
+        """True if the build of what runs is compiled (rasters run as spike times)."""
+        built = spike_times_instead(spec)
+        return is_built(build_directory(built.circuit.name, built.plan.structure))
 
     def estimate(self, spec) -> float:
         return cost.compiled_seconds(spec, built=self.is_cached(spec))

@@ -224,6 +224,19 @@ def test_auto_compiles_once_a_structures_runs_have_cost_as_much(stub_backends, m
     assert chosen(trials=3)[0] == "stub_rent"  # another structure: no credit yet
 
 
+def test_a_network_that_will_not_be_kept_has_no_one_off_cost_to_credit(monkeypatch):
+    """Building a network that is not kept recurs in every run: nothing to credit."""
+    spec = backends.RunSpec(shared_inhibition(), {"drive": 30 * nA}, 2, 1, DT, [10 * DT], {},
+                            {}, "resets_first", ())
+    numpy = backends.get("numpy")
+    monkeypatch.setattr(runtime, "_CACHE", type(runtime._CACHE)())
+    assert numpy.one_off(spec) == pytest.approx(
+        cost.runtime_seconds("numpy", spec, built=False)
+        - cost.runtime_seconds("numpy", spec, built=True))
+    monkeypatch.setattr(runtime, "CACHE_SYNAPSES", 0)  # nothing is kept
+    assert numpy.one_off(spec) == 0.0
+
+
 def test_unknown_targets_and_non_backends_are_refused(stub_backends):
     with pytest.raises(ValidationError, match="'target' must be one of .'auto', 'numpy'"):
         simulate(shared_inhibition(), {"drive": 30 * nA}, 5 * ms, target="gpu")

@@ -218,3 +218,18 @@ def test_auto_falls_back_to_numpy_without_a_working_compiler(monkeypatch):
     assert "compiled run failed" in again.metadata["target_choice"]["left_out"]["cpp_standalone"]
     with pytest.raises(RuntimeError, match="precompiling headers"):
         simulate(shared_inhibition(w_inhibit=3 * mV), target="cpp_standalone", **options)
+
+
+@pytest.mark.slow  # compiles
+def test_a_raster_run_is_cached_as_the_spike_time_build_it_runs():
+    """cpp_standalone runs rasters as spike times (another build than the raster spec's own
+    structure): after one such run, the raster spec counts as cached, with nothing to
+    compile."""
+    circuit = shared_inhibition()
+    names = tuple(p.name for p in circuit.populations)
+    spec = RunSpec(circuit, {"drive": 30 * nA}, 2, 1, DT, [10 * DT], {}, {}, "resets_first", (),
+                   record_rasters=names)
+    compiled = backends.get("cpp_standalone")
+    assert not compiled.is_cached(spec) and compiled.one_off(spec) > 0
+    compiled.run(backends.spike_times_instead(spec))
+    assert compiled.is_cached(spec) and compiled.one_off(spec) == 0
