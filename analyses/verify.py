@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import multiprocessing
 import os
@@ -144,15 +145,21 @@ def _shipped_seconds() -> dict:
 
 
 def _run_families(claims, contexts: dict, stage: Path, workers: int, registrations: dict):
-    """Yield {claim id: (claims.json entry, wall seconds)}: claim by claim in this process
-    if ``workers`` is 1 or at full scale (a full-scale family holds many GB: two at once ran
-    out of 23 GB), else group by group (:func:`_families`) on ``workers`` processes (sweep
-    cells then run in their group's process). Seeds come from --seed and the claim id, so
-    the numbers do not depend on the process that runs a claim."""
+    """Yield {claim id: (claims.json entry, wall seconds)}: group by group (:func:`_families`)
+    claim by claim in this process if ``workers`` is 1 or at full scale, each group's shared
+    experiments freed once it is done (a full-scale group holds many GB: the trained models'
+    two groups held at once ran out of 23 GB), else on ``workers`` processes (sweep cells then
+    run in their group's process). Seeds come from --seed and the claim id, so the numbers do
+    not depend on the process or the order that runs a claim."""
     families = _families(claims)
     if workers == 1 or len(families) == 1 or next(iter(contexts.values())).scale == "full":
-        for claim in claims:
-            yield _run_claims([claim.id], contexts, stage, registrations)
+        shares = {claim.id: claim.shares for claim in claims}
+        for family in families:
+            for claim_id in family:
+                yield _run_claims([claim_id], contexts, stage, registrations)
+            for context in contexts.values():
+                context.release_shared(shares[family[0]])
+            gc.collect()  # trained-model runs hold cycles through Brian2's objects
         return
     serial = {s: dataclasses.replace(c, workers=1) for s, c in contexts.items()}
     spawn = multiprocessing.get_context("spawn")

@@ -114,3 +114,34 @@ def test_claim_families_on_two_processes_give_the_numbers_of_one(tmp_path):
                                        for p in (tmp_path / "two").rglob("*.csv"))
     for table in tables:
         assert (tmp_path / "one" / table).read_text() == (tmp_path / "two" / table).read_text()
+
+
+def test_a_serial_verify_runs_each_family_together_then_frees_its_experiments(monkeypatch):
+    """In one process (full scale, or one worker) the claims that share an experiment run one
+    after another even when the registry interleaves them, and their shared experiments are
+    forgotten once the last of them is done: the trained models' two groups held at once ran
+    out of 23 GB."""
+    from types import SimpleNamespace
+
+    from analyses import verify as verify_module
+    from analyses.claims import base
+
+    shares = {"a": "group", "b": None, "c": "group"}
+    monkeypatch.setattr(base, "_declared_shares", shares.get)
+    monkeypatch.setattr(verify_module, "_shipped_seconds", dict)
+    context = base.ClaimContext(scale="full")
+    computed, held = [], []
+
+    def run_claims(ids, contexts, stage, registrations):
+        (claim_id,) = ids
+        contexts[1].for_claim(claim_id).shared(f"experiment {shares[claim_id] or claim_id}",
+                                               lambda: computed.append(claim_id))
+        held.append((claim_id, sorted(contexts[1]._shared)))
+        return {claim_id: (None, 0.0)}
+
+    monkeypatch.setattr(verify_module, "_run_claims", run_claims)
+    claims = [SimpleNamespace(id=i, shares=shares[i]) for i in shares]
+    list(verify_module._run_families(claims, {1: context}, None, 2, {}))
+    assert held == [("a", ["experiment group"]), ("c", ["experiment group"]),
+                    ("b", ["experiment b"])]
+    assert computed == ["a", "b"] and context._shared == {}

@@ -359,6 +359,14 @@ class ClaimContext:
         self._shared[key] = (value, self.runs[start:])
         return value
 
+    def release_shared(self, group: str | None) -> None:
+        """Forget the shared experiments read under ``group`` (a :attr:`Claim.shares`; None:
+        those of claims that declare none), freeing their memory once no claim left to run
+        reads them (a later read would compute them again, with the same seeds)."""
+        for key in [key for key, read_by in self._share_groups.items() if read_by == group]:
+            self._shared.pop(key, None)
+            del self._share_groups[key]
+
     @property
     def targets_used(self) -> str | None:
         """The target this claim's runs used (None if it simulated nothing)."""
