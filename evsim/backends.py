@@ -28,7 +28,7 @@ import numpy as np
 from .errors import ValidationError
 
 __all__ = ["RunSpec", "RunResult", "Backend", "register", "registered", "targets", "get",
-           "choose", "using", "current_target", "report_run", "spike_times_instead", "BUILTIN"]
+           "choose", "using", "current_target", "report_run", "BUILTIN"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +63,18 @@ class RunSpec:
                             states=self.states, record_every=self.record_every,
                             restarts=self.restarts)
 
+    @cached_property
+    def spike_times_instead(self) -> "RunSpec":
+        """This run as a backend that does not record rasters runs it: the spike times of the
+        populations of ``record_rasters`` and ``record_spikes``, from which the rasters are
+        made (made once, so its plan is too)."""
+        if not self.record_rasters:
+            return self
+        from .build import recorded_populations
+
+        both = recorded_populations(self.circuit, {*self.record_spikes, *self.record_rasters})
+        return replace(self, record_spikes=both, record_rasters=())
+
     @property
     def checkpoint_steps(self) -> np.ndarray:
         """Steps at which counts are read (int64)."""
@@ -75,17 +87,6 @@ class RunSpec:
     @property
     def time_varying_inputs(self) -> int:
         return sum(np.ndim(value) == 3 for value in self.inputs.values())
-
-
-def spike_times_instead(spec: RunSpec) -> RunSpec:
-    """``spec`` as a backend that does not record rasters runs it: the spike times of the
-    populations of ``record_rasters`` and ``record_spikes``, from which the rasters are made."""
-    if not spec.record_rasters:
-        return spec
-    from .build import recorded_populations
-
-    both = recorded_populations(spec.circuit, {*spec.record_spikes, *spec.record_rasters})
-    return replace(spec, record_spikes=both, record_rasters=())
 
 
 @dataclass

@@ -172,7 +172,7 @@ def _run_on(backend, spec: RunSpec):
     of ``spec.record_rasters`` instead, made into rasters here."""
     if not spec.record_rasters or getattr(backend, "records_rasters", False):
         return backend.run(spec)
-    result = backend.run(backends.spike_times_instead(spec))
+    result = backend.run(spec.spike_times_instead)
     sizes = spec.circuit.sizes
     result.rasters = {p: result.spikes[p].to_raster(spec.trials, spec.steps, sizes[p], spec.dt)
                       for p in spec.record_rasters}

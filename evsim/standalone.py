@@ -42,7 +42,7 @@ from brian2.devices.device import device, reset_device, set_device
 from filelock import FileLock
 
 from . import build, cost, states
-from .backends import RunResult, register, spike_times_instead
+from .backends import RunResult, register
 from .build import instantiate
 from .record import SpikeTrains
 from .states import shape_states
@@ -157,7 +157,7 @@ class StandaloneBackend:
 
     def is_cached(self, spec) -> bool:
         """True if the build of what runs is compiled (rasters run as spike times)."""
-        built = spike_times_instead(spec)
+        built = spec.spike_times_instead
         return is_built(build_directory(built.circuit.name, built.plan.structure))
 
     def estimate(self, spec) -> float:

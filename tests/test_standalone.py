@@ -231,5 +231,5 @@ def test_a_raster_run_is_cached_as_the_spike_time_build_it_runs():
                    record_rasters=names)
     compiled = backends.get("cpp_standalone")
     assert not compiled.is_cached(spec) and compiled.one_off(spec) > 0
-    compiled.run(backends.spike_times_instead(spec))
+    compiled.run(spec.spike_times_instead)
     assert compiled.is_cached(spec) and compiled.one_off(spec) == 0
