@@ -67,13 +67,15 @@ class RunSpec:
     def spike_times_instead(self) -> "RunSpec":
         """This run as a backend that does not record rasters runs it: the spike times of the
         populations of ``record_rasters`` and ``record_spikes``, from which the rasters are
-        made (made once, so its plan is too)."""
+        made (made once, its plan derived from this run's)."""
         if not self.record_rasters:
             return self
-        from .build import recorded_populations
+        from .build import recorded_populations, with_spike_times
 
         both = recorded_populations(self.circuit, {*self.record_spikes, *self.record_rasters})
-        return replace(self, record_spikes=both, record_rasters=())
+        instead = replace(self, record_spikes=both, record_rasters=())
+        instead.__dict__["plan"] = with_spike_times(self.plan, both)  # the cached property
+        return instead
 
     @property
     def checkpoint_steps(self) -> np.ndarray:

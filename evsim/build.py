@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -23,7 +23,7 @@ from .models import check_quantity, unit_of
 from .restarts import restarted_variables
 
 __all__ = ["BuiltNetwork", "NetworkPlan", "build_network", "plan_network", "instantiate",
-           "SCHEDULES", "per_neuron_values", "recorded_populations"]
+           "SCHEDULES", "per_neuron_values", "recorded_populations", "with_spike_times"]
 
 #: Brian2 marks a neuron refractory from its spike to the end of that step even when its
 #: refractory period is shorter than one step, so synaptic input arriving on the firing step
@@ -273,8 +273,7 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
         signed = np.concatenate([np.broadcast_to(np.asarray(w, dtype=float), len(pair[0]))
                                  for w, pair in zip(weights, pairs)])  # SI values
         values.append((plan.name, "w", np.tile(signed[order], trials) * unit))
-    structure = [f"dt={float(dt)!r} schedule={schedule} record_spikes={record_spikes} "
-                 f"trials={trials}",
+    structure = [_run_line(dt, schedule, record_spikes, trials),
                  *(f"{r.describe()} every={float(record_every)!r}" for r in states),
                  *(repr((g.name, g.neurons, str(g.equations), g.threshold, g.reset,
                          g.refractory, g.method, g.step_code, g.varying_input, g.restart))
@@ -288,6 +287,20 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
                    for owner, variable, value in values)]
     return NetworkPlan(circuit.name, trials, dt, schedule, record_spikes, groups, synapses,
                        values, structure, record_every)
+
+
+def with_spike_times(plan: NetworkPlan, record_spikes: tuple) -> NetworkPlan:
+    """``plan`` keeping the spike times of ``record_spikes`` (populations, as
+    :func:`recorded_populations` returns them) instead of its own: the plan
+    :func:`plan_network` makes with them, without planning the circuit again."""
+    return replace(plan, record_spikes=record_spikes,
+                   structure=[_run_line(plan.dt, plan.schedule, record_spikes, plan.trials),
+                              *plan.structure[1:]])
+
+
+def _run_line(dt, schedule: str, record_spikes: tuple, trials: int) -> str:
+    """The first line of a plan's structure: what the whole run shares."""
+    return f"dt={float(dt)!r} schedule={schedule} record_spikes={record_spikes} trials={trials}"
 
 
 def _alike_projections(circuit: Circuit) -> list[list]:

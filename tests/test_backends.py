@@ -1,6 +1,8 @@
 """The backend seam: a registered backend runs through simulate(); auto picks the cheapest;
 a structure built once and rerun gives exactly the counts and spike times of a fresh build."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from brian2 import Hz, mV, ms, nA
@@ -311,6 +313,21 @@ def test_rasters_equal_the_spike_times_on_the_grid_on_every_backend(seed, stub_b
         np.testing.assert_array_equal(rasters.raster(population), expected)
         np.testing.assert_array_equal(converted.raster(population), expected)
         np.testing.assert_array_equal(expected.sum(axis=1), times.counts[population][-1])
+
+
+def test_the_spike_time_run_of_a_raster_run_has_the_plan_planned_afresh():
+    """A raster run's spike-time twin derives its plan from the run's own (not planned again):
+    the same groups, values and structure as planning the twin from scratch."""
+    spec = backends.RunSpec(shared_inhibition(), {"drive": 30 * nA}, 2, 1, DT, [10 * DT], {},
+                            {}, "resets_first", ("exc",), record_rasters=("inh",))
+    instead = spec.spike_times_instead
+    fresh = replace(instead)  # the same run, its plan not yet made
+    assert "plan" in instead.__dict__ and "plan" not in fresh.__dict__
+    assert instead.plan.record_spikes == fresh.plan.record_spikes == ("exc", "inh")
+    assert instead.plan.structure == fresh.plan.structure
+    assert instead.plan.key == fresh.plan.key != spec.plan.key
+    assert [g.name for g in instead.plan.groups] == [g.name for g in fresh.plan.groups]
+    assert [(o, v) for o, v, _ in instead.plan.values] == [(o, v) for o, v, _ in fresh.plan.values]
 
 
 def test_an_unknown_raster_population_is_refused():

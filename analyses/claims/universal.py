@@ -52,7 +52,7 @@ from .base import (Basis, Claim, ClaimResult, EarlierRule, Rule, Sizes, bootstra
 
 __all__ = ["SIZES", "CLAIMS", "FAMILIES", "HIGHER_ORDER", "PATHS", "draw_target",
            "target_values", "equivariant_projection", "others_given_sum",
-           "first_order_projection", "ridge_fit", "ridge_many", "universal_fits",
+           "first_order_projection", "ridge_fit", "ridge_many", "Ridge", "universal_fits",
            "residual_fits", "pooled_trend", "universal_evidence",
            "SUPPORT", "sdsa_carries", "universal_rule", "universal_verdict", "universal_judge",
            "per_unit_verdict", "universal_sensitivity"]
@@ -218,29 +218,42 @@ def ridge_fit(train_features, train_targets, test_features, lambdas=LAMBDAS):
 def ridge_many(train_features, targets, test_features, lambdas=LAMBDAS) -> list:
     """:func:`ridge_fit` of each (rows, outputs) array in ``targets`` on the same features
     (one SVD for all). Returns [(test predictions, chosen penalty), ...]."""
-    F = np.asarray(train_features, dtype=float)
-    mean_f = F.mean(0)
-    U, S, Vt = np.linalg.svd(F - mean_f, full_matrices=False)
-    test = np.asarray(test_features, dtype=float) - mean_f
-    lambdas = np.atleast_1d(lambdas)
-    rows = len(F)
-    out = []
-    for Y in targets:
-        Y = np.asarray(Y, dtype=float)
-        mean_y = Y.mean(0)
-        UY = U.T @ (Y - mean_y)
-        best, best_gcv = lambdas[0], np.inf
-        if len(lambdas) > 1:
-            residual0 = ((Y - mean_y) ** 2).sum() - (UY ** 2).sum()
-            for lam in lambdas:
-                shrink = S ** 2 / (S ** 2 + lam)
-                rss = residual0 + (((1 - shrink)[:, None] * UY) ** 2).sum()
-                gcv = rows * rss / max(rows - shrink.sum() - 1, 1e-9) ** 2
-                if gcv < best_gcv:
-                    best, best_gcv = lam, gcv
-        coef = Vt.T @ ((S / (S ** 2 + best))[:, None] * UY)
-        out.append((test @ coef + mean_y, float(best)))
-    return out
+    return Ridge(train_features, test_features).fit(targets, lambdas)
+
+
+class Ridge:
+    """Ridge regressions on one set of features, with an unpenalised intercept: the SVD of the
+    centred training features, made once for every fit of any targets and penalties."""
+
+    def __init__(self, train_features, test_features):
+        F = np.asarray(train_features, dtype=float)
+        self.rows, self.mean_f = len(F), F.mean(0)
+        self.U, self.S, self.Vt = np.linalg.svd(F - self.mean_f, full_matrices=False)
+        self.test = np.asarray(test_features, dtype=float) - self.mean_f
+
+    def fit(self, targets, lambdas=LAMBDAS) -> list:
+        """[(test predictions, chosen penalty), ...] of each (rows, outputs) array in
+        ``targets``, the penalty chosen from ``lambdas`` by generalised cross-validation (a
+        single value: that penalty)."""
+        U, S, Vt, rows = self.U, self.S, self.Vt, self.rows
+        lambdas = np.atleast_1d(lambdas)
+        out = []
+        for Y in targets:
+            Y = np.asarray(Y, dtype=float)
+            mean_y = Y.mean(0)
+            UY = U.T @ (Y - mean_y)
+            best, best_gcv = lambdas[0], np.inf
+            if len(lambdas) > 1:
+                residual0 = ((Y - mean_y) ** 2).sum() - (UY ** 2).sum()
+                for lam in lambdas:
+                    shrink = S ** 2 / (S ** 2 + lam)
+                    rss = residual0 + (((1 - shrink)[:, None] * UY) ** 2).sum()
+                    gcv = rows * rss / max(rows - shrink.sum() - 1, 1e-9) ** 2
+                    if gcv < best_gcv:
+                        best, best_gcv = lam, gcv
+            coef = Vt.T @ ((S / (S ** 2 + best))[:, None] * UY)
+            out.append((self.test @ coef + mean_y, float(best)))
+        return out
 
 
 # -- statistics and rule ---------------------------------------------------------------------
@@ -755,10 +768,10 @@ def _readout_errors(network, counts, Y: dict, families: dict, T, train: int) -> 
         features = full[..., :2 * d] if width == 0 else full
         for k, steps in enumerate(T):
             F = features[k]
-            F_train, F_test = F[:train].reshape(train * n, -1), F[train:].reshape(test * n, -1)
+            ridge = Ridge(F[:train].reshape(train * n, -1), F[train:].reshape(test * n, -1))
             for penalty, lambdas in (("gcv", LAMBDAS), ("fixed", FIXED_LAMBDA)):
-                fitted = ridge_many(F_train, [y[:train].reshape(train * n, d)
-                                              for y in Y.values()], F_test, lambdas)
+                fitted = ridge.fit([y[:train].reshape(train * n, d) for y in Y.values()],
+                                   lambdas)
                 for name, (predicted, lam) in zip(Y, fitted):
                     y = Y[name][train:]
                     err = ((predicted.reshape(test, n, d) - y) ** 2).sum(axis=(1, 2))
@@ -789,11 +802,11 @@ def _network_run(context, label: str, X, Y: dict, families: dict, residuals: dic
     errors, chosen = _readout_errors(network, record.counts, Y, families, T, train)
     features = {w: readout_features(network, record.counts, w, T) for w in widths}
     flat = features[max(widths)][-1].reshape(train + test, -1)  # all tokens, position order
-    position = []
+    position, ridge = [], Ridge(flat[:train], flat[train:])
     for name in Y:
         if families[name] not in EQUIVARIANT:
-            predicted = np.stack([ridge_fit(flat[:train], Y[name][:train, i], flat[train:])[0]
-                                  for i in range(n)], axis=1)
+            fitted = ridge.fit([Y[name][:train, i] for i in range(n)])
+            predicted = np.stack([prediction for prediction, _ in fitted], axis=1)
             err = ((predicted - Y[name][train:]) ** 2).sum(axis=(1, 2))
             position += [dict(target=name, set=s, sse=float(err[s])) for s in range(test)]
     residual = [residual_fits({w: f[k] for w, f in features.items()}, residuals, train,
