@@ -57,9 +57,10 @@ def atomic_write_text(path, text: str) -> Path:
     return path
 
 
-def atomic_write_json(path, data) -> Path:
-    """Write ``data`` as indented JSON, atomically."""
-    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+def atomic_write_json(path, data, indent: int | None = 2) -> Path:
+    """Write ``data`` as JSON, atomically: indented for people, or on one line (``indent``
+    None: json's C encoder, ~10x faster on long lists of numbers)."""
+    return atomic_write_text(path, json.dumps(data, indent=indent, sort_keys=False) + "\n")
 
 
 def write_table(path, frame) -> Path:

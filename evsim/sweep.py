@@ -98,7 +98,8 @@ def run_sweep(function: Callable[..., dict], grid: dict, cache_dir, *, workers: 
             raise TypeError(f"sweep function must return a dict, got {type(result).__name__}")
         atomic_write_json(cache_dir / f"{key}.json", {"cell": {k: repr(v) for k, v in
                                                               cell.items()},
-                                                     "code": fingerprint, "result": result})
+                                                     "code": fingerprint, "result": result},
+                          indent=None)  # a cache: read back by evsim, not by people
         results[key] = result
 
     bar = tqdm(total=len(cells), initial=len(cells) - len(pending), desc="sweep cells",
