@@ -20,7 +20,7 @@ from .blocks import BlockPathway, block_layout
 from .errors import ValidationError
 from .graph import Circuit
 from .models import check_quantity, unit_of
-from .restarts import restarted_variables
+from .restarts import RestartOperation, restarted_variables
 
 __all__ = ["BuiltNetwork", "NetworkPlan", "build_network", "plan_network", "instantiate",
            "SCHEDULES", "per_neuron_values", "recorded_populations", "with_spike_times"]
@@ -60,6 +60,8 @@ class GroupPlan:
     varying_input: str | None  # input variable driven by a TimedArray, if any
     states: object = None  # the StateRequest recorded from this group, if any
     restart: str | None = None  # code run at the start of every step (evsim.restarts)
+    #: (first step, period, variables) of ``restart``: when it acts, and on what
+    restart_window: tuple | None = None
 
 
 @dataclass
@@ -250,6 +252,8 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
         variables = restarted_variables(population.model)
         if restarts is not None and variables:
             group.restart = restarts.code(population.name, variables)
+            group.restart_window = (restarts.first(population.name), restarts.period,
+                                    tuple(variables))
     names = {group.population: group.name for group in groups}
     for index, merged in enumerate(_alike_projections(circuit)):
         first = merged[0]
@@ -358,11 +362,14 @@ def _plan_group(index: int, population, trials: int, dt, parameters: dict, initi
                      model.threshold, reset, refractory, model.method, model.step_code, varying)
 
 
-def instantiate(plan: NetworkPlan, clock: Clock, *, blocks: bool = False) -> BuiltNetwork:
+def instantiate(plan: NetworkPlan, clock: Clock, *, blocks: bool = False,
+                python_restarts: bool = False) -> BuiltNetwork:
     """The Brian2 objects of ``plan`` on ``clock``, its values assigned. ``blocks``: a
     projection whose synapses fill dense blocks becomes a :class:`evsim.blocks.BlockPathway`
-    (one matrix product a step; runtime targets only) instead of Synapses."""
-    groups, counters, owners, states = {}, {}, {}, {}
+    (one matrix product a step; runtime targets only) instead of Synapses.
+    ``python_restarts``: restarts run as a :class:`evsim.restarts.RestartOperation` in the
+    steps that start a window (runtime targets only) instead of Brian2 code in every step."""
+    groups, counters, owners, states, operations = {}, {}, {}, {}, []
     for g in plan.groups:
         group = NeuronGroup(g.neurons, g.equations, threshold=g.threshold, reset=g.reset,
                             refractory=g.refractory or False, method=g.method, clock=clock,
@@ -375,7 +382,11 @@ def instantiate(plan: NetworkPlan, clock: Clock, *, blocks: bool = False) -> Bui
             group.run_regularly(f"{g.varying_input} = {stimulus_name}(t, i)", when="start",
                                 name=f"{g.name}_{g.varying_input}_input")
             owners[stimulus_name] = stimulus
-        if g.restart:  # at the start of the step (after a state monitor), before the update
+        # restarts: at the start of the step (after a state monitor), before the update
+        if g.restart and python_restarts:
+            operations.append(RestartOperation(group, g.restart_window[2],
+                                               *g.restart_window[:2], f"{g.name}_restart"))
+        elif g.restart:
             group.run_regularly(g.restart, when="start", name=f"{g.name}_restart")
         if g.step_code:
             group.run_regularly(g.step_code, when="groups", order=STEP_CODE_ORDER,
@@ -409,7 +420,7 @@ def instantiate(plan: NetworkPlan, clock: Clock, *, blocks: bool = False) -> Bui
             syn.delay = s.delay
         synapses[s.name], owners[s.name] = syn, syn
     network = Network(*groups.values(), *synapses.values(), *counters.values(),
-                      *states.values())
+                      *states.values(), *operations)
     network.schedule = SCHEDULES[plan.schedule]
     built = BuiltNetwork(network, groups, synapses, counters, plan.trials, plan, owners, states)
     built.assign(plan)

@@ -69,12 +69,14 @@ EXTRA_RUN_COST_S = 2e-3
 _failure: list[str] = []
 
 
-def code_objects(spec) -> int:
-    """Code objects Brian2 runs every step for ``spec``'s circuit."""
+def code_objects(spec, restarts: bool = True) -> int:
+    """Code objects Brian2 runs every step for ``spec``'s circuit; ``restarts``: with those
+    of its restarts (not on the runtime targets, where a Python operation restarts only in
+    the steps that start a window: evsim.restarts.RestartOperation)."""
     circuit = spec.circuit
     return (4 * len(circuit.populations) + 2 * len(circuit.projections)
             + spec.time_varying_inputs + sum(bool(p.model.step_code) for p in circuit.populations)
-            + sum(g.restart is not None for g in spec.plan.groups))
+            + (sum(g.restart is not None for g in spec.plan.groups) if restarts else 0))
 
 
 def _sizes(spec) -> tuple[float, float]:
@@ -104,7 +106,7 @@ def _raster_neuron_steps(spec) -> float:
 def runtime_seconds(target: str, spec, built: bool) -> float:
     """Seconds of ``spec`` on Brian2's runtime ``target`` (numpy or cython), building the
     network first unless ``built``."""
-    objects = code_objects(spec)
+    objects = code_objects(spec, restarts=False)
     neuron_steps, synapses = _sizes(spec)
     build = 0.0 if built else (BUILD_OBJECT_S * (len(spec.circuit.populations) * 2
                                                  + len(spec.circuit.projections))

@@ -23,12 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from brian2 import second
+from brian2 import NetworkOperation, second
 
 from .errors import ValidationError
 from .models import check_quantity
 
-__all__ = ["Restarts", "check_restarts", "restarted_variables"]
+__all__ = ["Restarts", "RestartOperation", "check_restarts", "restarted_variables"]
 
 
 @dataclass(frozen=True)
@@ -38,15 +38,40 @@ class Restarts:
     period: int
     offsets: dict
 
+    def first(self, population: str) -> int:
+        """The step that starts ``population``'s first window."""
+        return self.offsets.get(population, 0)
+
     def code(self, population: str, variables: list[str]) -> str:
         """Brian2 code (run every step, before the update) restarting ``variables``."""
-        offset = self.offsets.get(population, 0)
+        offset = self.first(population)
         step = "timestep(t, dt)"
         lines = [f"restart_now = int({step} >= {offset} and "
                  f"({step} - {offset}) % {self.period} == 0)"]
         # v * 1 is v exactly; v * 0 is 0 (for finite v)
         lines += [f"{name} = {name} * (1 - restart_now)" for name in variables]
         return "\n".join(lines)
+
+
+class RestartOperation(NetworkOperation):
+    """:meth:`Restarts.code` as a Python operation for Brian2's runtime targets, acting only
+    in the steps that start a window (``first``, ``first + period``, ...), at the start of the
+    step: the code runs every step, and there copies and multiplies every restarted array by 1
+    in the other steps (most of a trained model's update on numpy). The same values: each
+    variable times 0."""
+
+    def __init__(self, group, variables, first: int, period: int, name: str):
+        super().__init__(self._restart, clock=group.clock, when="start", name=name)
+        self._arrays = [group.variables[name] for name in variables]
+        self._timestep = group.clock.variables["timestep"]  # the step, an integer
+        self.first, self.period = first, period
+
+    def _restart(self) -> None:
+        step = int(self._timestep.get_value()[0])
+        if step >= self.first and (step - self.first) % self.period == 0:
+            for array in self._arrays:
+                values = array.get_value()
+                np.multiply(values, 0, out=values, casting="unsafe")
 
 
 def restarted_variables(model) -> list[str]:

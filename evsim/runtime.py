@@ -113,7 +113,8 @@ def _built(target: str, spec: RunSpec) -> tuple[BuiltNetwork, bool]:
         built.network.restore("evsim_initial")
         built.assign(plan)
         return built, True
-    built = instantiate(plan, Clock(spec.dt, name="evsim_clock"), blocks=BLOCKS)
+    built = instantiate(plan, Clock(spec.dt, name="evsim_clock"), blocks=BLOCKS,
+                        python_restarts=True)
     if _synapses(built) <= CACHE_SYNAPSES:
         built.network.store("evsim_initial")
         _CACHE[key] = built

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from brian2 import ms, nA
 
-from evsim import Circuit, models, simulate
+from evsim import Circuit, models, runtime, simulate
 from evsim.build import plan_network
 from evsim.restarts import check_restarts
 from evsim.errors import ValidationError
@@ -98,6 +98,25 @@ def test_windows_of_one_run_equal_separate_runs(target, seed):
     leaky = _pipelined(spikes, target)
     assert any(not np.array_equal(_windows(leaky, p, WINDOWS), _alone(separate, p))
                for p in ("A", "B", "C"))
+
+
+def test_restarts_in_python_equal_the_brian2_code_they_replace(monkeypatch, seed):
+    """The numpy target restarts by a Python operation in the steps that start a window; the
+    Brian2 code it replaces (run every step, as cpp_standalone runs it) gives the same spikes."""
+    spikes = _spikes(seed)
+    python = _pipelined(spikes, **_restarts())
+    assert "RestartOperation" in {type(obj).__name__ for built in runtime._CACHE.values()
+                                  for obj in built.network.objects}
+    instantiate = runtime.instantiate
+    monkeypatch.setattr(runtime, "_CACHE", type(runtime._CACHE)())  # build anew
+    monkeypatch.setattr(runtime, "instantiate", lambda plan, clock, **options: instantiate(
+        plan, clock, **dict(options, python_restarts=False)))
+    code = _pipelined(spikes, **_restarts())
+    kinds = {type(obj).__name__ for built in runtime._CACHE.values()
+             for obj in built.network.objects}
+    assert "RestartOperation" not in kinds
+    for population in ("source", "A", "B", "C"):
+        np.testing.assert_array_equal(python.raster(population), code.raster(population))
 
 
 def test_windows_shorter_than_the_depth_wrap_the_offsets(seed):
