@@ -103,7 +103,17 @@ class BlockPathway(NetworkOperation):
         weights = np.asarray(value, dtype=float).reshape(self.trials, -1)
         if np.any(weights != weights[0]):
             raise ValueError(f"{self.name}: a block pathway takes the same weights in every trial")
-        self._weights, self._matrices = weights[0].copy(), self.layout.matrices(weights[0])
+        self.weights_of_every_trial = weights[0]
+
+    @property
+    def weights_of_every_trial(self) -> np.ndarray:
+        """One trial's weights (SI), which every trial takes."""
+        return self._weights
+
+    @weights_of_every_trial.setter
+    def weights_of_every_trial(self, value) -> None:
+        weights = np.asarray(value, dtype=float)
+        self._weights, self._matrices = weights.copy(), self.layout.matrices(weights)
 
     def _deliver(self) -> None:
         spikespace = self._spikespace.get_value()

@@ -23,7 +23,8 @@ from .models import check_quantity, unit_of
 from .restarts import RestartOperation, restarted_variables
 
 __all__ = ["BuiltNetwork", "NetworkPlan", "build_network", "plan_network", "instantiate",
-           "SCHEDULES", "per_neuron_values", "recorded_populations", "with_spike_times"]
+           "SCHEDULES", "per_neuron_values", "recorded_populations", "with_spike_times",
+           "PerTrial", "whole"]
 
 #: Brian2 marks a neuron refractory from its spike to the end of that step even when its
 #: refractory period is shorter than one step, so synaptic input arriving on the firing step
@@ -93,6 +94,31 @@ class SynapsesPlan:
         return i, j
 
 
+@dataclass(frozen=True, eq=False)
+class PerTrial:
+    """A plan value that is the same in every trial: ``one_trial`` (SI floats) in ``unit``,
+    repeated ``trials`` times; made whole (:meth:`tiled`) only where every trial's copy is
+    needed (a block pathway takes one trial's weights)."""
+
+    one_trial: np.ndarray
+    trials: int
+    unit: object = 1
+
+    @property
+    def shape(self) -> tuple:
+        return (self.trials * len(self.one_trial),)
+
+    def tiled(self):
+        """The values of every trial, trial by trial (a Quantity unless dimensionless)."""
+        tiled = np.tile(self.one_trial, self.trials)
+        return tiled if isinstance(self.unit, int) else tiled * self.unit  # unit_of: 1
+
+
+def whole(value):
+    """A plan value with every trial's copy (:meth:`PerTrial.tiled`); others as they are."""
+    return value.tiled() if isinstance(value, PerTrial) else value
+
+
 @dataclass
 class NetworkPlan:
     """Everything :func:`build_network` creates, without Brian2 objects: the groups and
@@ -152,8 +178,10 @@ class BuiltNetwork:
         for target, variable, value in self.owned_values(plan):
             if variable is None:  # a TimedArray's values (SI), read by its code in place
                 target.values[...] = np.asarray(value)
+            elif isinstance(value, PerTrial) and isinstance(target, BlockPathway):
+                target.weights_of_every_trial = value.one_trial
             else:
-                setattr(target, variable, value)
+                setattr(target, variable, whole(value))
         self.plan = plan
 
 
@@ -264,7 +292,8 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
         unit = unit_of(weights[0])
         pre, post = (np.concatenate([np.asarray(pair[k], dtype=np.int64) for pair in pairs])
                      for k in (0, 1))
-        order = np.lexsort((post, pre))  # stable: by pre, then post
+        # by pre, then post, stable (lexsort's order; a stable sort of one key is ~10x faster)
+        order = np.argsort(pre * target_size + post, kind="stable")
         payload = source.model.payload
         plan = SynapsesPlan(
             f"s{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", first.name.rstrip("+-")),
@@ -276,7 +305,7 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
         synapses.append(plan)
         signed = np.concatenate([np.broadcast_to(np.asarray(w, dtype=float), len(pair[0]))
                                  for w, pair in zip(weights, pairs)])  # SI values
-        values.append((plan.name, "w", np.tile(signed[order], trials) * unit))
+        values.append((plan.name, "w", PerTrial(signed[order], trials, unit)))
     structure = [_run_line(dt, schedule, record_spikes, trials),
                  *(f"{r.describe()} every={float(record_every)!r}" for r in states),
                  *(repr((g.name, g.neurons, str(g.equations), g.threshold, g.reset,

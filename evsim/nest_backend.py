@@ -39,6 +39,7 @@ import numpy as np
 from brian2 import Mohm, mV, ms, pA, second
 
 from .backends import RunResult, RunSpec, register
+from .build import whole
 from .errors import UnsupportedRun, ValidationError
 from .models import lif
 from .record import SpikeTrains
@@ -96,7 +97,7 @@ class NestBackend:
             pre, post = synapses.indices(plan.trials)
             first_pre = nodes[synapses.source][0].global_id
             first_post = nodes[synapses.target][0].global_id
-            weights = np.asarray(values[synapses.name]["w"] / mV, dtype=float)
+            weights = np.asarray(whole(values[synapses.name]["w"]) / mV, dtype=float)
             weights = weights * np.exp(-dt_ms / taus[synapses.target][post])
             # the hop plus the extra delay in steps, rounded half up as Brian2 rounds it
             hops = 1 + int(np.floor(float(synapses.delay) / float(spec.dt) + 0.5))

@@ -340,7 +340,7 @@ def _run_arguments(built, results: Path) -> list[str]:
             name, text, _, array = device._prepare_timed_array_run_arg(target, value)
         else:
             view = getattr(target, variable)
-            name, text, _, array = device._prepare_variableview_run_arg(view, value)
+            name, text, _, array = device._prepare_variableview_run_arg(view, build.whole(value))
         if np.size(array) > 1:
             text = str(results / f"arg{index}.dat")
             np.ascontiguousarray(array).tofile(text)

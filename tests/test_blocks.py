@@ -8,6 +8,8 @@ from brian2 import mV
 
 from circuits.arithmetic import STEP, connect_pairs
 from evsim import Circuit, cost, models, runtime, simulate
+from evsim.backends import RunSpec
+from evsim.build import PerTrial, plan_network, whole
 from evsim.blocks import MIN_BLOCK, MIN_FILL, block_layout
 from same_spikes import assert_same_spikes
 
@@ -122,3 +124,24 @@ def test_a_delay_of_a_fraction_of_a_step_keeps_synapses(monkeypatch):
     _run(circuit, np.ones((4, 2, 12)) / 4, None, True, monkeypatch)
     (built,) = runtime._CACHE.values()
     assert _pathways(built) == ["BlockPathway"] * 5 + ["Synapses"]
+
+
+def test_a_plan_holds_one_trials_weights_and_block_pathways_take_them_untiled(monkeypatch):
+    """Synapse weights are planned once per trial (PerTrial: the shape of every trial's, so
+    the structure is unchanged); Synapses get them tiled, in their unit; a block pathway takes
+    the one trial's."""
+    circuit = _circuit(np.random.default_rng(0))
+    plan = plan_network(circuit, 3, STEP, inputs={"image": np.ones((5, 3, 12)) / 4})
+    weights = {owner: value for owner, variable, value in plan.values if variable == "w"}
+    assert all(isinstance(value, PerTrial) for value in weights.values())
+    ar = next(value for owner, value in weights.items() if owner.endswith("_ar"))
+    assert np.shape(ar) == (3 * len(ar.one_trial),)
+    np.testing.assert_array_equal(whole(ar) / mV, np.tile(ar.one_trial / float(mV), 3))
+    monkeypatch.setattr(runtime, "BLOCKS", True)
+    runtime.clear_cache()
+    built = runtime._built("numpy", RunSpec(circuit, {"image": np.ones((5, 3, 12)) / 4}, 3, 1,
+                                            STEP, [5 * STEP], {}, {}, "resets_first", ()))[0]
+    for owner, value in weights.items():
+        np.testing.assert_array_equal(built.owners[owner].weights_of_every_trial,
+                                      value.one_trial)
+        np.testing.assert_array_equal(built.owners[owner].w, whole(value) / value.unit)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import integrate, optimize, stats
+from scipy import integrate, optimize, special
 
 from circuits.arithmetic import STEP
 from circuits.encoders import (bernoulli_encoder, encoder_inputs, range_to_rate, rate_to_range,
@@ -68,7 +68,9 @@ def coverage_constant(coverage: float = 0.95) -> float:
     """The pooling model's C under the coverage criterion (Gaussian approximation): q^2 with
     E_p[P(|Z| <= q / (2 sqrt(p (1 - p))))] = coverage, p ~ U[0, 1]."""
     def covered(q):
-        return integrate.quad(lambda p: 2 * stats.norm.cdf(q / (2 * np.sqrt(p * (1 - p)))) - 1,
+        # special.ndtr is stats.norm.cdf without its per-call argument handling (~40x faster
+        # on scalars, the same values)
+        return integrate.quad(lambda p: 2 * special.ndtr(q / (2 * np.sqrt(p * (1 - p)))) - 1,
                               0, 1, limit=200)[0]
     return float(optimize.brentq(lambda q: covered(q) - coverage, 0.1, 10) ** 2)
 
