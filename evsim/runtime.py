@@ -165,15 +165,20 @@ def _run(built: BuiltNetwork, spec: RunSpec) -> tuple[dict, dict]:
     and the rasters of ``spec.record_rasters`` {population: bool (trials, steps, size)}."""
     if spec.seed is not None:
         brian_seed(int(spec.seed))
-    snapshots = {name: [] for name in built.counters}
-
-    def snapshot():
-        for name, monitor in built.counters.items():
-            snapshots[name].append(np.array(monitor.count[:], dtype=np.int64))
-
     ends = spec.checkpoint_steps
     grids, mark = _raster_grids(built, spec)
-    with _older_objects_frozen(), _at_every_step_end(built, mark if grids else None):
+    # a population recorded as a raster is counted from it: its counter (a spike monitor that
+    # keeps no times) is switched off for the run, ~5 % of a trained model's run
+    idle = [p for p, monitor in built.counters.items() if p in grids and not monitor.record]
+    counters = {p: monitor for p, monitor in built.counters.items() if p not in idle}
+    snapshots = {name: [] for name in counters}
+
+    def snapshot():
+        for name, monitor in counters.items():
+            snapshots[name].append(np.array(monitor.count[:], dtype=np.int64))
+
+    with _older_objects_frozen(), _at_every_step_end(built, mark if grids else None), \
+            _switched_off([built.counters[p] for p in idle]):
         if cost.snapshot_in_one_run(len(ends), int(ends[-1])):
             _run_with_snapshots(built, ends, spec.dt, snapshot)
         else:  # one Network.run per checkpoint
@@ -184,8 +189,31 @@ def _run(built: BuiltNetwork, spec: RunSpec) -> tuple[dict, dict]:
                 snapshot()
     counts = {name: np.stack(s).reshape(len(ends), spec.trials, -1)
               for name, s in snapshots.items()}
-    return counts, {p: grid.reshape(spec.steps, spec.trials, -1).transpose(1, 0, 2)
-                    for p, grid in grids.items()}
+    counts |= {p: _counts_of(grids[p], ends).reshape(len(ends), spec.trials, -1) for p in idle}
+    return {p: counts[p] for p in built.counters}, \
+        {p: grid.reshape(spec.steps, spec.trials, -1).transpose(1, 0, 2)
+         for p, grid in grids.items()}
+
+
+def _counts_of(grid: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Spikes per neuron in steps [0, end) for each checkpoint step ``end`` of a raster grid
+    (steps, neurons): (checkpoints, neurons) int64."""
+    starts = np.concatenate([[0], ends[:-1]])
+    # int32 per segment (a step adds at most 1): 2.5x faster than summing into int64
+    segments = [grid[start:end].sum(axis=0, dtype=np.int32) for start, end in zip(starts, ends)]
+    return np.cumsum(segments, axis=0, dtype=np.int64)
+
+
+@contextmanager
+def _switched_off(objects: list):
+    """The Brian2 objects inactive (skipped by their network's runs) for the block."""
+    for obj in objects:
+        obj.active = False
+    try:
+        yield
+    finally:
+        for obj in objects:
+            obj.active = True
 
 
 def _raster_grids(built: BuiltNetwork, spec: RunSpec) -> tuple[dict, Callable]:

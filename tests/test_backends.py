@@ -288,8 +288,9 @@ def test_rasters_equal_the_spike_times_on_the_grid_on_every_backend(seed, stub_b
                                                                      monkeypatch, checkpoints,
                                                                      in_one_run):
     """record_rasters gives the raster of the spike times (numpy records it step by step, in
-    one run or one Network.run per checkpoint); a backend without rasters is asked for spike
-    times, and the record keeps only the spike times asked for."""
+    one run or one Network.run per checkpoint, and counts a raster's spikes from it); a backend
+    without rasters is asked for spike times, and the record keeps only the spike times asked
+    for."""
     monkeypatch.setattr(cost, "snapshot_in_one_run", lambda *_: in_one_run)
     rng = np.random.default_rng(seed)
     scores = rng.normal(0, 1, (3, 4))
@@ -313,6 +314,12 @@ def test_rasters_equal_the_spike_times_on_the_grid_on_every_backend(seed, stub_b
         np.testing.assert_array_equal(rasters.raster(population), expected)
         np.testing.assert_array_equal(converted.raster(population), expected)
         np.testing.assert_array_equal(expected.sum(axis=1), times.counts[population][-1])
+        # counted from the raster (its counter switched off for the run): the same counts
+        np.testing.assert_array_equal(rasters.counts[population], times.counts[population])
+    assert all(monitor.active for built in runtime._CACHE.values()
+               for monitor in built.counters.values())
+    raster_run = next(b for b in runtime._CACHE.values() if not b.plan.record_spikes)
+    assert all(monitor.count[:].sum() == 0 for monitor in raster_run.counters.values())
 
 
 def test_the_spike_time_run_of_a_raster_run_has_the_plan_planned_afresh():
