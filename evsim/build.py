@@ -60,9 +60,7 @@ class GroupPlan:
     step_code: str | None
     varying_input: str | None  # input variable driven by a TimedArray, if any
     states: object = None  # the StateRequest recorded from this group, if any
-    restart: str | None = None  # code run at the start of every step (evsim.restarts)
-    #: (first step, period, variables) of ``restart``: when it acts, and on what
-    restart_window: tuple | None = None
+    restart: object = None  # evsim.restarts.RestartWindow: when its state restarts, if ever
 
 
 @dataclass
@@ -139,6 +137,11 @@ class NetworkPlan:
     values: list
     structure: list
     record_every: object = None  # sampling interval of the state monitors (a Brian2 time)
+
+    @property
+    def synapses_per_trial(self) -> int:
+        """Synapses of one copy of the circuit."""
+        return sum(len(s.pre) for s in self.synapses)
 
     @cached_property
     def key(self) -> str:
@@ -279,9 +282,7 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
     for group, population in zip(groups, circuit.populations):
         variables = restarted_variables(population.model)
         if restarts is not None and variables:
-            group.restart = restarts.code(population.name, variables)
-            group.restart_window = (restarts.first(population.name), restarts.period,
-                                    tuple(variables))
+            group.restart = restarts.window(population.name, variables)
     names = {group.population: group.name for group in groups}
     for index, merged in enumerate(_alike_projections(circuit)):
         first = merged[0]
@@ -309,7 +310,8 @@ def plan_network(circuit: Circuit, trials: int, dt, *, inputs=None, parameters=N
     structure = [_run_line(dt, schedule, record_spikes, trials),
                  *(f"{r.describe()} every={float(record_every)!r}" for r in states),
                  *(repr((g.name, g.neurons, str(g.equations), g.threshold, g.reset,
-                         g.refractory, g.method, g.step_code, g.varying_input, g.restart))
+                         g.refractory, g.method, g.step_code, g.varying_input,
+                         g.restart and g.restart.code()))
                    for g in groups),
                  # delays stay compiled in: Brian2 prepares spike queues before run arguments
                  *(repr((s.name, names[s.source], names[s.target], s.model, s.on_pre,
@@ -413,10 +415,9 @@ def instantiate(plan: NetworkPlan, clock: Clock, *, blocks: bool = False,
             owners[stimulus_name] = stimulus
         # restarts: at the start of the step (after a state monitor), before the update
         if g.restart and python_restarts:
-            operations.append(RestartOperation(group, g.restart_window[2],
-                                               *g.restart_window[:2], f"{g.name}_restart"))
+            operations.append(RestartOperation(group, g.restart, f"{g.name}_restart"))
         elif g.restart:
-            group.run_regularly(g.restart, when="start", name=f"{g.name}_restart")
+            group.run_regularly(g.restart.code(), when="start", name=f"{g.name}_restart")
         if g.step_code:
             group.run_regularly(g.step_code, when="groups", order=STEP_CODE_ORDER,
                                 name=f"{g.name}_step")

@@ -82,7 +82,7 @@ def code_objects(spec, restarts: bool = True) -> int:
 def _sizes(spec) -> tuple[float, float]:
     """(neuron steps, synapses) of ``spec``, all trials."""
     neurons = sum(p.size for p in spec.circuit.populations)
-    synapses = sum(len(s.pre) for s in spec.plan.synapses)
+    synapses = spec.plan.synapses_per_trial
     return float(spec.trials) * neurons * spec.steps, float(spec.trials) * synapses
 
 

@@ -28,7 +28,8 @@ from brian2 import NetworkOperation, second
 from .errors import ValidationError
 from .models import check_quantity
 
-__all__ = ["Restarts", "RestartOperation", "check_restarts", "restarted_variables"]
+__all__ = ["Restarts", "RestartWindow", "RestartOperation", "check_restarts",
+           "restarted_variables"]
 
 
 @dataclass(frozen=True)
@@ -38,37 +39,45 @@ class Restarts:
     period: int
     offsets: dict
 
-    def first(self, population: str) -> int:
-        """The step that starts ``population``'s first window."""
-        return self.offsets.get(population, 0)
+    def window(self, population: str, variables) -> "RestartWindow":
+        """When ``population`` restarts and which of its ``variables``."""
+        return RestartWindow(self.offsets.get(population, 0), self.period, tuple(variables))
 
-    def code(self, population: str, variables: list[str]) -> str:
-        """Brian2 code (run every step, before the update) restarting ``variables``."""
-        offset = self.first(population)
+
+@dataclass(frozen=True)
+class RestartWindow:
+    """One population's restarts: ``variables`` set to 0 at the start of steps ``first``,
+    ``first + period``, ... (steps, before the update)."""
+
+    first: int
+    period: int
+    variables: tuple
+
+    def code(self) -> str:
+        """Brian2 code (run every step, before the update) restarting the variables."""
         step = "timestep(t, dt)"
-        lines = [f"restart_now = int({step} >= {offset} and "
-                 f"({step} - {offset}) % {self.period} == 0)"]
+        lines = [f"restart_now = int({step} >= {self.first} and "
+                 f"({step} - {self.first}) % {self.period} == 0)"]
         # v * 1 is v exactly; v * 0 is 0 (for finite v)
-        lines += [f"{name} = {name} * (1 - restart_now)" for name in variables]
+        lines += [f"{name} = {name} * (1 - restart_now)" for name in self.variables]
         return "\n".join(lines)
 
 
 class RestartOperation(NetworkOperation):
-    """:meth:`Restarts.code` as a Python operation for Brian2's runtime targets, acting only
-    in the steps that start a window (``first``, ``first + period``, ...), at the start of the
-    step: the code runs every step, and there copies and multiplies every restarted array by 1
-    in the other steps (most of a trained model's update on numpy). The same values: each
-    variable times 0."""
+    """:meth:`RestartWindow.code` as a Python operation for Brian2's runtime targets, acting
+    only in the steps that start a window, at the start of the step: the code runs every step,
+    and there copies and multiplies every restarted array by 1 in the other steps (most of a
+    trained model's update on numpy). The same values: each variable times 0."""
 
-    def __init__(self, group, variables, first: int, period: int, name: str):
+    def __init__(self, group, window: RestartWindow, name: str):
         super().__init__(self._restart, clock=group.clock, when="start", name=name)
-        self._arrays = [group.variables[name] for name in variables]
+        self._arrays = [group.variables[variable] for variable in window.variables]
         self._timestep = group.clock.variables["timestep"]  # the step, an integer
-        self.first, self.period = first, period
+        self.window = window
 
     def _restart(self) -> None:
-        step = int(self._timestep.get_value()[0])
-        if step >= self.first and (step - self.first) % self.period == 0:
+        step, first = int(self._timestep.get_value()[0]), self.window.first
+        if step >= first and (step - first) % self.window.period == 0:
             for array in self._arrays:
                 values = array.get_value()
                 np.multiply(values, 0, out=values, casting="unsafe")

@@ -65,7 +65,7 @@ class RuntimeBackend:
     def one_off(self, spec: RunSpec) -> float:
         """Seconds of building the network and generating its code; 0 when kept, and when it
         will not be kept (over :data:`CACHE_SYNAPSES`: every run pays them again)."""
-        if self.is_cached(spec) or spec.trials * _plan_synapses(spec.plan) > CACHE_SYNAPSES:
+        if self.is_cached(spec) or spec.trials * spec.plan.synapses_per_trial > CACHE_SYNAPSES:
             return 0.0
         return (cost.runtime_seconds(self.name, spec, built=False)
                 - cost.runtime_seconds(self.name, spec, built=True))
@@ -147,12 +147,7 @@ def _keep_code_objects(run_namespace) -> None:
 
 
 def _synapses(built: BuiltNetwork) -> int:
-    return built.trials * _plan_synapses(built.plan)
-
-
-def _plan_synapses(plan) -> int:
-    """Synapses of one copy of ``plan``'s circuit."""
-    return sum(len(s.pre) for s in plan.synapses)
+    return built.trials * built.plan.synapses_per_trial
 
 
 def clear_cache() -> None:
