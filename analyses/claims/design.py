@@ -68,8 +68,8 @@ def coverage_constant(coverage: float = 0.95) -> float:
     """The pooling model's C under the coverage criterion (Gaussian approximation): q^2 with
     E_p[P(|Z| <= q / (2 sqrt(p (1 - p))))] = coverage, p ~ U[0, 1]."""
     def covered(q):
-        # special.ndtr is stats.norm.cdf without its per-call argument handling (~40x faster
-        # on scalars, the same values)
+        # special.ndtr is stats.norm.cdf without its per-call argument handling (the same
+        # values; coverage_constant() 0.136 -> 0.007 s)
         return integrate.quad(lambda p: 2 * special.ndtr(q / (2 * np.sqrt(p * (1 - p)))) - 1,
                               0, 1, limit=200)[0]
     return float(optimize.brentq(lambda q: covered(q) - coverage, 0.1, 10) ** 2)
