@@ -31,9 +31,9 @@ STEP = 1 * ms
 
 
 def coincidence(k: int = 2) -> models.NeuronModel:
-    """AND of ``k`` binary inputs (more generally: "at least k spikes this step")."""
-    check_integer("k", k, 1)
-    return models.discrete_lif(tau=1.0, v_th=float(k))
+    """AND of ``k`` binary inputs (more generally: "at least k spikes this step"):
+    :func:`evsim.models.discrete_coincidence`."""
+    return models.discrete_coincidence(k)
 
 
 def or_unit() -> models.NeuronModel:

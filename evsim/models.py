@@ -38,6 +38,7 @@ __all__ = [
     "escape_noise_lif",
     "gain_modulated_if",
     "discrete_lif",
+    "discrete_coincidence",
     "poisson_source",
     "bernoulli_source",
     "spike_source",
@@ -454,6 +455,22 @@ def discrete_lif(tau=2.0, v_th=1.0, v_reset=0.0, reset="hard") -> NeuronModel:
     )
 
 
+def discrete_coincidence(k: int = 2) -> NeuronModel:
+    """A memoryless discrete unit: fires in step t + 1 iff its input in step t (``X``, the
+    external input plus the synaptic input that arrived) is at least ``k``; ``V = X``, reset
+    to 0 after a spike. The same spikes and membrane as :func:`discrete_lif` with ``tau = 1``
+    (whose ``(1 - 1/tau) V`` is 0 and ``X / tau`` is ``X``), in a third of the arithmetic:
+    an AND of ``k`` unit-weight spikes. Dimensionless."""
+    check_integer("k", k, 1)
+    return NeuronModel(
+        name="discrete_coincidence", dynamics="v : 1\nx : 1\nI : 1",
+        threshold="v >= v_th", reset="v = v_reset", method=None,
+        parameters=dict(v_th=float(k), v_reset=0.0),
+        input_variable="I", input_unit=1, synaptic_targets={"x": 1},
+        step_code="v = I + x\nx = 0",
+    )
+
+
 def _check_rates(rate, dt):
     if np.any(rate < 0) or np.any(rate * dt > 1):
         raise ValidationError("inputs", f"input 'rate' must lie in [0, 1/dt] = [0, {1 / dt:g}] Hz, "
@@ -543,6 +560,7 @@ MODELS: dict[str, Callable[..., NeuronModel]] = {
     "escape_noise_lif": escape_noise_lif,
     "gain_modulated_if": gain_modulated_if,
     "discrete_lif": discrete_lif,
+    "discrete_coincidence": discrete_coincidence,
     "poisson_source": poisson_source,
     "bernoulli_source": bernoulli_source,
     "spike_source": spike_source,

@@ -246,10 +246,16 @@ def write(imported: NIRCircuit, path) -> None:
     nir.write(str(path), graph)
 
 
+#: the discrete LIFs :func:`from_circuit` writes, with the parameters they hold implicitly (a
+#: coincidence unit is a discrete LIF of tau = 1 step)
+DISCRETE_LIFS = {"discrete_lif": {}, "discrete_coincidence": {"tau": 1.0}}
+
+
 def from_circuit(circuit: Circuit, *, dt: float, inputs: dict, biases: dict, output: str,
                  step=None) -> NIRCircuit:
     """An evsim circuit of graded sources and discrete LIF populations
-    (:func:`evsim.models.discrete_lif`, SpikingJelly's neuron) as a :class:`NIRCircuit` for
+    (:func:`evsim.models.discrete_lif`, SpikingJelly's neuron, and
+    :func:`evsim.models.discrete_coincidence`, one of tau = 1 step) as a :class:`NIRCircuit` for
     :func:`write`: ``inputs`` maps each source population to its graph input, or to (input,
     lag) for a copy of it shown from step ``lag`` on, ``biases`` gives each population's constant
     current, ``output`` the population the graph outputs. A discrete LIF of time constant
@@ -267,8 +273,8 @@ def from_circuit(circuit: Circuit, *, dt: float, inputs: dict, biases: dict, out
                 else inputs[population.name]
             imported.inputs[name] = (population.size,)
             imported.input_copies[population.name] = (name, int(lag))
-        elif model.name == "discrete_lif" and model.reset == "v = v_reset":
-            size, values = population.size, model.parameters
+        elif model.name in DISCRETE_LIFS and model.reset == "v = v_reset":
+            size, values = population.size, DISCRETE_LIFS[model.name] | model.parameters
             imported.parameters[population.name] = dict(
                 k=np.full(size, 1 / values["tau"]), r=np.ones(size), v_leak=np.zeros(size),
                 v_th=np.full(size, values["v_th"]), v_reset=np.full(size, values["v_reset"]))
@@ -278,7 +284,8 @@ def from_circuit(circuit: Circuit, *, dt: float, inputs: dict, biases: dict, out
             raise ValidationError("circuit", f"population '{population.name}' is a "
                                              f"{model.name} (reset {model.reset!r}); "
                                              "from_circuit writes graded sources (inputs) and "
-                                             "discrete_lif populations with a hard reset")
+                                             "discrete_lif or discrete_coincidence populations "
+                                             "with a hard reset")
     if output not in imported.parameters:
         raise ValidationError("output", f"parameter 'output' must name a discrete_lif "
                                         f"population, got {output!r}")
@@ -329,7 +336,7 @@ def _to_graph(imported: NIRCircuit, nir):
     for population, values in imported.parameters.items():
         kind = next(p.model.name for p in imported.circuit.populations
                     if p.name == population).removeprefix("nir_")
-        nodes[node[population]] = _node("lif" if kind == "discrete_lif" else kind, values,
+        nodes[node[population]] = _node("lif" if kind in DISCRETE_LIFS else kind, values,
                                         imported.dt, nir)
         weights = {}
         for projection in imported.circuit.projections:
