@@ -472,6 +472,23 @@ def test_disjoint_reference_errors_vanish_for_a_constant_code():
         assert np.array_equal(curves["T"], [1, 2]) and not curves["rms"].any()
 
 
+@pytest.mark.parametrize("disjoint", [True, False])
+def test_error_curves_are_the_distance_of_early_rates_to_the_reference(disjoint):
+    """Per T: the rms and 95th percentile of |stream_rates over steps 0 .. T - 1 - the
+    reference rates|, from the definition on random streams of three populations."""
+    run = _fake_run(1, seed=5)
+    rng = np.random.default_rng(5)
+    run.stream = {f"p{c}": rng.random((6, 16, 12)) < 0.3 for c in range(3)}
+    run.layers = {"block_in": np.zeros((16, 6, 3, 4), bool)}
+    meta = run.model.meta
+    limit = trained_runs.stream_rates(meta, run.stream, 16, start=8 if disjoint else 0)
+    curves = model_design.error_curves(run, disjoint)
+    errors = [np.abs(trained_runs.stream_rates(meta, run.stream, T) - limit) for T in (1, 2, 3, 4)]
+    assert np.array_equal(curves["T"], [1, 2, 3, 4])
+    assert np.array_equal(curves["rms"], [np.sqrt((e ** 2).mean()) for e in errors])
+    assert np.array_equal(curves["coverage95"], [np.quantile(e, 0.95) for e in errors])
+
+
 def test_uncentred_participation_ratio_of_a_single_direction():
     """Features along one direction with a non-zero mean: one uncentred dimension."""
     rng = np.random.default_rng(3)
