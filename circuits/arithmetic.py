@@ -68,8 +68,12 @@ def connect_pairs(circuit: Circuit, source: str, target: str, pre, post, weights
     weights = weights.ravel() if weights.size == pre.size else np.broadcast_to(weights, pre.shape)
     size_post = circuit.population(target).size
     # merge repeated pairs, ordered by (pre, post) as a dense matrix's np.nonzero would be
-    keys, slot = np.unique(pre.astype(np.int64) * size_post + post, return_inverse=True)
-    summed = np.bincount(slot.ravel(), weights=weights, minlength=len(keys))
+    keys = pre.astype(np.int64) * size_post + post
+    if np.all(keys[1:] > keys[:-1]):  # already in that order, no pair twice: nothing to merge
+        summed = weights
+    else:
+        keys, slot = np.unique(keys, return_inverse=True)
+        summed = np.bincount(slot.ravel(), weights=weights, minlength=len(keys))
     for sign, part, suffix in (("excitatory", summed, "+"), ("inhibitory", -summed, "-")):
         chosen = part > 0
         if chosen.any():

@@ -334,7 +334,7 @@ class _Builder:
             if source in self.model.image_sources:  # graded: read in the step it is sent
                 source = self.image(lag - 1)
             out, fan_in = W.shape
-            n, o, i = np.indices((self.N, out, fan_in))
+            n, i, o = np.indices((self.N, fan_in, out))  # in (pre, post) order: none to merge
             connect_pairs(self.circuit, source, target, n * fan_in + i, n * out + o, W[o, i],
                           delay=(lag - 1 - lags[source]) * STEP, name=f"{source}->{target}#{k}")
 

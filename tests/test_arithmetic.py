@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from circuits.arithmetic import (STEP, coincidence, connect_signed, counter, or_unit,
-                                 spike_matrix_product)
+from circuits.arithmetic import (STEP, coincidence, connect_pairs, connect_signed, counter,
+                                 or_unit, spike_matrix_product)
 from evsim import Circuit, models, simulate
 
 
@@ -80,6 +80,30 @@ def test_connect_signed_splits_by_sign():
     assert set(projections) == {"w+", "w-"}
     np.testing.assert_array_equal(projections["w+"].synapse_weights(2, 2), [1.5, 0.5])
     np.testing.assert_array_equal(projections["w-"].synapse_weights(2, 2), [-2.0])
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_connect_pairs_merges_repeats_in_pre_post_order(shuffled, seed):
+    """Pairs given in (pre, post) order without repeats are kept as they are; shuffled, with
+    repeats, they come out in the same order with repeats summed (a dense matrix's nonzero)."""
+    rng = np.random.default_rng(seed)
+    matrix = rng.choice([0.0, 0.5, -1.0, 2.0], (5, 7))
+    pre, post = np.nonzero(matrix)
+    weights = matrix[pre, post]
+    if shuffled:  # every pair split in two halves, in random order
+        order = rng.permutation(2 * len(pre))
+        pre, post = np.tile(pre, 2)[order], np.tile(post, 2)[order]
+        weights = np.tile(weights / 2, 2)[order]
+    circuit = Circuit("pairs")
+    circuit.add_population("a", models.spike_source(), 5)
+    circuit.add_population("b", models.discrete_lif(), 7)
+    connect_pairs(circuit, "a", "b", pre, post, weights, name="w")
+    got = {p.name: (p.pairs(5, 7), p.synapse_weights(5, 7)) for p in circuit.projections}
+    for name, sign in (("w+", matrix > 0), ("w-", matrix < 0)):
+        expected_pre, expected_post = np.nonzero(sign)
+        np.testing.assert_array_equal(got[name][0][0], expected_pre)
+        np.testing.assert_array_equal(got[name][0][1], expected_post)
+        np.testing.assert_array_equal(got[name][1], matrix[sign])
 
 
 def test_spike_source_rejects_non_spike_input():
