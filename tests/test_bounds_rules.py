@@ -247,3 +247,42 @@ def test_toy_verify_writes_both_claims_from_one_experiment(tmp_path, monkeypatch
     assert calls == ids
     assert alone.estimate == entries[1]["estimate"] and context.targets_used
     assert len(list((sweeps / "bounds.spike_count").glob("*.json"))) == 1
+
+
+@pytest.mark.parametrize("criterion", ["rms", "q90"])
+def test_bootstrap_of_all_draws_at_once_is_the_replicate_by_replicate_refit(criterion):
+    """The bootstrap computes each cell's curves for every draw that picked it at once; its
+    replicates are those of resampling cells and seeds and refitting one replicate at a time
+    (minimal_spikes with the seed picks, fit_exponents per code and family), number for
+    number, from the same random numbers."""
+    import pandas as pd
+
+    from analyses.claims.bounds import (CODES, COMBOS, _bootstrap_draws, fit_exponents,
+                                        minimal_spikes)
+
+    rng = np.random.default_rng(4)
+    T, seeds = 2 ** np.arange(10), 5
+    cells = []
+    for n, d in ((2, 2), (4, 2), (2, 4)):
+        cell = {"n": n, "d": d, "T": T}
+        for code in CODES:
+            scale = rng.uniform(0.2, 1, (1, len(COMBOS), seeds)) * np.sqrt(n * d) / 2
+            cell[f"rms_{code}"] = scale / np.sqrt(T)[:, None, None]
+            cell[f"worst_{code}"] = 2 * cell[f"rms_{code}"] * rng.uniform(1, 1.5, cell[
+                f"rms_{code}"].shape)
+            cell[f"spikes_{code}"] = T[:, None] * rng.uniform(5, 10, seeds) * n * d
+        cells.append(cell)
+    cells, eps, resamples = pd.DataFrame(cells), (0.5, 0.2, 0.1), 6
+    got = _bootstrap_draws(cells, eps, seeds, resamples, np.random.default_rng(9), criterion)
+    draw, rows = np.random.default_rng(9), []
+    for replicate in range(resamples):
+        drawn = cells.iloc[draw.integers(0, len(cells), len(cells))].reset_index(drop=True)
+        index = {i: draw.integers(0, seeds, seeds) for i in drawn.index}
+        table = minimal_spikes(drawn, eps, index, criterion)
+        for (code, family), group in table.groupby(["code", "family"]):
+            fit = fit_exponents(group)
+            rows += [dict(code=code, family=family, exponent=name, replicate=replicate,
+                          value=fit[name]) for name in ("L", "n", "d", "1/eps")]
+    expected = pd.DataFrame(rows)
+    assert expected.value.notna().sum() > len(expected) / 2
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)

@@ -164,14 +164,40 @@ def seed_error(cell, code: str, criterion: str, pick=slice(None)) -> np.ndarray:
     """The error curves (K checkpoints, L x family) of ``code`` in one sweep cell under
     ``criterion`` (:data:`CRITERIA`) over the seeds ``pick``: "rms" is the sqrt of the mean
     over seeds of each seed's MSE; the others a quantile over seeds (:data:`SEED_QUANTILES`)
-    of each seed's sup-norm error, "worst" the largest."""
+    of each seed's sup-norm error, "worst" the largest. ``pick`` (draws, seeds) gives one
+    curve per draw: (K, L x family, draws)."""
     if criterion not in CRITERIA:
         raise ValidationError("criterion", f"parameter 'criterion' must be one of {CRITERIA}, "
                                            f"got {criterion!r}")
     if criterion == "rms":
-        return np.sqrt((np.asarray(cell[f"rms_{code}"])[:, :, pick] ** 2).mean(axis=2))
+        return np.sqrt((np.asarray(cell[f"rms_{code}"])[:, :, pick] ** 2).mean(axis=-1))
     return np.quantile(np.asarray(cell[f"worst_{code}"])[:, :, pick],
-                       SEED_QUANTILES[criterion], axis=2)
+                       SEED_QUANTILES[criterion], axis=-1)
+
+
+def _crossings(cell, code: str, criterion: str, eps_values, picks=slice(None)) -> tuple:
+    """Per draw of seeds (``picks``: (draws, seeds) indices, or every seed as one draw) and
+    curve (L x family, then eps): minimal T, censored and the mean spikes emitted up to it
+    (see :func:`minimal_spikes`), each (draws, curves)."""
+    T = np.asarray(cell["T"])
+    error = seed_error(cell, code, criterion, picks)
+    spikes = np.asarray(cell[f"spikes_{code}"])[:, picks].mean(axis=-1)
+    if isinstance(picks, slice):  # one draw
+        error, spikes = error[..., None], spikes[:, None]
+    K, combos, draws = error.shape
+    curves = np.repeat(error.transpose(0, 2, 1), len(eps_values), axis=2).reshape(K, -1)
+    T_star, censored = crossing_T_many(curves, T, np.tile(eps_values, combos * draws))
+    T_star, censored = T_star.reshape(draws, -1), censored.reshape(draws, -1)
+    spikes_at = np.stack([np.exp(np.interp(np.log(t), np.log(T), np.log(np.maximum(s, 1e-9))))
+                          for t, s in zip(T_star, spikes.T)])
+    return T_star, censored, spikes_at
+
+
+def _curve_columns(eps_values) -> tuple:
+    """eps, L and family of each curve of :func:`_crossings` (curve c * len(eps) + e)."""
+    eps_values = np.asarray(eps_values, float)
+    L, family = (np.repeat([combo[i] for combo in COMBOS], len(eps_values)) for i in (0, 1))
+    return np.tile(eps_values, len(COMBOS)), L, family
 
 
 def minimal_spikes(cells: pd.DataFrame, eps_values, seed_index=None,
@@ -184,25 +210,19 @@ def minimal_spikes(cells: pd.DataFrame, eps_values, seed_index=None,
     ``criterion``: see :func:`seed_error`. ``seed_index``: optional {row: array of seed
     indices} (a bootstrap resample)."""
     eps_values = np.asarray(eps_values, float)
-    eps_per_curve = np.tile(eps_values, len(COMBOS))  # curve c * len(eps_values) + e
-    L, family = (np.repeat([combo[i] for combo in COMBOS], len(eps_values)) for i in (0, 1))
+    eps, L, family = _curve_columns(eps_values)
     columns = {name: [] for name in ("code", "family", "L", "n", "d", "eps", "T_star",
                                      "censored", "spikes")}
     for index, cell in cells.iterrows():
-        T = np.asarray(cell["T"])
-        pick = slice(None) if seed_index is None else seed_index[index]
+        pick = slice(None) if seed_index is None else np.asarray(seed_index[index])[None]
         for code in CODES:
-            error = seed_error(cell, code, criterion, pick)  # (K, combos)
-            spikes = np.asarray(cell[f"spikes_{code}"])[:, pick].mean(axis=1)
-            T_star, censored = crossing_T_many(np.repeat(error, len(eps_values), axis=1), T,
-                                               eps_per_curve)
+            T_star, censored, spikes = (part[0] for part in _crossings(cell, code, criterion,
+                                                                       eps_values, pick))
             curves = len(T_star)
             for name, value in (("code", [code] * curves), ("family", family), ("L", L),
                                 ("n", np.full(curves, cell["n"])),
-                                ("d", np.full(curves, cell["d"])), ("eps", eps_per_curve),
-                                ("T_star", T_star), ("censored", censored),
-                                ("spikes", np.exp(np.interp(np.log(T_star), np.log(T), np.log(
-                                    np.maximum(spikes, 1e-9)))))):
+                                ("d", np.full(curves, cell["d"])), ("eps", eps),
+                                ("T_star", T_star), ("censored", censored), ("spikes", spikes)):
                 columns[name].append(value)
     return pd.DataFrame({name: np.concatenate(parts) for name, parts in columns.items()})
 
@@ -210,11 +230,13 @@ def minimal_spikes(cells: pd.DataFrame, eps_values, seed_index=None,
 def fit_exponents(table: pd.DataFrame) -> dict:
     """OLS of log spikes on log L, log n, log d, log(1/eps): {name: exponent}; NaN for a
     variable without spread (e.g. one (n, d) cell, or a bootstrap draw of one n)."""
-    spikes = table["spikes"].to_numpy(float)
+    return _fit(*(table[name].to_numpy(float) for name in ("spikes", "L", "n", "d", "eps")))
+
+
+def _fit(spikes, L, n, d, eps) -> dict:
+    """:func:`fit_exponents` on the table's columns."""
     found = ~np.isnan(spikes)
-    columns = {"L": table["L"].to_numpy(float)[found], "n": table["n"].to_numpy(float)[found],
-               "d": table["d"].to_numpy(float)[found],
-               "1/eps": 1 / table["eps"].to_numpy(float)[found]}
+    columns = {"L": L[found], "n": n[found], "d": d[found], "1/eps": 1 / eps[found]}
     varying = [name for name, values in columns.items() if len(np.unique(values)) > 1]
     design = np.column_stack([np.ones(found.sum())] + [np.log(columns[name]) for name in varying])
     coef, *_ = np.linalg.lstsq(design, np.log(spikes[found]), rcond=None)
@@ -238,16 +260,38 @@ class Analysis(NamedTuple):
 
 def _bootstrap_draws(cells, eps_values, seeds, resamples, rng, criterion) -> pd.DataFrame:
     """Exponent replicates: resample whole (n, d) cells (every row of a cell comes from one
-    run), and seeds within each drawn cell, and refit."""
-    cells = cells.map(lambda value: np.asarray(value) if isinstance(value, list) else value)
-    rows = []  # (the curves' lists made arrays once, not in every replicate)
+    run), and seeds within each drawn cell, and refit. The random numbers are drawn replicate
+    by replicate; each cell's curves are then computed for every draw that picked it at once
+    (the numbers :func:`minimal_spikes` gives one replicate at a time; quick size, four
+    criteria: 11.3 -> 6.9 s)."""
+    drawn = np.empty((resamples, len(cells)), dtype=np.int64)
+    picks = np.empty((resamples, len(cells), seeds), dtype=np.int64)
     for replicate in range(resamples):
-        drawn = cells.iloc[rng.integers(0, len(cells), len(cells))].reset_index(drop=True)
-        index = {i: rng.integers(0, seeds, seeds) for i in drawn.index}
-        table = minimal_spikes(drawn, eps_values, index, criterion)
-        for (code, family), group in table.groupby(["code", "family"]):
-            fit = fit_exponents(group)
-            rows += [dict(code=code, family=family, exponent=name, replicate=replicate,
+        drawn[replicate] = rng.integers(0, len(cells), len(cells))
+        for slot in range(len(cells)):
+            picks[replicate, slot] = rng.integers(0, seeds, seeds)
+    eps_values = np.asarray(eps_values, float)
+    found = {}  # (replicate, slot, code) -> (T_star, censored, spikes) of the curves
+    for position, (_, cell) in enumerate(cells.iterrows()):
+        chosen = np.argwhere(drawn == position)  # (replicate, slot) of every draw of the cell
+        for code in CODES if len(chosen) else ():
+            parts = _crossings(cell, code, criterion, eps_values, picks[tuple(chosen.T)])
+            for k, (replicate, slot) in enumerate(chosen):
+                found[replicate, slot, code] = tuple(part[k] for part in parts)
+    eps, L, family = _curve_columns(eps_values)
+    n, d = cells["n"].to_numpy(float), cells["d"].to_numpy(float)
+    curves, rows = len(eps), []
+    for replicate in range(resamples):  # the rows of minimal_spikes, in its order
+        slots = [(slot, code) for slot in range(len(cells)) for code in CODES]
+        codes = np.repeat([code for _, code in slots], curves)
+        spikes = np.concatenate([found[replicate, slot, code][2] for slot, code in slots])
+        where = np.repeat(drawn[replicate][[slot for slot, _ in slots]], curves)
+        table = (np.tile(L, len(slots)), n[where], d[where], np.tile(eps, len(slots)))
+        families = np.tile(family, len(slots))
+        for code, fam in sorted(set(zip(codes, families))):  # groupby's order
+            rows_of = (codes == code) & (families == fam)
+            fit = _fit(spikes[rows_of], *(column[rows_of] for column in table))
+            rows += [dict(code=code, family=fam, exponent=name, replicate=replicate,
                           value=fit[name]) for name in CLAIMED]
     return pd.DataFrame(rows)
 
