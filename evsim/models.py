@@ -458,9 +458,12 @@ def discrete_lif(tau=2.0, v_th=1.0, v_reset=0.0, reset="hard") -> NeuronModel:
 def discrete_coincidence(k: int = 2) -> NeuronModel:
     """A memoryless discrete unit: fires in step t + 1 iff its input in step t (``X``, the
     external input plus the synaptic input that arrived) is at least ``k``; ``V = X``, reset
-    to 0 after a spike. The same spikes and membrane as :func:`discrete_lif` with ``tau = 1``
-    (whose ``(1 - 1/tau) V`` is 0 and ``X / tau`` is ``X``), in a third of the arithmetic:
-    an AND of ``k`` unit-weight spikes. Dimensionless."""
+    to 0 after a spike. While the membrane is finite, the same spikes and membrane as
+    :func:`discrete_lif` with ``tau = 1`` (whose ``(1 - 1/tau) V`` is 0 and ``X / tau`` is
+    ``X``), in a third of the arithmetic: an AND of ``k`` unit-weight spikes. (A membrane
+    driven to -inf by overflowing weights stays NaN in that LIF, as 0 x inf is NaN, and is
+    ``X`` again here.) It has no ``tau`` to override: a unit with memory is a discrete_lif.
+    Dimensionless."""
     check_integer("k", k, 1)
     return NeuronModel(
         name="discrete_coincidence", dynamics="v : 1\nx : 1\nI : 1",

@@ -287,8 +287,8 @@ def from_circuit(circuit: Circuit, *, dt: float, inputs: dict, biases: dict, out
                                              "discrete_lif or discrete_coincidence populations "
                                              "with a hard reset")
     if output not in imported.parameters:
-        raise ValidationError("output", f"parameter 'output' must name a discrete_lif "
-                                        f"population, got {output!r}")
+        raise ValidationError("output", f"parameter 'output' must name a discrete_lif or "
+                                        f"discrete_coincidence population, got {output!r}")
     _check_equalised(circuit, dt * second if step is None else step,
                      {p: lag for p, (_, lag) in imported.input_copies.items()})
     return imported

@@ -82,18 +82,20 @@ def test_connect_signed_splits_by_sign():
     np.testing.assert_array_equal(projections["w-"].synapse_weights(2, 2), [-2.0])
 
 
-@pytest.mark.parametrize("shuffled", [False, True])
-def test_connect_pairs_merges_repeats_in_pre_post_order(shuffled, seed):
-    """Pairs given in (pre, post) order without repeats are kept as they are; shuffled, with
-    repeats, they come out in the same order with repeats summed (a dense matrix's nonzero)."""
+@pytest.mark.parametrize("given", ["in order", "in order, each twice", "shuffled, each twice"])
+def test_connect_pairs_merges_repeats_in_pre_post_order(given, seed):
+    """Pairs given in (pre, post) order without repeats are kept as they are; repeated (in
+    order or shuffled), they come out in that order with the repeats summed (a dense matrix's
+    nonzero)."""
     rng = np.random.default_rng(seed)
     matrix = rng.choice([0.0, 0.5, -1.0, 2.0], (5, 7))
     pre, post = np.nonzero(matrix)
     weights = matrix[pre, post]
-    if shuffled:  # every pair split in two halves, in random order
-        order = rng.permutation(2 * len(pre))
-        pre, post = np.tile(pre, 2)[order], np.tile(post, 2)[order]
-        weights = np.tile(weights / 2, 2)[order]
+    index = {"in order": np.arange(len(pre)),
+             "in order, each twice": np.repeat(np.arange(len(pre)), 2),
+             "shuffled, each twice": rng.permutation(np.repeat(np.arange(len(pre)), 2))}[given]
+    halves = 1 if given == "in order" else 2  # each pair's weight split in two halves
+    pre, post, weights = pre[index], post[index], weights[index] / halves
     circuit = Circuit("pairs")
     circuit.add_population("a", models.spike_source(), 5)
     circuit.add_population("b", models.discrete_lif(), 7)

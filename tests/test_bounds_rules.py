@@ -252,13 +252,12 @@ def test_toy_verify_writes_both_claims_from_one_experiment(tmp_path, monkeypatch
 @pytest.mark.parametrize("criterion", ["rms", "q90"])
 def test_bootstrap_of_all_draws_at_once_is_the_replicate_by_replicate_refit(criterion):
     """The bootstrap computes each cell's curves for every draw that picked it at once; its
-    replicates are those of resampling cells and seeds and refitting one replicate at a time
-    (minimal_spikes with the seed picks, fit_exponents per code and family), number for
-    number, from the same random numbers."""
-    import pandas as pd
-
-    from analyses.claims.bounds import (CODES, COMBOS, _bootstrap_draws, fit_exponents,
-                                        minimal_spikes)
+    replicates are those of resampling cells and seeds and refitting one replicate at a time,
+    curve by curve (the error over the picked seeds, where it first reaches eps, the spikes
+    interpolated there; OLS per code and family), number for number, from the same random
+    numbers."""
+    from analyses.bounds import crossing_T
+    from analyses.claims.bounds import CODES, COMBOS, _bootstrap_draws, fit_exponents
 
     rng = np.random.default_rng(4)
     T, seeds = 2 ** np.arange(10), 5
@@ -276,10 +275,21 @@ def test_bootstrap_of_all_draws_at_once_is_the_replicate_by_replicate_refit(crit
     got = _bootstrap_draws(cells, eps, seeds, resamples, np.random.default_rng(9), criterion)
     draw, rows = np.random.default_rng(9), []
     for replicate in range(resamples):
-        drawn = cells.iloc[draw.integers(0, len(cells), len(cells))].reset_index(drop=True)
-        index = {i: draw.integers(0, seeds, seeds) for i in drawn.index}
-        table = minimal_spikes(drawn, eps, index, criterion)
-        for (code, family), group in table.groupby(["code", "family"]):
+        drawn = cells.iloc[draw.integers(0, len(cells), len(cells))]
+        picks = [draw.integers(0, seeds, seeds) for _ in range(len(drawn))]
+        table = []
+        for (_, cell), pick in zip(drawn.iterrows(), picks):
+            for code in CODES:
+                error = seed_error(cell, code, criterion, pick)  # (K, combos)
+                spikes = np.log(np.maximum(cell[f"spikes_{code}"][:, pick].mean(axis=1), 1e-9))
+                for c, (L, family) in enumerate(COMBOS):
+                    for e in eps:
+                        T_star = crossing_T(error[:, c], T, e)[0]
+                        T_star = np.nan if T_star is None else T_star
+                        table.append(dict(code=code, family=family, L=L, n=cell["n"],
+                                          d=cell["d"], eps=e, spikes=np.exp(np.interp(
+                                              np.log(T_star), np.log(T), spikes))))
+        for (code, family), group in pd.DataFrame(table).groupby(["code", "family"]):
             fit = fit_exponents(group)
             rows += [dict(code=code, family=family, exponent=name, replicate=replicate,
                           value=fit[name]) for name in ("L", "n", "d", "1/eps")]
