@@ -3,8 +3,9 @@
 All units are discrete-time neurons (one Brian2 step = one time step, dimensionless), so every
 synaptic hop costs exactly one step: a spike emitted in step t is integrated in step t + 1.
 
-* :func:`coincidence`: fires in step t + 1 iff at least ``k`` unit-weight spikes arrived in
-  step t (a memoryless LIF with tau = 1, i.e. the membrane is cleared every step).
+* :func:`coincidence` (:func:`evsim.models.coincidence`): fires in step t + 1 iff at least
+  ``k`` unit-weight spikes arrived in step t (a memoryless LIF with tau = 1, i.e. the
+  membrane is cleared every step).
 * :func:`or_unit`: the special case k = 1.
 * :func:`counter`: counts its inputs; after the inputs stop it has fired once per input.
 * :func:`spike_matrix_product`: C = A B^T of two spike matrices, one AND unit per product term
@@ -21,19 +22,13 @@ import numpy as np
 from brian2 import ms
 
 from evsim import Circuit, models
-from evsim.models import check_integer
+from evsim.models import check_integer, coincidence  # AND of k binary inputs
 
 __all__ = ["coincidence", "or_unit", "counter", "tensor_index", "connect_pairs",
            "connect_signed", "spike_matrix_product", "STEP"]
 
 #: The time step of every discrete circuit (its value is arbitrary; one step = one hop).
 STEP = 1 * ms
-
-
-def coincidence(k: int = 2) -> models.NeuronModel:
-    """AND of ``k`` binary inputs (more generally: "at least k spikes this step"):
-    :func:`evsim.models.discrete_coincidence`."""
-    return models.discrete_coincidence(k)
 
 
 def or_unit() -> models.NeuronModel:

@@ -38,7 +38,7 @@ __all__ = [
     "escape_noise_lif",
     "gain_modulated_if",
     "discrete_lif",
-    "discrete_coincidence",
+    "coincidence",
     "poisson_source",
     "bernoulli_source",
     "spike_source",
@@ -455,7 +455,7 @@ def discrete_lif(tau=2.0, v_th=1.0, v_reset=0.0, reset="hard") -> NeuronModel:
     )
 
 
-def discrete_coincidence(k: int = 2) -> NeuronModel:
+def coincidence(k: int = 2) -> NeuronModel:
     """A memoryless discrete unit: fires in step t + 1 iff its input in step t (``X``, the
     external input plus the synaptic input that arrived) is at least ``k``; ``V = X``, reset
     to 0 after a spike. While the membrane is finite, the same spikes and membrane as
@@ -466,7 +466,7 @@ def discrete_coincidence(k: int = 2) -> NeuronModel:
     Dimensionless."""
     check_integer("k", k, 1)
     return NeuronModel(
-        name="discrete_coincidence", dynamics="v : 1\nx : 1\nI : 1",
+        name="coincidence", dynamics="v : 1\nx : 1\nI : 1",
         threshold="v >= v_th", reset="v = v_reset", method=None,
         parameters=dict(v_th=float(k), v_reset=0.0),
         input_variable="I", input_unit=1, synaptic_targets={"x": 1},
@@ -563,7 +563,7 @@ MODELS: dict[str, Callable[..., NeuronModel]] = {
     "escape_noise_lif": escape_noise_lif,
     "gain_modulated_if": gain_modulated_if,
     "discrete_lif": discrete_lif,
-    "discrete_coincidence": discrete_coincidence,
+    "coincidence": coincidence,
     "poisson_source": poisson_source,
     "bernoulli_source": bernoulli_source,
     "spike_source": spike_source,

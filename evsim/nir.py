@@ -248,14 +248,14 @@ def write(imported: NIRCircuit, path) -> None:
 
 #: the discrete LIFs :func:`from_circuit` writes, with the parameters they hold implicitly (a
 #: coincidence unit is a discrete LIF of tau = 1 step)
-DISCRETE_LIFS = {"discrete_lif": {}, "discrete_coincidence": {"tau": 1.0}}
+DISCRETE_LIFS = {"discrete_lif": {}, "coincidence": {"tau": 1.0}}
 
 
 def from_circuit(circuit: Circuit, *, dt: float, inputs: dict, biases: dict, output: str,
                  step=None) -> NIRCircuit:
     """An evsim circuit of graded sources and discrete LIF populations
     (:func:`evsim.models.discrete_lif`, SpikingJelly's neuron, and
-    :func:`evsim.models.discrete_coincidence`, one of tau = 1 step) as a :class:`NIRCircuit` for
+    :func:`evsim.models.coincidence`, one of tau = 1 step) as a :class:`NIRCircuit` for
     :func:`write`: ``inputs`` maps each source population to its graph input, or to (input,
     lag) for a copy of it shown from step ``lag`` on, ``biases`` gives each population's constant
     current, ``output`` the population the graph outputs. A discrete LIF of time constant
@@ -284,11 +284,11 @@ def from_circuit(circuit: Circuit, *, dt: float, inputs: dict, biases: dict, out
             raise ValidationError("circuit", f"population '{population.name}' is a "
                                              f"{model.name} (reset {model.reset!r}); "
                                              "from_circuit writes graded sources (inputs) and "
-                                             "discrete_lif or discrete_coincidence populations "
+                                             "discrete_lif or coincidence populations "
                                              "with a hard reset")
     if output not in imported.parameters:
         raise ValidationError("output", f"parameter 'output' must name a discrete_lif or "
-                                        f"discrete_coincidence population, got {output!r}")
+                                        f"coincidence population, got {output!r}")
     _check_equalised(circuit, dt * second if step is None else step,
                      {p: lag for p, (_, lag) in imported.input_copies.items()})
     return imported

@@ -59,7 +59,7 @@ def test_coincidence_unit_is_a_discrete_lif_of_tau_one(seed):
     bias = rng.choice([0.0, 0.25, 1.0], (trials, size))
     runs = {}
     for name, model in (("lif", models.discrete_lif(tau=1.0, v_th=2.0)),
-                        ("coincidence", models.discrete_coincidence(2))):
+                        ("coincidence", models.coincidence(2))):
         circuit = Circuit("pair")
         circuit.add_population("a", models.graded_source(), size)
         circuit.add_population("b", model, size)
