@@ -53,6 +53,10 @@ class RestartWindow:
     period: int
     variables: tuple
 
+    def starts(self, step: int) -> bool:
+        """True if the variables restart at the start of ``step`` (what :meth:`code` tests)."""
+        return step >= self.first and (step - self.first) % self.period == 0
+
     def code(self) -> str:
         """Brian2 code (run every step, before the update) restarting the variables."""
         step = "timestep(t, dt)"
@@ -76,8 +80,7 @@ class RestartOperation(NetworkOperation):
         self.window = window
 
     def _restart(self) -> None:
-        step, first = int(self._timestep.get_value()[0]), self.window.first
-        if step >= first and (step - first) % self.window.period == 0:
+        if self.window.starts(int(self._timestep.get_value()[0])):
             for array in self._arrays:
                 values = array.get_value()
                 np.multiply(values, 0, out=values, casting="unsafe")
