@@ -20,10 +20,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import numpy as np
 from brian2 import Clock, NetworkOperation, prefs, second
 from brian2 import seed as brian_seed
+from brian2.core import network as network_module
 from brian2.groups.group import CodeRunner
 
 from . import cost
@@ -172,7 +174,7 @@ def _run(built: BuiltNetwork, spec: RunSpec) -> tuple[dict, dict]:
         for name, monitor in counters.items():
             snapshots[name].append(np.array(monitor.count[:], dtype=np.int64))
 
-    with _older_objects_frozen(), _at_every_step_end(built, mark if grids else None), \
+    with _brian2_collection_skipped(), _at_every_step_end(built, mark if grids else None), \
             _switched_off([built.counters[p] for p in idle]):
         if cost.snapshot_in_one_run(len(ends), int(ends[-1])):
             _run_with_snapshots(built, ends, spec.dt, snapshot)
@@ -245,21 +247,22 @@ def _at_every_step_end(built: BuiltNetwork, function):
 
 
 @contextmanager
-def _older_objects_frozen():
-    """Every Python object made so far moved out of the collector's sight for the block.
-    Brian2's Network.run starts with gc.collect() (to warn about objects made but not added);
-    frozen, that collection scans what was made since instead of the whole process (0.2 s a
-    run in a verify worker holding trained-model runs). Unfrozen after the block, unreachable
-    objects are collected as before; an evicted network is collected when it is evicted, and
-    a network too large to keep right after its run (:meth:`RuntimeBackend.run`)."""
-    if gc.get_freeze_count():  # a caller froze objects: leave its freeze alone
-        yield
-        return
-    gc.freeze()
+def _brian2_collection_skipped():
+    """Brian2's ``Network.run`` starts with a full ``gc.collect()``, only to warn about Brian2
+    objects made but not added to a network; evsim adds every object it makes to the network it
+    builds. A full collection scans every object of the process (50-200 ms a run once evsim's
+    analyses are imported). Inside the block Brian2's network module sees a ``gc`` whose
+    ``collect`` does nothing. The collector's automatic collections go on; an evicted network is
+    collected when it is evicted, and a network too large to keep right after its run
+    (:meth:`RuntimeBackend.run`)."""
+    network_module.gc = _NO_COLLECTION
     try:
         yield
     finally:
-        gc.unfreeze()
+        network_module.gc = gc
+
+
+_NO_COLLECTION = SimpleNamespace(collect=lambda generation=2: 0)
 
 
 def _run_with_snapshots(built: BuiltNetwork, ends: np.ndarray, dt, snapshot) -> None:
