@@ -9,7 +9,9 @@ For every architecture, each runner in a fresh process with an empty build cache
 - evsim, default path (``TrainedCircuit.run`` with no target), cold: the first call in the
   process (building, or compiling, included) and warm: the same call again;
 - evsim numpy, warm;
-- evsim numpy without block pathways (``evsim.runtime.BLOCKS = False``: every projection
+- evsim numpy without event pathways (``evsim.runtime.EVENTS = False``: the projections that
+  are not block-dense through Brian2's Synapses), cold and warm;
+- evsim numpy without NumPy pathways (``BLOCKS`` and ``EVENTS`` False: every projection
   through Brian2's Synapses), cold and warm;
 - evsim at ``--baseline`` (default: the commit before the engine work), default path, cold and
   warm, from a git worktree of that commit.
@@ -41,20 +43,21 @@ BASELINE = "7bde8df"  # main before issue 28 (the engine work)
 
 
 def evsim_runs(root: str, arch: str, images: int, targets: list, cache: str,
-               blocks: bool = True) -> list[dict]:
+               pathways: tuple = ()) -> list[dict]:
     """In this process, evsim from ``root``: for each target (None: the default path) a cold
-    and a warm call on the first ``images`` test images (``blocks`` False: every projection
-    through Brian2's Synapses). Rows with seconds and the spikes' digest, reference
-    mismatches and the target that ran."""
+    and a warm call on the first ``images`` test images, with the NumPy pathways named in
+    ``pathways`` ("BLOCKS", "EVENTS": :mod:`evsim.runtime`'s switches) turned off. Rows with
+    seconds and the spikes' digest, reference mismatches and the target that ran."""
     os.environ["EVSIM_CACHE_DIR"] = cache
     sys.path.insert(0, root)
     import hashlib
 
     from circuits import trained
-    if not blocks:  # (a baseline commit may have no evsim.runtime)
+    if pathways:  # (a baseline commit may have no evsim.runtime)
         from evsim import runtime
 
-        runtime.BLOCKS = False
+        for switch in pathways:
+            setattr(runtime, switch, False)
     from evsim.train import digits_tokens
 
     X, _, _, test = digits_tokens()
@@ -121,15 +124,16 @@ def main() -> None:
                                  call="warm", **sj))
             except Exception as error:  # the extra is not installed
                 print(f"SpikingJelly row left out: {error}")
-            runs = [(f"evsim {args.baseline}", str(base), None, True),
-                    ("evsim", str(ROOT), None, True), ("evsim", str(ROOT), "numpy", True),
-                    ("evsim without block pathways", str(ROOT), "numpy", False)]
+            runs = [(f"evsim {args.baseline}", str(base), None, ()),
+                    ("evsim", str(ROOT), None, ()), ("evsim", str(ROOT), "numpy", ()),
+                    ("evsim without event pathways", str(ROOT), "numpy", ("EVENTS",)),
+                    ("evsim without NumPy pathways", str(ROOT), "numpy", ("BLOCKS", "EVENTS"))]
             numpy_digest = None
-            for runner, root, target, blocks in runs:  # each in a fresh process, empty cache
+            for runner, root, target, off in runs:  # each in a fresh process, empty cache
                 cache = tempfile.mkdtemp(prefix="evsim-bench-trained-")
                 try:
                     found = in_fresh_process(evsim_runs, root, arch, args.images, [target],
-                                             cache, blocks)
+                                             cache, off)
                 finally:
                     shutil.rmtree(cache, ignore_errors=True)
                 for row in found:

@@ -2,17 +2,11 @@
 
 A token-wise linear layer connects token ``b`` of its source only to token ``b`` of its
 target, every input of a token to every output: its synapses fill ``B`` dense blocks of
-``in x out``. Brian2's ``Synapses`` deliver each spike through a spike queue and an
-``add.at`` over the spiking neurons' synapses (~12 ns an event on numpy); a
-:class:`BlockPathway` delivers the same spikes as one batched BLAS product of the step's spike
-vector with the blocks: same delays, same target variable, the source's payload read when the
-spikes arrive (as Brian2 reads ``value_pre`` then), and a variable held while refractory left
-untouched in refractory neurons (as Brian2's conditional write leaves it). Sums over the same
-synapses are formed in another order (``v + (w1 + w2)`` where Brian2 adds ``(v + w1) + w2``),
-so a membrane can differ from Brian2's by a rounding of ~1e-16, and one that lands on its
-threshold within that rounding can fire in one and not in the other (the spikes are checked
-against Brian2's, NEST's and SpikingJelly's in the tests). Delays must be whole steps
-(Brian2's queues round half-steps differently).
+``in x out``. A :class:`BlockPathway` (an :class:`evsim.pathways.Pathway`: delays, payloads
+and refractory targets as Brian2's ``Synapses``) delivers a step's spikes as one batched BLAS
+product of the step's spike vector with the blocks. Sums over the same synapses are formed in
+another order (``v + (w1 + w2)`` where Brian2 adds ``(v + w1) + w2``), so a membrane can
+differ from Brian2's by a rounding of ~1e-16 (see :mod:`evsim.pathways`).
 
 :func:`block_layout` decides which projections qualify; the compiled targets keep Synapses
 (a network operation runs in Python only).
@@ -21,10 +15,10 @@ against Brian2's, NEST's and SpikingJelly's in the tests). Delays must be whole 
 from __future__ import annotations
 
 import math
-from collections import deque
 
 import numpy as np
-from brian2 import NetworkOperation
+
+from .pathways import Pathway
 
 __all__ = ["BlockLayout", "block_layout", "BlockPathway", "MIN_FILL", "MIN_BLOCK"]
 
@@ -72,71 +66,31 @@ def block_layout(pre, post, source_size: int, target_size: int) -> BlockLayout |
     return BlockLayout(blocks, rows, columns, pre, post)
 
 
-class BlockPathway(NetworkOperation):
-    """Adds ``w`` (times the source's ``payload``, if any) of every spike of ``source`` to
-    ``variable`` of ``target``, ``delay_steps`` steps after the spike, in the ``synapses``
-    slot: the effect of ``Synapses(source, target, on_pre="variable_post += w[*payload_pre]")``
-    on ``trials`` block-diagonal copies of ``layout``. ``w`` holds one weight per synapse of
-    every trial (the plan's order, trial by trial), the same in every trial."""
+class BlockPathway(Pathway):
+    """A :class:`evsim.pathways.Pathway` adding a step's spikes by one batched product with
+    the blocks of ``layout`` (``trials`` block-diagonal copies)."""
 
     def __init__(self, source, target, variable: str, payload: str | None, layout: BlockLayout,
                  trials: int, delay_steps: int, clock, name: str):
-        super().__init__(self._deliver, clock=clock, when="synapses", name=name)
-        self.layout, self.trials, self.delay_steps = layout, trials, delay_steps
-        self._spikespace = source.variables["_spikespace"]
-        self._payload = source.variables[payload] if payload else None
-        self._target = target.variables[variable]
-        # Brian2 writes a variable held while refractory ("unless refractory") only where
-        # its condition (not_refractory) holds, from synapses too
-        self._condition = self._target.conditional_write
+        super().__init__(source, target, variable, payload, trials, delay_steps, clock, name)
+        self.layout = layout
         self._source_size = layout.blocks * layout.rows * trials
         self._matrices = None  # (blocks, rows, columns)
-        self._pending = deque()  # spiking neurons of the last delay_steps steps, oldest first
 
-    @property
-    def w(self) -> np.ndarray:
-        """One weight per synapse of every trial (SI), as assigned."""
-        return np.tile(self._weights, self.trials)
+    def _weights_changed(self) -> None:
+        self._matrices = self.layout.matrices(self._weights)
 
-    @w.setter
-    def w(self, value) -> None:
-        weights = np.asarray(value, dtype=float).reshape(self.trials, -1)
-        if np.any(weights != weights[0]):
-            raise ValueError(f"{self.name}: a block pathway takes the same weights in every trial")
-        self.weights_of_every_trial = weights[0]
-
-    @property
-    def weights_of_every_trial(self) -> np.ndarray:
-        """One trial's weights (SI), which every trial takes."""
-        return self._weights
-
-    @weights_of_every_trial.setter
-    def weights_of_every_trial(self, value) -> None:
-        weights = np.asarray(value, dtype=float)
-        self._weights, self._matrices = weights.copy(), self.layout.matrices(weights)
-
-    def _deliver(self) -> None:
-        spikespace = self._spikespace.get_value()
-        self._pending.append(spikespace[:spikespace[-1]].copy())
-        if len(self._pending) <= self.delay_steps:
-            return
-        spiking = self._pending.popleft()
-        if not len(spiking):
-            return
+    def _add(self, spiking: np.ndarray) -> None:
         x = np.zeros(self._source_size)
-        x[spiking] = 1.0 if self._payload is None else self._payload.get_value()[spiking]
+        payload = self._payload_of(spiking)
+        x[spiking] = 1.0 if payload is None else payload
         layout = self.layout
         x = x.reshape(self.trials, layout.blocks, layout.rows).transpose(1, 0, 2)
         out = np.matmul(x, self._matrices)  # one (trials x rows) @ (rows x columns) per block
         added = out.transpose(1, 0, 2).reshape(-1)
         target = self._target.get_value()
-        if self._condition is None:
+        writable = self._writable()
+        if writable is None:
             target += added
         else:
-            np.add(target, added, out=target, where=self._condition.get_value().astype(bool))
-
-    def _full_state(self) -> dict:
-        return {"pending": [p.copy() for p in self._pending]}
-
-    def _restore_from_full_state(self, state: dict) -> None:
-        self._pending = deque(p.copy() for p in state["pending"])
+            np.add(target, added, out=target, where=writable)

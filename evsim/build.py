@@ -17,6 +17,7 @@ from brian2 import (Clock, Equations, Network, NeuronGroup, SpikeMonitor, StateM
                     TimedArray)
 
 from .blocks import BlockPathway, block_layout
+from .pathways import EventPathway, Pathway
 from .errors import ValidationError
 from .graph import Circuit
 from .models import check_quantity, unit_of
@@ -181,7 +182,7 @@ class BuiltNetwork:
         for target, variable, value in self.owned_values(plan):
             if variable is None:  # a TimedArray's values (SI), read by its code in place
                 target.values[...] = np.asarray(value)
-            elif isinstance(value, PerTrial) and isinstance(target, BlockPathway):
+            elif isinstance(value, PerTrial) and isinstance(target, Pathway):
                 target.weights_of_every_trial = value.one_trial
             else:
                 setattr(target, variable, whole(value))
@@ -393,11 +394,13 @@ def _plan_group(index: int, population, trials: int, dt, parameters: dict, initi
                      model.threshold, reset, refractory, model.method, model.step_code, varying)
 
 
-def instantiate(plan: NetworkPlan, clock: Clock, *, blocks: bool = False,
+def instantiate(plan: NetworkPlan, clock: Clock, *, blocks: bool = False, events: bool = False,
                 python_restarts: bool = False) -> BuiltNetwork:
     """The Brian2 objects of ``plan`` on ``clock``, its values assigned. ``blocks``: a
     projection whose synapses fill dense blocks becomes a :class:`evsim.blocks.BlockPathway`
-    (one matrix product a step; runtime targets only) instead of Synapses.
+    (one matrix product a step; runtime targets only) instead of Synapses; ``events``: every
+    other projection an :class:`evsim.pathways.EventPathway` (NumPy events without a spike
+    queue; runtime targets only).
     ``python_restarts``: restarts run as a :class:`evsim.restarts.RestartOperation` in the
     steps that start a window (runtime targets only) instead of Brian2 code in every step."""
     groups, counters, owners, states, operations = {}, {}, {}, {}, []
@@ -441,6 +444,11 @@ def instantiate(plan: NetworkPlan, clock: Clock, *, blocks: bool = False,
             synapses[s.name] = owners[s.name] = BlockPathway(
                 groups[s.source], groups[s.target], s.variable, s.payload, layout, plan.trials,
                 steps, clock, s.name)
+            continue
+        if events and whole_steps:
+            synapses[s.name] = owners[s.name] = EventPathway(
+                groups[s.source], groups[s.target], s.variable, s.payload, s.pre, s.post,
+                s.source_size, s.target_size, plan.trials, steps, clock, s.name)
             continue
         syn = Synapses(groups[s.source], groups[s.target], s.model, on_pre=s.on_pre,
                        clock=clock, name=s.name)

@@ -34,11 +34,14 @@ from .build import BuiltNetwork, instantiate
 from .states import shape_states
 from .record import SpikeTrains
 
-__all__ = ["RuntimeBackend", "clear_cache", "CACHE_SYNAPSES", "BLOCKS"]
+__all__ = ["RuntimeBackend", "clear_cache", "CACHE_SYNAPSES", "BLOCKS", "EVENTS"]
 
 #: block-dense projections (token-wise linear layers) run as one matrix product a step
-#: (:mod:`evsim.blocks`); False: every projection through Brian2's Synapses (same spikes)
+#: (:mod:`evsim.blocks`); False: through Brian2's Synapses, or EVENTS (same spikes)
 BLOCKS = True
+#: other projections deliver their events in NumPy (:class:`evsim.pathways.EventPathway`);
+#: False: through Brian2's Synapses (same spikes)
+EVENTS = True
 
 #: most synapses (all cached networks together) kept built: ~100 bytes each on numpy with the
 #: stored initial state; a network larger than this is run but not kept
@@ -98,7 +101,7 @@ _CACHE: "OrderedDict[tuple, BuiltNetwork]" = OrderedDict()
 def _key(target: str, spec: RunSpec) -> tuple:
     """What fixes a kept network and its code: the target, the plan's structure and Brian2's
     code-generation preferences (a kept network keeps the code made under them)."""
-    return target, BLOCKS, spec.plan.key, _codegen_preferences()
+    return target, BLOCKS, EVENTS, spec.plan.key, _codegen_preferences()
 
 
 def _codegen_preferences() -> tuple:
@@ -115,7 +118,7 @@ def _built(target: str, spec: RunSpec) -> tuple[BuiltNetwork, bool]:
         built.network.restore("evsim_initial")
         built.assign(plan)
         return built, True
-    built = instantiate(plan, Clock(spec.dt, name="evsim_clock"), blocks=BLOCKS,
+    built = instantiate(plan, Clock(spec.dt, name="evsim_clock"), blocks=BLOCKS, events=EVENTS,
                         python_restarts=True)
     if _synapses(built) <= CACHE_SYNAPSES:
         built.network.store("evsim_initial")

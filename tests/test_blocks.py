@@ -1,6 +1,8 @@
-"""Block-dense projections as one matrix product a step (evsim.blocks): which projections
-qualify, and the same spikes as Brian2's Synapses (delays, graded payloads, merged and signed
-projections, cached reruns and checkpoints)."""
+"""Projections delivered by NumPy (evsim.pathways): block-dense ones as one matrix product a
+step (evsim.blocks: which projections qualify) and the others as events without a spike queue;
+the same spikes as Brian2's Synapses (delays, graded payloads, merged and signed projections,
+refractory targets, cached reruns and checkpoints), and an event pathway's membranes equal to
+Brian2's bit for bit."""
 
 import numpy as np
 import pytest
@@ -79,40 +81,51 @@ def _circuit(rng, tokens=3, width=4, hidden=8, late=STEP):
     return circuit
 
 
-def _run(circuit, image, checkpoints, blocks, monkeypatch):
-    monkeypatch.setattr(runtime, "BLOCKS", blocks)
+#: runtime.BLOCKS and runtime.EVENTS of each way to deliver spikes
+DELIVERY = {"synapses": (False, False), "blocks": (True, False), "events": (False, True),
+            "both": (True, True)}
+
+
+def _run(circuit, image, checkpoints, delivery, monkeypatch, **options):
+    monkeypatch.setattr(runtime, "BLOCKS", DELIVERY[delivery][0])
+    monkeypatch.setattr(runtime, "EVENTS", DELIVERY[delivery][1])
     duration = len(image) * STEP if checkpoints is None else checkpoints[-1]
     return simulate(circuit, {"image": image}, duration, dt=STEP, trials=image.shape[1],
-                    seed=1, target="numpy", record_spikes=True, checkpoints=checkpoints)
+                    seed=1, target="numpy", record_spikes=True, checkpoints=checkpoints,
+                    **options)
 
 
 def _pathways(built) -> list:
     return sorted(type(s).__name__ for s in built.synapses.values())
 
 
+@pytest.mark.parametrize("delivery, pathways", [("blocks", ["BlockPathway"] * 6),
+                                                ("events", ["EventPathway"] * 6)])
 @pytest.mark.parametrize("checkpoints, in_one_run", [(None, True), ([7, 19, 30] * STEP, True),
                                                      ([7, 19, 30] * STEP, False)])
-def test_block_pathways_give_the_spikes_of_synapses(seed, monkeypatch, checkpoints,
-                                                    in_one_run):
-    """The same circuits, inputs and seed with and without block pathways: equal spike times
-    in every population, for three runs in a row (reruns of the cached network: new inputs,
-    then new weights), read in one run or one Network.run per checkpoint (spikes in flight
-    carried from one to the next)."""
+def test_numpy_pathways_give_the_spikes_of_synapses(seed, monkeypatch, checkpoints, in_one_run,
+                                                    delivery, pathways):
+    """The same circuits, inputs and seed with pathways and with Brian2's Synapses: equal
+    spike times in every population, for three runs in a row (reruns of the cached network:
+    new inputs, then new weights), read in one run or one Network.run per checkpoint (spikes
+    in flight carried from one to the next)."""
     monkeypatch.setattr(cost, "snapshot_in_one_run", lambda *_: in_one_run)
     rng = np.random.default_rng(seed)
     circuits = [_circuit(rng), _circuit(rng)]
     images = [rng.integers(0, 5, (30, 4, 12)) / 4 for _ in range(2)]
     runs = [(circuits[0], images[0]), (circuits[0], images[1]), (circuits[1], images[0])]
     runtime.clear_cache()
-    with_blocks = [_run(*run, checkpoints, True, monkeypatch) for run in runs]
+    with_pathways = [_run(*run, checkpoints, delivery, monkeypatch) for run in runs]
     (built,) = runtime._CACHE.values()
-    assert _pathways(built) == ["BlockPathway"] * 6
+    assert _pathways(built) == pathways
     runtime.clear_cache()
-    without = [_run(*run, checkpoints, False, monkeypatch) for run in runs]
-    assert [r.metadata["target_choice"]["build_reused"] for r in with_blocks] == [False, True,
-                                                                                 True]
-    assert not np.array_equal(with_blocks[0].counts["c"], with_blocks[2].counts["c"])
-    for a, b in zip(with_blocks, without):
+    without = [_run(*run, checkpoints, "synapses", monkeypatch) for run in runs]
+    (built,) = runtime._CACHE.values()
+    assert _pathways(built) == ["Synapses"] * 6
+    assert [r.metadata["target_choice"]["build_reused"] for r in with_pathways] == [False, True,
+                                                                                   True]
+    assert not np.array_equal(with_pathways[0].counts["c"], with_pathways[2].counts["c"])
+    for a, b in zip(with_pathways, without):
         assert min(a.counts[p][-1].sum() for p in ("b", "c", "r")) > 0
         assert_same_spikes(a, b)
 
@@ -121,7 +134,7 @@ def test_a_delay_of_a_fraction_of_a_step_keeps_synapses(monkeypatch):
     """Brian2's spike queues round a half-step delay differently: such a map stays Synapses."""
     circuit = _circuit(np.random.default_rng(0), late=1.5 * STEP)
     runtime.clear_cache()
-    _run(circuit, np.ones((4, 2, 12)) / 4, None, True, monkeypatch)
+    _run(circuit, np.ones((4, 2, 12)) / 4, None, "both", monkeypatch)
     (built,) = runtime._CACHE.values()
     assert _pathways(built) == ["BlockPathway"] * 5 + ["Synapses"]
 
@@ -138,6 +151,7 @@ def test_a_plan_holds_one_trials_weights_and_block_pathways_take_them_untiled(mo
     assert np.shape(ar) == (3 * len(ar.one_trial),)
     np.testing.assert_array_equal(whole(ar) / mV, np.tile(ar.one_trial / float(mV), 3))
     monkeypatch.setattr(runtime, "BLOCKS", True)
+    monkeypatch.setattr(runtime, "EVENTS", False)
     runtime.clear_cache()
     built = runtime._built("numpy", RunSpec(circuit, {"image": np.ones((5, 3, 12)) / 4}, 3, 1,
                                             STEP, [5 * STEP], {}, {}, "resets_first", ()))[0]
@@ -145,3 +159,54 @@ def test_a_plan_holds_one_trials_weights_and_block_pathways_take_them_untiled(mo
         np.testing.assert_array_equal(built.owners[owner].weights_of_every_trial,
                                       value.one_trial)
         np.testing.assert_array_equal(built.owners[owner].w, whole(value) / value.unit)
+
+
+def _sparse_circuit(rng, size=12):
+    """Sparse random maps (no blocks): spikes -> u (repeated targets, 2-step delay), graded
+    image -> g (payload), u -> r (refractory LIF in mV); real weights whose sums round, one
+    projection onto each population."""
+    circuit = Circuit("sparse")
+    circuit.add_population("s", models.spike_source(), size)
+    circuit.add_population("image", models.graded_source(), size)
+    for name in ("s", "image"):
+        circuit.add_input(name, name)
+    lif = models.discrete_lif(tau=2.0, v_th=1.0)
+    for name in ("u", "g"):
+        circuit.add_population(name, lif, 2 * size)
+    circuit.add_population("r", models.lif(tau_m=10 * STEP, v_th=1 * mV, t_ref=3 * STEP), size)
+    for source, target, delay, unit in (("s", "u", 2 * STEP, 1), ("image", "g", 0 * STEP, 1),
+                                        ("u", "r", 0 * STEP, 3 * mV)):
+        pairs = 2 * size  # fill 1/12 of the matrix: below blocks.MIN_FILL
+        pre = rng.integers(0, circuit.population(source).size, pairs)
+        post = rng.integers(0, circuit.population(target).size, pairs)
+        connect_pairs(circuit, source, target, pre, post, rng.normal(0.45, 0.3, pairs),
+                      unit=unit, delay=delay, name=f"{source}{target}")
+    return circuit
+
+
+def test_event_pathways_give_brian2s_membranes_bit_for_bit(monkeypatch):
+    """Sparse maps (no blocks): event pathways, delays, payloads and a refractory target give
+    Brian2's spikes, and membranes equal to the last bit (the events of a step are added in
+    Brian2's order), also in a rerun of the cached network."""
+    rng = np.random.default_rng(3)
+    circuit = _sparse_circuit(rng)
+    inputs = [{"s": rng.random((40, 3, 12)) < 0.4, "image": rng.random((40, 3, 12))}
+              for _ in range(2)]
+    states = {"u": "v", "g": "v", "r": "v"}
+    runs = {}
+    for delivery in ("both", "synapses"):
+        runtime.clear_cache()
+        monkeypatch.setattr(runtime, "BLOCKS", DELIVERY[delivery][0])
+        monkeypatch.setattr(runtime, "EVENTS", DELIVERY[delivery][1])
+        runs[delivery] = [simulate(circuit, x, 40 * STEP, dt=STEP, trials=3, seed=1,
+                                   target="numpy", record_spikes=True, record_states=states)
+                          for x in inputs]
+        (built,) = runtime._CACHE.values()
+        assert _pathways(built) == (["EventPathway"] * 3 if delivery == "both"
+                                    else ["Synapses"] * 3)
+    for a, b in zip(runs["both"], runs["synapses"]):
+        assert min(a.counts[p][-1].sum() for p in ("u", "g", "r")) > 0
+        assert_same_spikes(a, b)
+        for population in states:
+            np.testing.assert_array_equal(a.states[population]["v"], b.states[population]["v"])
+    assert not np.array_equal(runs["both"][0].states["g"]["v"], runs["both"][1].states["g"]["v"])
