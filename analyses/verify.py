@@ -16,6 +16,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from evsim import runtime
 from evsim.errors import ValidationError
 from evsim.store import atomic_write_json, staged_directory, write_table
 from evsim.store import manifest as base_manifest
@@ -197,10 +198,13 @@ def _older_objects_frozen():
     full collections a verify makes (one per evicted Brian2 network and per trained-model
     family, hundreds in all) then scan only what the run made: they took 25 s of a profiled
     quick verify. Objects frozen here that become unreachable during the block are collected
-    after it. A caller's own freeze is left alone."""
+    after it, so the networks the runtime backends kept before are dropped first (frozen, an
+    evicted one would stay in memory to the end). A caller's own freeze is left alone."""
     if gc.get_freeze_count():
         yield
         return
+    runtime.clear_cache()
+    gc.collect()
     gc.freeze()
     try:
         yield

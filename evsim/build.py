@@ -97,7 +97,7 @@ class SynapsesPlan:
 class PerTrial:
     """A plan value that is the same in every trial: ``one_trial`` (SI floats) in ``unit``,
     repeated ``trials`` times; made whole (:meth:`tiled`) only where every trial's copy is
-    needed (a block pathway takes one trial's weights)."""
+    needed (a NumPy pathway takes one trial's weights)."""
 
     one_trial: np.ndarray
     trials: int
@@ -156,11 +156,12 @@ class BuiltNetwork:
 
     network: Network
     groups: dict  # population name -> NeuronGroup
-    synapses: dict  # Brian2 name -> Synapses (see SynapsesPlan)
+    synapses: dict  # Brian2 name -> Synapses or evsim.pathways.Pathway (see SynapsesPlan)
     counters: dict  # population name -> SpikeMonitor (record=False unless spike times asked)
     trials: int
     plan: NetworkPlan
-    #: Brian2 name -> the object a plan value is assigned to (a group, Synapses or TimedArray)
+    #: Brian2 name -> the object a plan value is assigned to (a group, Synapses, Pathway or
+    #: TimedArray)
     owners: dict
     states: dict = field(default_factory=dict)  # population name -> StateMonitor
 
@@ -170,7 +171,7 @@ class BuiltNetwork:
 
     def owned_values(self, plan: NetworkPlan):
         """(Brian2 object, variable, value) of each value of ``plan`` whose object was built
-        (a Synapses object without synapses is not)."""
+        (a projection without synapses is not)."""
         for owner, variable, value in plan.values:
             if owner in self.owners:
                 yield self.owners[owner], variable, value
@@ -400,7 +401,7 @@ def instantiate(plan: NetworkPlan, clock: Clock, *, blocks: bool = False, events
     projection whose synapses fill dense blocks becomes a :class:`evsim.blocks.BlockPathway`
     (one matrix product a step; runtime targets only) instead of Synapses; ``events``: every
     other projection an :class:`evsim.pathways.EventPathway` (NumPy events without a spike
-    queue; runtime targets only).
+    queue; the numpy target only).
     ``python_restarts``: restarts run as a :class:`evsim.restarts.RestartOperation` in the
     steps that start a window (runtime targets only) instead of Brian2 code in every step."""
     groups, counters, owners, states, operations = {}, {}, {}, {}, []

@@ -39,8 +39,8 @@ __all__ = ["RuntimeBackend", "clear_cache", "CACHE_SYNAPSES", "BLOCKS", "EVENTS"
 #: block-dense projections (token-wise linear layers) run as one matrix product a step
 #: (:mod:`evsim.blocks`); False: through Brian2's Synapses, or EVENTS (same spikes)
 BLOCKS = True
-#: other projections deliver their events in NumPy (:class:`evsim.pathways.EventPathway`);
-#: False: through Brian2's Synapses (same spikes)
+#: on the numpy target, other projections deliver their events in NumPy
+#: (:class:`evsim.pathways.EventPathway`); False: through Brian2's Synapses (same spikes)
 EVENTS = True
 
 #: most synapses (all cached networks together) kept built: ~100 bytes each on numpy with the
@@ -118,7 +118,7 @@ def _built(target: str, spec: RunSpec) -> tuple[BuiltNetwork, bool]:
         built.network.restore("evsim_initial")
         built.assign(plan)
         return built, True
-    built = instantiate(plan, Clock(spec.dt, name="evsim_clock"), blocks=BLOCKS, events=EVENTS,
+    built = instantiate(plan, Clock(spec.dt, name="evsim_clock"), **pathways_on(target),
                         python_restarts=True)
     if _synapses(built) <= CACHE_SYNAPSES:
         built.network.store("evsim_initial")
@@ -247,6 +247,14 @@ def _at_every_step_end(built: BuiltNetwork, function):
         yield
     finally:
         built.network.remove(operation)
+
+
+def pathways_on(target: str) -> dict:
+    """The NumPy pathways a network built for ``target`` uses (:func:`evsim.build.instantiate`'s
+    switches): block pathways on both runtime targets, event pathways on numpy only (Brian2's
+    cython synapse code fuses ``v + w * payload`` into one rounding, which NumPy's events
+    cannot reproduce)."""
+    return dict(blocks=BLOCKS, events=EVENTS and target == "numpy")
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import pytest
 from brian2 import mV
 
 from circuits.arithmetic import STEP, connect_pairs
-from evsim import Circuit, cost, models, runtime, simulate
+from evsim import Circuit, cost, models, pathways, runtime, simulate
 from evsim.backends import RunSpec
 from evsim.build import PerTrial, plan_network, whole
 from evsim.blocks import MIN_BLOCK, MIN_FILL, block_layout
@@ -174,7 +174,7 @@ def _sparse_circuit(rng, size=12):
     for name in ("u", "g"):
         circuit.add_population(name, lif, 2 * size)
     circuit.add_population("r", models.lif(tau_m=10 * STEP, v_th=1 * mV, t_ref=3 * STEP), size)
-    for source, target, delay, unit in (("s", "u", 2 * STEP, 1), ("image", "g", 0 * STEP, 1),
+    for source, target, delay, unit in (("s", "u", 2 * STEP, 3), ("image", "g", 0 * STEP, 1),
                                         ("u", "r", 0 * STEP, 3 * mV)):
         pairs = 2 * size  # fill 1/12 of the matrix: below blocks.MIN_FILL
         pre = rng.integers(0, circuit.population(source).size, pairs)
@@ -184,10 +184,13 @@ def _sparse_circuit(rng, size=12):
     return circuit
 
 
-def test_event_pathways_give_brian2s_membranes_bit_for_bit(monkeypatch):
+@pytest.mark.parametrize("gather_share", [np.inf, 0.0])
+def test_event_pathways_give_brian2s_membranes_bit_for_bit(monkeypatch, gather_share):
     """Sparse maps (no blocks): event pathways, delays, payloads and a refractory target give
     Brian2's spikes, and membranes equal to the last bit (the events of a step are added in
-    Brian2's order), also in a rerun of the cached network."""
+    Brian2's order), also in a rerun of the cached network; with events in every step
+    (gather_share inf) and gathering in every step (0)."""
+    monkeypatch.setattr(pathways, "GATHER_SHARE", gather_share)
     rng = np.random.default_rng(3)
     circuit = _sparse_circuit(rng)
     inputs = [{"s": rng.random((40, 3, 12)) < 0.4, "image": rng.random((40, 3, 12))}
@@ -204,9 +207,19 @@ def test_event_pathways_give_brian2s_membranes_bit_for_bit(monkeypatch):
         (built,) = runtime._CACHE.values()
         assert _pathways(built) == (["EventPathway"] * 3 if delivery == "both"
                                     else ["Synapses"] * 3)
+        if delivery == "both":  # every map may gather: at most 4 synapses a target neuron
+            assert all(s._columns is not None for s in built.synapses.values())
     for a, b in zip(runs["both"], runs["synapses"]):
         assert min(a.counts[p][-1].sum() for p in ("u", "g", "r")) > 0
         assert_same_spikes(a, b)
         for population in states:
             np.testing.assert_array_equal(a.states[population]["v"], b.states[population]["v"])
     assert not np.array_equal(runs["both"][0].states["g"]["v"], runs["both"][1].states["g"]["v"])
+
+
+def test_cython_keeps_synapses_where_numpy_gets_event_pathways(monkeypatch):
+    """Brian2's cython synapse code fuses v + w * payload into one rounding, which NumPy's
+    events cannot reproduce: only numpy builds event pathways."""
+    monkeypatch.setattr(runtime, "EVENTS", True)
+    assert runtime.pathways_on("numpy") == dict(blocks=runtime.BLOCKS, events=True)
+    assert runtime.pathways_on("cython") == dict(blocks=runtime.BLOCKS, events=False)
