@@ -341,3 +341,22 @@ def test_an_unknown_raster_population_is_refused():
     circuit = stochastic_softmax(4, rate=80 * Hz, dt=DT)
     with pytest.raises(ValidationError, match=r"\[.nope.\] in .record_rasters"):
         simulate(circuit, {"scores": 0 * nA}, 1 * ms, dt=DT, record_rasters=["nope"])
+
+
+def test_a_kept_networks_runs_make_no_full_collection(monkeypatch):
+    """Brian2's Network.run starts with gc.collect() (to warn about objects left out of a
+    network); evsim's runs skip it and give Brian2's network module its gc back afterwards.
+    A network kept in the cache makes no collection at all in its runs."""
+    import gc
+
+    from brian2.core import network
+
+    calls = []
+    real_collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append(a) or real_collect(*a))
+    runtime.clear_cache()
+    for _ in range(2):
+        _softmax_run(np.zeros((2, 4)), 80 * Hz, 1, [5] * ms)
+    assert calls == [] and network.gc is gc
+    network.Network().run(0 * ms)  # outside evsim's runs Brian2 collects as before
+    assert calls == [()]

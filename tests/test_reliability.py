@@ -145,3 +145,32 @@ def test_a_serial_verify_runs_each_family_together_then_frees_its_experiments(mo
     assert held == [("a", ["experiment group"]), ("c", ["experiment group"]),
                     ("b", ["experiment b"])]
     assert computed == ["a", "b"] and context._shared == {}
+
+
+def test_a_serial_verify_freezes_only_for_its_run_and_leaves_a_callers_freeze(tmp_path,
+                                                                            monkeypatch):
+    """A serial verify freezes the objects alive at its start for its run only (none frozen
+    after it), drops the networks kept before it (frozen, an evicted one could not be freed),
+    and leaves a caller's own freeze as it was."""
+    import gc
+
+    from analyses.verify import verify
+    from evsim import runtime
+
+    stub = use_stub_claim(monkeypatch)
+    frozen_during = []
+    monkeypatch.setattr(gc, "collect", lambda *a: frozen_during.append(gc.get_freeze_count()))
+    runtime._CACHE["kept before"] = object()
+    verify(tmp_path / "a", quick=True, only=[stub], seed=7, progress=False)
+    assert "kept before" not in runtime._CACHE
+    assert max(frozen_during) > 0 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        runtime._CACHE["kept before"] = object()
+        verify(tmp_path / "b", quick=True, only=[stub], seed=7, progress=False)
+        # (frozen objects freed during the run leave the count; an unfreeze would empty it)
+        assert gc.get_freeze_count() > before // 2 and "kept before" in runtime._CACHE
+    finally:
+        gc.unfreeze()
+        runtime._CACHE.pop("kept before", None)
