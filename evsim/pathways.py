@@ -10,12 +10,14 @@ untouched in refractory neurons (Brian2's conditional write). Delays must be who
 
 * :class:`evsim.blocks.BlockPathway`: one batched matrix product of the step's spike vectors
   with dense blocks (a token-wise linear layer).
-* :class:`EventPathway`: the synapses of the step's spiking neurons, found in a table of each
-  neuron's synapses (CSR), and their weights added to their targets: Brian2's events without
-  its spike queue. Brian2's numpy target pushes every event through a C++ spike queue, copies
-  it out and adds the weights with ``np.add.at``; here the events of a step are a few vectorised NumPy operations and
-  one ``np.add.at`` in Brian2's order (the spiking neurons in ascending order, each one's
-  synapses in the plan's order), so a step's sums are Brian2's.
+* :class:`EventPathway` (the numpy target only): the synapses of the step's spiking neurons,
+  found in a table of each neuron's synapses (CSR), and their weights added to their targets:
+  Brian2's events without its spike queue. Brian2's numpy target pushes every event through a
+  C++ spike queue, copies it out and adds the weights with ``np.add.at``; here the events of a
+  step are a few vectorised NumPy operations and one ``np.add.at`` in Brian2's order (the
+  spiking neurons in ascending order, each one's synapses in the plan's order), so a step's
+  sums are Brian2's. Where every target neuron has at most :data:`GATHER_MAX_SYNAPSES`
+  synapses, a step with many events gathers instead (see the class), with the same sums.
 
 Pathways run in the order of Brian2's Synapses (by name, ``s<k>_...``). A block pathway forms
 its sums in another order than Brian2's (``v + (w1 + w2)`` where Brian2 adds ``(v + w1) +
