@@ -81,16 +81,8 @@ class BlockPathway(Pathway):
         self._matrices = self.layout.matrices(self._weights)
 
     def _add(self, spiking: np.ndarray) -> None:
-        x = np.zeros(self._source_size)
-        payload = self._payload_of(spiking)
-        x[spiking] = 1.0 if payload is None else payload
         layout = self.layout
+        x = self._dense_spikes(spiking, self._source_size, spiking)
         x = x.reshape(self.trials, layout.blocks, layout.rows).transpose(1, 0, 2)
         out = np.matmul(x, self._matrices)  # one (trials x rows) @ (rows x columns) per block
-        added = out.transpose(1, 0, 2).reshape(-1)
-        target = self._target.get_value()
-        writable = self._writable()
-        if writable is None:
-            target += added
-        else:
-            np.add(target, added, out=target, where=writable)
+        self._add_dense(out.transpose(1, 0, 2).reshape(-1), self._writable())

@@ -113,6 +113,21 @@ class Pathway(NetworkOperation):
         """A bool mask of the target neurons that may be written, or None (all)."""
         return None if self._condition is None else self._condition.get_value().astype(bool)
 
+    def _dense_spikes(self, spiking: np.ndarray, shape, at) -> np.ndarray:
+        """Zeros of ``shape`` with the ``spiking`` neurons' payload (1 without one) at
+        ``at`` (their places in that array)."""
+        spikes = np.zeros(shape)
+        payload = self._payload_of(spiking)
+        spikes[at] = 1.0 if payload is None else payload
+        return spikes
+
+    def _add_dense(self, added: np.ndarray, writable) -> None:
+        """Add ``added`` (every target neuron of every trial, in any shape of that size) to
+        the target variable where ``writable`` (a mask from :meth:`_writable`, or None)."""
+        target = self._target.get_value().reshape(added.shape)
+        where = True if writable is None else writable.reshape(added.shape)
+        np.add(target, added, out=target, where=where)
+
     def _full_state(self) -> dict:
         return {"pending": [p.copy() for p in self._pending]}
 
@@ -178,17 +193,14 @@ class EventPathway(Pathway):
 
     def _gather(self, spiking, trial, neuron) -> None:
         """Add the step's spikes column by column (class docstring)."""
-        spikes = np.zeros((self.trials, self.source_size + 1))  # + a silent source
-        payload = self._payload_of(spiking)
-        spikes[trial, neuron] = 1.0 if payload is None else payload
-        target = self._target.get_value().reshape(self.trials, self.target_size)
+        # + a silent source, which the columns of neurons with fewer synapses read
+        spikes = self._dense_spikes(spiking, (self.trials, self.source_size + 1),
+                                    (trial, neuron))
         writable = self._writable()
-        if writable is not None:
-            writable = writable.reshape(target.shape)
         for sources, weights in zip(self._sources, self._column_weights):
             added = np.take(spikes, sources, axis=1)
             added *= weights  # w * payload, as Brian2's numpy code forms it
-            np.add(target, added, out=target, where=True if writable is None else writable)
+            self._add_dense(added, writable)
 
 
 def _synapse_columns(post: np.ndarray, target_size: int):

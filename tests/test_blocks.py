@@ -86,13 +86,16 @@ DELIVERY = {"synapses": (False, False), "blocks": (True, False), "events": (Fals
             "both": (True, True)}
 
 
-def _run(circuit, image, checkpoints, delivery, monkeypatch, **options):
+def _deliver_by(delivery, monkeypatch):
     monkeypatch.setattr(runtime, "BLOCKS", DELIVERY[delivery][0])
     monkeypatch.setattr(runtime, "EVENTS", DELIVERY[delivery][1])
+
+
+def _run(circuit, image, checkpoints, delivery, monkeypatch):
+    _deliver_by(delivery, monkeypatch)
     duration = len(image) * STEP if checkpoints is None else checkpoints[-1]
     return simulate(circuit, {"image": image}, duration, dt=STEP, trials=image.shape[1],
-                    seed=1, target="numpy", record_spikes=True, checkpoints=checkpoints,
-                    **options)
+                    seed=1, target="numpy", record_spikes=True, checkpoints=checkpoints)
 
 
 def _pathways(built) -> list:
@@ -199,8 +202,7 @@ def test_event_pathways_give_brian2s_membranes_bit_for_bit(monkeypatch, gather_s
     runs = {}
     for delivery in ("both", "synapses"):
         runtime.clear_cache()
-        monkeypatch.setattr(runtime, "BLOCKS", DELIVERY[delivery][0])
-        monkeypatch.setattr(runtime, "EVENTS", DELIVERY[delivery][1])
+        _deliver_by(delivery, monkeypatch)
         runs[delivery] = [simulate(circuit, x, 40 * STEP, dt=STEP, trials=3, seed=1,
                                    target="numpy", record_spikes=True, record_states=states)
                           for x in inputs]
