@@ -93,9 +93,9 @@ def _fake_run(copies: int, seed: int = 0):
 
     meta = dict(tokens=N, width=D, T=T)
     model = type("Model", (), {"meta": meta})()
-    run = trained_runs.ModelRun("sdt", "digits", model, np.arange(images), None, None,
-                                {"block_in": first}, stream(first))
-    run.perturbed[0.05] = dict(delta=np.zeros((2, N, 4)), layers={"block_in": moved},
+    run = trained_runs.ModelRun("sdt", "digits", model, np.arange(images), None, None, {},
+                                stream(first), layer_rates={"block_in": first.mean(0)})
+    run.perturbed[0.05] = dict(delta=np.zeros((2, N, 4)), layer_rates={"block_in": moved.mean(0)},
                                stream=stream(moved))
     return run
 
@@ -405,6 +405,30 @@ def toy_runs():
     return runs, twins
 
 
+def test_a_run_that_keeps_rates_holds_the_rasters_means_and_the_same_stream():
+    """model.design's long runs keep each layer's rates over the whole run instead of its
+    raster: the same numbers as the rasters' means, for the clean and perturbed images."""
+    from analyses.claims.base import ClaimContext
+
+    context = ClaimContext(scale="toy", target="numpy").for_claim("test")
+    size = trained_runs.DESIGN_SIZES.at("toy")
+    full, kept = (trained_runs._run_model(context, "sdt", "digits", size, rasters=rasters)
+                  for rasters in (True, False))
+    T_max = size["T_max"]
+    assert kept.layers == {} and set(kept.layer_rates) == set(full.layers)
+    for name, raster in full.layers.items():
+        assert np.array_equal(kept.layer_rates[name], trained_runs.rates(raster, T_max))
+    for sigma, part in full.perturbed.items():
+        assert "layers" not in kept.perturbed[sigma]
+        for name, raster in part["layers"].items():
+            assert np.array_equal(kept.perturbed[sigma]["layer_rates"][name],
+                                  trained_runs.rates(raster, T_max))
+        for population, spikes in part["stream"].items():
+            assert np.array_equal(kept.perturbed[sigma]["stream"][population], spikes)
+    for population, spikes in full.stream.items():
+        assert np.array_equal(kept.stream[population], spikes)
+
+
 def test_the_formula_equals_the_counted_events_of_every_linear_layer(toy_runs):
     """fr_in T MACs equals the counted events where every input neuron drives all outputs
     (a residual sum of two populations included); the shortcut model applies its
@@ -466,7 +490,6 @@ def test_disjoint_reference_errors_vanish_for_a_constant_code():
     run = _fake_run(1)
     pattern = run.stream["p0"][:, :1]
     run.stream = {"p0": np.repeat(pattern, 8, axis=1)}
-    run.layers = {"block_in": np.zeros((8, 6, 3, 4), bool)}
     for disjoint in (True, False):
         curves = model_design.error_curves(run, disjoint)
         assert np.array_equal(curves["T"], [1, 2]) and not curves["rms"].any()
@@ -479,8 +502,7 @@ def test_error_curves_are_the_distance_of_early_rates_to_the_reference(disjoint)
     run = _fake_run(1, seed=5)
     rng = np.random.default_rng(5)
     run.stream = {f"p{c}": rng.random((6, 16, 12)) < 0.3 for c in range(3)}
-    run.layers = {"block_in": np.zeros((16, 6, 3, 4), bool)}
-    meta = run.model.meta
+    meta = run.model.meta = dict(run.model.meta, T=16)
     limit = trained_runs.stream_rates(meta, run.stream, 16, start=8 if disjoint else 0)
     curves = model_design.error_curves(run, disjoint)
     errors = [np.abs(trained_runs.stream_rates(meta, run.stream, T) - limit) for T in (1, 2, 3, 4)]

@@ -10,8 +10,8 @@ from evsim.train import SEEDS, WIDE_ARCHITECTURES
 
 from ..bounds import crossing_T, minimal_T_on_curve
 from ..plots import figure, legend_beside, paper_style, save_figure
-from .trained_runs import (LONG_RUNS, DESIGN_SIZES, FIRST_LAYER, SIGMAS, rates,
-                           shared_design_runs, stream_rates)
+from .trained_runs import (LONG_RUNS, DESIGN_SIZES, FIRST_LAYER, SIGMAS, shared_design_runs,
+                           stream_rates)
 from .base import Basis, Claim, ClaimResult, EarlierRule, Rule, number_list
 from .design import (FORMS, MIN_MARGIN, MIN_R2, PAPER_C, PAPER_CI, PAPER_R2, RULE, calibrate,
                      design_rule, free_exponents, judge, plot_calibration, rule_form,
@@ -80,14 +80,14 @@ def lipschitz(run, sigma: float, quantile: float = LIPSCHITZ_QUANTILE) -> float:
     """Quantile over perturbed images of RMS change of the output features over RMS change
     of the first layer's rates (both at T_max); NaN if the first layer never changed."""
     meta, first = run.model.meta, FIRST_LAYER[run.arch]
-    T_max = run.layers[first].shape[0]
+    T_max = meta["T"]
     part = run.perturbed[sigma]
     k = len(part["delta"])
 
     def rms_change(after, before):
         return np.sqrt(((after - before) ** 2).reshape(k, -1).mean(axis=1))
 
-    d_first = rms_change(rates(part["layers"][first], T_max), rates(run.layers[first], T_max)[:k])
+    d_first = rms_change(part["layer_rates"][first], run.layer_rates[first][:k])
     d_out = rms_change(stream_rates(meta, part["stream"], T_max),
                        stream_rates(meta, run.stream, T_max)[:k])
     moved = d_first > 0
@@ -100,7 +100,7 @@ def error_curves(run, disjoint: bool = True) -> dict:
     with the estimate, so its errors are biased low by 1 - T/T_max): {"T", "rms",
     "coverage95"}."""
     meta = run.model.meta
-    T_max = run.layers[FIRST_LAYER[run.arch]].shape[0]
+    T_max = meta["T"]
     limit = stream_rates(meta, run.stream, T_max, start=T_max // 2 if disjoint else 0)
     steps = np.arange(1, T_max // 4 + 1)
     spikes = np.zeros(limit.size, np.int64)  # in steps 0 .. T - 1: the counts stream_rates sums
@@ -122,10 +122,9 @@ def design_table(runs: dict, *, sigma: float = SIGMAS[0], quantile=LIPSCHITZ_QUA
     censored."""
     rows = []
     for (arch, task, width, seed), run in runs.items():
-        first = run.layers[FIRST_LAYER[arch]]
-        T_max, d = first.shape[0], first.shape[-1]
+        d = run.layer_rates[FIRST_LAYER[arch]].shape[-1]
         layers = operand_layers(run.model) if operands else [FIRST_LAYER[arch]]
-        d_eff = d * np.nanmean([dimension_ratio(rates(run.layers[name], T_max), estimator)
+        d_eff = d * np.nanmean([dimension_ratio(run.layer_rates[name], estimator)
                                 for name in layers])
         L = lipschitz(run, sigma, quantile)
         curves = error_curves(run, disjoint)
@@ -262,7 +261,7 @@ def measure(context) -> ClaimResult:
                            for r in g.itertuples()} for m, g in rms.groupby("model", sort=False)},
         "validation": "leave one model cell (architecture, task, width) out",
         "paper": {"C": PAPER_C, "ci95": list(PAPER_CI), "R2": PAPER_R2},
-        "T_max": int(first.layers[FIRST_LAYER[first.arch]].shape[0]),
+        "T_max": int(first.model.meta["T"]),
         "widths": sorted({int(w) for _, _, w, _ in runs}),
         "training_seeds": {cell: sorted(int(v) for v in g.seed.unique())
                            for cell, g in rms.groupby("cell", sort=False)},

@@ -67,10 +67,12 @@ ATTENTION_LAYER = dict(spikformer="attn", qkformer="qkta_out", sdt="sdsa_out",
 
 @dataclass
 class ModelRun:
-    """One trained model's run: ``layers`` ``{SpikingJelly layer: bool (T_max, images, *layout)}``,
-    ``stream`` {population: bool (images, T_max, N D)} (what the classifier reads),
-    ``perturbed`` {sigma: {"delta": (k, N, 4), "layers": ..., "stream": ...}} for the first k
-    images, ``events`` {projection: (images,)} synaptic events at the trained T."""
+    """One trained model's run: ``layers`` ``{SpikingJelly layer: bool (T_max, images, *layout)}``
+    (empty in a run that keeps rates only), ``layer_rates`` {SpikingJelly layer: (images,
+    *layout) spikes per step over all T_max steps} (a run that keeps rates only), ``stream``
+    {population: bool (images, T_max, N D)} (what the classifier reads), ``perturbed``
+    {sigma: {"delta": (k, N, 4), "layers" or "layer_rates": ..., "stream": ...}} for the first
+    k images, ``events`` {projection: (images,)} synaptic events at the trained T."""
 
     arch: str
     task: str
@@ -81,6 +83,7 @@ class ModelRun:
     layers: dict
     stream: dict
     perturbed: dict = field(default_factory=dict)
+    layer_rates: dict = field(default_factory=dict)
     events: dict = field(default_factory=dict)
     spikes_at_trained_T: dict = field(default_factory=dict)  # population -> (images,) spikes
     reference_mismatches: int = 0
@@ -126,7 +129,10 @@ def events_in_window(fans: dict, spikes: dict) -> dict:
 
 
 def _run_model(context, arch: str, task: str, size, trained_T: int = 4,
-               training_seed: int = 0, width: int = 16) -> ModelRun:
+               training_seed: int = 0, width: int = 16, rasters: bool = True) -> ModelRun:
+    """One model's run (see :class:`ModelRun`); ``rasters`` False keeps each layer's rates over
+    the whole run instead of its raster (1/T_max of the memory: model.design's long runs held
+    15-18 GB of rasters at full scale, and read only rates)."""
     meta, weights, reference = trained.load_weights(
         trained.shipped(arch, task, trained_T, width, training_seed))
     X, y, _, test = task_data(task)
@@ -161,6 +167,12 @@ def _run_model(context, arch: str, task: str, size, trained_T: int = 4,
         rows = images + j * k + np.arange(k)
         run.perturbed[sigma] = dict(delta=delta, layers=layer_rasters(rows), stream=stream(rows))
     _check_reference(run, reference, T_trained)
+    if not rasters:
+        over_run = lambda layers: {name: rates(raster, T_max)  # noqa: E731
+                                   for name, raster in layers.items()}
+        run.layer_rates, run.layers = over_run(run.layers), {}
+        for part in run.perturbed.values():
+            part["layer_rates"] = over_run(part.pop("layers"))
     return run
 
 
@@ -297,10 +309,11 @@ def design_models(seeds: int | None = None,
 def shared_design_runs(context) -> dict:
     """{(arch, task, width, training seed): ModelRun} of :func:`design_models`, each run for
     DESIGN_SIZES' T_max steps on its images (the same for every width and seed of an
-    architecture and task) with the perturbed copies; once per verify run."""
+    architecture and task) with the perturbed copies, keeping layer rates, not rasters; once
+    per verify run."""
     size = context.sizes(DESIGN_SIZES)
     return context.shared(f"trained models, long runs {context.scale}",
                           lambda: {key: _run_model(context, key[0], key[1], size, 4, key[3],
-                                                   key[2])
+                                                   key[2], rasters=False)
                                    for key in design_models(size["seeds"],
                                                             size["architectures"])})
