@@ -8,7 +8,7 @@ import json
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -61,8 +61,9 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
     list) runs every claim once per seed: the first seed's result is the headline (tables,
     figures, details) and every entry records verdict_by_seed, estimate_by_seed and how many
     seeds agree. ``workers`` processes run families of claims in parallel (claims that share
-    an experiment stay in one process) below full scale, else sweep cells; the numbers do
-    not depend on it. Finished sweep cells are cached under
+    an experiment stay in one process), as many side by side as fit in memory by the shipped
+    run's peaks; the numbers do not depend on it. The manifest records each claim's wall
+    seconds and peak memory. Finished sweep cells are cached under
     ``cache_dir`` (see ClaimContext.sweep_cache), so an interrupted run resumes where it
     stopped. ``scale`` ("toy", "quick" or "full") overrides ``quick``; toy sizes are for tests
     only.
@@ -95,17 +96,18 @@ def verify(out, *, quick: bool = True, only=None, seed: int = 1, seeds=None,
                 done.update(outcome)
                 bar.update(len(outcome))
                 last = ", ".join(f"{claim_id} {seconds:.0f} s"
-                                 for claim_id, (_, seconds) in outcome.items())
+                                 for claim_id, (_, seconds, _) in outcome.items())
                 bar.set_postfix_str(f"done {last}; {_waiting_for(claims, done)}")
-        entries, wall_times, targets = [], {}, {}
+        entries, wall_times, peaks, targets = [], {}, {}, {}
         for claim in claims:
-            entry, wall_times[claim.id] = done[claim.id]
+            entry, wall_times[claim.id], peaks[claim.id] = done[claim.id]
             targets[claim.id] = entry["target"]
             entries.append(entry)
         manifest = base_manifest(target=target, targets_used=targets, seed=seeds[0], seeds=seeds,
                                  quick=scale != "full", scale=scale, workers=workers,
                                  scheduler=scheduler,
                                  claims=[c.id for c in claims], wall_time_s=wall_times,
+                                 peak_rss_gb=peaks,
                                  total_wall_time_s=round(time.perf_counter() - started, 3))
         atomic_write_json(stage / "manifest.json", jsonable(manifest))
         write_claims_json(stage / "claims.json", entries, manifest)
@@ -121,58 +123,109 @@ def _waiting_for(claims, done: dict) -> str:
     return f"waiting for {', '.join(families)}" if families else "writing the report"
 
 
-#: wall seconds of each claim in the shipped quick run: the order a parallel run starts them
-SHIPPED_RUN = Path(__file__).resolve().parent.parent / "docs" / "results_claims.json"
+#: the shipped runs whose manifests give each claim's wall seconds and peak memory (quick: the
+#: results of the docs; full: a full seed's manifest), which a parallel verify reads to order
+#: and pack the families of claims
+SHIPPED_RUNS = {"quick": Path(__file__).resolve().parent.parent / "docs" / "results_claims.json",
+                "full": Path(__file__).resolve().parent.parent / "docs" / "full_seed_manifest.json"}
+#: share of the machine's memory that the families running side by side may hold
+MEMORY_SHARE = 0.8
 
 
-def _families(claims) -> list[list]:
+def _families(claims, seconds: dict) -> list[list]:
     """The claims grouped by the experiment they share (:attr:`Claim.shares`; a claim that
-    shares none is a group of its own): a group runs in one process. Longest first, by the
-    wall times of the shipped quick run (a claim it lacks counts as the longest), so the
+    shares none is a group of its own): a group runs in one process. Longest first by
+    ``seconds`` {claim id: wall seconds} (a claim it lacks counts as the longest), so the
     longest group does not start last."""
     families = {}
     for claim in claims:
         families.setdefault(claim.shares or claim.id, []).append(claim.id)
-    seconds = _shipped_seconds()
     return sorted(families.values(),
                   key=lambda ids: -sum(seconds.get(i, float("inf")) for i in ids))
 
 
-def _shipped_seconds() -> dict:
-    """{claim id: wall seconds} of the shipped quick run (empty if it is missing)."""
+def _shipped_manifest(scale: str) -> dict:
+    """The manifest of the shipped run at ``scale`` (toy: quick's; empty if it is missing)."""
+    path = SHIPPED_RUNS["full" if scale == "full" else "quick"]
     try:
-        return json.loads(SHIPPED_RUN.read_text())["manifest"]["wall_time_s"]
-    except (OSError, KeyError, ValueError):
+        shipped = json.loads(path.read_text())
+    except (OSError, ValueError):
         return {}
+    return shipped.get("manifest", shipped)
 
 
 def _run_families(claims, contexts: dict, stage: Path, workers: int, registrations: dict):
-    """Yield {claim id: (claims.json entry, wall seconds)}: group by group (:func:`_families`)
-    claim by claim in this process if ``workers`` is 1 or at full scale, each group's shared
-    experiments freed once it is done (a full-scale group holds many GB: the trained models'
-    two groups held at once ran out of 23 GB), else on ``workers`` processes (sweep cells then
-    run in their group's process). Seeds come from --seed and the claim id, so the numbers do
-    not depend on the process or the order that runs a claim."""
-    families = _families(claims)
-    if workers == 1 or len(families) == 1 or next(iter(contexts.values())).scale == "full":
-        shares = {claim.id: claim.shares for claim in claims}
-        with _older_objects_frozen():
-            for family in families:
-                for claim_id in family:
-                    yield _run_claims([claim_id], contexts, stage, registrations)
-                for context in contexts.values():
-                    context.release_shared(shares[family[0]])
-                gc.collect()  # trained-model runs hold cycles through Brian2's objects
+    """Yield {claim id: (claims.json entry, wall seconds, peak memory GB)}: group by group
+    (:func:`_families`) claim by claim in this process if ``workers`` is 1, each group's shared
+    experiments freed once it is done, else on ``workers`` processes (sweep cells then run in
+    their group's process) as many groups side by side as fit in memory
+    (:func:`_in_parallel`). Seeds come from --seed and the claim id, so the numbers do not
+    depend on the process or the order that runs a claim."""
+    scale = next(iter(contexts.values())).scale
+    shipped = _shipped_manifest(scale)
+    families = _families(claims, shipped.get("wall_time_s", {}))
+    if workers > 1 and len(families) > 1:
+        yield from _in_parallel(families, contexts, stage, workers, registrations,
+                                shipped.get("peak_rss_gb", {}))
         return
+    shares = {claim.id: claim.shares for claim in claims}
+    with _older_objects_frozen():
+        for family in families:
+            for claim_id in family:
+                yield _run_claims([claim_id], contexts, stage, registrations)
+            for context in contexts.values():
+                context.release_shared(shares[family[0]])
+            gc.collect()  # trained-model runs hold cycles through Brian2's objects
+
+
+def _in_parallel(families: list, contexts: dict, stage: Path, workers: int,
+                 registrations: dict, peaks: dict):
+    """Run ``families`` on ``workers`` processes, longest first, starting a family only while
+    the peak memory of those running and its own (``peaks`` {claim id: GB}, from the shipped
+    run; a claim it lacks counts as all the memory there is) fit in MEMORY_SHARE of the
+    machine's; one runs whatever its size when none other does (the trained models' groups
+    at full size held 15-18 GB: two at once ran out of 23 GB). At full scale each family gets
+    a fresh process, so its memory goes back to the system when it ends."""
+    budget = MEMORY_SHARE * _memory_gb()
+    need = _needs(families, peaks, budget)
     serial = {s: dataclasses.replace(c, workers=1) for s, c in contexts.items()}
-    spawn = multiprocessing.get_context("spawn")
+    full = next(iter(contexts.values())).scale == "full"
     processes = min(workers, len(families))
-    with ProcessPoolExecutor(processes, mp_context=spawn, initializer=_start_worker,
-                             initargs=(max(1, _cores() // processes),)) as pool:
-        futures = [pool.submit(_run_claims, family, serial, stage, registrations)
-                   for family in families]
-        for future in as_completed(futures):
-            yield future.result()
+    pending, running = list(range(len(families))), {}
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_start_worker,
+                             initargs=(max(1, _cores() // processes),),
+                             max_tasks_per_child=1 if full else None) as pool:
+        while pending or running:
+            while pending and len(running) < processes:
+                chosen = _admit(pending, need, list(running.values()), budget)
+                if chosen is None:
+                    break
+                pending.remove(chosen)
+                running[pool.submit(_run_claims, families[chosen], serial, stage,
+                                    registrations)] = chosen
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                del running[future]
+                yield future.result()
+
+
+def _needs(families: list, peaks: dict, budget: float) -> list[float]:
+    """Each family's peak memory (GB): the largest of its claims' ``peaks``, ``budget`` for a
+    claim missing there (it then runs alone)."""
+    return [max(peaks.get(claim_id) or budget for claim_id in family) for family in families]
+
+
+def _admit(pending: list, need: list, running: list, budget: float) -> int | None:
+    """The first of the ``pending`` families (indices, longest first) whose ``need`` fits in
+    ``budget`` beside the ``running`` ones'; the first when none runs; None when none fits."""
+    free = budget - sum(need[i] for i in running)
+    return next((i for i in pending if not running or need[i] <= free), None)
+
+
+def _memory_gb() -> float:
+    """The machine's physical memory in GB."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
 
 
 def _cores() -> int:
@@ -214,10 +267,12 @@ def _older_objects_frozen():
 
 def _run_claims(ids: list, contexts: dict, stage: Path, registrations: dict) -> dict:
     """Run the claims ``ids`` once per seed; write their tables and figures into ``stage``.
-    {claim id: (claims.json entry, wall seconds)}."""
+    {claim id: (claims.json entry, wall seconds, peak memory GB of the process while it ran
+    or None)}."""
     out = {}
     for claim_id in ids:
         claim = get_claim(claim_id)
+        _reset_peak_memory()
         claim_started = time.perf_counter()
         results, used, elsewhere = {}, set(), {}
         for s, context in contexts.items():
@@ -239,8 +294,28 @@ def _run_claims(ids: list, contexts: dict, stage: Path, registrations: dict) -> 
                      rule_history=result.rule_history,
                      rule_registration=registrations[claim.id], figures=figures,
                      details=result.details)
-        out[claim.id] = (entry, round(time.perf_counter() - claim_started, 3))
+        out[claim.id] = (entry, round(time.perf_counter() - claim_started, 3), _peak_memory_gb())
     return out
+
+
+def _reset_peak_memory() -> None:
+    """Start this process's peak resident memory afresh (Linux; elsewhere nothing)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _peak_memory_gb() -> float | None:
+    """This process's peak resident memory in GB since :func:`_reset_peak_memory` (Linux's
+    VmHWM; None where /proc does not give it)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    kilobytes = next((line.split()[1] for line in status.splitlines()
+                      if line.startswith("VmHWM:")), None)
+    return None if kilobytes is None else round(int(kilobytes) / 1e6, 2)
 
 
 def replot(run_dir, only=None) -> list[str]:

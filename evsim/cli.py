@@ -52,9 +52,9 @@ def verify(quick: bool = typer.Option(False, "--quick", help="reduced sizes, wid
                                       "smallest estimated cost), numpy, cython, "
                                       "cpp_standalone, nest (delta-LIF circuits; extra nest)"),
            workers: int = typer.Option(DEFAULT_WORKERS, "--workers", min=1,
-                                       help="processes: families of claims in parallel (below "
-                                       "full scale), else sweep cells [default: the CPU "
-                                       "cores here, at most 4]",
+                                       help="processes: families of claims in parallel, as "
+                                       "many as fit in memory (one family: its sweep cells) "
+                                       "[default: the CPU cores here, at most 4]",
                                        show_default=False),
            scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed "
                                                    "scheduler address for sweep cells"),

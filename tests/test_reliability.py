@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from evsim import sweep
@@ -117,10 +118,9 @@ def test_claim_families_on_two_processes_give_the_numbers_of_one(tmp_path):
 
 
 def test_a_serial_verify_runs_each_family_together_then_frees_its_experiments(monkeypatch):
-    """In one process (full scale, or one worker) the claims that share an experiment run one
-    after another even when the registry interleaves them, and their shared experiments are
-    forgotten once the last of them is done: the trained models' two groups held at once ran
-    out of 23 GB."""
+    """In one process (one worker) the claims that share an experiment run one after another
+    even when the registry interleaves them, and their shared experiments are forgotten once
+    the last of them is done: the trained models' two groups held at once ran out of 23 GB."""
     from types import SimpleNamespace
 
     from analyses import verify as verify_module
@@ -128,7 +128,7 @@ def test_a_serial_verify_runs_each_family_together_then_frees_its_experiments(mo
 
     shares = {"a": "group", "b": None, "c": "group"}
     monkeypatch.setattr(base, "_declared_shares", shares.get)
-    monkeypatch.setattr(verify_module, "_shipped_seconds", dict)
+    monkeypatch.setattr(verify_module, "_shipped_manifest", lambda scale: {})
     context = base.ClaimContext(scale="full")
     computed, held = [], []
 
@@ -137,14 +137,56 @@ def test_a_serial_verify_runs_each_family_together_then_frees_its_experiments(mo
         contexts[1].for_claim(claim_id).shared(f"experiment {shares[claim_id] or claim_id}",
                                                lambda: computed.append(claim_id))
         held.append((claim_id, sorted(contexts[1]._shared)))
-        return {claim_id: (None, 0.0)}
+        return {claim_id: (None, 0.0, None)}
 
     monkeypatch.setattr(verify_module, "_run_claims", run_claims)
     claims = [SimpleNamespace(id=i, shares=shares[i]) for i in shares]
-    list(verify_module._run_families(claims, {1: context}, None, 2, {}))
+    list(verify_module._run_families(claims, {1: context}, None, 1, {}))
     assert held == [("a", ["experiment group"]), ("c", ["experiment group"]),
                     ("b", ["experiment b"])]
     assert computed == ["a", "b"] and context._shared == {}
+
+
+def test_families_start_longest_first_and_side_by_side_only_while_they_fit_in_memory():
+    """The scheduler of a parallel verify on the trained models' full-size peaks: the longest
+    family first, then the longest that fits beside it (skipping one that does not), any
+    family when none runs, a family of unknown peak alone; each family's peak is its largest
+    claim's."""
+    from types import SimpleNamespace
+
+    from analyses.verify import _admit, _families, _needs
+
+    claims = [SimpleNamespace(id=i, shares=s) for i, s in
+              (("t4", "runs"), ("energy", "runs"), ("design", None), ("small", None),
+               ("new", None))]
+    seconds = {"t4": 300, "energy": 130, "design": 550, "small": 20}
+    families = _families(claims, seconds)
+    assert families == [["new"], ["design"], ["t4", "energy"], ["small"]]
+    need = _needs(families, {"t4": 6.0, "energy": 9.0, "design": 16.0, "small": 1.0}, 18.0)
+    assert need == [18.0, 16.0, 9.0, 1.0]
+    assert _admit([0, 1, 2, 3], need, [], 18.0) == 0
+    assert _admit([1, 2, 3], need, [0], 18.0) is None
+    assert _admit([1, 2, 3], need, [], 18.0) == 1
+    assert _admit([2, 3], need, [1], 18.0) == 3
+    assert _admit([2], need, [1], 18.0) is None
+    assert _admit([2, 3], need, [], 18.0) == 2
+
+
+def test_a_claims_peak_memory_is_measured_from_its_own_start():
+    """The peak resident memory recorded per claim counts what the claim made, not what the
+    process held at its peak before it (Linux's VmHWM, reset per claim)."""
+    from analyses.verify import _peak_memory_gb, _reset_peak_memory
+
+    if _peak_memory_gb() is None:
+        pytest.skip("no /proc/self/status here")
+    _reset_peak_memory()
+    before = _peak_memory_gb()
+    block = np.ones(2 * 10 ** 8 // 8)  # 0.2 GB, touched
+    during = _peak_memory_gb()
+    del block
+    _reset_peak_memory()
+    assert during - before == pytest.approx(0.2, abs=0.05)
+    assert _peak_memory_gb() < during - 0.15
 
 
 def test_a_serial_verify_freezes_only_for_its_run_and_leaves_a_callers_freeze(tmp_path,
