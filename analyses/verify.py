@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import math
 import multiprocessing
 import os
 import time
@@ -155,18 +156,23 @@ def _shipped_manifest(scale: str) -> dict:
 
 
 def _run_families(claims, contexts: dict, stage: Path, workers: int, registrations: dict):
-    """Yield {claim id: (claims.json entry, wall seconds, peak memory GB)}: group by group
-    (:func:`_families`) claim by claim in this process if ``workers`` is 1, each group's shared
-    experiments freed once it is done, else on ``workers`` processes (sweep cells then run in
-    their group's process) as many groups side by side as fit in memory
-    (:func:`_in_parallel`). Seeds come from --seed and the claim id, so the numbers do not
-    depend on the process or the order that runs a claim."""
+    """Yield {claim id: (claims.json entry, wall seconds, peak memory GB)}: on ``workers``
+    processes as many groups (:func:`_families`) side by side as fit in memory
+    (:func:`_in_parallel`; sweep cells then run in their group's process), else group by
+    group claim by claim in this process, each group's shared experiments freed once it is
+    done: with one worker, one group, or at full scale without the shipped full run's peaks
+    (the trained models' groups held 15-18 GB: two at once ran out of 23 GB). Seeds come from
+    --seed and the claim id, so the numbers do not depend on the process or the order that
+    runs a claim."""
     scale = next(iter(contexts.values())).scale
     shipped = _shipped_manifest(scale)
-    families = _families(claims, shipped.get("wall_time_s", {}))
-    if workers > 1 and len(families) > 1:
+    seconds = shipped.get("wall_time_s") or _shipped_manifest("quick").get("wall_time_s", {})
+    families = _families(claims, seconds)
+    peaks = shipped.get("peak_rss_gb")
+    if workers > 1 and len(families) > 1 and (peaks or scale != "full"):
+        copies = len(contexts) / max(1, len(shipped.get("seeds") or [None]))
         yield from _in_parallel(families, contexts, stage, workers, registrations,
-                                shipped.get("peak_rss_gb", {}))
+                                _needs(families, peaks, copies))
         return
     shares = {claim.id: claim.shares for claim in claims}
     with _older_objects_frozen():
@@ -179,15 +185,13 @@ def _run_families(claims, contexts: dict, stage: Path, workers: int, registratio
 
 
 def _in_parallel(families: list, contexts: dict, stage: Path, workers: int,
-                 registrations: dict, peaks: dict):
+                 registrations: dict, need: list):
     """Run ``families`` on ``workers`` processes, longest first, starting a family only while
-    the peak memory of those running and its own (``peaks`` {claim id: GB}, from the shipped
-    run; a claim it lacks counts as all the memory there is) fit in MEMORY_SHARE of the
-    machine's; one runs whatever its size when none other does (the trained models' groups
-    at full size held 15-18 GB: two at once ran out of 23 GB). At full scale each family gets
-    a fresh process, so its memory goes back to the system when it ends."""
-    budget = MEMORY_SHARE * _memory_gb()
-    need = _needs(families, peaks, budget)
+    the peak memory (GB) of those running and its own (``need``, :func:`_needs`) fit in
+    MEMORY_SHARE of the memory available now (no limit where it is unknown); one runs
+    whatever its size when none other does. At full scale each family gets a fresh process,
+    so its memory goes back to the system when it ends."""
+    budget = MEMORY_SHARE * (_memory_gb() or math.inf)
     serial = {s: dataclasses.replace(c, workers=1) for s, c in contexts.items()}
     full = next(iter(contexts.values())).scale == "full"
     processes = min(workers, len(families))
@@ -210,10 +214,15 @@ def _in_parallel(families: list, contexts: dict, stage: Path, workers: int,
                 yield future.result()
 
 
-def _needs(families: list, peaks: dict, budget: float) -> list[float]:
-    """Each family's peak memory (GB): the largest of its claims' ``peaks``, ``budget`` for a
-    claim missing there (it then runs alone)."""
-    return [max(peaks.get(claim_id) or budget for claim_id in family) for family in families]
+def _needs(families: list, peaks: dict | None, copies: float = 1.0) -> list[float]:
+    """Each family's peak memory (GB): the largest of its claims' shipped ``peaks`` times
+    ``copies`` (the seeds run against the shipped run's: each seed holds its own shared
+    experiments); inf for a claim missing there (it then runs alone); 0 for all without
+    shipped peaks."""
+    if not peaks:
+        return [0.0] * len(families)
+    return [copies * max(math.inf if peaks.get(claim_id) is None else peaks[claim_id]
+                         for claim_id in family) for family in families]
 
 
 def _admit(pending: list, need: list, running: list, budget: float) -> int | None:
@@ -223,9 +232,19 @@ def _admit(pending: list, need: list, running: list, budget: float) -> int | Non
     return next((i for i in pending if not running or need[i] <= free), None)
 
 
-def _memory_gb() -> float:
-    """The machine's physical memory in GB."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+def _memory_gb() -> float | None:
+    """The memory available to new processes now (GB): Linux's MemAvailable, else the
+    machine's physical memory; None where neither is known."""
+    try:
+        meminfo = Path("/proc/meminfo").read_text()
+        return next(int(line.split()[1]) / 1e6 for line in meminfo.splitlines()
+                    if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _cores() -> int:
@@ -298,50 +317,29 @@ def _run_claims(ids: list, contexts: dict, stage: Path, registrations: dict) -> 
     return out
 
 
-def _reset_peak_memory() -> None:
-    """Start this process's peak resident memory afresh (Linux; elsewhere nothing)."""
+def _reset_peak_memory() -> bool:
+    """Start this process's peak resident memory afresh (Linux); False where it cannot."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
-        pass
+        return False
+    return True
 
 
 def _peak_memory_gb() -> float | None:
-    """This process's peak resident memory in GB since :func:`_reset_peak_memory` (Linux's
-    VmHWM; None where /proc does not give it)."""
+    """Peak resident memory in GB since :func:`_reset_peak_memory`: this process's (Linux's
+    VmHWM) plus the largest its finished child processes reached (compiled binaries, sweep
+    workers; since the process started, so an upper bound); None where /proc does not give
+    it."""
     try:
         status = Path("/proc/self/status").read_text()
     except OSError:
         return None
-    kilobytes = next((line.split()[1] for line in status.splitlines()
+    kilobytes = next((int(line.split()[1]) for line in status.splitlines()
                       if line.startswith("VmHWM:")), None)
-    return None if kilobytes is None else round(int(kilobytes) / 1e6, 2)
+    if kilobytes is None:
+        return None
+    import resource  # POSIX only (here: Linux, which has /proc)
 
-
-def replot(run_dir, only=None) -> list[str]:
-    """Redraw every figure of a run directory from its stored tables (no simulation)."""
-    import pandas as pd
-
-    run_dir = Path(run_dir)
-    claims_file = run_dir / "claims.json"
-    if not claims_file.is_file():
-        raise ValidationError("run_dir", f"RUN_DIR '{run_dir}' has no claims.json (not an evsim "
-                                         "verify run)")
-    ids = [entry["id"] for entry in json.loads(claims_file.read_text())["claims"]]
-    unknown = sorted(set(only or []) - set(ids))
-    if unknown:
-        raise ValidationError("only", f"claim(s) {unknown} are not in {claims_file}; it has {ids}")
-    written = []
-    for claim_id in only or ids:
-        folder = run_dir / "tables" / claim_id
-        tables = {path.stem: pd.read_csv(path) for path in sorted(folder.glob("*.csv"))}
-        if not tables:
-            raise ValidationError("run_dir", f"no tables for claim '{claim_id}' under {folder}")
-        written += [f"figures/{name}" for name in get_claim(claim_id).plot(tables,
-                                                                            run_dir / "figures")]
-    return written
-
-
-def default_out(quick: bool) -> Path:
-    """Default run directory: results/quick or results/full."""
-    return Path("results") / ("quick" if quick else "full")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KB on Linux
+    return round((kilobytes + children) / 1e6, 2)

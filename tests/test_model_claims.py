@@ -416,6 +416,7 @@ def test_a_run_that_keeps_rates_holds_the_rasters_means_and_the_same_stream():
                   for rasters in (True, False))
     T_max = size["T_max"]
     assert kept.layers == {} and set(kept.layer_rates) == set(full.layers)
+    assert kept.model.meta["T"] == T_max  # what model.design reads as the run's length
     for name, raster in full.layers.items():
         assert np.array_equal(kept.layer_rates[name], trained_runs.rates(raster, T_max))
     for sigma, part in full.perturbed.items():

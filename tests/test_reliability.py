@@ -117,10 +117,13 @@ def test_claim_families_on_two_processes_give_the_numbers_of_one(tmp_path):
         assert (tmp_path / "one" / table).read_text() == (tmp_path / "two" / table).read_text()
 
 
-def test_a_serial_verify_runs_each_family_together_then_frees_its_experiments(monkeypatch):
-    """In one process (one worker) the claims that share an experiment run one after another
-    even when the registry interleaves them, and their shared experiments are forgotten once
-    the last of them is done: the trained models' two groups held at once ran out of 23 GB."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_serial_verify_runs_each_family_together_then_frees_its_experiments(monkeypatch,
+                                                                             workers):
+    """In one process (one worker, or several at full scale without the shipped full run's
+    peaks) the claims that share an experiment run one after another even when the registry
+    interleaves them, and their shared experiments are forgotten once the last of them is
+    done: the trained models' two groups held at once ran out of 23 GB."""
     from types import SimpleNamespace
 
     from analyses import verify as verify_module
@@ -141,7 +144,7 @@ def test_a_serial_verify_runs_each_family_together_then_frees_its_experiments(mo
 
     monkeypatch.setattr(verify_module, "_run_claims", run_claims)
     claims = [SimpleNamespace(id=i, shares=shares[i]) for i in shares]
-    list(verify_module._run_families(claims, {1: context}, None, 1, {}))
+    list(verify_module._run_families(claims, {1: context}, None, workers, {}))
     assert held == [("a", ["experiment group"]), ("c", ["experiment group"]),
                     ("b", ["experiment b"])]
     assert computed == ["a", "b"] and context._shared == {}
@@ -151,7 +154,8 @@ def test_families_start_longest_first_and_side_by_side_only_while_they_fit_in_me
     """The scheduler of a parallel verify on the trained models' full-size peaks: the longest
     family first, then the longest that fits beside it (skipping one that does not), any
     family when none runs, a family of unknown peak alone; each family's peak is its largest
-    claim's."""
+    claim's, times the seeds run against the shipped run's; without shipped peaks, no
+    limit."""
     from types import SimpleNamespace
 
     from analyses.verify import _admit, _families, _needs
@@ -162,14 +166,18 @@ def test_families_start_longest_first_and_side_by_side_only_while_they_fit_in_me
     seconds = {"t4": 300, "energy": 130, "design": 550, "small": 20}
     families = _families(claims, seconds)
     assert families == [["new"], ["design"], ["t4", "energy"], ["small"]]
-    need = _needs(families, {"t4": 6.0, "energy": 9.0, "design": 16.0, "small": 1.0}, 18.0)
-    assert need == [18.0, 16.0, 9.0, 1.0]
+    peaks = {"t4": 6.0, "energy": 9.0, "design": 16.0, "small": 1.0}
+    need = _needs(families, peaks)
+    assert need == [float("inf"), 16.0, 9.0, 1.0]
+    assert _needs(families, peaks, copies=2.0)[1:] == [32.0, 18.0, 2.0]
+    assert _needs(families, None) == [0.0] * 4
     assert _admit([0, 1, 2, 3], need, [], 18.0) == 0
     assert _admit([1, 2, 3], need, [0], 18.0) is None
     assert _admit([1, 2, 3], need, [], 18.0) == 1
     assert _admit([2, 3], need, [1], 18.0) == 3
     assert _admit([2], need, [1], 18.0) is None
     assert _admit([2, 3], need, [], 18.0) == 2
+    assert _admit([1, 2], [0.0] * 4, [0, 3], float("inf")) == 1
 
 
 def test_a_claims_peak_memory_is_measured_from_its_own_start():
@@ -177,9 +185,8 @@ def test_a_claims_peak_memory_is_measured_from_its_own_start():
     process held at its peak before it (Linux's VmHWM, reset per claim)."""
     from analyses.verify import _peak_memory_gb, _reset_peak_memory
 
-    if _peak_memory_gb() is None:
-        pytest.skip("no /proc/self/status here")
-    _reset_peak_memory()
+    if _peak_memory_gb() is None or not _reset_peak_memory():
+        pytest.skip("no peak memory to read or reset here (Linux's /proc)")
     before = _peak_memory_gb()
     block = np.ones(2 * 10 ** 8 // 8)  # 0.2 GB, touched
     during = _peak_memory_gb()

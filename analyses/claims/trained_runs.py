@@ -131,8 +131,8 @@ def events_in_window(fans: dict, spikes: dict) -> dict:
 def _run_model(context, arch: str, task: str, size, trained_T: int = 4,
                training_seed: int = 0, width: int = 16, rasters: bool = True) -> ModelRun:
     """One model's run (see :class:`ModelRun`); ``rasters`` False keeps each layer's rates over
-    the whole run instead of its raster (1/T_max of the memory: model.design's long runs held
-    15-18 GB of rasters at full scale, and read only rates)."""
+    the whole run instead of its raster (float64: 8/T_max of the memory; model.design's long
+    runs held 15-18 GB of rasters at full scale, and read only rates)."""
     meta, weights, reference = trained.load_weights(
         trained.shipped(arch, task, trained_T, width, training_seed))
     X, y, _, test = task_data(task)
