@@ -131,6 +131,12 @@ SHIPPED_RUNS = {"quick": Path(__file__).resolve().parent.parent / "docs" / "resu
                 "full": Path(__file__).resolve().parent.parent / "docs" / "full_seed_manifest.json"}
 #: share of the machine's memory that the families running side by side may hold
 MEMORY_SHARE = 0.8
+#: BLAS and OpenMP threads a claim runs with, in a worker or in this process, whatever the
+#: cores: OpenBLAS's sums can depend on its threads (attention.universal's full-size estimate
+#: differed in its 17th digit between 2 threads and 1), and two workers whose products each
+#: start a thread per core oversubscribe the machine (BLAS threads spin while they wait: ~2x
+#: slower than alone)
+CLAIM_THREADS = 1
 
 
 def _families(claims, seconds: dict) -> list[list]:
@@ -175,7 +181,7 @@ def _run_families(claims, contexts: dict, stage: Path, workers: int, registratio
                                 _needs(families, peaks, copies))
         return
     shares = {claim.id: claim.shares for claim in claims}
-    with _older_objects_frozen():
+    with threadpool_limits(CLAIM_THREADS), _older_objects_frozen():
         for family in families:
             for claim_id in family:
                 yield _run_claims([claim_id], contexts, stage, registrations)
@@ -198,7 +204,6 @@ def _in_parallel(families: list, contexts: dict, stage: Path, workers: int,
     pending, running = list(range(len(families))), {}
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_start_worker,
-                             initargs=(max(1, _cores() // processes),),
                              max_tasks_per_child=1 if full else None) as pool:
         while pending or running:
             while pending and len(running) < processes:
@@ -247,19 +252,11 @@ def _memory_gb() -> float | None:
         return None
 
 
-def _cores() -> int:
-    """The cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _start_worker(threads: int) -> None:
-    """Limit a worker's BLAS and OpenMP threads to its share of the cores: two workers whose
-    matrix products each start a thread per core oversubscribe the machine (BLAS threads spin
-    while they wait) and ran ~2x slower than alone. Freeze the objects its imports made (see
-    :func:`_older_objects_frozen`; a worker ends with its run)."""
-    threadpool_limits(threads)
+def _start_worker() -> None:
+    """Run a worker's claims with one BLAS and OpenMP thread (:data:`CLAIM_THREADS`) and
+    freeze the objects its imports made (see :func:`_older_objects_frozen`; a worker ends with
+    its run)."""
+    threadpool_limits(CLAIM_THREADS)
     gc.freeze()
 
 

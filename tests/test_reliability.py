@@ -123,8 +123,11 @@ def test_a_serial_verify_runs_each_family_together_then_frees_its_experiments(mo
     """In one process (one worker, or several at full scale without the shipped full run's
     peaks) the claims that share an experiment run one after another even when the registry
     interleaves them, and their shared experiments are forgotten once the last of them is
-    done: the trained models' two groups held at once ran out of 23 GB."""
+    done (the trained models' two groups held at once ran out of 23 GB), with one BLAS
+    thread."""
     from types import SimpleNamespace
+
+    from threadpoolctl import threadpool_info
 
     from analyses import verify as verify_module
     from analyses.claims import base
@@ -133,13 +136,14 @@ def test_a_serial_verify_runs_each_family_together_then_frees_its_experiments(mo
     monkeypatch.setattr(base, "_declared_shares", shares.get)
     monkeypatch.setattr(verify_module, "_shipped_manifest", lambda scale: {})
     context = base.ClaimContext(scale="full")
-    computed, held = [], []
+    computed, held, threads = [], [], set()
 
     def run_claims(ids, contexts, stage, registrations):
         (claim_id,) = ids
         contexts[1].for_claim(claim_id).shared(f"experiment {shares[claim_id] or claim_id}",
                                                lambda: computed.append(claim_id))
         held.append((claim_id, sorted(contexts[1]._shared)))
+        threads.update(pool["num_threads"] for pool in threadpool_info())
         return {claim_id: (None, 0.0, None)}
 
     monkeypatch.setattr(verify_module, "_run_claims", run_claims)
@@ -148,6 +152,7 @@ def test_a_serial_verify_runs_each_family_together_then_frees_its_experiments(mo
     assert held == [("a", ["experiment group"]), ("c", ["experiment group"]),
                     ("b", ["experiment b"])]
     assert computed == ["a", "b"] and context._shared == {}
+    assert threads <= {1}  # BLAS sums that do not depend on the cores
 
 
 def test_families_start_longest_first_and_side_by_side_only_while_they_fit_in_memory():
