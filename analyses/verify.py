@@ -340,3 +340,32 @@ def _peak_memory_gb() -> float | None:
 
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KB on Linux
     return round((kilobytes + children) / 1e6, 2)
+
+
+def replot(run_dir, only=None) -> list[str]:
+    """Redraw every figure of a run directory from its stored tables (no simulation)."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    claims_file = run_dir / "claims.json"
+    if not claims_file.is_file():
+        raise ValidationError("run_dir", f"RUN_DIR '{run_dir}' has no claims.json (not an evsim "
+                                         "verify run)")
+    ids = [entry["id"] for entry in json.loads(claims_file.read_text())["claims"]]
+    unknown = sorted(set(only or []) - set(ids))
+    if unknown:
+        raise ValidationError("only", f"claim(s) {unknown} are not in {claims_file}; it has {ids}")
+    written = []
+    for claim_id in only or ids:
+        folder = run_dir / "tables" / claim_id
+        tables = {path.stem: pd.read_csv(path) for path in sorted(folder.glob("*.csv"))}
+        if not tables:
+            raise ValidationError("run_dir", f"no tables for claim '{claim_id}' under {folder}")
+        written += [f"figures/{name}" for name in get_claim(claim_id).plot(tables,
+                                                                            run_dir / "figures")]
+    return written
+
+
+def default_out(quick: bool) -> Path:
+    """Default run directory: results/quick or results/full."""
+    return Path("results") / ("quick" if quick else "full")
