@@ -240,12 +240,9 @@ def _admit(pending: list, need: list, running: list, budget: float) -> int | Non
 def _memory_gb() -> float | None:
     """The memory available to new processes now (GB): Linux's MemAvailable, else the
     machine's physical memory; None where neither is known."""
-    try:
-        meminfo = Path("/proc/meminfo").read_text()
-        return next(int(line.split()[1]) / 1e6 for line in meminfo.splitlines()
-                    if line.startswith("MemAvailable:"))
-    except (OSError, StopIteration):
-        pass
+    available = _proc_kilobytes("/proc/meminfo", "MemAvailable")
+    if available is not None:
+        return available / 1e6
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
     except (AttributeError, OSError, ValueError):
@@ -328,18 +325,24 @@ def _peak_memory_gb() -> float | None:
     VmHWM) plus the largest its finished child processes reached (compiled binaries, sweep
     workers; since the process started, so an upper bound); None where /proc does not give
     it."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    kilobytes = next((int(line.split()[1]) for line in status.splitlines()
-                      if line.startswith("VmHWM:")), None)
+    kilobytes = _proc_kilobytes("/proc/self/status", "VmHWM")
     if kilobytes is None:
         return None
     import resource  # POSIX only (here: Linux, which has /proc)
 
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KB on Linux
     return round((kilobytes + children) / 1e6, 2)
+
+
+def _proc_kilobytes(path: str, field: str) -> int | None:
+    """The kB value of ``field`` in a Linux /proc file such as /proc/meminfo; None where the
+    file or the field is missing."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) for line in text.splitlines()
+                 if line.startswith(f"{field}:")), None)
 
 
 def replot(run_dir, only=None) -> list[str]:
